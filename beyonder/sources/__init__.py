@@ -1,0 +1,1 @@
+"""Where raw datasets come from: local folders, scikit-learn, OpenML, a synthetic generator."""
