@@ -1,0 +1,183 @@
+"""Turn a dataset sample into the tensors the model reads.
+
+Every number here is invariant to the things that must not matter: row order, column order,
+class label ids (classes enter only through class-wise statistics) and positive affine
+rescaling of a numeric column (values enter as robust z-scores and ranks). Columns are
+independent, so a random subset of columns is a valid view of the same dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from beyonder.schema import RESERVED, TARGET
+
+CELL_CHANNELS = (
+    "z",  # robust z-score of a numeric value, clipped; 0 for categorical / missing
+    "rank",  # rank of the value in its column, in [-0.5, 0.5]; category frequency rank for categoricals
+    "missing",  # 1 where the cell is missing
+    "categorical",  # 1 in categorical columns
+    "level_share",  # share of rows with this categorical level (0 for numeric)
+    "class_mean",  # mean of the cell's channel "z" over rows of the row's class (numeric) or
+    # p(level | class) - p(level) (categorical): how this column tells the row's class apart
+    "class_std",  # std of "z" within the row's class (numeric), 0 for categorical
+    "class_share",  # share of rows in the row's class
+)
+GLOBAL_FEATURES = (
+    "log_rows",
+    "log_features",
+    "log_classes",
+    "class_entropy",
+    "minority_share",
+    "categorical_share",
+    "missing_share",
+    "distinct_row_share",
+)
+N_CHANNELS = len(CELL_CHANNELS)
+N_GLOBALS = len(GLOBAL_FEATURES)
+_CLIP = 5.0
+
+
+@dataclass
+class EncodedSample:
+    """Cells (rows x features x channels) and dataset-level features of one sample."""
+
+    cells: np.ndarray
+    globals: np.ndarray
+
+
+def split_sample(sample: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features (reserved columns removed) and the target as strings."""
+    features = sample.drop(columns=[c for c in RESERVED if c in sample.columns])
+    return features, sample[TARGET].astype(str).to_numpy()
+
+
+def encode_sample(sample: pd.DataFrame) -> EncodedSample:
+    """Encode every row and column of a cleaned sample (features plus ``TARGET``)."""
+    features, y = split_sample(sample)
+    n_rows, n_features = features.shape
+    classes, y_idx = np.unique(y, return_inverse=True)
+    onehot = np.eye(len(classes), dtype=np.float64)[y_idx]  # rows x classes
+    class_count = onehot.sum(axis=0)
+    class_share = class_count / n_rows
+
+    cells = np.zeros((n_rows, n_features, N_CHANNELS), dtype=np.float32)
+    cells[:, :, 7] = class_share[y_idx][:, None]
+    n_categorical = 0
+    for j, column in enumerate(features.columns):
+        values = features[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            _encode_numeric(values.to_numpy(dtype=np.float64), onehot, class_count, y_idx, cells[:, j])
+        else:
+            n_categorical += 1
+            _encode_categorical(values, onehot, class_count, y_idx, cells[:, j])
+
+    missing_share = float(cells[:, :, 2].mean()) if n_features else 0.0
+    entropy = -np.sum(class_share * np.log(class_share)) / max(np.log(len(classes)), 1e-9)
+    distinct = sample[list(features.columns) + [TARGET]].drop_duplicates().shape[0]
+    globals_ = np.array(
+        [
+            np.log(n_rows),
+            np.log(max(n_features, 1)),
+            np.log(len(classes)),
+            entropy if len(classes) > 1 else 0.0,
+            class_share.min(),
+            n_categorical / max(n_features, 1),
+            missing_share,
+            distinct / n_rows,
+        ],
+        dtype=np.float32,
+    )
+    return EncodedSample(cells=cells, globals=globals_)
+
+
+def _encode_numeric(
+    x: np.ndarray, onehot: np.ndarray, class_count: np.ndarray, y_idx: np.ndarray, out: np.ndarray
+) -> None:
+    missing = ~np.isfinite(x)
+    present = x[~missing]
+    if present.size == 0:
+        out[:, 2] = 1.0
+        return
+    median = np.median(present)
+    q75, q25 = np.percentile(present, [75, 25])
+    scale = (q75 - q25) / 1.349
+    if scale <= 1e-12:
+        scale = present.std()
+    if scale <= 1e-12:
+        scale = 1.0
+    z = np.clip((np.where(missing, median, x) - median) / scale, -_CLIP, _CLIP)
+    z[missing] = 0.0
+    ranks = pd.Series(np.where(missing, np.nan, x)).rank(method="average", pct=True).to_numpy()
+    ranks = np.nan_to_num(ranks - 0.5, nan=0.0)
+    present_mask = (~missing).astype(np.float64)
+    counts = onehot.T @ present_mask  # per class, non-missing values
+    sums = onehot.T @ z
+    sq = onehot.T @ (z * z)
+    mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    var = np.divide(sq, counts, out=np.zeros_like(sq), where=counts > 0) - mean**2
+    out[:, 0] = z
+    out[:, 1] = ranks
+    out[:, 2] = missing
+    out[:, 5] = mean[y_idx]
+    out[:, 6] = np.sqrt(np.maximum(var, 0.0))[y_idx]
+
+
+def _encode_categorical(
+    values: pd.Series, onehot: np.ndarray, class_count: np.ndarray, y_idx: np.ndarray, out: np.ndarray
+) -> None:
+    missing = values.isna().to_numpy()
+    codes, levels = pd.factorize(values.astype("string"), use_na_sentinel=True)
+    n_rows = len(values)
+    out[:, 2] = missing
+    out[:, 3] = 1.0
+    if len(levels) == 0:
+        return
+    level_onehot = np.zeros((n_rows, len(levels)), dtype=np.float64)
+    level_onehot[~missing, codes[~missing]] = 1.0
+    level_share = level_onehot.sum(axis=0) / n_rows
+    # rank of a level by frequency (ties broken by the frequency itself only): order-free
+    freq_rank = pd.Series(level_share).rank(method="average", pct=True).to_numpy() - 0.5
+    given_class = (onehot.T @ level_onehot) / class_count[:, None]  # classes x levels
+    lift = given_class - level_share[None, :]
+    present = ~missing
+    out[present, 1] = freq_rank[codes[present]]
+    out[present, 4] = level_share[codes[present]]
+    out[present, 5] = lift[y_idx[present], codes[present]]
+
+
+def view(
+    encoded: EncodedSample, rows: int, features: int, rng: np.random.Generator | None
+) -> EncodedSample:
+    """A view of at most ``rows`` rows and ``features`` columns.
+
+    With ``rng`` None the view keeps the first rows/columns (the caller should then pass a
+    sample that already fits, as the invariance tests do); otherwise it draws a random subset,
+    which doubles as label-preserving augmentation (row and column order never matter).
+    """
+    cells = encoded.cells
+    n_rows, n_features = cells.shape[:2]
+    if rng is None:
+        return EncodedSample(cells[:rows, :features], encoded.globals)
+    row_idx = rng.permutation(n_rows)[:rows] if n_rows > rows else rng.permutation(n_rows)
+    feat_idx = rng.permutation(n_features)[:features]
+    return EncodedSample(cells[np.ix_(row_idx, feat_idx)], encoded.globals)
+
+
+def batch(views: list[EncodedSample], rows: int, features: int) -> dict[str, np.ndarray]:
+    """Pad views to fixed (rows, features) and stack them into model inputs with masks."""
+    n = len(views)
+    cells = np.zeros((n, rows, features, N_CHANNELS), dtype=np.float32)
+    row_mask = np.zeros((n, rows), dtype=np.float32)
+    feature_mask = np.zeros((n, features), dtype=np.float32)
+    globals_ = np.zeros((n, N_GLOBALS), dtype=np.float32)
+    for i, v in enumerate(views):
+        r, f = v.cells.shape[:2]
+        cells[i, :r, :f] = v.cells[:rows, :features]
+        row_mask[i, : min(r, rows)] = 1.0
+        feature_mask[i, : min(f, features)] = 1.0
+        globals_[i] = v.globals
+    return {"cells": cells, "row_mask": row_mask, "feature_mask": feature_mask, "globals": globals_}

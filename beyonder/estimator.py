@@ -1,0 +1,229 @@
+"""``Beyonder``: a scikit-learn-style estimator around the Keras network.
+
+``fit`` takes encoded samples with their labels (accuracy and fit time per classifier, NaN
+where a label is missing); ``predict`` averages several random views of each sample
+(test-time ensembling). Random row/column subsets are drawn afresh every epoch: they are the
+label-preserving augmentation (row order, column order and class ids never reach the network).
+Every batch is padded to one fixed shape (``rows`` x ``max_features``) because TensorFlow
+spends about 20 s tracing the graph for each new input shape on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import ops
+
+from beyonder.encoding import EncodedSample, batch, view
+from beyonder.model import build_model
+from beyonder.schema import PORTFOLIO
+
+MODEL_FILE = "model.keras"
+CONFIG_FILE = "beyonder.json"
+
+
+@dataclass
+class BeyonderConfig:
+    """Every knob of the network and its training; saved beside the weights."""
+
+    classifiers: list[str] = field(default_factory=lambda: list(PORTFOLIO))
+    rows: int = 64
+    max_features: int = 16
+    dim: int = 32
+    heads: int = 4
+    blocks: int = 2
+    inducing: int = 16
+    dropout: float = 0.0
+    epochs: int = 30
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    rank_weight: float = 1.0
+    time_weight: float = 0.1
+    patience: int = 8
+    views: int = 4
+    seed: int = 0
+
+
+def masked_accuracy_loss(rank_weight: float):
+    """MSE on accuracies, MSE on accuracies relative to the sample's mean, and a pairwise
+    logistic ranking loss weighted by how far apart the two true accuracies are.
+    Missing labels (NaN) drop out of every term."""
+
+    def loss(y_true, y_pred):
+        mask = ops.cast(ops.logical_not(ops.isnan(y_true)), y_pred.dtype)
+        t = ops.where(mask > 0, y_true, 0.0)
+        n = ops.maximum(ops.sum(mask, axis=-1, keepdims=True), 1.0)
+        mse = ops.sum(mask * (y_pred - t) ** 2, axis=-1) / ops.squeeze(n, -1)
+        rel_t = t - ops.sum(mask * t, axis=-1, keepdims=True) / n
+        rel_p = y_pred - ops.sum(mask * y_pred, axis=-1, keepdims=True) / n
+        rel = ops.sum(mask * (rel_p - rel_t) ** 2, axis=-1) / ops.squeeze(n, -1)
+        dt = ops.expand_dims(t, -1) - ops.expand_dims(t, -2)
+        dp = ops.expand_dims(y_pred, -1) - ops.expand_dims(y_pred, -2)
+        pair = ops.expand_dims(mask, -1) * ops.expand_dims(mask, -2) * ops.cast(dt > 1e-3, dt.dtype)
+        weight = pair * dt
+        ranking = ops.sum(weight * ops.softplus(-20.0 * dp), axis=(-1, -2)) / ops.maximum(
+            ops.sum(weight, axis=(-1, -2)), 1e-6
+        )
+        return 100.0 * (mse + rel) + rank_weight * ranking
+
+    return loss
+
+
+def masked_mse(y_true, y_pred):
+    """MSE over the labels that are present (NaN = missing)."""
+    mask = ops.cast(ops.logical_not(ops.isnan(y_true)), y_pred.dtype)
+    t = ops.where(mask > 0, y_true, 0.0)
+    return ops.sum(mask * (y_pred - t) ** 2, axis=-1) / ops.maximum(ops.sum(mask, axis=-1), 1.0)
+
+
+class _Batches(keras.utils.PyDataset):
+    """Batches of random views; a fresh draw every epoch, reproducible from the seed."""
+
+    def __init__(self, samples, accuracy, fit_time, config: BeyonderConfig, shuffle: bool):
+        super().__init__()
+        self.samples, self.accuracy, self.fit_time = samples, accuracy, fit_time
+        self.config, self.shuffle = config, shuffle
+        self.epoch = 0
+        self._plan()
+
+    def _plan(self) -> None:
+        rng = np.random.default_rng([self.config.seed, self.epoch, int(self.shuffle)])
+        order = rng.permutation(len(self.samples)) if self.shuffle else np.arange(len(self.samples))
+        self.batches = [
+            order[i : i + self.config.batch_size]
+            for i in range(0, len(order), self.config.batch_size)
+        ]
+        self.rng = rng
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        idx = self.batches[index]
+        rng = np.random.default_rng([self.config.seed, self.epoch, index, int(self.shuffle)])
+        views = [
+            view(self.samples[i], self.config.rows, self.config.max_features, rng) for i in idx
+        ]
+        inputs = batch(views, self.config.rows, self.config.max_features)
+        targets = {"accuracy": self.accuracy[idx], "fit_time": self.fit_time[idx]}
+        return inputs, targets
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.epoch += 1
+            self._plan()
+
+
+class Beyonder:
+    """Predicts, from a dataset sample, each portfolio classifier's accuracy and fit time."""
+
+    def __init__(self, config: BeyonderConfig | None = None):
+        self.config = config or BeyonderConfig()
+        self.model_: keras.Model | None = None
+        self.history_: dict[str, list[float]] = {}
+
+    def _compile(self, model: keras.Model) -> None:
+        model.compile(
+            optimizer=keras.optimizers.AdamW(self.config.learning_rate, weight_decay=1e-4),
+            loss={"accuracy": masked_accuracy_loss(self.config.rank_weight), "fit_time": masked_mse},
+            loss_weights={"accuracy": 1.0, "fit_time": self.config.time_weight},
+            jit_compile=False,  # XLA compiles for about a minute on CPU and gains little here
+        )
+
+    def fit(
+        self,
+        samples: Sequence[EncodedSample],
+        accuracy: np.ndarray,
+        fit_time: np.ndarray,
+        validation: tuple[Sequence[EncodedSample], np.ndarray, np.ndarray] | None = None,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        verbose: int = 0,
+    ) -> Beyonder:
+        """Train on encoded samples; ``fit_time`` in seconds (log10 is taken here)."""
+        c = self.config
+        keras.utils.set_random_seed(c.seed)
+        model = build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout)
+        self._compile(model)
+        train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True)
+        val = None
+        all_callbacks = list(callbacks)
+        if validation is not None and len(validation[0]):
+            vs, va, vt = validation
+            val = _Batches(list(vs), _f32(va), _log_time(vt), c, shuffle=False)
+            all_callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    patience=c.patience, restore_best_weights=True, monitor="val_loss"
+                )
+            )
+        history = model.fit(
+            train, validation_data=val, epochs=c.epochs, callbacks=all_callbacks, verbose=verbose
+        )
+        self.model_ = model
+        self.history_ = {k: [float(x) for x in v] for k, v in history.history.items()}
+        return self
+
+    def predict(self, samples: Sequence[EncodedSample], views: int | None = None) -> dict[str, np.ndarray]:
+        """Mean and spread over ``views`` random views of each sample.
+
+        A sample that fits in one view (rows and features within the limits) is read whole,
+        once: the result is then exactly invariant to row and column order.
+        """
+        if self.model_ is None:
+            raise RuntimeError("Beyonder is not fitted: call fit() or Beyonder.load()")
+        c = self.config
+        n_views = views or c.views
+        accuracy, spread, fit_time = [], [], []
+        for i, sample in enumerate(samples):
+            n_rows, n_features = sample.cells.shape[:2]
+            whole = n_rows <= c.rows and n_features <= c.max_features
+            rng = np.random.default_rng([c.seed, 7919, i])
+            vs = [sample] if whole else [view(sample, c.rows, c.max_features, rng) for _ in range(n_views)]
+            out = self.model_.predict_on_batch(batch(vs, c.rows, c.max_features))
+            acc = np.asarray(out["accuracy"], dtype=np.float64)
+            accuracy.append(acc.mean(axis=0))
+            spread.append(acc.std(axis=0))
+            fit_time.append(10 ** np.asarray(out["fit_time"], dtype=np.float64).mean(axis=0))
+        return {
+            "accuracy": np.array(accuracy),
+            "accuracy_spread": np.array(spread),
+            "fit_time": np.array(fit_time),
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``model.keras`` and ``beyonder.json`` (the config) into ``directory``."""
+        if self.model_ is None:
+            raise RuntimeError("nothing to save: the model is not fitted")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".{MODEL_FILE}.tmp.keras"
+        self.model_.save(tmp)
+        tmp.replace(directory / MODEL_FILE)
+        (directory / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Beyonder:
+        """Load a saved Beyonder (Keras safe mode: no code is deserialised)."""
+        directory = Path(directory)
+        config = BeyonderConfig(**json.loads((directory / CONFIG_FILE).read_text()))
+        est = cls(config)
+        est.model_ = keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)
+        return est
+
+
+def _f32(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32)
+
+
+def _log_time(seconds: np.ndarray) -> np.ndarray:
+    seconds = np.asarray(seconds, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.isfinite(seconds) & (seconds > 0), np.log10(np.maximum(seconds, 1e-5)), math.nan).astype(
+            np.float32
+        )

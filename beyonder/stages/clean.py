@@ -1,0 +1,47 @@
+"""Clean: each raw dataset -> a cleaned Parquet plus a report; a dataset that cannot be
+cleaned is quarantined with its reason and the others go on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
+from beyonder.config import Layout
+from beyonder.stages.ingest import _reason
+from beyonder.storage import read_json, write_json, write_parquet
+
+
+def cleaning_config(params: dict[str, Any]) -> CleaningConfig:
+    return CleaningConfig(**(params.get("clean") or {}))
+
+
+def clean_one(entry: dict, layout: Layout, config: CleaningConfig) -> dict:
+    """Clean one dataset; returns ``{"name", "status": "ok"|"quarantined", ...}``."""
+    name = entry["name"]
+    try:
+        frame = pd.read_parquet(layout.dataset_file(layout.raw, name))
+        cleaned, report = clean_dataset(frame, config)
+    except CleaningError as exc:
+        return {"name": name, "status": "quarantined", "reason": str(exc)}
+    except Exception as exc:  # unreadable file or a bug: quarantine, never stop the others
+        return {"name": name, "status": "quarantined", "reason": _reason(exc)}
+    write_parquet(cleaned, layout.dataset_file(layout.clean, name))
+    return {"name": name, "status": "ok", "source": entry["source"], **report}
+
+
+def write_clean_index(results: list[dict], layout: Layout) -> None:
+    """``reports.json`` (one per cleaned dataset) and ``quarantine.json``; stale files go."""
+    ok = sorted((r for r in results if r["status"] == "ok"), key=lambda r: r["name"])
+    quarantined = sorted((r for r in results if r["status"] != "ok"), key=lambda r: r["name"])
+    keep = {f"{r['name']}.parquet" for r in ok}
+    for path in layout.clean.glob("*.parquet"):
+        if path.name not in keep:
+            path.unlink()
+    write_json(ok, layout.clean / "reports.json")
+    write_json(quarantined, layout.clean / "quarantine.json")
+
+
+def raw_manifest(layout: Layout) -> list[dict]:
+    return read_json(layout.raw / "manifest.json")

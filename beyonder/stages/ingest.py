@@ -1,0 +1,154 @@
+"""Ingest: every enabled source -> one Parquet per dataset (target renamed to ``TARGET``)
+plus ``manifest.json`` (what was read) and ``failures.json`` (what could not be, and why)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from beyonder.config import Layout
+from beyonder.datasets import LoadFailure, RawDataset, safe_name
+from beyonder.schema import RESERVED, TARGET
+from beyonder.storage import frame_hash, write_json, write_parquet
+
+SOURCES = ("sklearn", "synthetic", "local", "openml")
+
+
+def source_loader(source: str, cfg: dict[str, Any], seed: int) -> Callable[[], Iterator]:
+    """A zero-argument callable that yields the source's ``RawDataset | LoadFailure``."""
+    if source == "sklearn":
+        from beyonder.sources.sklearn_sets import load_sklearn
+
+        return lambda: load_sklearn(cfg.get("names"))
+    if source == "synthetic":
+        from beyonder.sources.synthetic import SyntheticSpec, load_synthetic
+
+        spec = SyntheticSpec(**{k: tuple(v) for k, v in (cfg.get("spec") or {}).items()})
+        return lambda: load_synthetic(int(cfg.get("n_datasets", 10)), seed, spec)
+    if source == "local":
+        from beyonder.sources.local import load_local
+
+        folders = cfg.get("folders") or []
+
+        def local() -> Iterator:
+            for folder in folders:
+                if not Path(folder).is_dir():
+                    yield LoadFailure(safe_name(folder), "local", str(folder), "no such folder")
+                    continue
+                yield from load_local(folder, cfg.get("target", "class"), cfg.get("overrides") or {})
+
+        return local
+    if source == "openml":
+        from beyonder.sources.openml_source import load_openml
+
+        return lambda: load_openml(
+            dataset_ids=cfg.get("dataset_ids") or None,
+            suite=cfg.get("suite"),
+            cache_dir=cfg.get("cache_dir", "data/openml_cache"),
+            max_rows=cfg.get("max_rows"),
+        )
+    raise ValueError(f"unknown source {source!r} (known: {', '.join(SOURCES)})")
+
+
+def enabled_sources(params: dict[str, Any]) -> list[str]:
+    ingest = params.get("ingest", {})
+    return [s for s in SOURCES if (ingest.get(s) or {}).get("enabled", False)]
+
+
+def storable(dataset: RawDataset) -> pd.DataFrame:
+    """The frame as stored: string column names, unique, target last as ``TARGET``.
+
+    Object columns holding mixed types become strings, since Parquet needs one type a column.
+    """
+    frame = dataset.frame
+    if dataset.target not in frame.columns:
+        raise ValueError(f"no target column {dataset.target!r}")
+    target = frame[dataset.target]
+    if isinstance(target, pd.DataFrame):
+        raise ValueError(f"target column {dataset.target!r} appears more than once")
+    features = frame.drop(columns=[dataset.target])
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for column in features.columns:
+        name = str(column)
+        if name in RESERVED:
+            name = f"{name}_"
+        while name in seen:
+            seen[name] += 1
+            name = f"{name}.{seen[name]}"
+        seen[name] = 0
+        names.append(name)
+    features = features.set_axis(names, axis=1)
+    for column in features.columns:
+        if features[column].dtype == object:
+            features[column] = features[column].map(lambda v: v if pd.isna(v) else str(v))
+    out = features.copy()
+    out[TARGET] = target.map(lambda v: v if pd.isna(v) else str(v)).astype("object").to_numpy()
+    return out.reset_index(drop=True)
+
+
+def store_dataset(dataset: RawDataset, layout: Layout) -> dict[str, Any]:
+    """Write one dataset; return its manifest entry."""
+    frame = storable(dataset)
+    if frame.empty or frame.shape[1] < 2:
+        raise ValueError(f"no usable rows or columns (shape {frame.shape[0]} x {frame.shape[1]})")
+    path = layout.dataset_file(layout.raw, dataset.name)
+    write_parquet(frame, path)
+    return {
+        "name": dataset.name,
+        "source": dataset.source,
+        "origin": dataset.origin,
+        "rows": int(frame.shape[0]),
+        "features": int(frame.shape[1] - 1),
+        "classes": int(frame[TARGET].nunique(dropna=True)),
+        "hash": frame_hash(frame),
+        "file": path.name,
+    }
+
+
+def ingest_source(
+    source: str, cfg: dict[str, Any], seed: int, layout: Layout
+) -> tuple[list[dict], list[dict]]:
+    """Read every dataset of one source; a bad dataset becomes a failure and the rest go on."""
+    entries, failures = [], []
+    try:
+        items = list(source_loader(source, cfg, seed)())
+    except Exception as exc:  # the source as a whole failed (e.g. no network for OpenML)
+        return [], [{"name": source, "source": source, "origin": "", "reason": _reason(exc)}]
+    for item in items:
+        if isinstance(item, LoadFailure):
+            failures.append(vars(item))
+            continue
+        item.name = safe_name(item.name)
+        try:
+            entries.append(store_dataset(item, layout))
+        except Exception as exc:
+            failures.append(
+                {"name": item.name, "source": source, "origin": item.origin, "reason": _reason(exc)}
+            )
+    return entries, failures
+
+
+def write_manifest(entries: list[dict], failures: list[dict], layout: Layout) -> None:
+    """Drop duplicate names (first wins), remove stale Parquet files, write the manifest."""
+    unique, seen = [], set()
+    for entry in entries:
+        if entry["name"] in seen:
+            failures.append({**entry, "reason": "duplicate dataset name (an earlier source has it)"})
+            continue
+        seen.add(entry["name"])
+        unique.append(entry)
+    keep = {e["file"] for e in unique}
+    for path in layout.raw.glob("*.parquet"):
+        if path.name not in keep:
+            path.unlink()
+    write_json(sorted(unique, key=lambda e: e["name"]), layout.raw / "manifest.json")
+    write_json(sorted(failures, key=lambda e: e["name"]), layout.raw / "failures.json")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

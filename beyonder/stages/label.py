@@ -1,0 +1,172 @@
+"""Label: CV accuracy of every portfolio classifier on every sample.
+
+Labels are content-addressed: each (sample content, classifier configuration, CV settings,
+seed) has a key, and its result lives in ``data/cache/labels/<key>.json``, written
+atomically the moment it is computed. So a rerun computes only what is missing (a new dataset,
+a new classifier), an interrupted run resumes where it stopped, and the labels table is
+assembled from the cache, identical however the work was split or ordered.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from beyonder.config import Layout
+from beyonder.labelling import CVSettings, label_key, label_sample
+from beyonder.storage import read_json, write_json, write_parquet
+
+LABEL_COLUMNS = [
+    "sample_id",
+    "dataset",
+    "kind",
+    "classifier",
+    "accuracy",
+    "accuracy_std",
+    "fit_time",
+    "predict_time",
+    "n_folds",
+    "error",
+]
+
+
+def cv_settings(cfg: dict[str, Any], seed: int) -> CVSettings:
+    timeout = cfg.get("fit_timeout")
+    return CVSettings(
+        n_folds=int(cfg.get("n_folds", 5)),
+        seed=seed,
+        fit_timeout=float(timeout) if timeout else None,
+    )
+
+
+class LabelCache:
+    """One small JSON file per label, keyed by content; safe for concurrent writers."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict | None:
+        try:
+            return json.loads(self.path(key).read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def put(self, key: str, record: dict) -> None:
+        write_json(record, self.path(key))
+
+
+@dataclass
+class Job:
+    """One sample and the classifiers still to label on it."""
+
+    sample_id: str
+    file: str
+    hash: str
+    classifiers: list[str]
+
+    @property
+    def fits(self) -> int:
+        return len(self.classifiers)
+
+
+def pending_jobs(
+    samples: list[dict], classifiers: list[str], cv: CVSettings, cache: LabelCache
+) -> list[Job]:
+    """The (sample, missing classifiers) pairs whose labels are not in the cache yet."""
+    jobs = []
+    for s in samples:
+        missing = [c for c in classifiers if cache.get(label_key(s["hash"], c, cv)) is None]
+        if missing:
+            jobs.append(Job(s["sample_id"], s["file"], s["hash"], missing))
+    return jobs
+
+
+def run_job(job: Job, cv: CVSettings, cache: LabelCache, root: str | Path = ".") -> int:
+    """Label one sample on its missing classifiers, caching each result. Returns fits done."""
+    sample = pd.read_parquet(Path(root) / job.file)
+    for record in label_sample(sample, job.classifiers, cv):
+        cache.put(label_key(job.hash, record["classifier"], cv), record)
+    return job.fits
+
+
+def batch_jobs(jobs: list[Job], target_fits: int) -> list[list[Job]]:
+    """Group jobs into batches of about ``target_fits`` classifier labels each.
+
+    A batch is one Prefect task: big enough that task overhead stays small, small enough to
+    balance across workers and to lose little if a worker dies.
+    """
+    batches: list[list[Job]] = []
+    current: list[Job] = []
+    size = 0
+    for job in jobs:
+        current.append(job)
+        size += job.fits
+        if size >= target_fits:
+            batches.append(current)
+            current, size = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def assemble_labels(
+    samples: list[dict], classifiers: list[str], cv: CVSettings, cache: LabelCache
+) -> pd.DataFrame:
+    """The labels table (long format, one row per sample x classifier) from the cache.
+
+    A label that is still missing from the cache (never computed) is recorded with that error.
+    """
+    rows = []
+    for s in sorted(samples, key=lambda s: s["sample_id"]):
+        for c in classifiers:
+            record = cache.get(label_key(s["hash"], c, cv))
+            if record is None:
+                record = {"classifier": c, "accuracy": math.nan, "error": "not labelled"}
+            rows.append(
+                {
+                    "sample_id": s["sample_id"],
+                    "dataset": s["dataset"],
+                    "kind": s.get("kind", "bootstrap"),
+                    "classifier": c,
+                    "accuracy": _float(record.get("accuracy")),
+                    "accuracy_std": _float(record.get("accuracy_std")),
+                    "fit_time": _float(record.get("fit_time")),
+                    "predict_time": _float(record.get("predict_time")),
+                    "n_folds": int(record.get("n_folds") or 0),
+                    "error": record.get("error"),
+                }
+            )
+    return pd.DataFrame(rows, columns=LABEL_COLUMNS)
+
+
+def write_labels(table: pd.DataFrame, path: Path) -> dict:
+    write_parquet(table, path)
+    summary = {
+        "samples": int(table["sample_id"].nunique()),
+        "labels": int(len(table)),
+        "missing_labels": int(table["accuracy"].isna().sum()),
+        "errors": table.loc[table["error"].notna(), ["sample_id", "classifier", "error"]]
+        .head(200)
+        .to_dict("records"),
+    }
+    write_json(summary, path.with_suffix(".summary.json"))
+    return summary
+
+
+def sample_index(layout: Layout) -> list[dict]:
+    return read_json(layout.samples / "index.json")
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value) if value is not None else math.nan
+    except (TypeError, ValueError):
+        return math.nan

@@ -1,0 +1,47 @@
+"""Augment flow: make noisy and synthetic samples, then label them with the label engine."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+
+from beyonder.config import Layout, load_params
+from beyonder.schema import PORTFOLIO
+from beyonder.stages.augment import noisy_copies, synthetic_extra, write_augment_index
+from beyonder.stages.clean import cleaning_config
+from beyonder.stages.label import (
+    LabelCache,
+    assemble_labels,
+    cv_settings,
+    pending_jobs,
+    sample_index,
+    write_labels,
+)
+from flows.label import compute_labels
+
+
+@task(name="make-augmented-samples")
+def make_samples(params: dict, root: str) -> list[dict]:
+    layout = Layout(root)
+    (layout.augmented / "samples").mkdir(parents=True, exist_ok=True)
+    seed = int(params.get("seed", 0))
+    cfg = params.get("augment") or {}
+    entries = noisy_copies(sample_index(layout), layout, cfg.get("noise") or {}, seed)
+    entries += synthetic_extra(
+        layout, cfg.get("synthetic") or {}, params.get("sample") or {}, cleaning_config(params), seed
+    )
+    write_augment_index(entries, layout)
+    return entries
+
+
+@flow(name="augment")
+def augment_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
+    params = load_params(params_path)
+    layout = Layout(root)
+    entries = make_samples(params, root)
+    label_cfg = params.get("label") or {}
+    classifiers = list(label_cfg.get("classifiers") or PORTFOLIO)
+    cv = cv_settings(label_cfg, int(params.get("seed", 0)))
+    cache = LabelCache(layout.label_cache)
+    compute_labels(pending_jobs(entries, classifiers, cv, cache), cv, cache, root, params.get("compute") or {})
+    summary = write_labels(assemble_labels(entries, classifiers, cv, cache), layout.augmented / "labels.parquet")
+    return {"samples": len(entries), **summary}

@@ -1,0 +1,29 @@
+"""Clean flow: one task per dataset; quarantined datasets are logged and the rest go on."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+
+from beyonder.cleaning import CleaningConfig
+from beyonder.config import Layout, load_params
+from beyonder.stages.clean import clean_one, cleaning_config, raw_manifest, write_clean_index
+
+
+@task(name="clean-dataset")
+def clean_task(entry: dict, root: str, config: CleaningConfig) -> dict:
+    return clean_one(entry, Layout(root), config)
+
+
+@flow(name="clean")
+def clean_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
+    logger = get_run_logger()
+    params = load_params(params_path)
+    layout = Layout(root)
+    config = cleaning_config(params)
+    results = [clean_task(entry, root, config) for entry in raw_manifest(layout)]
+    for r in results:
+        if r["status"] != "ok":
+            logger.warning("quarantined %s: %s", r["name"], r["reason"])
+    write_clean_index(results, layout)
+    ok = sum(r["status"] == "ok" for r in results)
+    return {"cleaned": ok, "quarantined": len(results) - ok}

@@ -1,0 +1,67 @@
+"""Evaluate flow: metrics on held-out datasets, then registry: champion only if it beats the
+current champion on this same evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+from prefect import flow, get_run_logger
+
+from beyonder import tracking
+from beyonder.config import Layout, load_params
+from beyonder.recommend import Recommender
+from beyonder.schema import PORTFOLIO
+from beyonder.stages.evaluate import evaluate, headline, predict_corpus
+from beyonder.stages.train import load_corpus, test_datasets
+from beyonder.storage import read_json, write_json, write_text
+
+
+def _better(new: dict, old: dict) -> bool:
+    """Lower mean regret wins; equal regret, higher Spearman."""
+    if new["mean_regret"] != old["mean_regret"]:
+        return new["mean_regret"] < old["mean_regret"]
+    return (new.get("spearman") or 0) > (old.get("spearman") or 0)
+
+
+@flow(name="evaluate")
+def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
+    logger = get_run_logger()
+    params = load_params(params_path)
+    layout = Layout(root)
+    classifiers = list((params.get("label") or {}).get("classifiers") or PORTFOLIO)
+    corpus = load_corpus(layout, classifiers, include_augmented=False)
+    test = corpus.subset(corpus.index["dataset"].isin(test_datasets(corpus, params)).to_numpy())
+    recommender = Recommender.load(layout.model / "beyonder")
+    predictions = {"beyonder": predict_corpus(recommender.estimator, test, Path(root))}
+
+    tracking.configure(root)
+    run = read_json(layout.model / "run.json")
+    champion = tracking.champion_version()
+    if champion is not None and champion.source != run["model_uri"]:
+        old = mlflow.pyfunc.load_model(f"models:/{tracking.MODEL_NAME}/{champion.version}")
+        predictions["champion"] = predict_corpus(old.unwrap_python_model().recommender.estimator, test, Path(root))
+
+    report, table = evaluate(corpus, predictions, params)
+    metrics = headline(report)
+    write_json(report, layout.evaluation / "report.json")
+    write_text(table.to_csv(index=False), layout.evaluation / "per_dataset.csv")
+    write_json(metrics, layout.metrics / "evaluate.json")
+
+    new = report["methods"]["beyonder"]
+    version = tracking.register(run["model_uri"])
+    promote = champion is None or champion.version == version.version or "champion" not in report["methods"]
+    if not promote:
+        promote = _better(new, report["methods"]["champion"])
+    tracking.set_alias(version, tracking.CHAMPION if promote else tracking.CHALLENGER)
+    with mlflow.start_run(run_id=run["run_id"]):
+        for method, values in metrics.items():
+            if isinstance(values, dict) and method != "svm_kernel":
+                mlflow.log_metrics({f"eval_{method}_{k}": v for k, v in values.items() if v is not None})
+        mlflow.log_artifacts(str(layout.evaluation), artifact_path="evaluation")
+    logger.info(
+        "mean regret %.2f points (SBS %.2f), gap closed %s; version %s is %s",
+        new["mean_regret"], report["methods"]["sbs"]["mean_regret"], new.get("gap_closed"),
+        version.version, "champion" if promote else "challenger",
+    )
+    return metrics

@@ -1,0 +1,73 @@
+"""Label flow: the missing labels, in batches, on a Dask cluster (local or remote)."""
+
+from __future__ import annotations
+
+import sys
+
+from prefect import flow, get_run_logger, task
+from prefect.futures import as_completed
+from tqdm import tqdm
+
+from beyonder.config import Layout, load_params
+from beyonder.labelling import CVSettings, label_key
+from beyonder.schema import PORTFOLIO
+from beyonder.stages.label import (
+    Job,
+    LabelCache,
+    assemble_labels,
+    batch_jobs,
+    cv_settings,
+    pending_jobs,
+    run_job,
+    sample_index,
+    write_labels,
+)
+from flows.runtime import dask_runner
+
+
+@task(name="label-batch", retries=2, retry_delay_seconds=1)
+def label_batch(jobs: list[Job], cv: CVSettings, cache_root: str, root: str) -> int:
+    """Label a batch of samples; every label is cached as soon as it is computed, so a retry
+    (e.g. after a lost worker) redoes only what was not finished."""
+    cache = LabelCache(cache_root)
+    done = 0
+    for job in jobs:
+        missing = [c for c in job.classifiers if cache.get(label_key(job.hash, c, cv)) is None]
+        if missing:
+            run_job(Job(job.sample_id, job.file, job.hash, missing), cv, cache, root)
+        done += job.fits
+    return done
+
+
+def compute_labels(jobs: list[Job], cv: CVSettings, cache: LabelCache, root: str, compute: dict) -> None:
+    """Run the jobs as batched Prefect tasks on Dask, with a progress bar of fits."""
+    logger = get_run_logger()
+    if not jobs:
+        logger.info("all labels cached: nothing to compute")
+        return
+    batches = batch_jobs(jobs, int(compute.get("batch_fits", 20)))
+    total = sum(j.fits for j in jobs)
+    logger.info("%d labels to compute in %d batches", total, len(batches))
+
+    @flow(name="label-batches", task_runner=dask_runner(compute))
+    def run_batches() -> None:
+        futures = [label_batch.submit(b, cv, str(cache.root), root) for b in batches]
+        with tqdm(total=total, unit="fit", file=sys.stderr, desc="labelling") as bar:
+            for future in as_completed(futures):
+                bar.update(future.result())
+
+    run_batches()
+
+
+@flow(name="label")
+def label_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
+    params = load_params(params_path)
+    layout = Layout(root)
+    cfg = params.get("label") or {}
+    classifiers = list(cfg.get("classifiers") or PORTFOLIO)
+    cv = cv_settings(cfg, int(params.get("seed", 0)))
+    cache = LabelCache(layout.label_cache)
+    samples = sample_index(layout)
+    compute_labels(pending_jobs(samples, classifiers, cv, cache), cv, cache, root, params.get("compute") or {})
+    table = assemble_labels(samples, classifiers, cv, cache)
+    return write_labels(table, layout.labels / "labels.parquet")

@@ -1,0 +1,87 @@
+"""How flows run here: offline, quiet, one local Prefect API per command, Dask for labelling."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+QUIET_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "DASK_LOGGING__DISTRIBUTED": "warning",
+    "KERAS_BACKEND": "tensorflow",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+}
+
+
+def quiet_environment() -> None:
+    """Offline settings; must run before Prefect, MLflow or Keras are imported."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+@contextlib.contextmanager
+def prefect_api() -> Iterator[str | None]:
+    """Use ``$PREFECT_API_URL`` if set; else start one temporary local Prefect server.
+
+    Starting it here (not lazily inside the flow) and exporting its URL means Dask worker
+    processes report to the same server instead of each starting their own.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    server = None
+    if not os.environ.get("PREFECT_API_URL"):
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()
+        server.start()
+        os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        # no heartbeat thread: it costs about 1 s per flow and helps only long-lived workers
+        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            yield os.environ["PREFECT_API_URL"]
+    finally:
+        if server is not None:
+            _drain_prefect_workers()
+            os.environ.pop("PREFECT_API_URL", None)
+            server.stop()
+
+
+def _drain_prefect_workers() -> None:
+    """Send queued logs and events while the server is still up (else they retry for a
+    minute against a stopped server when the process exits)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        try:
+            worker.drain_all(timeout=10)
+        except Exception:  # best effort: a log line lost is not worth failing the stage
+            pass
+
+
+def dask_runner(compute: dict[str, Any]):
+    """A ``DaskTaskRunner``: the cluster at ``compute.dask_address`` (or ``$BEYONDER_DASK_ADDRESS``),
+    else a local cluster with one single-threaded worker process per core."""
+    from prefect_dask import DaskTaskRunner
+
+    address = os.environ.get("BEYONDER_DASK_ADDRESS") or compute.get("dask_address")
+    if address:
+        return DaskTaskRunner(address=address)
+    workers = int(compute.get("workers") or 0) or (os.cpu_count() or 1)
+    # single-threaded BLAS/OpenMP in every worker, or the workers fight over the cores
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "memory_limit": compute.get("memory_limit", "auto"),
+            "dashboard_address": None,
+        }
+    )

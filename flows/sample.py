@@ -1,0 +1,28 @@
+"""Sample flow: bootstrap samples of every cleaned dataset."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+
+from beyonder.config import Layout, load_params
+from beyonder.stages.sample import clean_reports, sample_one, write_sample_index
+
+
+@task(name="sample-dataset")
+def sample_task(report: dict, root: str, cfg: dict, seed: int) -> list[dict]:
+    return sample_one(report, Layout(root), cfg, seed)
+
+
+@flow(name="sample")
+def sample_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
+    logger = get_run_logger()
+    params = load_params(params_path)
+    layout = Layout(root)
+    entries = []
+    for report in clean_reports(layout):
+        entries += sample_task(report, root, params.get("sample") or {}, int(params.get("seed", 0)))
+    for e in entries:
+        if "skipped" in e:
+            logger.warning("no samples of %s: %s", e["dataset"], e["skipped"])
+    write_sample_index(entries, layout)
+    return {"samples": sum("sample_id" in e for e in entries)}
