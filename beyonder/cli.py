@@ -1,4 +1,5 @@
-"""``beyonder <stage>``: run one pipeline stage's Prefect flow (what ``dvc repro`` calls)."""
+"""``beyonder <stage>``: run one pipeline stage's Prefect flow (what ``dvc repro`` calls);
+``beyonder recommend | embed | finetune``: use a trained model (``beyonder/cli_consumers.py``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,20 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(stage, help=f"run the {stage} stage")
         p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
         p.add_argument("--root", default=".", help="repository root holding data/ (default: .)")
+        if stage == "evaluate":
+            p.add_argument("--corpus", help="grouped K-fold over the datasets of this folder")
+            p.add_argument("--train-corpus", help="train on this folder's datasets ...")
+            p.add_argument("--test-corpus", help="... and test on this folder's")
+            p.add_argument("--folds", type=int, default=5, help="folds for --corpus (default 5)")
+            p.add_argument("--json", dest="json_path", help="write the report as JSON here")
+            p.add_argument(
+                "--methods",
+                default="beyonder,pymfe_rf,pymfe_knn,random",
+                help="comma-separated methods to compare (SBS and oracle always come along)",
+            )
+    from beyonder.cli_consumers import add_commands
+
+    add_commands(sub)  # recommend, embed, finetune: use a trained model, no Prefect
     return parser
 
 
@@ -29,13 +44,42 @@ def run_stage(stage: str, params: str = "params.yaml", root: str = ".") -> dict:
         return flow(params_path=params, root=root)
 
 
+def run_crossval(args: argparse.Namespace) -> dict:
+    """``beyonder evaluate --corpus DIR`` or ``--train-corpus A --test-corpus B``."""
+    from flows.runtime import prefect_api, quiet_environment
+
+    if not args.corpus and not (args.train_corpus and args.test_corpus):
+        raise ValueError("give --corpus DIR, or both --train-corpus and --test-corpus")
+    quiet_environment()
+    from flows.crossval import crossval_flow
+
+    with prefect_api():
+        result = crossval_flow(
+            corpus=args.corpus,
+            train_corpus=args.train_corpus,
+            test_corpus=args.test_corpus,
+            folds=args.folds,
+            json_path=args.json_path,
+            params_path=args.params,
+            methods=tuple(m for m in args.methods.split(",") if m),
+        )
+    return {"n_datasets": result["n_datasets"], "methods": result["methods"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from beyonder.cli_consumers import COMMANDS, run
+
+    if args.command in COMMANDS:
+        return run(args)
     from beyonder.config import ParamsError
 
     try:
-        result = run_stage(args.command, args.params, args.root)
-    except (ParamsError, FileNotFoundError) as exc:
+        if args.command == "evaluate" and (args.corpus or args.train_corpus or args.test_corpus):
+            result = run_crossval(args)
+        else:
+            result = run_stage(args.command, args.params, args.root)
+    except (ParamsError, FileNotFoundError, ValueError) as exc:
         print(f"beyonder {args.command}: {exc}", file=sys.stderr)
         return 2
     print(f"beyonder {args.command}: {result}")

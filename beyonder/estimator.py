@@ -26,6 +26,10 @@ from beyonder.schema import PORTFOLIO
 
 MODEL_FILE = "model.keras"
 CONFIG_FILE = "beyonder.json"
+EMBEDDING_LAYER = "dataset_embedding"
+"""The layer whose output is the dataset embedding (what ``Beyonder.embed`` returns)."""
+PREDICT_BATCH = 64
+"""Views per model call when predicting."""
 
 
 @dataclass
@@ -127,6 +131,7 @@ class Beyonder:
         self.config = config or BeyonderConfig()
         self.model_: keras.Model | None = None
         self.history_: dict[str, list[float]] = {}
+        self._embedder: tuple[keras.Model, keras.Model] | None = None
 
     def _compile(self, model: keras.Model) -> None:
         model.compile(
@@ -144,11 +149,17 @@ class Beyonder:
         validation: tuple[Sequence[EncodedSample], np.ndarray, np.ndarray] | None = None,
         callbacks: Sequence[keras.callbacks.Callback] = (),
         verbose: int = 0,
+        model: keras.Model | None = None,
     ) -> Beyonder:
-        """Train on encoded samples; ``fit_time`` in seconds (log10 is taken here)."""
+        """Train on encoded samples; ``fit_time`` in seconds (log10 is taken here).
+
+        ``model``: train this network (e.g. a loaded one with its encoder frozen, see
+        ``beyonder.finetune``) instead of a freshly built one.
+        """
         c = self.config
         keras.utils.set_random_seed(c.seed)
-        model = build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout)
+        if model is None:
+            model = build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout)
         self._compile(model)
         train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True)
         val = None
@@ -168,32 +179,78 @@ class Beyonder:
         self.history_ = {k: [float(x) for x in v] for k, v in history.history.items()}
         return self
 
+    def _views(self, samples: Sequence[EncodedSample], views: int | None) -> tuple[list[EncodedSample], list[int]]:
+        """The views read for each sample (seeded by the sample's position) and their counts."""
+        c = self.config
+        n_views = views or c.views
+        drawn: list[EncodedSample] = []
+        counts: list[int] = []
+        for i, sample in enumerate(samples):
+            n_rows, n_features = sample.cells.shape[:2]
+            whole = n_rows <= c.rows and n_features <= c.max_features
+            rng = np.random.default_rng([c.seed, 7919, i])
+            vs = [sample] if whole else [view(sample, c.rows, c.max_features, rng) for _ in range(n_views)]
+            drawn.extend(vs)
+            counts.append(len(vs))
+        return drawn, counts
+
+    def _run(self, model: keras.Model, views: list[EncodedSample]) -> list:
+        """``model`` on all views, in batches of at most ``PREDICT_BATCH`` (one call for the
+        usual few views: a call costs far more than a view)."""
+        c = self.config
+        return [
+            model.predict_on_batch(batch(views[i : i + PREDICT_BATCH], c.rows, c.max_features))
+            for i in range(0, len(views), PREDICT_BATCH)
+        ]
+
     def predict(self, samples: Sequence[EncodedSample], views: int | None = None) -> dict[str, np.ndarray]:
         """Mean and spread over ``views`` random views of each sample.
 
         A sample that fits in one view (rows and features within the limits) is read whole,
         once: the result is then exactly invariant to row and column order.
         """
-        if self.model_ is None:
-            raise RuntimeError("Beyonder is not fitted: call fit() or Beyonder.load()")
-        c = self.config
-        n_views = views or c.views
+        model = self._fitted()
+        drawn, counts = self._views(samples, views)
+        if not drawn:
+            k = len(self.config.classifiers)
+            empty = np.zeros((0, k))
+            return {"accuracy": empty, "accuracy_spread": empty.copy(), "fit_time": empty.copy()}
+        outs = self._run(model, drawn)
+        acc_all = np.concatenate([np.asarray(o["accuracy"], dtype=np.float64) for o in outs])
+        time_all = np.concatenate([np.asarray(o["fit_time"], dtype=np.float64) for o in outs])
         accuracy, spread, fit_time = [], [], []
-        for i, sample in enumerate(samples):
-            n_rows, n_features = sample.cells.shape[:2]
-            whole = n_rows <= c.rows and n_features <= c.max_features
-            rng = np.random.default_rng([c.seed, 7919, i])
-            vs = [sample] if whole else [view(sample, c.rows, c.max_features, rng) for _ in range(n_views)]
-            out = self.model_.predict_on_batch(batch(vs, c.rows, c.max_features))
-            acc = np.asarray(out["accuracy"], dtype=np.float64)
+        start = 0
+        for n in counts:
+            acc = acc_all[start : start + n]
             accuracy.append(acc.mean(axis=0))
             spread.append(acc.std(axis=0))
-            fit_time.append(10 ** np.asarray(out["fit_time"], dtype=np.float64).mean(axis=0))
+            fit_time.append(10 ** time_all[start : start + n].mean(axis=0))
+            start += n
         return {
             "accuracy": np.array(accuracy),
             "accuracy_spread": np.array(spread),
             "fit_time": np.array(fit_time),
         }
+
+    def embed(self, samples: Sequence[EncodedSample], views: int | None = None) -> np.ndarray:
+        """Learned meta-features: the network's dataset embedding (the input of its heads,
+        layer ``dataset_embedding``), averaged over the same views as ``predict``.
+        Returns ``(len(samples), 3 * dim)``."""
+        model = self._fitted()
+        if self._embedder is None or self._embedder[0] is not model:
+            layer = model.get_layer(EMBEDDING_LAYER)
+            self._embedder = (model, keras.Model(model.input, layer.output, name="beyonder_embedding"))
+        drawn, counts = self._views(samples, views)
+        if not drawn:
+            return np.zeros((0, int(model.get_layer(EMBEDDING_LAYER).output.shape[-1])))
+        values = np.concatenate([np.asarray(o, dtype=np.float64) for o in self._run(self._embedder[1], drawn)])
+        bounds = np.cumsum([0, *counts])
+        return np.array([values[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+
+    def _fitted(self) -> keras.Model:
+        if self.model_ is None:
+            raise RuntimeError("Beyonder is not fitted: call fit() or Beyonder.load()")
+        return self.model_
 
     def save(self, directory: str | Path) -> Path:
         """Write ``model.keras`` and ``beyonder.json`` (the config) into ``directory``."""

@@ -122,14 +122,16 @@ def _spearman_rows(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return out
 
 
-def _per_row(true: np.ndarray, pred: np.ndarray, sbs_index: int, tie_tolerance: float) -> dict:
+def _per_row(
+    true: np.ndarray, pred: np.ndarray, sbs_index: int | np.ndarray, tie_tolerance: float
+) -> dict:
     """Per-row arrays behind the metrics (rows with no label already removed)."""
     choice = choose(pred)
     best = _row_best(true)
     hit_line = best - tie_tolerance - 1e-12  # float slack so "exactly tolerance" is a hit
     picked = _chosen_true(true, choice)
     method_regret = 100.0 * (best - picked)
-    sbs_regret = regret(true, np.full(true.shape[0], sbs_index))
+    sbs_regret = regret(true, np.broadcast_to(np.asarray(sbs_index), (true.shape[0],)))
 
     # top3: the 3 highest predictions (NaN never ranked, ties by column index).
     order = np.argsort(np.where(np.isnan(pred), np.inf, -pred), axis=1, kind="stable")[:, :3]
@@ -165,15 +167,28 @@ def _gap(sbs_mean: float, method_mean: float) -> float:
     return float((sbs_mean - method_mean) / sbs_mean)
 
 
+def _sbs_rows(true: np.ndarray, sbs_index: int | np.ndarray) -> np.ndarray:
+    """The SBS column per labelled row: one index for all rows, or one per row (e.g. when the
+    SBS is taken from each cross-validation fold's own training datasets)."""
+    index = np.asarray(sbs_index, dtype=int)
+    if index.ndim == 0:
+        return index
+    if index.shape != (true.shape[0],):
+        raise ValueError("a per-row sbs_index needs one entry per row of true")
+    return index[~np.isnan(true).all(axis=1)]
+
+
 def selection_metrics(
-    true: ArrayLike, pred: ArrayLike, sbs_index: int, tie_tolerance: float = 0.005
+    true: ArrayLike, pred: ArrayLike, sbs_index: int | np.ndarray, tie_tolerance: float = 0.005
 ) -> dict:
     """Selection quality of ``pred`` against ``true``: regret, gap closed, top-k, rank, MAE.
 
     ``gap_closed`` is ``NaN`` when the SBS has zero regret (nothing to close).
     """
-    t, p = _labelled_rows(*_aligned(true, pred))
-    if not 0 <= sbs_index < t.shape[1]:
+    t_all, p_all = _aligned(true, pred)
+    sbs_index = _sbs_rows(t_all, sbs_index)
+    t, p = _labelled_rows(t_all, p_all)
+    if np.any((sbs_index < 0) | (sbs_index >= t.shape[1])):
         raise ValueError(f"sbs_index {sbs_index} outside 0..{t.shape[1] - 1}")
     n = t.shape[0]
     if n == 0:
@@ -222,7 +237,7 @@ def bootstrap_interval(
 def evaluate_methods(
     true: ArrayLike,
     preds: dict[str, ArrayLike],
-    sbs_index: int,
+    sbs_index: int | np.ndarray,
     tie_tolerance: float = 0.005,
     n_boot: int = 1000,
     seed: int = 0,
@@ -262,8 +277,9 @@ def evaluate_methods(
     for name, pred in methods.items():
         metrics = selection_metrics(true, pred, sbs_index, tie_tolerance)
         if boot is not None:
-            t, p = _labelled_rows(*_aligned(true, pred))
-            rows = _per_row(t, p, sbs_index, tie_tolerance)
+            t_full, p_full = _aligned(true, pred)
+            t, p = _labelled_rows(t_full, p_full)
+            rows = _per_row(t, p, _sbs_rows(t_full, sbs_index), tie_tolerance)
             method_means = rows["regret"][boot].mean(axis=1)
             sbs_means = rows["sbs_regret"][boot].mean(axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -286,7 +302,7 @@ def evaluate_methods(
         results[name] = metrics
     return {
         "n_datasets": n,
-        "sbs_index": int(sbs_index),
+        "sbs_index": np.asarray(sbs_index).tolist(),
         "tie_tolerance": float(tie_tolerance),
         "methods": results,
     }

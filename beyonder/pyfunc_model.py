@@ -2,16 +2,20 @@
 
 Input: a dataset as a DataFrame that includes its target column, named by the ``target``
 param (default in the model's metadata). Output: one row per portfolio classifier with its
-predicted accuracy, spread and fit time, best first.
+predicted accuracy, spread and fit time, best first. Unusable input (no target column, one
+class...) raises ``MlflowException`` with ``INVALID_PARAMETER_VALUE``, which the scoring
+server (``mlflow models serve``) answers with HTTP 400 and the one-line reason.
 """
 
 from __future__ import annotations
 
 import mlflow
 import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
-from beyonder.recommend import Recommender
+from beyonder.recommend import RecommendError, Recommender
 
 
 class BeyonderModel(PythonModel):
@@ -21,7 +25,10 @@ class BeyonderModel(PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         target = (params or {}).get("target") or self.default_target
-        return self.recommender.predict(pd.DataFrame(model_input), target)
+        try:
+            return self.recommender.predict(pd.DataFrame(model_input), target)
+        except RecommendError as exc:
+            raise MlflowException(f"beyonder: {exc}", error_code=INVALID_PARAMETER_VALUE) from None
 
 
 mlflow.models.set_model(BeyonderModel())

@@ -1,9 +1,16 @@
 """Recommend classifiers for a new table: clean it exactly as training did, draw the same
-kind of bootstrap samples, and average the model's predictions over them."""
+kind of bootstrap samples, and average the model's predictions over them.
+
+From Python, the module itself is callable (``beyonder.recommend(df, target="class")`` is
+``beyonder.recommend.recommend``); ``Recommender`` is the model with its pipeline settings.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import types
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -16,8 +23,12 @@ from beyonder.encoding import encode_sample
 from beyonder.estimator import Beyonder
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import SVM_KERNELS, TARGET
+from beyonder.sources._common import SourceError, resolve_column
 
 PIPELINE_FILE = "pipeline.json"
+DEFAULT_MODEL = "models:/beyonder@champion"
+DEFAULT_TARGET = "class"
+OUTPUT_COLUMNS = ["rank", "classifier", "predicted_accuracy", "spread", "predicted_fit_time"]
 
 
 class RecommendError(ValueError):
@@ -70,18 +81,33 @@ class Recommender:
             settings["seed"],
         )
 
-    def samples(self, frame: pd.DataFrame, target: str) -> list[pd.DataFrame]:
-        """Cleaned bootstrap samples of ``frame`` (one if it fits in a single sample)."""
-        if target not in frame.columns:
-            shown = ", ".join(map(str, list(frame.columns)[:8]))
-            raise RecommendError(f"no target column {target!r} (columns: {shown})")
-        data = frame.rename(columns={target: TARGET})
+    def samples(
+        self, frame: pd.DataFrame, target: str, name: str = "input", n: int | None = None
+    ) -> list[pd.DataFrame]:
+        """Cleaned bootstrap samples of ``frame``, drawn as the sample stage draws them.
+
+        With ``replace`` (the pipeline's default) the model was trained on bootstrap samples
+        of ``min(sample_rows, rows)`` rows, so a table of any size is read as ``subsamples``
+        such samples (test-time ensembling); without it, a table that fits in one sample is
+        read once, whole. ``name`` keys the randomness (as dataset names do in the sample
+        stage); ``n`` overrides the number of samples.
+        """
+        if not isinstance(frame, pd.DataFrame):
+            raise RecommendError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+        try:
+            column = resolve_column(frame, str(target))
+        except SourceError as exc:
+            raise RecommendError(str(exc)) from None
+        position = [str(c) for c in frame.columns].index(column)
+        data = frame.copy(deep=False)
+        data.columns = [TARGET if i == position else c for i, c in enumerate(frame.columns)]
         try:
             cleaned, _ = clean_dataset(data, self.cleaning)
         except ValueError as exc:
-            raise RecommendError(str(exc)) from exc
-        n = 1 if len(cleaned) <= self.sample_rows and not self.replace else self.subsamples
-        drawn = bootstrap_samples(cleaned, "input", self.sample_rows, n, self.replace, self.seed)
+            raise RecommendError(str(exc).replace(f"'{TARGET}'", repr(column))) from None
+        if n is None:
+            n = 1 if len(cleaned) <= self.sample_rows and not self.replace else self.subsamples
+        drawn = bootstrap_samples(cleaned, name, self.sample_rows, n, self.replace, self.seed)
         return [s for _, s in drawn]
 
     def predict(self, frame: pd.DataFrame, target: str) -> pd.DataFrame:
@@ -99,10 +125,174 @@ class Recommender:
         )
         table = table.sort_values("predicted_accuracy", ascending=False, kind="stable")
         table.insert(0, "rank", np.arange(1, len(table) + 1))
-        return table.reset_index(drop=True)
+        table = table.reset_index(drop=True)
+        table.attrs["subsamples"] = len(encoded)
+        return table
+
+    def embed(self, frame: pd.DataFrame, target: str) -> np.ndarray:
+        """The dataset embedding (learned meta-features) of a table: the mean over the same
+        cleaned bootstrap samples and views that ``predict`` reads; shape ``(3 * dim,)``."""
+        encoded = [encode_sample(s) for s in self.samples(frame, target)]
+        return self.estimator.embed(encoded).mean(axis=0)
 
 
 def best_svm_kernel(table: pd.DataFrame) -> str | None:
     """The SVM kernel with the highest predicted accuracy in a ranked table."""
     svms = table[table["classifier"].isin(SVM_KERNELS)]
     return None if svms.empty else str(svms.iloc[0]["classifier"])
+
+
+# --------------------------------------------------------------------------- loading
+
+
+_LOADED: dict[str, Recommender] = {}
+
+
+def tracking_uri(root: str | Path = ".") -> str:
+    """``$MLFLOW_TRACKING_URI``, else the pipeline's registry ``mlflow.db`` in ``root``.
+
+    Refuses (``RecommendError``) when neither exists, rather than letting MLflow create an
+    empty registry and then report that the model is missing.
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    db = Path(root).resolve() / "mlflow.db"
+    if not db.is_file():
+        raise RecommendError(
+            f"no model registry: {db} does not exist and MLFLOW_TRACKING_URI is not set "
+            "(run `dvc repro` first, set MLFLOW_TRACKING_URI, or pass --model)"
+        )
+    return f"sqlite:///{db}"
+
+
+def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: bool = True) -> Recommender:
+    """A ``Recommender`` from an MLflow model URI (``models:/beyonder@champion``,
+    ``runs:/<id>/model``...), a logged MLflow model folder, or a folder written by
+    ``Recommender.save`` (``data/model/beyonder``).
+
+    Loaded models are kept per URI for the life of the process (``cache=False`` reloads; an
+    alias moved meanwhile is seen only after a reload).
+    """
+    if isinstance(model, Recommender):
+        return model
+    key = str(model)
+    if cache and key in _LOADED:
+        return _LOADED[key]
+    path = Path(key)
+    if (path / PIPELINE_FILE).is_file():
+        loaded = Recommender.load(path)
+    elif (path / "MLmodel").is_file():
+        loaded = _from_pyfunc(str(path))
+    elif "://" not in key and ":/" not in key:
+        raise RecommendError(f"no model at {key}: neither a model URI nor a model folder")
+    else:
+        import mlflow
+
+        if not os.environ.get("MLFLOW_TRACKING_URI") and key.startswith(("models:/", "runs:/")):
+            uri = tracking_uri()
+            mlflow.set_tracking_uri(uri)
+            mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
+        loaded = _from_pyfunc(key)
+    if cache:
+        _LOADED[key] = loaded
+    return loaded
+
+
+def _from_pyfunc(uri: str) -> Recommender:
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    try:
+        pyfunc = mlflow.pyfunc.load_model(uri)
+    except mlflow.exceptions.MlflowException as exc:
+        first = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else type(exc).__name__
+        raise RecommendError(f"cannot load model {uri}: {first}") from None
+    except OSError as exc:
+        raise RecommendError(f"cannot load model {uri}: {exc}") from None
+    recommender = getattr(pyfunc.unwrap_python_model(), "recommender", None)
+    if not isinstance(recommender, Recommender):
+        raise RecommendError(f"{uri} is not a Beyonder model")
+    return recommender
+
+
+def read_table(path: str | Path, target: str | None = None) -> tuple[pd.DataFrame, str]:
+    """A CSV, ARFF or Parquet file read as the pipeline's local source reads it; returns the
+    frame and its target column (``target``; for ARFF without ``target``: the ``% CLASSINDEX``
+    attribute, else the last one; for CSV/Parquet without it: ``class``)."""
+    from beyonder.datasets import LoadFailure
+    from beyonder.sources.local import load_file
+
+    path = Path(path)
+    if not path.exists():
+        raise RecommendError(f"{path}: no such file")
+    if path.is_dir():
+        raise RecommendError(f"{path}: is a folder, not a CSV, ARFF or Parquet file")
+    loaded = load_file(path, target=target or DEFAULT_TARGET, override=target)
+    if isinstance(loaded, LoadFailure):
+        raise RecommendError(f"{path}: {loaded.reason}")
+    return loaded.frame, loaded.target
+
+
+def recommend(
+    data: pd.DataFrame | str | Path,
+    target: str | None = None,
+    model: str | Path | Recommender = DEFAULT_MODEL,
+) -> pd.DataFrame:
+    """Rank the model's classifier portfolio for a table (a DataFrame or a CSV/ARFF/Parquet
+    path) whose class column is ``target`` (default ``class``; an ARFF file's own class
+    attribute when reading ARFF without ``target``).
+
+    Returns one row per classifier, best first: ``rank``, ``classifier``,
+    ``predicted_accuracy``, ``spread`` (over the bootstrap subsamples and views) and
+    ``predicted_fit_time`` (seconds per fit on a ``sample_rows``-row sample). ``.attrs`` holds
+    ``best_svm_kernel``, ``target``, ``rows``, ``subsamples`` (bootstrap samples averaged)
+    and ``model``.
+    Raises ``RecommendError`` (one-line message) for unusable input.
+    """
+    if isinstance(data, pd.DataFrame):
+        frame, column = data, target or DEFAULT_TARGET
+    else:
+        frame, column = read_table(data, target)
+    recommender = load_recommender(model)
+    table = recommender.predict(frame, column)
+    table.attrs.update(
+        {
+            "best_svm_kernel": best_svm_kernel(table),
+            "target": column,
+            "rows": len(frame),
+            "model": model if isinstance(model, str | Path) else "<Recommender>",
+        }
+    )
+    return table
+
+
+def as_json(table: pd.DataFrame) -> dict[str, Any]:
+    """The JSON form of ``recommend``'s result (what ``beyonder recommend --json`` prints)."""
+    return {
+        "target": table.attrs.get("target"),
+        "rows": table.attrs.get("rows"),
+        "subsamples": table.attrs.get("subsamples"),
+        "model": str(table.attrs.get("model")),
+        "best_svm_kernel": table.attrs.get("best_svm_kernel"),
+        "ranking": [
+            {
+                "rank": int(r["rank"]),
+                "classifier": str(r["classifier"]),
+                "predicted_accuracy": float(r["predicted_accuracy"]),
+                "spread": float(r["spread"]),
+                "predicted_fit_time": float(r["predicted_fit_time"]),
+            }
+            for r in table.to_dict("records")
+        ],
+    }
+
+
+class _CallableModule(types.ModuleType):
+    """``beyonder.recommend`` is this module; calling it calls ``recommend``."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        return recommend(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -38,12 +38,17 @@ class EpochLogger(keras.callbacks.Callback):
             mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in logs.items()}, step=epoch)
 
 
-def champion_version(name: str = MODEL_NAME) -> Any | None:
+def alias_version(alias: str, name: str = MODEL_NAME) -> Any | None:
+    """The model version that holds ``alias``, or None (no such alias or model)."""
     client = MlflowClient()
     try:
-        return client.get_model_version_by_alias(name, CHAMPION)
+        return client.get_model_version_by_alias(name, alias)
     except mlflow.exceptions.MlflowException:
         return None
+
+
+def champion_version(name: str = MODEL_NAME) -> Any | None:
+    return alias_version(CHAMPION, name)
 
 
 def register(model_uri: str, name: str = MODEL_NAME) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed
@@ -49,9 +50,12 @@ def compute_labels(jobs: list[Job], cv: CVSettings, cache: LabelCache, root: str
     total = sum(j.fits for j in jobs)
     logger.info("%d labels to compute in %d batches", total, len(batches))
 
+    # absolute paths: workers of an existing cluster may run in another directory
+    cache_root, root = str(cache.root.resolve()), str(Path(root).resolve())
+
     @flow(name="label-batches", task_runner=dask_runner(compute))
     def run_batches() -> None:
-        futures = [label_batch.submit(b, cv, str(cache.root), root) for b in batches]
+        futures = [label_batch.submit(b, cv, cache_root, root) for b in batches]
         with tqdm(total=total, unit="fit", file=sys.stderr, desc="labelling") as bar:
             for future in as_completed(futures):
                 bar.update(future.result())

@@ -29,9 +29,14 @@ def prefect_api() -> Iterator[str | None]:
     """Use ``$PREFECT_API_URL`` if set; else start one temporary local Prefect server.
 
     Starting it here (not lazily inside the flow) and exporting its URL means Dask worker
-    processes report to the same server instead of each starting their own.
+    processes report to the same server instead of each starting their own: local-cluster
+    workers inherit the environment, and every task carries the settings to external workers.
     """
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
 
     server = None
     if not os.environ.get("PREFECT_API_URL"):
@@ -40,10 +45,14 @@ def prefect_api() -> Iterator[str | None]:
         server = SubprocessASGIServer()
         server.start()
         os.environ["PREFECT_API_URL"] = server.api_url
+    url = os.environ["PREFECT_API_URL"]
     try:
-        # no heartbeat thread: it costs about 1 s per flow and helps only long-lived workers
-        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            yield os.environ["PREFECT_API_URL"]
+        # The URL in the settings (not only in the environment) travels with every task
+        # submitted to Dask, so workers of an existing cluster, started without
+        # PREFECT_API_URL, report to this API too. No heartbeat thread: it costs about 1 s per
+        # flow and helps only long-lived workers.
+        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None, PREFECT_API_URL: url}):
+            yield url
     finally:
         if server is not None:
             _drain_prefect_workers()

@@ -54,10 +54,13 @@ class LabelCache:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict | None:
+        """The cached record, or None when it is missing or unusable (truncated, not UTF-8,
+        not a label record): such a label is recomputed and its file replaced."""
         try:
-            return json.loads(self.path(key).read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            record = json.loads(self.path(key).read_text())
+        except (OSError, ValueError):  # ValueError covers JSONDecodeError and UnicodeDecodeError
             return None
+        return record if isinstance(record, dict) and "classifier" in record else None
 
     def put(self, key: str, record: dict) -> None:
         write_json(record, self.path(key))

@@ -1,0 +1,221 @@
+"""Evaluation that can be trusted: grouped K-fold over the datasets of a corpus (or train on
+one corpus, test on another), Beyonder next to random, SBS, oracle and two classic
+meta-learners, all on the same splits and metrics.
+
+Test-side truth for a dataset is the mean of its samples' labels: ``per_dataset`` bootstrap
+samples, each labelled by its own 5-fold CV, i.e. repeated CV over resamples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from beyonder.baselines import MetaFeatureForest, NearestDatasets, meta_matrix
+from beyonder.encoding import EncodedSample
+from beyonder.estimator import Beyonder, BeyonderConfig
+from beyonder.evaluation import evaluate_methods
+from beyonder.splits import grouped_test_split
+from beyonder.stages.evaluate import HEADLINE, _svm_task
+from beyonder.stages.train import Corpus
+
+METHODS = ("beyonder", "pymfe_rf", "pymfe_knn", "random")
+
+
+@dataclass
+class Workspace:
+    """One corpus ready for meta-learning: labelled samples, their encodings and meta-features."""
+
+    original: Corpus  # bootstrap samples of the corpus's datasets
+    augmented: Corpus | None  # noisy copies and extra synthetic datasets (training only)
+    encoded: dict[str, EncodedSample]
+    meta: dict[str, dict[str, float]]
+
+
+def _concat(a: Corpus, b: Corpus | None) -> Corpus:
+    if b is None or not len(b.index):
+        return a
+    return Corpus(
+        pd.concat([a.index, b.index], ignore_index=True),
+        np.vstack([a.accuracy, b.accuracy]),
+        np.vstack([a.fit_time, b.fit_time]),
+        a.classifiers,
+    )
+
+
+def _rows(corpus: Corpus, datasets: set[str], include: bool) -> np.ndarray:
+    return corpus.index["dataset"].isin(datasets).to_numpy() == include
+
+
+def predict_fold(
+    train_ws: Workspace,
+    train_datasets: set[str],
+    test_ws: Workspace,
+    test_datasets: set[str],
+    config: BeyonderConfig,
+    methods: tuple[str, ...] = METHODS,
+    seed: int = 0,
+    val_fraction: float = 0.15,
+    log: Callable[[str], None] = print,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Train every method on ``train_datasets`` of ``train_ws``; predict the original samples of
+    ``test_datasets`` of ``test_ws``. Returns (predictions per method, SBS train means)."""
+    pool = _concat(train_ws.original, train_ws.augmented)
+    keep = _rows(pool, train_datasets, True) | (pool.index["kind"] == "synthetic").to_numpy()
+    keep &= ~np.all(np.isnan(pool.accuracy), axis=1)
+    train = pool.subset(keep)
+    original_train = train_ws.original.subset(_rows(train_ws.original, train_datasets, True))
+    test = test_ws.original.subset(_rows(test_ws.original, test_datasets, True))
+    train_means = np.nanmean(
+        pd.DataFrame(original_train.accuracy).groupby(original_train.index["dataset"].to_numpy()).mean().to_numpy(),
+        axis=0,
+    )
+    preds: dict[str, np.ndarray] = {}
+    if "beyonder" in methods:
+        val_sets = grouped_test_split(sorted(set(train.index["dataset"])), val_fraction, seed + 11)
+        is_val = _rows(train, val_sets, True)
+        fit, val = train.subset(~is_val), train.subset(is_val)
+        log(f"  beyonder: {len(fit.index)} training samples, {len(val.index)} validation samples")
+        est = Beyonder(config).fit(
+            [train_ws.encoded[s] for s in fit.index["sample_id"]],
+            fit.accuracy,
+            fit.fit_time,
+            validation=([train_ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time),
+        )
+        preds["beyonder"] = est.predict([test_ws.encoded[s] for s in test.index["sample_id"]])["accuracy"]
+    if {"pymfe_rf", "pymfe_knn"} & set(methods):
+        X_train, columns = meta_matrix([train_ws.meta[s] for s in original_train.index["sample_id"]])
+        X_test, _ = meta_matrix([test_ws.meta[s] for s in test.index["sample_id"]], columns)
+        if "pymfe_rf" in methods:
+            rf = MetaFeatureForest(seed=seed).fit(X_train, original_train.accuracy)
+            preds["pymfe_rf"] = rf.predict(X_test)
+        if "pymfe_knn" in methods:
+            knn = NearestDatasets(k=5).fit(X_train, original_train.accuracy, original_train.index["dataset"].to_numpy())
+            preds["pymfe_knn"] = knn.predict(X_test)
+    if "random" in methods:
+        rng = np.random.default_rng(seed)
+        preds["random"] = rng.random(test.accuracy.shape)
+    return preds, train_means
+
+
+def per_dataset_mean(corpus: Corpus, values: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame(values, columns=corpus.classifiers)
+    return frame.groupby(corpus.index["dataset"].to_numpy()).mean()
+
+
+def score(
+    test: Corpus,
+    predictions: dict[str, pd.DataFrame],
+    sbs_means: pd.DataFrame,
+    tie_tolerance: float,
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Metrics of every method per test dataset; the SBS may differ per dataset (per fold)."""
+    truth = per_dataset_mean(test, test.accuracy)
+    datasets = list(truth.index)
+    true = truth.to_numpy()
+    sbs_table = sbs_means.reindex(datasets).to_numpy()
+    sbs_index = np.nanargmax(sbs_table, axis=1)
+    preds = {name: p.reindex(datasets).to_numpy() for name, p in predictions.items()}
+    preds["sbs"] = sbs_table
+    report = evaluate_methods(true, preds, sbs_index, tie_tolerance=tie_tolerance, n_boot=n_boot, seed=seed)
+    report["svm_kernel"] = _svm_task(
+        true, preds, test.classifiers, {"tie_tolerance": tie_tolerance, "n_boot": n_boot, "seed": seed}
+    )
+    report["missing_labels"] = int(np.isnan(test.accuracy).sum())
+    report["per_dataset"] = [
+        {
+            "dataset": d,
+            "best": test.classifiers[int(np.nanargmax(true[i]))] if not np.all(np.isnan(true[i])) else None,
+            **{
+                f"{name}_choice": test.classifiers[int(np.nanargmax(p[i]))]
+                for name, p in preds.items()
+                if not np.all(np.isnan(p[i]))
+            },
+            "true": [None if np.isnan(v) else round(float(v), 4) for v in true[i]],
+        }
+        for i, d in enumerate(datasets)
+    ]
+    report["classifiers"] = list(test.classifiers)
+    return report
+
+
+def cross_validate(
+    ws: Workspace,
+    folds: list[set[str]],
+    config: BeyonderConfig,
+    methods: tuple[str, ...] = METHODS,
+    tie_tolerance: float = 0.005,
+    n_boot: int = 1000,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Grouped K-fold: each fold's datasets are predicted by methods trained on the others."""
+    collected: dict[str, list[pd.DataFrame]] = {m: [] for m in methods}
+    sbs_rows = []
+    for k, test_sets in enumerate(folds):
+        if not test_sets:
+            continue
+        train_sets = set().union(*(f for i, f in enumerate(folds) if i != k))
+        log(f"fold {k + 1}/{len(folds)}: {len(test_sets)} test datasets, {len(train_sets)} training datasets")
+        preds, train_means = predict_fold(
+            ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k), methods, seed + k, log=log
+        )
+        test = ws.original.subset(_rows(ws.original, test_sets, True))
+        for name, p in preds.items():
+            collected[name].append(per_dataset_mean(test, p))
+        datasets = sorted(test_sets & set(test.index["dataset"]))
+        sbs_rows.append(pd.DataFrame([train_means] * len(datasets), index=datasets, columns=ws.original.classifiers))
+    predictions = {name: pd.concat(frames) for name, frames in collected.items() if frames}
+    report = score(ws.original, predictions, pd.concat(sbs_rows), tie_tolerance, n_boot, seed)
+    report["folds"] = [sorted(f) for f in folds]
+    return report
+
+
+def train_test(
+    train_ws: Workspace,
+    test_ws: Workspace,
+    config: BeyonderConfig,
+    methods: tuple[str, ...] = METHODS,
+    tie_tolerance: float = 0.005,
+    n_boot: int = 1000,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train on every dataset of one corpus, test on every dataset of another."""
+    train_sets = set(train_ws.original.index["dataset"])
+    test_sets = set(test_ws.original.index["dataset"])
+    preds, train_means = predict_fold(train_ws, train_sets, test_ws, test_sets, config, methods, seed, log=log)
+    test = test_ws.original
+    predictions = {name: per_dataset_mean(test, p) for name, p in preds.items()}
+    datasets = sorted(test_sets)
+    sbs = pd.DataFrame([train_means] * len(datasets), index=datasets, columns=test.classifiers)
+    return score(test, predictions, sbs, tie_tolerance, n_boot, seed)
+
+
+def summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The JSON layout of the issue: n_datasets, methods -> headline metrics, per_dataset."""
+    methods = {}
+    for name, metrics in report["methods"].items():
+        methods[name] = {k: _clean(metrics.get(k)) for k in HEADLINE}
+        methods[name]["mean_regret_ci"] = [_clean(v) for v in metrics.get("mean_regret_ci", [])]
+    return {
+        "n_datasets": report["n_datasets"],
+        "methods": methods,
+        "svm_kernel": report.get("svm_kernel", {}),
+        "missing_labels": report.get("missing_labels", 0),
+        "per_dataset": report.get("per_dataset", []),
+        "folds": report.get("folds", []),
+    }
+
+
+def _clean(value: Any) -> Any:
+    if value is None:
+        return None
+    value = float(value)
+    return None if np.isnan(value) else round(value, 4)

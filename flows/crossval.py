@@ -1,0 +1,133 @@
+"""Cross-validated evaluation over whole corpora (``beyonder evaluate --corpus DIR``).
+
+A corpus folder goes through the same ingest/clean/sample/label/augment flows as the
+pipeline, in its own workspace under ``data/corpora/<name>`` (labels cached there, so a
+rerun labels nothing); then every method is trained and tested on grouped folds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import mlflow
+import yaml
+from prefect import flow, get_run_logger, task
+
+from beyonder import tracking
+from beyonder.baselines import meta_features
+from beyonder.config import Layout, load_params
+from beyonder.crossval import METHODS, Workspace, cross_validate, summary, train_test
+from beyonder.datasets import safe_name
+from beyonder.schema import PORTFOLIO
+from beyonder.splits import DEFAULT_FAMILIES, grouped_folds
+from beyonder.stages.train import encode_corpus, load_corpus, model_config
+from beyonder.storage import write_json
+from flows.augment import augment_flow
+from flows.clean import clean_flow
+from flows.ingest import ingest_flow
+from flows.label import label_flow
+from flows.sample import sample_flow
+
+
+def corpus_workspace(corpus: str | Path, params: dict, base: str | Path = "data/corpora") -> Path:
+    """Workspace folder and params for one corpus: only its local folder is ingested."""
+    corpus = Path(corpus).resolve()
+    root = Path(base) / safe_name(corpus.name)
+    root.mkdir(parents=True, exist_ok=True)
+    derived = copy.deepcopy(params)
+    local = dict((params.get("ingest") or {}).get("local") or {})
+    local.update(enabled=True, folders=[str(corpus)])
+    derived["ingest"] = {"local": local}
+    (root / "params.yaml").write_text(yaml.safe_dump(derived, sort_keys=False))
+    return root
+
+
+def prepare(root: Path) -> None:
+    params_path = str(root / "params.yaml")
+    for stage_flow in (ingest_flow, clean_flow, sample_flow, label_flow, augment_flow):
+        stage_flow(params_path=params_path, root=str(root))
+
+
+@task(name="meta-features")
+def meta_task(files: list[str], hashes: list[str], root: str, seed: int) -> list[dict]:
+    """pymfe meta-features per sample, cached by content hash under the workspace."""
+    out = []
+    for file, digest in zip(files, hashes, strict=True):
+        path = Path(root) / "data" / "cache" / "meta" / f"{digest}.json"
+        if path.exists():
+            out.append(json.loads(path.read_text()))
+            continue
+        import pandas as pd
+
+        values = meta_features(pd.read_parquet(Path(root) / file), seed)
+        write_json(values, path)
+        out.append(values)
+    return out
+
+
+def load_workspace(root: Path, classifiers: list[str], seed: int) -> Workspace:
+    layout = Layout(root)
+    everything = load_corpus(layout, classifiers, include_augmented=True)
+    is_original = (everything.index["kind"] == "bootstrap").to_numpy()
+    original, augmented = everything.subset(is_original), everything.subset(~is_original)
+    encoded = dict(zip(everything.index["sample_id"], encode_corpus(everything, layout), strict=True))
+    meta = dict(
+        zip(
+            original.index["sample_id"],
+            meta_task(list(original.index["file"]), list(original.index["hash"]), str(root), seed),
+            strict=True,
+        )
+    )
+    return Workspace(original, augmented, encoded, meta)
+
+
+@flow(name="crossval")
+def crossval_flow(
+    corpus: str | None = None,
+    train_corpus: str | None = None,
+    test_corpus: str | None = None,
+    folds: int = 5,
+    json_path: str | None = None,
+    params_path: str = "params.yaml",
+    methods: tuple[str, ...] = METHODS,
+) -> dict:
+    logger = get_run_logger()
+    params = load_params(params_path)
+    seed = int(params.get("seed", 0))
+    classifiers = list((params.get("label") or {}).get("classifiers") or PORTFOLIO)
+    config = model_config(params, classifiers)
+    cfg = params.get("evaluate") or {}
+    scoring = {
+        "tie_tolerance": float(cfg.get("tie_tolerance", 0.005)),
+        "n_boot": int(cfg.get("n_boot", 1000)),
+        "seed": seed,
+    }
+    families = tuple((params.get("split") or {}).get("families") or DEFAULT_FAMILIES)
+    if corpus:
+        root = corpus_workspace(corpus, params)
+        prepare(root)
+        ws = load_workspace(root, classifiers, seed)
+        fold_sets = grouped_folds(sorted(set(ws.original.index["dataset"])), folds, seed, families)
+        report = cross_validate(ws, fold_sets, config, methods, log=logger.info, **scoring)
+        setting = {"corpus": str(corpus), "folds": folds}
+    else:
+        roots = [corpus_workspace(c, params) for c in (train_corpus, test_corpus)]
+        for r in roots:
+            prepare(r)
+        train_ws, test_ws = (load_workspace(r, classifiers, seed) for r in roots)
+        report = train_test(train_ws, test_ws, config, methods, log=logger.info, **scoring)
+        setting = {"train_corpus": str(train_corpus), "test_corpus": str(test_corpus)}
+    result = {**setting, **summary(report)}
+    if json_path:
+        write_json(result, Path(json_path))
+    tracking.configure(".")
+    with mlflow.start_run(run_name="crossval"):
+        mlflow.log_params({k: v for k, v in setting.items()})
+        for method, metrics in result["methods"].items():
+            mlflow.log_metrics({f"{method}_{k}": v for k, v in metrics.items() if isinstance(v, float)})
+        mlflow.log_dict(result, "crossval.json")
+    for method, metrics in result["methods"].items():
+        logger.info("%-10s %s", method, {k: metrics[k] for k in ("mean_regret", "gap_closed", "spearman")})
+    return result

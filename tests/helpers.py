@@ -1,0 +1,88 @@
+"""Test helpers: a tiny Beyonder registered in a throwaway MLflow registry, without running
+the pipeline (no labelling, no training graph: the weights are the random initial ones,
+which is all that tests of the plumbing need)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TINY_CLASSIFIERS = ["logreg", "decision_tree", "knn", "svm_linear", "svm_rbf"]
+
+
+def tiny_recommender(classifiers: list[str] | None = None, seed: int = 0, sample_rows: int = 120):
+    """A ``Recommender`` around a small, untrained network (dim 16, one block)."""
+    import keras
+
+    from beyonder.cleaning import CleaningConfig
+    from beyonder.estimator import Beyonder, BeyonderConfig
+    from beyonder.model import build_model
+    from beyonder.recommend import Recommender
+
+    config = BeyonderConfig(
+        classifiers=list(classifiers or TINY_CLASSIFIERS),
+        epochs=1, rows=64, max_features=16, dim=16, heads=4, blocks=1, inducing=8, batch_size=8,
+        seed=seed,
+    )  # fmt: skip
+    keras.utils.set_random_seed(seed)
+    estimator = Beyonder(config)
+    estimator.model_ = build_model(len(config.classifiers), config.dim, config.heads, config.blocks, config.inducing)
+    return Recommender(estimator, CleaningConfig(), sample_rows=sample_rows, replace=True, subsamples=3, seed=seed)
+
+
+def use_registry(directory: Path) -> str:
+    """Point MLflow (this process and its children) at a registry in ``directory``, with the
+    ``beyonder`` experiment's artifacts there too; returns the tracking URI."""
+    import mlflow
+
+    directory.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{directory / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if mlflow.get_experiment_by_name("beyonder") is None:
+        mlflow.create_experiment("beyonder", artifact_location=(directory / "mlruns").as_uri())
+    return uri
+
+
+def register_tiny_model(directory: Path, alias: str = "champion", recommender=None):
+    """Log a tiny model as the pipeline does (models-from-code pyfunc), register it as
+    ``beyonder`` and give it ``alias``; returns the model version."""
+    import mlflow
+
+    from beyonder import tracking
+    from beyonder.schema import ROW_ID, TARGET
+    from beyonder.tracking_model import log_pyfunc
+
+    use_registry(directory)
+    recommender = recommender or tiny_recommender()
+    example = table(60, seed=1).rename(columns={"class": TARGET})
+    example[ROW_ID] = np.arange(len(example))
+    mlflow.set_experiment("beyonder")
+    with mlflow.start_run(run_name="tiny"):
+        model_dir = recommender.save(directory / "tiny_model")
+        uri = log_pyfunc(model_dir, example)
+    version = tracking.register(uri)
+    tracking.set_alias(version, alias)
+    return version
+
+
+def table(n_rows: int = 150, seed: int = 0, n_classes: int = 3) -> pd.DataFrame:
+    """A small mixed table with a ``class`` column (numeric, categorical, missing values)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, size=n_rows)
+    frame = pd.DataFrame(
+        {
+            "a": rng.normal(size=n_rows) + y,
+            "b": rng.lognormal(size=n_rows),
+            "c": rng.integers(0, 5, size=n_rows),
+            "colour": rng.choice(["red", "green", "blue"], size=n_rows),
+            "d": np.where(rng.random(n_rows) < 0.1, np.nan, rng.normal(size=n_rows) - y),
+        }
+    )
+    frame["class"] = np.array(["setosa", "versicolor", "virginica", "x", "y"])[y]
+    return frame

@@ -1,0 +1,478 @@
+"""The label engine end to end: an existing Dask cluster, kill -9 and resume, incremental
+reruns, per-fit time budgets.
+
+Every test builds a tiny workspace under ``tmp_path`` (a shrunk ``params.yaml`` and bootstrap
+samples of scikit-learn's bundled sets, written by the library's own ingest/clean/sample code)
+and runs the real label flow. The slow tests share one temporary Prefect API (started once for
+the module) so that each run does not pay for its own server start; everything runs offline on
+loopback, and every process a test starts is stopped in a ``finally``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from beyonder.cleaning import clean_dataset
+from beyonder.config import Layout
+from beyonder.labelling import CVSettings, label_key
+from beyonder.sources.sklearn_sets import load_sklearn
+from beyonder.stages.ingest import storable
+from beyonder.stages.label import LabelCache, cv_settings, pending_jobs
+from beyonder.stages.sample import sample_one, write_sample_index
+from beyonder.storage import write_parquet
+from flows.runtime import quiet_environment
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CLASSIFIERS = ["logreg", "gaussian_nb", "decision_tree"]
+COMPARED = [
+    "sample_id",
+    "dataset",
+    "kind",
+    "classifier",
+    "accuracy",
+    "accuracy_std",
+    "n_folds",
+    "error",
+]
+"""Labels table columns that must not depend on how the work was split (timings do)."""
+
+
+# --------------------------------------------------------------------------- workspace helpers
+
+
+def make_workspace(
+    root: Path,
+    datasets: tuple[str, ...] = ("iris", "wine"),
+    per_dataset: int = 2,
+    rows: int = 120,
+    classifiers: list[str] | None = None,
+    batch_fits: int = 3,
+    workers: int = 2,
+    label: dict | None = None,
+) -> Path:
+    """``root/params.yaml`` (the repo's, shrunk) and ``root/data/samples`` with its index."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["label"]["classifiers"] = list(classifiers or CLASSIFIERS)
+    params["label"].update(label or {})
+    params["compute"].update({"batch_fits": batch_fits, "workers": workers, "dask_address": None})
+    params["sample"].update({"rows": rows, "per_dataset": per_dataset})
+    root.mkdir(parents=True, exist_ok=True)
+    write_params(root, params)
+    entries = []
+    for name in datasets:
+        entries += add_dataset(root, name, per_dataset)
+    write_sample_index(entries, Layout(root))
+    return root
+
+
+def add_dataset(root: Path, name: str, per_dataset: int) -> list[dict]:
+    """Ingest, clean and sample one bundled scikit-learn set into the workspace."""
+    params = read_params(root)
+    layout = Layout(root)
+    (raw,) = load_sklearn([name])
+    cleaned, _ = clean_dataset(storable(raw))
+    write_parquet(cleaned, layout.dataset_file(layout.clean, raw.name))
+    cfg = {**params["sample"], "per_dataset": per_dataset}
+    return sample_one({"name": raw.name, "source": "sklearn"}, layout, cfg, int(params["seed"]))
+
+
+def read_params(root: Path) -> dict:
+    return yaml.safe_load((root / "params.yaml").read_text())
+
+
+def write_params(root: Path, params: dict) -> None:
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def samples_of(root: Path) -> list[dict]:
+    return json.loads((root / "data" / "samples" / "index.json").read_text())
+
+
+def cache_files(root: Path) -> dict[str, str]:
+    """Every finished label in the cache: key -> file text (temp files excluded)."""
+    folder = Layout(root).label_cache
+    return {p.stem: p.read_text(errors="replace") for p in folder.glob("*/*.json")}
+
+
+def labels_table(root: Path) -> pd.DataFrame:
+    return pd.read_parquet(root / "data" / "labels" / "labels.parquet")
+
+
+def assert_same_labels(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(
+        left[COMPARED].reset_index(drop=True), right[COMPARED].reset_index(drop=True)
+    )
+
+
+def label(root: Path) -> dict:
+    """Run the label stage in this process, as ``beyonder label`` does."""
+    from beyonder.cli import run_stage
+
+    return run_stage("label", str(root / "params.yaml"), str(root))
+
+
+def cv_of(root: Path) -> CVSettings:
+    params = read_params(root)
+    return cv_settings(params["label"], int(params["seed"]))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM the process group of ``proc`` (started with ``start_new_session=True``), then
+    SIGKILL whatever is left, and wait until the group is gone."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        if wait_group_gone(proc.pid, wait):
+            return
+    proc.wait(timeout=10)
+    assert wait_group_gone(proc.pid, 10), f"processes of group {proc.pid} survived SIGKILL"
+
+
+def wait_group_gone(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def prefect_api() -> Iterator[str]:
+    """One temporary Prefect API for the module's runs (exported as ``PREFECT_API_URL``, so
+    ``run_stage`` and the ``beyonder`` subprocesses use it instead of starting their own)."""
+    quiet_environment()
+    from flows.runtime import prefect_api as api
+
+    saved = os.environ.get("PREFECT_API_URL")
+    os.environ.pop("PREFECT_API_URL", None)
+    with api() as url:
+        yield url
+    if saved is not None:
+        os.environ["PREFECT_API_URL"] = saved
+
+
+@pytest.fixture
+def engine(prefect_api, monkeypatch) -> str:
+    """A clean environment for one run of the engine: local cluster unless a test says not."""
+    monkeypatch.delenv("BEYONDER_DASK_ADDRESS", raising=False)
+    return prefect_api
+
+
+# --------------------------------------------------------------------------- fast checks
+
+
+def test_label_key_ignores_everything_but_sample_classifier_and_cv():
+    """What the key is made of is what relabels: the model's training params, the compute
+    settings and the DVC label stage's params (seed, label) never reach it."""
+    cv = CVSettings(n_folds=5, seed=42, fit_timeout=60.0)
+    key = label_key("abc", "logreg", cv)
+    assert key == label_key("abc", "logreg", CVSettings(5, 42, 60.0))
+    assert len({key, label_key("abd", "logreg", cv), label_key("abc", "knn", cv)}) == 3
+    assert key != label_key("abc", "logreg", CVSettings(5, 43, 60.0))
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert stages["label"]["params"] == ["seed", "label"]
+
+
+def test_cache_ignores_corrupt_and_foreign_files(tmp_path):
+    """A truncated, binary or wrong-shaped cache file reads as missing (so it is recomputed);
+    it never raises."""
+    cache = LabelCache(tmp_path)
+    record = {"classifier": "logreg", "accuracy": 0.9, "error": None}
+    cache.put("aa01", record)
+    assert cache.get("aa01") == record
+    cache.path("aa02").write_text(json.dumps(record)[:20])
+    cache.path("aa03").write_bytes(b"\xff\xfe\x00garbage")
+    cache.path("aa04").write_text("[1, 2]")
+    cache.path("aa05").write_text("")
+    for key in ("aa02", "aa03", "aa04", "aa05", "aa06"):
+        assert cache.get(key) is None
+    assert not list(tmp_path.glob("*/.*.tmp"))  # the atomic writer leaves no temp file
+
+
+# --------------------------------------------------------------------------- (a) Dask cluster
+
+
+@pytest.mark.slow
+def test_existing_dask_cluster_gives_the_local_result(tmp_path, engine, monkeypatch):
+    """``dask scheduler`` + ``dask worker --nworkers 2`` on loopback, started by hand in another
+    directory and without ``PREFECT_API_URL``: the stage runs on them (reporting to the flow's
+    Prefect API) and its table equals a local cluster's."""
+    local = make_workspace(tmp_path / "local")
+    remote = make_workspace(tmp_path / "remote")
+    assert samples_of(local) == samples_of(remote)
+    label(local)
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    elsewhere = tmp_path / "elsewhere"  # workers' cwd: paths must not be relative to theirs
+    elsewhere.mkdir()
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "BEYONDER_DASK_ADDRESS")
+    }
+    logs = {name: (tmp_path / f"{name}.log").open("w") for name in ("scheduler", "worker")}
+    procs: list[subprocess.Popen] = []
+    try:
+        common = {
+            "cwd": elsewhere,
+            "env": env,
+            "start_new_session": True,
+            "stderr": subprocess.STDOUT,
+        }
+        procs.append(
+            subprocess.Popen(
+                [
+                    BIN / "dask",
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-dashboard",
+                ],
+                stdout=logs["scheduler"],
+                **common,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    BIN / "dask",
+                    "worker",
+                    address,
+                    "--nworkers",
+                    "2",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                ],
+                stdout=logs["worker"],
+                **common,
+            )
+        )
+        from distributed import Client
+
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=60)
+            worker_pids = set(client.run(os.getpid).values())
+        assert len(worker_pids) == 2
+
+        monkeypatch.setenv("BEYONDER_DASK_ADDRESS", address)
+        monkeypatch.chdir(remote)
+        from beyonder.cli import run_stage
+
+        summary = run_stage("label", "params.yaml", ".")  # relative, as `dvc repro` runs it
+        assert summary["missing_labels"] == 0
+    finally:
+        for proc in reversed(procs):
+            stop_group(proc)
+        for log in logs.values():
+            log.close()
+
+    assert_same_labels(labels_table(remote), labels_table(local))
+    assert cache_files(remote).keys() == cache_files(local).keys()
+    worker_log = (tmp_path / "worker.log").read_text()
+    # the batches ran on the external workers, which reported to the flow's API
+    assert worker_log.count("Task run 'label-batch") >= 1
+    assert "Starting temporary server" not in worker_log
+    assert "Error logging to API" not in worker_log
+    assert not list(elsewhere.rglob("*.json"))  # nothing written relative to the workers' cwd
+
+
+# --------------------------------------------------------------------------- (b) kill -9
+
+
+@pytest.mark.slow
+def test_kill_9_then_rerun_keeps_finished_work(tmp_path, engine):
+    """SIGKILL the whole ``beyonder label`` process group mid-way; a half-written temp file and
+    corrupt cache files are left behind; the rerun keeps what was finished, recomputes the
+    rest and ends with the table of an uninterrupted run."""
+    datasets = ("iris", "wine", "breast_cancer")
+    shape = {"datasets": datasets, "per_dataset": 2, "batch_fits": 1, "workers": 1, "rows": 150}
+    killed = make_workspace(tmp_path / "killed", **shape)
+    reference = make_workspace(tmp_path / "reference", **shape)
+    samples = samples_of(killed)
+    assert samples == samples_of(reference) and len(samples) == 6
+    total = len(samples) * len(CLASSIFIERS)
+    cache_dir = Layout(killed).label_cache
+
+    proc = subprocess.Popen(
+        [BIN / "beyonder", "label", "--params", str(killed / "params.yaml"), "--root", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "killed.log").open("w"),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while len(list(cache_dir.glob("*/*.json"))) < 2:
+            assert proc.poll() is None, "beyonder label ended before it could be killed"
+            assert time.monotonic() < deadline, "no label was cached within 300 s"
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert wait_group_gone(proc.pid, 30), "killed process group left survivors"
+    finally:
+        if proc.poll() is None or not wait_group_gone(proc.pid, 0):
+            stop_group(proc)
+    assert proc.returncode == -signal.SIGKILL
+
+    survived = cache_files(killed)
+    assert 2 <= len(survived) < total, f"{len(survived)} of {total} labels before the kill"
+    assert all(json.loads(text)["classifier"] in CLASSIFIERS for text in survived.values())
+    assert not (killed / "data" / "labels" / "labels.parquet").exists()
+
+    # what a kill during a write could leave, plus damage the writer itself never leaves
+    cache = LabelCache(cache_dir)
+    cv = cv_of(killed)
+    todo = [
+        label_key(s["hash"], c, cv)
+        for s in samples
+        for c in CLASSIFIERS
+        if label_key(s["hash"], c, cv) not in survived
+    ]
+    truncated, binary = todo[0], todo[1]
+    cache.path(truncated).parent.mkdir(parents=True, exist_ok=True)
+    half = cache.path(truncated).with_name(f".{truncated}.json.k9x2q1.tmp")
+    half.write_text('{"accuracy": 0.97, "classifier": "lo')
+    cache.path(truncated).write_text('{"accuracy": 0.5, "accuracy_std": 0.0, "classifier": "log')
+    cache.path(binary).parent.mkdir(parents=True, exist_ok=True)
+    cache.path(binary).write_bytes(b"\x00\x00\xff\xfe\x00")
+    before = {k: cache.path(k).stat().st_mtime_ns for k in survived}
+
+    summary = label(killed)
+    assert summary["missing_labels"] == 0 and summary["labels"] == total
+    label(reference)
+
+    assert_same_labels(labels_table(killed), labels_table(reference))
+    after = cache_files(killed)
+    assert len(after) == total
+    for key in (truncated, binary):
+        assert json.loads(after[key])["error"] is None  # recomputed, not read
+    assert {k: cache.path(k).stat().st_mtime_ns for k in survived} == before  # kept as they were
+    assert {k: after[k] for k in survived} == survived
+
+
+# --------------------------------------------------------------------------- (c) incremental
+
+
+@pytest.mark.slow
+def test_new_classifier_or_sample_computes_only_that(tmp_path, engine):
+    root = make_workspace(tmp_path / "ws")
+    n_samples = len(samples_of(root))
+    label(root)
+    first = cache_files(root)
+    table = labels_table(root)
+    assert len(first) == n_samples * len(CLASSIFIERS)
+
+    # changing only the model's training params (and compute settings) relabels nothing
+    params = read_params(root)
+    params["train"]["epochs"] += 1
+    params["train"]["learning_rate"] *= 2
+    params["compute"]["batch_fits"] = 1
+    write_params(root, params)
+    label(root)
+    assert cache_files(root) == first
+    pd.testing.assert_frame_equal(labels_table(root), table)  # timings included: nothing re-run
+
+    # one more classifier: only its column is computed
+    params["label"]["classifiers"] = [*CLASSIFIERS, "knn"]
+    write_params(root, params)
+    label(root)
+    second = cache_files(root)
+    assert len(second) - len(first) == n_samples
+    assert {k: second[k] for k in first} == first
+    new = {k: json.loads(v) for k, v in second.items() if k not in first}
+    assert {r["classifier"] for r in new.values()} == {"knn"}
+    widened = labels_table(root)
+    assert set(widened["classifier"]) == {*CLASSIFIERS, "knn"}
+    old = widened[widened["classifier"].isin(CLASSIFIERS)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(old, table.reset_index(drop=True))
+
+    # one more sample: only its labels are computed
+    entries = samples_of(root) + add_dataset(root, "breast_cancer", per_dataset=1)
+    write_sample_index(entries, Layout(root))
+    label(root)
+    third = cache_files(root)
+    assert len(third) - len(second) == 4
+    assert {k: third[k] for k in second} == second
+    new_sample = entries[-1]
+    cv = cv_of(root)
+    assert set(third) - set(second) == {
+        label_key(new_sample["hash"], c, cv) for c in [*CLASSIFIERS, "knn"]
+    }
+    grown = labels_table(root)
+    assert grown["sample_id"].nunique() == n_samples + 1
+    assert not pending_jobs(
+        samples_of(root), [*CLASSIFIERS, "knn"], cv, LabelCache(Layout(root).label_cache)
+    )
+
+
+# --------------------------------------------------------------------------- (d) budgets
+
+
+@pytest.mark.slow
+def test_fit_over_budget_is_a_missing_label_not_a_crash(tmp_path, engine):
+    """random_forest (100 trees, about 0.1-1 s a fold) against 0.25 s a fold: every one of its
+    labels times out; the cheap classifiers (a few ms a fold) are labelled; the stage succeeds
+    and its summary counts the missing labels with their reasons."""
+    classifiers = ["gaussian_nb", "decision_tree", "random_forest"]
+    root = make_workspace(
+        tmp_path / "ws",
+        per_dataset=1,
+        classifiers=classifiers,
+        label={"fit_timeout": 0.25},
+        rows=150,
+    )
+    summary = label(root)
+    table = labels_table(root)
+    forest = table[table["classifier"] == "random_forest"]
+    assert len(forest) == 2
+    assert forest["accuracy"].isna().all()
+    assert forest["error"].str.startswith("timeout after").all()
+    cheap = table[table["classifier"] != "random_forest"]
+    assert cheap["accuracy"].notna().all() and cheap["error"].isna().all()
+
+    on_disk = json.loads((root / "data" / "labels" / "labels.summary.json").read_text())
+    assert on_disk == summary
+    assert summary["missing_labels"] == int(table["accuracy"].isna().sum()) == 2
+    assert {(e["classifier"], e["error"][:7]) for e in summary["errors"]} == {
+        ("random_forest", "timeout")
+    }
+    # a timed-out label is cached like any other: the rerun computes nothing
+    cached = cache_files(root)
+    label(root)
+    assert cache_files(root) == cached
+    assert math.isnan(
+        json.loads(next(v for v in cached.values() if "random_forest" in v))["accuracy"]
+    )

@@ -1,0 +1,295 @@
+"""End to end: ``dvc repro`` of the whole pipeline on a tiny corpus in a copy of the repository.
+
+One module-scoped ``dvc repro`` (minutes) serves every test here, in file order: the DAG, the
+metrics, the labels table, the champion model in the MLflow registry, a second ``dvc repro``
+that must rerun nothing, a clean ``dvc status``, and which stages a params change invalidates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate")
+CLASSIFIERS = ["logreg", "decision_tree"]
+FALLBACK_FILES = (
+    "beyonder",
+    "flows",
+    "dvc.yaml",
+    "params.yaml",
+    ".dvc/config",
+    ".dvcignore",
+    "pyproject.toml",
+)
+REPRO_TIMEOUT = 900
+
+
+@dataclass
+class Pipeline:
+    repo: Path
+    env: dict[str, str]
+    first_repro_s: float
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.repo / 'mlflow.db'}"
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*_dvc(), *args],
+            cwd=self.repo,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+def _dvc() -> list[str]:
+    script = Path(sys.executable).parent / "dvc"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dvc"]
+
+
+def _tracked_files() -> list[Path]:
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "-z"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+        files = [Path(p) for p in out.split("\0") if p]
+    except (OSError, subprocess.SubprocessError):
+        files = []
+    if not files:
+        files = []
+        for name in FALLBACK_FILES:
+            path = REPO / name
+            if path.is_dir():
+                files += [
+                    p.relative_to(REPO)
+                    for p in path.rglob("*")
+                    if p.is_file() and "__pycache__" not in p.parts
+                ]
+            elif path.is_file():
+                files.append(Path(name))
+    return [f for f in files if (REPO / f).is_file()]
+
+
+def _tiny_params() -> dict:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["ingest"]["sklearn"]["names"] = ["iris", "wine"]
+    params["ingest"]["synthetic"]["n_datasets"] = 1
+    params["ingest"]["local"]["enabled"] = False
+    params["sample"]["per_dataset"] = 2
+    params["label"]["classifiers"] = list(CLASSIFIERS)
+    params["augment"]["noise"]["share"] = 0.0
+    params["augment"]["synthetic"]["n_datasets"] = 0
+    params["train"]["epochs"] = 1
+    params["evaluate"]["n_boot"] = 50
+    return params
+
+
+def _env(repo: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    for key in ("PREFECT_API_URL", "BEYONDER_DASK_ADDRESS", "MLFLOW_REGISTRY_URI", "DVC_CACHE_DIR"):
+        env.pop(key, None)
+    env.update(
+        {
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+            # run the copied code (what DVC hashes), not the editable install's
+            "PYTHONPATH": str(repo),
+            "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}",
+            # an own Prefect database: no clash with another pipeline run on this machine
+            "PREFECT_HOME": str(repo / ".prefect"),
+            "KERAS_BACKEND": "tensorflow",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DVC_NO_ANALYTICS": "1",
+            "GIT_AUTHOR_NAME": "test",
+            "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "test",
+            "GIT_COMMITTER_EMAIL": "test@example.com",
+        }
+    )
+    return env
+
+
+def _report(result: subprocess.CompletedProcess) -> str:
+    return f"exit {result.returncode}\n--- stdout ---\n{result.stdout[-15000:]}\n--- stderr ---\n{result.stderr[-15000:]}"
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> Pipeline:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path_factory.mktemp("pipeline").resolve()
+    for rel in _tracked_files():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, repo / rel)
+    (repo / "data").mkdir(exist_ok=True)
+    (repo / "params.yaml").write_text(yaml.safe_dump(_tiny_params(), sort_keys=False))
+    env = _env(repo)
+    subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True, timeout=60)
+    start = time.monotonic()
+    result = subprocess.run(
+        [*_dvc(), "repro"], cwd=repo, env=env, capture_output=True, text=True, timeout=REPRO_TIMEOUT
+    )
+    elapsed = time.monotonic() - start
+    print(f"\nfirst dvc repro: {elapsed:.0f} s")
+    if result.returncode != 0:
+        print(_report(result))
+        pytest.fail(f"dvc repro failed:\n{_report(result)}")
+    return Pipeline(repo, env, elapsed)
+
+
+def test_repro_ran_every_stage(pipeline: Pipeline) -> None:
+    assert (pipeline.repo / "dvc.lock").is_file()
+    lock = yaml.safe_load((pipeline.repo / "dvc.lock").read_text())
+    assert set(lock["stages"]) == set(STAGES)
+
+
+def test_dag_lists_the_seven_stages(pipeline: Pipeline) -> None:
+    result = pipeline.run("dag")
+    assert result.returncode == 0, _report(result)
+    for stage in STAGES:
+        assert stage in result.stdout
+    dot = pipeline.run("dag", "--dot")
+    assert dot.returncode == 0, _report(dot)
+    for edge in [
+        ("ingest", "clean"),
+        ("clean", "sample"),
+        ("sample", "label"),
+        ("sample", "augment"),
+        ("label", "train"),
+        ("augment", "train"),
+        ("train", "evaluate"),
+    ]:
+        assert f'"{edge[0]}" -> "{edge[1]}"' in dot.stdout, dot.stdout
+
+
+def _find_metrics(node) -> dict | None:
+    """The evaluate metrics (a dict with per-method metrics) anywhere in ``dvc metrics show``."""
+    if isinstance(node, dict):
+        if isinstance(node.get("beyonder"), dict) and isinstance(node.get("sbs"), dict):
+            return node
+        for value in node.values():
+            found = _find_metrics(value)
+            if found is not None:
+                return found
+    return None
+
+
+def test_metrics_show_has_the_evaluate_metrics(pipeline: Pipeline) -> None:
+    result = pipeline.run("metrics", "show", "--json")
+    assert result.returncode == 0, _report(result)
+    metrics = _find_metrics(json.loads(result.stdout))
+    assert metrics is not None, result.stdout
+    for method in ("beyonder", "sbs"):
+        assert isinstance(metrics[method]["mean_regret"], int | float), metrics
+        assert metrics[method]["mean_regret"] >= 0
+    assert metrics["n_datasets"] >= 1
+    assert "data/metrics/train.json" in result.stdout
+    train = json.loads((pipeline.repo / "data" / "metrics" / "train.json").read_text())
+    assert train["epochs"] == 1
+
+
+def test_labels_table(pipeline: Pipeline) -> None:
+    data = pipeline.repo / "data"
+    index = json.loads((data / "samples" / "index.json").read_text())
+    datasets = {e["dataset"] for e in index}
+    assert {"sklearn.iris", "sklearn.wine"} <= datasets
+    assert len(index) == 2 * len(datasets)  # per_dataset = 2
+    labels = pd.read_parquet(data / "labels" / "labels.parquet")
+    assert len(labels) == len(CLASSIFIERS) * len(index)
+    assert sorted(labels["classifier"].unique()) == sorted(CLASSIFIERS)
+    assert set(labels["sample_id"]) == {e["sample_id"] for e in index}
+    assert labels["accuracy"].between(0, 1).all(), labels[labels["accuracy"].isna()]
+    augmented = json.loads((data / "augmented" / "index.json").read_text())
+    assert augmented == []  # noise share 0, no synthetic extras
+
+
+def test_champion_model_predicts_from_the_registry(pipeline: Pipeline, monkeypatch) -> None:
+    import mlflow
+    from sklearn.datasets import load_iris
+
+    monkeypatch.chdir(pipeline.repo)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", pipeline.tracking_uri)
+    old_tracking = mlflow.get_tracking_uri()
+    old_registry = mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(pipeline.tracking_uri)
+    mlflow.set_registry_uri(pipeline.tracking_uri)
+    try:
+        model = mlflow.pyfunc.load_model("models:/beyonder@champion")
+        iris = load_iris(as_frame=True)
+        frame = iris.data.copy()
+        frame["class"] = [iris.target_names[i] for i in iris.target]
+        out = model.predict(frame, params={"target": "class"})
+    finally:
+        mlflow.set_tracking_uri(old_tracking)
+        mlflow.set_registry_uri(old_registry)
+    assert isinstance(out, pd.DataFrame)
+    assert len(out) == len(CLASSIFIERS)
+    assert sorted(out["classifier"]) == sorted(CLASSIFIERS)
+    assert out["predicted_accuracy"].between(0, 1).all()
+    assert out["rank"].tolist() == [1, 2]
+
+
+def test_second_repro_reruns_nothing(pipeline: Pipeline) -> None:
+    start = time.monotonic()
+    result = pipeline.run("repro", timeout=REPRO_TIMEOUT)
+    elapsed = time.monotonic() - start
+    print(f"\nsecond dvc repro: {elapsed:.1f} s")
+    assert result.returncode == 0, _report(result)
+    output = result.stdout + result.stderr
+    assert "Data and pipelines are up to date." in output, _report(result)
+    assert "Running stage" not in output, _report(result)
+    assert elapsed < 60
+
+
+def test_status_is_clean(pipeline: Pipeline) -> None:
+    result = pipeline.run("status", "--json")
+    assert result.returncode == 0, _report(result)
+    assert json.loads(result.stdout) == {}, result.stdout
+
+
+def test_changing_epochs_invalidates_train_only_downstream(pipeline: Pipeline) -> None:
+    """Changing ``train.epochs`` touches train's params only: upstream stages stay cached."""
+    params_file = pipeline.repo / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["train"]["epochs"] = 2
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        result = pipeline.run("status", "--json")
+        dry = pipeline.run("repro", "--dry")
+    finally:
+        params_file.write_text(original)
+    assert result.returncode == 0, _report(result)
+    status = json.loads(result.stdout)
+    print(f"\ndvc status after train.epochs change: {status}")
+    assert set(status) == {"train"}, status  # evaluate follows once train's outputs change
+    assert "train.epochs" in json.dumps(status["train"])
+    assert dry.returncode == 0, _report(dry)
+    print(dry.stdout)
+    for stage in ("ingest", "clean", "sample", "label", "augment"):
+        assert f"Running stage '{stage}'" not in dry.stdout
+    assert "Running stage 'train'" in dry.stdout
+    # back to the original params: clean again
+    assert json.loads(pipeline.run("status", "--json").stdout) == {}
