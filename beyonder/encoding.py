@@ -35,7 +35,15 @@ GLOBAL_FEATURES = (
     "categorical_share",
     "missing_share",
     "distinct_row_share",
+    # landmarkers: 2-fold accuracy of very cheap models, minus the majority-class rate
+    "landmark_1nn",
+    "landmark_centroid",
+    "landmark_naive_bayes",
+    "landmark_stump",
+    "landmark_linear",
+    "majority_rate",
 )
+N_LANDMARKS = 6
 N_CHANNELS = len(CELL_CHANNELS)
 N_GLOBALS = len(GLOBAL_FEATURES)
 _CLIP = 5.0
@@ -91,7 +99,94 @@ def encode_sample(sample: pd.DataFrame) -> EncodedSample:
         ],
         dtype=np.float32,
     )
-    return EncodedSample(cells=cells, globals=globals_)
+    marks = landmarks(cells, y_idx, _row_keys(features))
+    return EncodedSample(cells=cells, globals=np.concatenate([globals_, marks]).astype(np.float32))
+
+
+def _row_keys(features: pd.DataFrame) -> np.ndarray:
+    """A key per row that equal rows share, whatever the row and column order: the sum of
+    per-cell hashes (bootstrap copies of a source row get the same key)."""
+    keys = np.zeros(len(features), dtype=np.uint64)
+    for column in features.columns:
+        keys += pd.util.hash_array(features[column].astype("string").to_numpy(dtype=object))
+    return keys
+
+
+def landmarks(cells: np.ndarray, y_idx: np.ndarray, groups: np.ndarray, max_rows: int = 500) -> np.ndarray:
+    """Accuracies of cheap models on a 2-fold split (equal rows, e.g. bootstrap copies of one
+    source row, share a ``groups`` key and stay on one side),
+    relative to the majority-class rate; the last value is that rate.
+
+    Landmarkers are among the strongest classic meta-features (see META_LEARNING_NOTES). Only
+    target-free channels are used as inputs: value (z-score or level share) and missing flag.
+    """
+    order = np.argsort(groups, kind="stable")  # a canonical row order: ties break the same way
+    X = np.concatenate([cells[:, :, 0] + cells[:, :, 4], cells[:, :, 2]], axis=1).astype(np.float64)
+    X, y_idx, groups = X[order], y_idx[order], groups[order]
+    n = len(y_idx)
+    if n > max_rows:  # the encoding may see more rows than a sample; cap the cost
+        keep = np.random.default_rng(0).choice(n, max_rows, replace=False)
+        X, y_idx, groups = X[keep], y_idx[keep], groups[keep]
+    unique_groups = np.unique(groups)
+    side = np.random.default_rng(0).random(len(unique_groups)) < 0.5
+    fold = side[np.searchsorted(unique_groups, groups)]
+    majority = np.bincount(y_idx).max() / len(y_idx)
+    scores = []
+    for name in ("1nn", "centroid", "naive_bayes", "stump", "linear"):
+        correct, total = 0, 0
+        for test_side in (False, True):
+            tr, te = fold != test_side, fold == test_side
+            if tr.sum() < 2 or te.sum() < 1 or len(np.unique(y_idx[tr])) < 2:
+                continue
+            pred = _landmark_predict(name, X[tr], y_idx[tr], X[te])
+            correct += int((pred == y_idx[te]).sum())
+            total += int(te.sum())
+        scores.append(correct / total - majority if total else 0.0)
+    return np.array([*scores, majority], dtype=np.float32)
+
+
+def _landmark_predict(name: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarray) -> np.ndarray:
+    classes = np.unique(y)
+    if name == "1nn":
+        d = (X_test**2).sum(1)[:, None] - 2 * X_test @ X.T + (X**2).sum(1)[None, :]
+        return y[np.argmin(d, axis=1)]
+    means = np.stack([X[y == c].mean(axis=0) for c in classes])
+    if name == "centroid":
+        d = ((X_test[:, None, :] - means[None]) ** 2).sum(-1)
+        return classes[np.argmin(d, axis=1)]
+    if name == "naive_bayes":
+        var = np.stack([X[y == c].var(axis=0) for c in classes]) + 1e-3
+        prior = np.log(np.array([np.mean(y == c) for c in classes]))
+        ll = -0.5 * (((X_test[:, None, :] - means[None]) ** 2) / var[None] + np.log(var[None])).sum(-1)
+        return classes[np.argmax(ll + prior[None], axis=1)]
+    if name == "stump":
+        return _stump(X, y, X_test, classes)
+    # linear: least squares on one-hot targets (a ridge classifier)
+    Y = (y[:, None] == classes[None]).astype(np.float64)
+    A = np.hstack([X, np.ones((len(X), 1))])
+    W = np.linalg.solve(A.T @ A + 1e-1 * np.eye(A.shape[1]), A.T @ Y)
+    return classes[np.argmax(np.hstack([X_test, np.ones((len(X_test), 1))]) @ W, axis=1)]
+
+
+def _stump(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The best single-feature, single-threshold split (by training accuracy)."""
+    onehot = (y[:, None] == classes[None]).astype(np.float64)
+    best = (-1.0, 0, 0.0, classes[0], classes[0])
+    for j in range(X.shape[1]):
+        order = np.argsort(X[:, j], kind="stable")
+        xs, counts = X[order, j], np.cumsum(onehot[order], axis=0)
+        total = counts[-1]
+        cut = np.flatnonzero(np.diff(xs) > 0)
+        if cut.size == 0:
+            continue
+        left, right = counts[cut], total[None] - counts[cut]
+        acc = left.max(1) + right.max(1)
+        i = int(np.argmax(acc))
+        if acc[i] > best[0]:
+            c = cut[i]
+            best = (acc[i], j, (xs[c] + xs[c + 1]) / 2, classes[left[i].argmax()], classes[right[i].argmax()])
+    _, j, threshold, left_class, right_class = best
+    return np.where(X_test[:, j] <= threshold, left_class, right_class)
 
 
 def _encode_numeric(

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from beyonder.encoding import EncodedSample, batch, view
+from beyonder.encoding import N_GLOBALS, N_LANDMARKS, EncodedSample, batch, view
 from beyonder.model import build_model
 from beyonder.schema import PORTFOLIO
 
@@ -51,6 +51,7 @@ class BeyonderConfig:
     time_weight: float = 0.1
     patience: int = 8
     views: int = 4
+    landmarks: bool = True  # feed the landmarker globals (off: zeroed, for ablations)
     seed: int = 0
 
 
@@ -114,7 +115,7 @@ class _Batches(keras.utils.PyDataset):
         views = [
             view(self.samples[i], self.config.rows, self.config.max_features, rng) for i in idx
         ]
-        inputs = batch(views, self.config.rows, self.config.max_features)
+        inputs = _inputs(views, self.config)
         targets = {"accuracy": self.accuracy[idx], "fit_time": self.fit_time[idx]}
         return inputs, targets
 
@@ -272,6 +273,13 @@ class Beyonder:
         est = cls(config)
         est.model_ = keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)
         return est
+
+
+def _inputs(views: list[EncodedSample], config: BeyonderConfig) -> dict[str, np.ndarray]:
+    inputs = batch(views, config.rows, config.max_features)
+    if not config.landmarks:
+        inputs["globals"][:, N_GLOBALS - N_LANDMARKS :] = 0.0
+    return inputs
 
 
 def _f32(x: np.ndarray) -> np.ndarray:
