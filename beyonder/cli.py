@@ -18,7 +18,10 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
         p.add_argument("--root", default=".", help="repository root holding data/ (default: .)")
         if stage == "evaluate":
-            p.add_argument("--corpus", help="grouped K-fold over the datasets of this folder")
+            p.add_argument(
+                "--corpus",
+                help="grouped K-fold over the datasets of this folder (or of a labelled workspace)",
+            )
             p.add_argument("--train-corpus", help="train on this folder's datasets ...")
             p.add_argument("--test-corpus", help="... and test on this folder's")
             p.add_argument("--folds", type=int, default=5, help="folds for --corpus (default 5)")

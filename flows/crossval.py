@@ -44,6 +44,22 @@ def corpus_workspace(corpus: str | Path, params: dict, base: str | Path = "data/
     return root
 
 
+def is_prepared(path: str | Path) -> bool:
+    """A folder that already holds a labelled pipeline workspace (e.g. this repository after
+    ``dvc repro``): its samples and labels are used as they are."""
+    path = Path(path)
+    return (path / "data" / "samples" / "index.json").exists() and (path / "data" / "labels" / "labels.parquet").exists()
+
+
+def workspace_root(corpus: str | Path, params: dict) -> Path:
+    """The workspace of a corpus: a prepared one as is, else a folder of files prepared now."""
+    if is_prepared(corpus):
+        return Path(corpus)
+    root = corpus_workspace(corpus, params)
+    prepare(root)
+    return root
+
+
 def prepare(root: Path) -> None:
     params_path = str(root / "params.yaml")
     for stage_flow in (ingest_flow, clean_flow, sample_flow, label_flow, augment_flow):
@@ -106,16 +122,12 @@ def crossval_flow(
     }
     families = tuple((params.get("split") or {}).get("families") or DEFAULT_FAMILIES)
     if corpus:
-        root = corpus_workspace(corpus, params)
-        prepare(root)
-        ws = load_workspace(root, classifiers, seed)
+        ws = load_workspace(workspace_root(corpus, params), classifiers, seed)
         fold_sets = grouped_folds(sorted(set(ws.original.index["dataset"])), folds, seed, families)
         report = cross_validate(ws, fold_sets, config, methods, log=logger.info, **scoring)
         setting = {"corpus": str(corpus), "folds": folds}
     else:
-        roots = [corpus_workspace(c, params) for c in (train_corpus, test_corpus)]
-        for r in roots:
-            prepare(r)
+        roots = [workspace_root(c, params) for c in (train_corpus, test_corpus)]
         train_ws, test_ws = (load_workspace(r, classifiers, seed) for r in roots)
         report = train_test(train_ws, test_ws, config, methods, log=logger.info, **scoring)
         setting = {"train_corpus": str(train_corpus), "test_corpus": str(test_corpus)}
