@@ -108,7 +108,10 @@ def _row_keys(features: pd.DataFrame) -> np.ndarray:
     per-cell hashes (bootstrap copies of a source row get the same key)."""
     keys = np.zeros(len(features), dtype=np.uint64)
     for column in features.columns:
-        keys += pd.util.hash_array(features[column].astype("string").to_numpy(dtype=object))
+        values = features[column]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            values = values.rank(method="dense")  # positive affine rescaling keeps the keys
+        keys += pd.util.hash_array(values.astype("string").to_numpy(dtype=object))
     return keys
 
 

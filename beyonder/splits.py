@@ -11,7 +11,7 @@ import numpy as np
 from beyonder.config import stable_seed
 
 DEFAULT_FAMILIES = (
-    r"^spect",
+    r"^spectf?\.",
     r"^colic",
     r"^anneal",
     r"^heart",
@@ -26,11 +26,11 @@ def family_of(dataset: str, patterns: Sequence[str] = DEFAULT_FAMILIES) -> str:
 
     The source prefix (``local.``, ``openml.<id>.``) is ignored for matching.
     """
-    bare = dataset.split(".", 1)[1] if dataset.startswith(("local.", "sklearn.")) else dataset
+    bare = re.sub(r"^(local|sklearn|openml\.\d+)\.", "", dataset)
     for pattern in patterns:
         if re.search(pattern, bare):
             return f"family:{pattern}"
-    return dataset
+    return bare
 
 
 def grouped_test_split(
@@ -57,7 +57,7 @@ def grouped_test_split(
     chosen = {family for family, draw in draws.items() if draw < test_fraction}
     if not chosen and draws and test_fraction > 0 and len(groups) > 1:
         chosen = {min(draws, key=draws.get)}  # small corpora: hold out at least one family
-    if len(chosen) == len(groups):  # ... and keep at least one for training
+    if chosen and len(chosen) == len(groups):  # ... and keep at least one for training
         chosen.discard(max(chosen, key=draws.get))
     return {m for family in chosen for m in groups[family]}
 

@@ -1,4 +1,5 @@
-"""Clean flow: one task per dataset; quarantined datasets are logged and the rest go on."""
+"""Clean flow: one task per dataset; quarantined datasets are logged one line each, recorded
+in ``data/clean/quarantine.json`` (also logged to MLflow), and the rest go on."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from prefect import flow, get_run_logger, task
 from beyonder.cleaning import CleaningConfig
 from beyonder.config import Layout, load_params
 from beyonder.stages.clean import clean_one, cleaning_config, raw_manifest, write_clean_index
+from beyonder.stages.quarantine import log_stage_report, problem_line
 
 
 @task(name="clean-dataset")
@@ -23,7 +25,15 @@ def clean_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     results = [clean_task(entry, root, config) for entry in raw_manifest(layout)]
     for r in results:
         if r["status"] != "ok":
-            logger.warning("quarantined %s: %s", r["name"], r["reason"])
+            logger.warning("quarantined %s", problem_line(r))
     write_clean_index(results, layout)
     ok = sum(r["status"] == "ok" for r in results)
+    logged = log_stage_report(
+        "clean",
+        root,
+        [layout.clean / "quarantine.json", layout.clean / "reports.json"],
+        {"cleaned": ok, "quarantined": len(results) - ok},
+    )
+    if "error" in logged:
+        logger.warning("clean report not logged to MLflow: %s", logged["error"])
     return {"cleaned": ok, "quarantined": len(results) - ok}

@@ -1,4 +1,5 @@
-"""Ingest flow: one task per enabled source."""
+"""Ingest flow: one task per enabled source; refused datasets are logged one line each and
+recorded in ``data/raw/failures.json`` (also logged to MLflow)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ from prefect import flow, get_run_logger, task
 
 from beyonder.config import Layout, load_params
 from beyonder.stages.ingest import enabled_sources, ingest_source, write_manifest
+from beyonder.stages.quarantine import log_stage_report, problem_line
 
 
 @task(name="ingest-source")
-def ingest_source_task(source: str, cfg: dict, seed: int, root: str) -> tuple[list[dict], list[dict]]:
-    return ingest_source(source, cfg, seed, Layout(root))
+def ingest_source_task(
+    source: str, cfg: dict, seed: int, root: str, taken: list[str]
+) -> tuple[list[dict], list[dict]]:
+    return ingest_source(source, cfg, seed, Layout(root), taken)
 
 
 @flow(name="ingest")
@@ -21,11 +25,24 @@ def ingest_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     layout.raw.mkdir(parents=True, exist_ok=True)
     entries, failures = [], []
     for source in enabled_sources(params):
-        got, failed = ingest_source_task(source, params["ingest"][source], int(params.get("seed", 0)), root)
+        taken = sorted(
+            e["name"] for e in entries
+        )  # an earlier source's dataset is never overwritten
+        got, failed = ingest_source_task(
+            source, params["ingest"][source], int(params.get("seed", 0)), root, taken
+        )
         logger.info("%s: %d datasets, %d failures", source, len(got), len(failed))
         entries += got
         failures += failed
     for failure in failures:
-        logger.warning("skipped %s (%s): %s", failure["name"], failure.get("origin", ""), failure["reason"])
+        logger.warning("skipped %s", problem_line(failure))
     write_manifest(entries, failures, layout)
+    logged = log_stage_report(
+        "ingest",
+        root,
+        [layout.raw / "failures.json", layout.raw / "manifest.json"],
+        {"datasets": len(entries), "failures": len(failures)},
+    )
+    if "error" in logged:
+        logger.warning("ingest report not logged to MLflow: %s", logged["error"])
     return {"datasets": len(entries), "failures": len(failures)}

@@ -11,6 +11,7 @@ import pytest
 
 from beyonder.encoding import (
     CELL_CHANNELS,
+    GLOBAL_FEATURES,
     N_CHANNELS,
     N_GLOBALS,
     EncodedSample,
@@ -22,6 +23,8 @@ from beyonder.estimator import Beyonder, BeyonderConfig, masked_accuracy_loss
 from beyonder.schema import ROW_ID, TARGET
 
 CH = {name: i for i, name in enumerate(CELL_CHANNELS)}
+CLASSIC = [i for i, name in enumerate(GLOBAL_FEATURES) if not name.startswith("landmark_")]
+"""Dataset-level features other than the landmarkers (which are fitted models' accuracies)."""
 TOL = 1e-5  # the model invariance tolerance the issue asks for
 
 
@@ -98,7 +101,7 @@ def test_class_relabelling_changes_nothing() -> None:
 
 
 @pytest.mark.parametrize("column", ["x1", "x2", "x4"])
-def test_positive_affine_rescaling_changes_nothing(column: str) -> None:
+def test_positive_affine_rescaling_keeps_the_cells(column: str) -> None:
     frame = _frame()
     rescaled = frame.assign(**{column: 3.0 * frame[column] + 7.0})
     base, other = encode_sample(frame), encode_sample(rescaled)
@@ -106,7 +109,16 @@ def test_positive_affine_rescaling_changes_nothing(column: str) -> None:
     j = _features(frame).index(column)
     # ranks and missingness do not go through arithmetic: exact
     np.testing.assert_array_equal(other.cells[:, j, CH["rank"]], base.cells[:, j, CH["rank"]])
-    np.testing.assert_array_equal(other.globals, base.globals)
+    np.testing.assert_array_equal(other.cells[:, j, CH["missing"]], base.cells[:, j, CH["missing"]])
+    np.testing.assert_array_equal(other.globals[CLASSIC], base.globals[CLASSIC])
+
+
+def test_positive_affine_rescaling_keeps_the_landmarks() -> None:
+    frame = _frame()
+    base = encode_sample(frame)
+    for column in ("x1", "x2", "x4"):
+        other = encode_sample(frame.assign(**{column: 3.0 * frame[column] + 7.0}))
+        np.testing.assert_allclose(other.globals, base.globals, rtol=0, atol=1e-5, err_msg=column)
 
 
 def test_missing_cells() -> None:
@@ -135,7 +147,7 @@ def test_missing_cells() -> None:
     const = features.index("const")
     assert (enc.cells[:, const, CH["z"]] == 0).all()
     # missing share global = mean of the missing channel
-    missing_share = enc.globals[6]
+    missing_share = enc.globals[GLOBAL_FEATURES.index("missing_share")]
     assert missing_share == pytest.approx(frame[features].isna().to_numpy().mean(), abs=1e-6)
 
 

@@ -199,17 +199,21 @@ def test_corrupt_cache_file_is_recomputed(root, samples, content: str) -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason="BUG: LabelCache.get catches JSONDecodeError but not UnicodeDecodeError",
+@pytest.mark.parametrize(
+    "content",
+    [b"\xff\xfe\x00garbage", b"[]", b"null", b'{"not": "a label"}'],
+    ids=["binary", "list", "null", "other-dict"],
 )
-def test_binary_garbage_in_the_cache_is_treated_as_missing(root) -> None:
+def test_unusable_cache_file_is_treated_as_missing(root, samples, content: bytes) -> None:
     cache = _cache(root)
-    key = "ab" + "0" * 22
+    key = label_key(samples[0]["hash"], "logreg", CV)
     cache.path(key).parent.mkdir(parents=True)
-    cache.path(key).write_bytes(b"\xff\xfe\x00garbage")
+    cache.path(key).write_bytes(content)
     assert cache.get(key) is None
+    table = assemble_labels(samples[:1], ["logreg"], CV, cache)
+    assert table["error"].tolist() == ["not labelled"]
+    run_job(pending_jobs(samples[:1], ["logreg"], CV, cache)[0], CV, cache, root)
+    assert cache.get(key)["classifier"] == "logreg"
 
 
 # --- assembly ----------------------------------------------------------------------------------

@@ -195,7 +195,18 @@ def _read_csv(path: Path, target: str) -> tuple[pd.DataFrame, str, dict]:
         converted = _decimal_commas(frame)
         if converted:
             meta["decimal_comma_columns"] = converted
-    return frame, resolve_column(frame, target), meta
+    column = resolve_column(frame, target)
+    header = next(csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=delimiter), [])
+    _unique_target(header, column)
+    return frame, column, meta
+
+
+def _unique_target(names: list[object], column: str) -> None:
+    """Refuse a target column name that the file uses more than once: which one is the target
+    is a guess, and the other (usually a copy) would leak the labels into the features."""
+    count = sum(str(n).strip() == column for n in names)
+    if count > 1:
+        raise SourceError(f"target column {column!r} appears {count} times")
 
 
 def _decimal_commas(frame: pd.DataFrame) -> list[str]:
@@ -221,6 +232,8 @@ def read_parquet_file(path: str | Path) -> pd.DataFrame:
 
     pandas' reader rejects duplicate names ("Multiple matches for FieldRef"); they are renamed
     ``x``, ``x.1``... on the Arrow table first (dropping pandas' metadata, which names them).
+    pandas' metadata that pandas cannot apply (malformed, or written to trip the reader) is
+    dropped too: the columns are then read as plain data.
     """
     path = Path(path)
     if path.stat().st_size == 0:
@@ -229,7 +242,10 @@ def read_parquet_file(path: str | Path) -> pd.DataFrame:
         parquet = pq.ParquetFile(path)
         names = parquet.schema_arrow.names
         if len(set(names)) == len(names):
-            frame = pd.read_parquet(path, engine="pyarrow")
+            try:
+                frame = pd.read_parquet(path, engine="pyarrow")
+            except Exception:  # e.g. broken pandas metadata; a broken file fails again below
+                frame = parquet.read().replace_schema_metadata(None).to_pandas()
         else:
             table = parquet.read().rename_columns(dedupe_names(names))
             frame = table.replace_schema_metadata(None).to_pandas()
@@ -242,4 +258,6 @@ def read_parquet_file(path: str | Path) -> pd.DataFrame:
 
 def _read_parquet(path: Path, target: str) -> tuple[pd.DataFrame, str, dict]:
     frame = read_parquet_file(path)
-    return frame, resolve_column(frame, target), {}
+    column = resolve_column(frame, target)
+    _unique_target(pq.read_schema(path).names, column)
+    return frame, column, {}

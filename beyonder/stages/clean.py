@@ -9,6 +9,8 @@ import pandas as pd
 
 from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
 from beyonder.config import Layout
+from beyonder.schema import TARGET
+from beyonder.sources._common import one_line
 from beyonder.stages.ingest import _reason
 from beyonder.storage import read_json, write_json, write_parquet
 
@@ -18,15 +20,27 @@ def cleaning_config(params: dict[str, Any]) -> CleaningConfig:
 
 
 def clean_one(entry: dict, layout: Layout, config: CleaningConfig) -> dict:
-    """Clean one dataset; returns ``{"name", "status": "ok"|"quarantined", ...}``."""
+    """Clean one dataset; returns ``{"name", "status": "ok"|"quarantined", ...}``.
+
+    A quarantined dataset's record names its source and file (``origin``) and gives the
+    reason on one line, with the dataset's own target column name rather than ``TARGET``.
+    """
     name = entry["name"]
     try:
         frame = pd.read_parquet(layout.dataset_file(layout.raw, name))
         cleaned, report = clean_dataset(frame, config)
-    except CleaningError as exc:
-        return {"name": name, "status": "quarantined", "reason": str(exc)}
-    except Exception as exc:  # unreadable file or a bug: quarantine, never stop the others
-        return {"name": name, "status": "quarantined", "reason": _reason(exc)}
+    except Exception as exc:  # unusable data, an unreadable file or a bug: never stop the others
+        reason = str(exc) if isinstance(exc, CleaningError) else _reason(exc)
+        target = entry.get("target")
+        if target:
+            reason = reason.replace(f"'{TARGET}'", repr(str(target)))
+        return {
+            "name": name,
+            "status": "quarantined",
+            "source": entry.get("source", ""),
+            "origin": entry.get("origin", ""),
+            "reason": one_line(reason),
+        }
     write_parquet(cleaned, layout.dataset_file(layout.clean, name))
     return {"name": name, "status": "ok", "source": entry["source"], **report}
 

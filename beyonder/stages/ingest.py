@@ -3,7 +3,7 @@ plus ``manifest.json`` (what was read) and ``failures.json`` (what could not be,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pandas as pd
 from beyonder.config import Layout
 from beyonder.datasets import LoadFailure, RawDataset, safe_name
 from beyonder.schema import RESERVED, TARGET
+from beyonder.sources._common import one_line
 from beyonder.storage import frame_hash, write_json, write_parquet
 
 SOURCES = ("sklearn", "synthetic", "local", "openml")
@@ -84,10 +85,20 @@ def storable(dataset: RawDataset) -> pd.DataFrame:
     features = features.set_axis(names, axis=1)
     for column in features.columns:
         if features[column].dtype == object:
-            features[column] = features[column].map(lambda v: v if pd.isna(v) else str(v))
+            features[column] = features[column].map(_as_text)
     out = features.copy()
-    out[TARGET] = target.map(lambda v: v if pd.isna(v) else str(v)).astype("object").to_numpy()
+    out[TARGET] = target.map(_as_text).astype("object").to_numpy()
     return out.reset_index(drop=True)
+
+
+def _as_text(value: object) -> object:
+    """A cell of an object column as text, missing kept; lists, dicts and arrays (nested
+    Parquet/JSON values) are written as their text, since ``pd.isna`` of them is not a bool."""
+    try:
+        missing = bool(pd.isna(value))
+    except (TypeError, ValueError):
+        missing = False
+    return value if missing else str(value)
 
 
 def store_dataset(dataset: RawDataset, layout: Layout) -> dict[str, Any]:
@@ -101,6 +112,7 @@ def store_dataset(dataset: RawDataset, layout: Layout) -> dict[str, Any]:
         "name": dataset.name,
         "source": dataset.source,
         "origin": dataset.origin,
+        "target": str(dataset.target),
         "rows": int(frame.shape[0]),
         "features": int(frame.shape[1] - 1),
         "classes": int(frame[TARGET].nunique(dropna=True)),
@@ -110,10 +122,20 @@ def store_dataset(dataset: RawDataset, layout: Layout) -> dict[str, Any]:
 
 
 def ingest_source(
-    source: str, cfg: dict[str, Any], seed: int, layout: Layout
+    source: str,
+    cfg: dict[str, Any],
+    seed: int,
+    layout: Layout,
+    taken: Iterable[str] = (),
 ) -> tuple[list[dict], list[dict]]:
-    """Read every dataset of one source; a bad dataset becomes a failure and the rest go on."""
+    """Read every dataset of one source; a bad dataset becomes a failure and the rest go on.
+
+    ``taken``: names stored by earlier sources. A dataset whose (safe) name is taken, or was
+    stored earlier by this source, is a failure and is *not* written: writing it would replace
+    the earlier dataset's file while the manifest still describes the earlier one.
+    """
     entries, failures = [], []
+    used = set(taken)
     try:
         items = list(source_loader(source, cfg, seed)())
     except Exception as exc:  # the source as a whole failed (e.g. no network for OpenML)
@@ -122,12 +144,23 @@ def ingest_source(
         if isinstance(item, LoadFailure):
             failures.append(vars(item))
             continue
-        item.name = safe_name(item.name)
+        origin = str(getattr(item, "origin", ""))
         try:
+            if not isinstance(item, RawDataset):
+                raise TypeError(f"source yielded a {type(item).__name__}, not a dataset")
+            item.name = safe_name(item.name)
+            if item.name in used:
+                reason = f"duplicate dataset name {item.name!r} (an earlier dataset has it)"
+                failures.append(
+                    {"name": item.name, "source": source, "origin": origin, "reason": reason}
+                )
+                continue
             entries.append(store_dataset(item, layout))
+            used.add(item.name)
         except Exception as exc:
+            name = safe_name(getattr(item, "name", "") or "dataset")
             failures.append(
-                {"name": item.name, "source": source, "origin": item.origin, "reason": _reason(exc)}
+                {"name": name, "source": source, "origin": origin, "reason": _reason(exc)}
             )
     return entries, failures
 
@@ -150,5 +183,6 @@ def write_manifest(entries: list[dict], failures: list[dict], layout: Layout) ->
 
 
 def _reason(exc: BaseException) -> str:
+    """One line: the exception's type and the first line of its message (capped)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return one_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
