@@ -42,6 +42,7 @@ def augment_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     classifiers = list(label_cfg.get("classifiers") or PORTFOLIO)
     cv = cv_settings(label_cfg, int(params.get("seed", 0)))
     cache = LabelCache(layout.label_cache)
-    compute_labels(pending_jobs(entries, classifiers, cv, cache), cv, cache, root, params.get("compute") or {})
-    summary = write_labels(assemble_labels(entries, classifiers, cv, cache), layout.augmented / "labels.parquet")
+    lost = compute_labels(pending_jobs(entries, classifiers, cv, cache), cv, cache, root, params.get("compute") or {})
+    table = assemble_labels(entries, classifiers, cv, cache, reasons=lost)
+    summary = write_labels(table, layout.augmented / "labels.parquet")
     return {"samples": len(entries), **summary}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from distributed import KilledWorker
 from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed
 from tqdm import tqdm
@@ -40,12 +41,19 @@ def label_batch(jobs: list[Job], cv: CVSettings, cache_root: str, root: str) -> 
     return done
 
 
-def compute_labels(jobs: list[Job], cv: CVSettings, cache: LabelCache, root: str, compute: dict) -> None:
-    """Run the jobs as batched Prefect tasks on Dask, with a progress bar of fits."""
+def compute_labels(
+    jobs: list[Job], cv: CVSettings, cache: LabelCache, root: str, compute: dict
+) -> dict[str, str]:
+    """Run the jobs as batched Prefect tasks on Dask, with a progress bar of fits.
+
+    Returns ``{label key: reason}`` for the labels of batches whose workers kept dying (e.g.
+    killed over their memory limit: Dask gives up with ``KilledWorker``). Those labels are
+    not cached, so a rerun (say with more memory) tries them again; any other error raises.
+    """
     logger = get_run_logger()
     if not jobs:
         logger.info("all labels cached: nothing to compute")
-        return
+        return {}
     batches = batch_jobs(jobs, int(compute.get("batch_fits", 20)))
     total = sum(j.fits for j in jobs)
     logger.info("%d labels to compute in %d batches", total, len(batches))
@@ -53,14 +61,35 @@ def compute_labels(jobs: list[Job], cv: CVSettings, cache: LabelCache, root: str
     # absolute paths: workers of an existing cluster may run in another directory
     cache_root, root = str(cache.root.resolve()), str(Path(root).resolve())
 
+    lost: dict[str, str] = {}
+
     @flow(name="label-batches", task_runner=dask_runner(compute))
     def run_batches() -> None:
         futures = [label_batch.submit(b, cv, cache_root, root) for b in batches]
+        batch_of = {f.task_run_id: b for f, b in zip(futures, batches, strict=True)}
         with tqdm(total=total, unit="fit", file=sys.stderr, desc="labelling") as bar:
             for future in as_completed(futures):
-                bar.update(future.result())
+                try:
+                    bar.update(future.result())
+                except KilledWorker as exc:  # a worker died on it, every try: record, go on
+                    reason = _died(exc)
+                    for job in batch_of[future.task_run_id]:
+                        for c in job.classifiers:
+                            if cache.get(key := label_key(job.hash, c, cv)) is None:
+                                lost[key] = reason
+                    logger.warning("a batch lost its workers: %s", reason)
 
     run_batches()
+    if lost:
+        logger.warning("%d labels not computed: their workers died (see the labels' error)", len(lost))
+    return lost
+
+
+def _died(exc: BaseException) -> str:
+    """One line for a label whose workers died: Dask's first sentence, e.g. "Attempted to run
+    task ... on 4 different workers, but all those workers died while running it"."""
+    first = " ".join(str(exc).split()).split(". ")[0]
+    return f"worker died: {type(exc).__name__}: {first}"[:300]
 
 
 @flow(name="label")
@@ -72,6 +101,8 @@ def label_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     cv = cv_settings(cfg, int(params.get("seed", 0)))
     cache = LabelCache(layout.label_cache)
     samples = sample_index(layout)
-    compute_labels(pending_jobs(samples, classifiers, cv, cache), cv, cache, root, params.get("compute") or {})
-    table = assemble_labels(samples, classifiers, cv, cache)
+    lost = compute_labels(
+        pending_jobs(samples, classifiers, cv, cache), cv, cache, root, params.get("compute") or {}
+    )
+    table = assemble_labels(samples, classifiers, cv, cache, reasons=lost)
     return write_labels(table, layout.labels / "labels.parquet")

@@ -205,22 +205,6 @@ def test_label_key_ignores_everything_but_sample_classifier_and_cv():
     assert stages["label"]["params"] == ["seed", "label"]
 
 
-def test_cache_ignores_corrupt_and_foreign_files(tmp_path):
-    """A truncated, binary or wrong-shaped cache file reads as missing (so it is recomputed);
-    it never raises."""
-    cache = LabelCache(tmp_path)
-    record = {"classifier": "logreg", "accuracy": 0.9, "error": None}
-    cache.put("aa01", record)
-    assert cache.get("aa01") == record
-    cache.path("aa02").write_text(json.dumps(record)[:20])
-    cache.path("aa03").write_bytes(b"\xff\xfe\x00garbage")
-    cache.path("aa04").write_text("[1, 2]")
-    cache.path("aa05").write_text("")
-    for key in ("aa02", "aa03", "aa04", "aa05", "aa06"):
-        assert cache.get(key) is None
-    assert not list(tmp_path.glob("*/.*.tmp"))  # the atomic writer leaves no temp file
-
-
 # --------------------------------------------------------------------------- (a) Dask cluster
 
 
@@ -276,6 +260,8 @@ def test_existing_dask_cluster_gives_the_local_result(tmp_path, engine, monkeypa
                     "--nthreads",
                     "1",
                     "--no-dashboard",
+                    "--local-directory",
+                    str(tmp_path / "dask"),
                 ],
                 stdout=logs["worker"],
                 **common,
@@ -327,12 +313,21 @@ def test_kill_9_then_rerun_keeps_finished_work(tmp_path, engine):
     total = len(samples) * len(CLASSIFIERS)
     cache_dir = Layout(killed).label_cache
 
-    proc = subprocess.Popen(
-        [BIN / "beyonder", "label", "--params", str(killed / "params.yaml"), "--root", str(killed)],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "killed.log").open("w"),
-        start_new_session=True,
-    )
+    with (tmp_path / "killed.log").open("w") as log:
+        proc = subprocess.Popen(
+            [
+                BIN / "beyonder",
+                "label",
+                "--params",
+                str(killed / "params.yaml"),
+                "--root",
+                str(killed),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+            env={**os.environ, "DASK_TEMPORARY_DIRECTORY": str(tmp_path / "dask")},
+        )
     try:
         deadline = time.monotonic() + 300
         while len(list(cache_dir.glob("*/*.json"))) < 2:
@@ -476,3 +471,32 @@ def test_fit_over_budget_is_a_missing_label_not_a_crash(tmp_path, engine):
     assert math.isnan(
         json.loads(next(v for v in cached.values() if "random_forest" in v))["accuracy"]
     )
+
+
+@pytest.mark.slow
+def test_worker_over_its_memory_limit_is_a_missing_label_not_a_crash(tmp_path, engine):
+    """A worker process killed by its nanny over ``compute.memory_limit`` (250 MB: less than a
+    worker needs once it has imported scikit-learn) loses its batch: those labels are recorded
+    missing with the reason, the stage succeeds, nothing is cached, and a rerun with memory
+    enough computes them."""
+    import dask
+    import distributed  # its config defaults, before they are overridden
+
+    assert distributed.__version__
+    root = make_workspace(tmp_path / "ws", per_dataset=1, workers=1, batch_fits=100)
+    params = read_params(root)
+    params["compute"]["memory_limit"] = "250MB"
+    write_params(root, params)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):  # give up at once
+        summary = label(root)
+    table = labels_table(root)
+    assert len(table) == 2 * len(CLASSIFIERS)
+    assert table["accuracy"].isna().all()
+    assert table["error"].str.startswith("worker died: KilledWorker").all()
+    assert summary["missing_labels"] == len(table)
+    assert not cache_files(root)
+
+    params["compute"]["memory_limit"] = "auto"
+    write_params(root, params)
+    label(root)
+    assert labels_table(root)["accuracy"].notna().all()

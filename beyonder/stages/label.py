@@ -121,18 +121,26 @@ def batch_jobs(jobs: list[Job], target_fits: int) -> list[list[Job]]:
 
 
 def assemble_labels(
-    samples: list[dict], classifiers: list[str], cv: CVSettings, cache: LabelCache
+    samples: list[dict],
+    classifiers: list[str],
+    cv: CVSettings,
+    cache: LabelCache,
+    reasons: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """The labels table (long format, one row per sample x classifier) from the cache.
 
-    A label that is still missing from the cache (never computed) is recorded with that error.
+    A label that is still missing from the cache is recorded with NaN accuracy and the error
+    ``reasons[key]`` (why it could not be computed, e.g. its worker died), else "not labelled".
     """
+    reasons = reasons or {}
     rows = []
     for s in sorted(samples, key=lambda s: s["sample_id"]):
         for c in classifiers:
-            record = cache.get(label_key(s["hash"], c, cv))
+            key = label_key(s["hash"], c, cv)
+            record = cache.get(key)
             if record is None:
-                record = {"classifier": c, "accuracy": math.nan, "error": "not labelled"}
+                error = reasons.get(key, "not labelled")
+                record = {"classifier": c, "accuracy": math.nan, "error": error}
             rows.append(
                 {
                     "sample_id": s["sample_id"],
