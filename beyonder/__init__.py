@@ -1,3 +1,26 @@
-"""Beyonder: predict how well each classifier of a portfolio scores on a dataset."""
+"""Beyonder: predict how well each classifier of a portfolio scores on a dataset.
+
+``beyonder.recommend(df, target="class")`` ranks the portfolio for a table with the registered
+champion model (see ``beyonder/recommend.py``); it is imported on first use, so
+``import beyonder`` stays light (no TensorFlow, no MLflow).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_LAZY = ("recommend",)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        # the module is callable: beyonder.recommend(df, target=...) calls recommend.recommend
+        return importlib.import_module(f"beyonder.{name}")
+    raise AttributeError(f"module 'beyonder' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

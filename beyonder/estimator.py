@@ -198,9 +198,8 @@ class Beyonder:
     def _run(self, model: keras.Model, views: list[EncodedSample]) -> list:
         """``model`` on all views, in batches of at most ``PREDICT_BATCH`` (one call for the
         usual few views: a call costs far more than a view)."""
-        c = self.config
         return [
-            model.predict_on_batch(batch(views[i : i + PREDICT_BATCH], c.rows, c.max_features))
+            model.predict_on_batch(_inputs(views[i : i + PREDICT_BATCH], self.config))
             for i in range(0, len(views), PREDICT_BATCH)
         ]
 

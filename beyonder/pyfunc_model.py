@@ -15,7 +15,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
-from beyonder.recommend import RecommendError, Recommender
+from beyonder.recommend import Recommender, RecommendError
 
 
 class BeyonderModel(PythonModel):

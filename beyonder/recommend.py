@@ -13,17 +13,19 @@ import sys
 import types
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from beyonder.cleaning import CleaningConfig, clean_dataset
 from beyonder.encoding import encode_sample
-from beyonder.estimator import Beyonder
 from beyonder.sampling import bootstrap_samples
-from beyonder.schema import SVM_KERNELS, TARGET
+from beyonder.schema import RESERVED, SVM_KERNELS, TARGET
 from beyonder.sources._common import SourceError, resolve_column
+
+if TYPE_CHECKING:  # importing the estimator imports TensorFlow: only when a model loads
+    from beyonder.estimator import Beyonder
 
 PIPELINE_FILE = "pipeline.json"
 DEFAULT_MODEL = "models:/beyonder@champion"
@@ -70,6 +72,8 @@ class Recommender:
 
     @classmethod
     def load(cls, directory: str | Path) -> Recommender:
+        from beyonder.estimator import Beyonder
+
         directory = Path(directory)
         settings = json.loads((directory / PIPELINE_FILE).read_text())
         return cls(
@@ -100,7 +104,11 @@ class Recommender:
             raise RecommendError(str(exc)) from None
         position = [str(c) for c in frame.columns].index(column)
         data = frame.copy(deep=False)
-        data.columns = [TARGET if i == position else c for i, c in enumerate(frame.columns)]
+        # a feature named like a reserved column is renamed, as the ingest stage does
+        data.columns = [
+            TARGET if i == position else f"{c}_" if str(c) in RESERVED else c
+            for i, c in enumerate(frame.columns)
+        ]
         try:
             cleaned, _ = clean_dataset(data, self.cleaning)
         except ValueError as exc:
@@ -176,27 +184,34 @@ def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: boo
     """
     if isinstance(model, Recommender):
         return model
-    key = str(model)
+    path = Path(str(model))
+    # the same URI names another model under another registry
+    where = os.environ.get("MLFLOW_TRACKING_URI") or str(Path.cwd() / "mlflow.db")
+    key = f"{path.resolve()}" if path.exists() else f"{model}|{where}"
     if cache and key in _LOADED:
         return _LOADED[key]
-    path = Path(key)
     if (path / PIPELINE_FILE).is_file():
         loaded = Recommender.load(path)
     elif (path / "MLmodel").is_file():
         loaded = _from_pyfunc(str(path))
-    elif "://" not in key and ":/" not in key:
-        raise RecommendError(f"no model at {key}: neither a model URI nor a model folder")
+    elif ":/" not in str(model):
+        raise RecommendError(f"no model at {model}: neither a model URI nor a model folder")
     else:
         import mlflow
 
-        if not os.environ.get("MLFLOW_TRACKING_URI") and key.startswith(("models:/", "runs:/")):
+        if str(model).startswith(("models:/", "runs:/")):
             uri = tracking_uri()
             mlflow.set_tracking_uri(uri)
             mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
-        loaded = _from_pyfunc(key)
+        loaded = _from_pyfunc(str(model))
     if cache:
         _LOADED[key] = loaded
     return loaded
+
+
+def clear_cache() -> None:
+    """Forget the models ``load_recommender`` keeps (e.g. after moving an alias)."""
+    _LOADED.clear()
 
 
 def _from_pyfunc(uri: str) -> Recommender:
@@ -245,7 +260,7 @@ def recommend(
 
     Returns one row per classifier, best first: ``rank``, ``classifier``,
     ``predicted_accuracy``, ``spread`` (over the bootstrap subsamples and views) and
-    ``predicted_fit_time`` (seconds per fit on a ``sample_rows``-row sample). ``.attrs`` holds
+    ``predicted_fit_time`` (seconds per CV fold fit on a ``sample_rows``-row sample). ``.attrs`` holds
     ``best_svm_kernel``, ``target``, ``rows``, ``subsamples`` (bootstrap samples averaged)
     and ``model``.
     Raises ``RecommendError`` (one-line message) for unusable input.

@@ -1,5 +1,6 @@
-"""Evaluate flow: metrics on held-out datasets, then registry: champion only if it beats the
-current champion on this same evaluation."""
+"""Evaluate flow: metrics on held-out datasets, the report (CSV for ``dvc plots``, PNG
+figures; all of ``data/evaluation`` goes to MLflow), then registry: champion only if it beats
+the current champion on this same evaluation."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from prefect import flow, get_run_logger
 from beyonder import tracking
 from beyonder.config import Layout, load_params
 from beyonder.recommend import Recommender
+from beyonder.report import write_report
 from beyonder.schema import PORTFOLIO
 from beyonder.stages.evaluate import evaluate, headline, predict_corpus
 from beyonder.stages.train import load_corpus, test_datasets
@@ -39,13 +41,21 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     run = read_json(layout.model / "run.json")
     champion = tracking.champion_version()
     if champion is not None and champion.source != run["model_uri"]:
-        old = mlflow.pyfunc.load_model(f"models:/{tracking.MODEL_NAME}/{champion.version}")
-        predictions["champion"] = predict_corpus(old.unwrap_python_model().recommender.estimator, test, Path(root))
+        try:
+            old = mlflow.pyfunc.load_model(f"models:/{tracking.MODEL_NAME}/{champion.version}")
+            old_estimator = old.unwrap_python_model().recommender.estimator
+            predictions["champion"] = predict_corpus(old_estimator, test, Path(root))
+        except Exception as exc:  # e.g. trained on an older encoding: it cannot serve either
+            logger.warning(
+                "champion version %s cannot predict on this evaluation (%s: %s); the new model replaces it",
+                champion.version, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "",
+            )
 
     report, table = evaluate(corpus, predictions, params)
     metrics = headline(report)
     write_json(report, layout.evaluation / "report.json")
     write_text(table.to_csv(index=False), layout.evaluation / "per_dataset.csv")
+    write_report(table, report, layout.evaluation)  # regret.csv, rankings.csv, figures/*.png
     write_json(metrics, layout.metrics / "evaluate.json")
 
     new = report["methods"]["beyonder"]
