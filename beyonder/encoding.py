@@ -8,6 +8,7 @@ independent, so a random subset of columns is a valid view of the same dataset.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,18 +75,21 @@ def encode_sample(sample: pd.DataFrame) -> EncodedSample:
 
     cells = np.zeros((n_rows, n_features, N_CHANNELS), dtype=np.float32)
     cells[:, :, 7] = class_share[y_idx][:, None]
-    n_categorical = 0
-    for j, column in enumerate(features.columns):
-        values = features[column]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            _encode_numeric(values.to_numpy(dtype=np.float64), onehot, class_count, y_idx, cells[:, j])
-        else:
-            n_categorical += 1
-            _encode_categorical(values, onehot, class_count, y_idx, cells[:, j])
+    numeric = [
+        j
+        for j, dtype in enumerate(features.dtypes)
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    ]
+    categorical = [j for j in range(n_features) if j not in set(numeric)]
+    keys = np.zeros(n_rows, dtype=np.uint64)
+    if numeric:
+        keys += _encode_numeric(features.iloc[:, numeric].to_numpy(np.float64), onehot, y_idx, cells, numeric)
+    for j in categorical:
+        keys += _encode_categorical(features.iloc[:, j], onehot, class_count, y_idx, cells[:, j])
 
     missing_share = float(cells[:, :, 2].mean()) if n_features else 0.0
     entropy = -np.sum(class_share * np.log(class_share)) / max(np.log(len(classes)), 1e-9)
-    distinct = sample[list(features.columns) + [TARGET]].drop_duplicates().shape[0]
+    distinct = len(np.unique(np.stack([keys, y_idx.astype(np.uint64)]), axis=1).T)
     globals_ = np.array(
         [
             np.log(n_rows),
@@ -93,25 +97,95 @@ def encode_sample(sample: pd.DataFrame) -> EncodedSample:
             np.log(len(classes)),
             entropy if len(classes) > 1 else 0.0,
             class_share.min(),
-            n_categorical / max(n_features, 1),
+            len(categorical) / max(n_features, 1),
             missing_share,
             distinct / n_rows,
         ],
         dtype=np.float32,
     )
-    marks = landmarks(cells, y_idx, _row_keys(features))
+    marks = landmarks(cells, y_idx, keys)
     return EncodedSample(cells=cells, globals=np.concatenate([globals_, marks]).astype(np.float32))
 
 
-def _row_keys(features: pd.DataFrame) -> np.ndarray:
-    """A key per row that equal rows share, whatever the row and column order: the sum of
-    per-cell hashes (bootstrap copies of a source row get the same key)."""
-    keys = np.zeros(len(features), dtype=np.uint64)
-    for column in features.columns:
-        values = features[column]
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            values = values.rank(method="dense")  # positive affine rescaling keeps the keys
-        keys += pd.util.hash_array(values.astype("string").to_numpy(dtype=object))
+def _encode_numeric(
+    x: np.ndarray, onehot: np.ndarray, y_idx: np.ndarray, cells: np.ndarray, columns: list[int]
+) -> np.ndarray:
+    """All numeric columns at once; returns their part of the row keys.
+
+    A row key is a sum of per-cell hashes that equal rows share whatever the row and column
+    order; numeric cells are hashed by dense rank, so positive affine rescaling keeps them.
+    """
+    missing = ~np.isfinite(x)
+    x = np.where(missing, np.nan, x)
+    median, q25, q75 = _column_quantiles(x, (0.5, 0.25, 0.75))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns
+        std = np.nanstd(x, axis=0)
+    scale = (q75 - q25) / 1.349
+    scale = np.where(scale > 1e-12, scale, std)
+    scale = np.where(scale > 1e-12, scale, 1.0)
+    z = np.nan_to_num(np.clip((x - median) / scale, -_CLIP, _CLIP), nan=0.0)
+    frame = pd.DataFrame(x)
+    ranks = np.nan_to_num(frame.rank(method="average", pct=True).to_numpy() - 0.5, nan=0.0)
+    present = (~missing).astype(np.float64)
+    counts = onehot.T @ present  # classes x columns: non-missing values
+    sums = onehot.T @ z
+    sq = onehot.T @ (z * z)
+    mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
+    var = np.divide(sq, counts, out=np.zeros_like(sq), where=counts > 0) - mean**2
+    cells[:, columns, 0] = z
+    cells[:, columns, 1] = ranks
+    cells[:, columns, 2] = missing
+    cells[:, columns, 5] = mean[y_idx]
+    cells[:, columns, 6] = np.sqrt(np.maximum(var, 0.0))[y_idx]
+    dense = frame.rank(method="dense").to_numpy()
+    keys = np.zeros(len(x), dtype=np.uint64)
+    for j in range(dense.shape[1]):
+        keys += pd.util.hash_array(dense[:, j])
+    return keys
+
+
+def _column_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """Per-column quantiles ignoring NaN (linear interpolation, as ``np.nanpercentile``),
+    from one sort of the whole matrix instead of one call per column."""
+    xs = np.sort(x, axis=0)  # NaN last
+    n = (~np.isnan(x)).sum(axis=0)
+    cols = np.arange(x.shape[1])
+    out = []
+    for q in qs:
+        pos = q * np.maximum(n - 1, 0)
+        lo = np.floor(pos).astype(int)
+        hi = np.minimum(lo + 1, np.maximum(n - 1, 0))
+        frac = pos - lo
+        value = xs[lo, cols] * (1 - frac) + xs[hi, cols] * frac
+        out.append(np.where(n > 0, value, np.nan))
+    return out
+
+
+def _encode_categorical(
+    values: pd.Series, onehot: np.ndarray, class_count: np.ndarray, y_idx: np.ndarray, out: np.ndarray
+) -> np.ndarray:
+    """One categorical column (level shares and class lift); returns its part of the row keys."""
+    missing = values.isna().to_numpy()
+    strings = values.astype("string")
+    codes, levels = pd.factorize(strings, use_na_sentinel=True)
+    n_rows = len(values)
+    out[:, 2] = missing
+    out[:, 3] = 1.0
+    keys = pd.util.hash_array(strings.to_numpy(dtype=object, na_value=None))
+    if len(levels) == 0:
+        return keys
+    level_onehot = np.zeros((n_rows, len(levels)), dtype=np.float64)
+    level_onehot[~missing, codes[~missing]] = 1.0
+    level_share = level_onehot.sum(axis=0) / n_rows
+    # rank of a level by frequency (ties averaged): no dependence on level names or order
+    freq_rank = pd.Series(level_share).rank(method="average", pct=True).to_numpy() - 0.5
+    given_class = (onehot.T @ level_onehot) / class_count[:, None]  # classes x levels
+    lift = given_class - level_share[None, :]
+    present = ~missing
+    out[present, 1] = freq_rank[codes[present]]
+    out[present, 4] = level_share[codes[present]]
+    out[present, 5] = lift[y_idx[present], codes[present]]
     return keys
 
 
@@ -162,8 +236,9 @@ def _landmark_predict(name: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarra
         prior = np.log(np.array([np.mean(y == c) for c in classes]))
         ll = -0.5 * (((X_test[:, None, :] - means[None]) ** 2) / var[None] + np.log(var[None])).sum(-1)
         return classes[np.argmax(ll + prior[None], axis=1)]
-    if name == "stump":
-        return _stump(X, y, X_test, classes)
+    if name == "stump":  # on the value columns only (the second half holds missing flags)
+        half = X.shape[1] // 2
+        return _stump(X[:, :half], y, X_test[:, :half], classes)
     # linear: least squares on one-hot targets (a ridge classifier)
     Y = (y[:, None] == classes[None]).astype(np.float64)
     A = np.hstack([X, np.ones((len(X), 1))])
@@ -190,61 +265,6 @@ def _stump(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, classes: np.ndarray
             best = (acc[i], j, (xs[c] + xs[c + 1]) / 2, classes[left[i].argmax()], classes[right[i].argmax()])
     _, j, threshold, left_class, right_class = best
     return np.where(X_test[:, j] <= threshold, left_class, right_class)
-
-
-def _encode_numeric(
-    x: np.ndarray, onehot: np.ndarray, class_count: np.ndarray, y_idx: np.ndarray, out: np.ndarray
-) -> None:
-    missing = ~np.isfinite(x)
-    present = x[~missing]
-    if present.size == 0:
-        out[:, 2] = 1.0
-        return
-    median = np.median(present)
-    q75, q25 = np.percentile(present, [75, 25])
-    scale = (q75 - q25) / 1.349
-    if scale <= 1e-12:
-        scale = present.std()
-    if scale <= 1e-12:
-        scale = 1.0
-    z = np.clip((np.where(missing, median, x) - median) / scale, -_CLIP, _CLIP)
-    z[missing] = 0.0
-    ranks = pd.Series(np.where(missing, np.nan, x)).rank(method="average", pct=True).to_numpy()
-    ranks = np.nan_to_num(ranks - 0.5, nan=0.0)
-    present_mask = (~missing).astype(np.float64)
-    counts = onehot.T @ present_mask  # per class, non-missing values
-    sums = onehot.T @ z
-    sq = onehot.T @ (z * z)
-    mean = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-    var = np.divide(sq, counts, out=np.zeros_like(sq), where=counts > 0) - mean**2
-    out[:, 0] = z
-    out[:, 1] = ranks
-    out[:, 2] = missing
-    out[:, 5] = mean[y_idx]
-    out[:, 6] = np.sqrt(np.maximum(var, 0.0))[y_idx]
-
-
-def _encode_categorical(
-    values: pd.Series, onehot: np.ndarray, class_count: np.ndarray, y_idx: np.ndarray, out: np.ndarray
-) -> None:
-    missing = values.isna().to_numpy()
-    codes, levels = pd.factorize(values.astype("string"), use_na_sentinel=True)
-    n_rows = len(values)
-    out[:, 2] = missing
-    out[:, 3] = 1.0
-    if len(levels) == 0:
-        return
-    level_onehot = np.zeros((n_rows, len(levels)), dtype=np.float64)
-    level_onehot[~missing, codes[~missing]] = 1.0
-    level_share = level_onehot.sum(axis=0) / n_rows
-    # rank of a level by frequency (ties broken by the frequency itself only): order-free
-    freq_rank = pd.Series(level_share).rank(method="average", pct=True).to_numpy() - 0.5
-    given_class = (onehot.T @ level_onehot) / class_count[:, None]  # classes x levels
-    lift = given_class - level_share[None, :]
-    present = ~missing
-    out[present, 1] = freq_rank[codes[present]]
-    out[present, 4] = level_share[codes[present]]
-    out[present, 5] = lift[y_idx[present], codes[present]]
 
 
 def view(
