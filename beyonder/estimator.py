@@ -198,10 +198,21 @@ class Beyonder:
     def _run(self, model: keras.Model, views: list[EncodedSample]) -> list:
         """``model`` on all views, in batches of at most ``PREDICT_BATCH`` (one call for the
         usual few views: a call costs far more than a view)."""
-        return [
-            model.predict_on_batch(_inputs(views[i : i + PREDICT_BATCH], self.config))
-            for i in range(0, len(views), PREDICT_BATCH)
-        ]
+        outs = []
+        for i in range(0, len(views), PREDICT_BATCH):
+            chunk = views[i : i + PREDICT_BATCH]
+            # pad to a few fixed batch sizes: each new input shape costs a graph trace (seconds)
+            size = 8
+            while size < len(chunk):
+                size *= 2
+            padded = chunk + [chunk[-1]] * (size - len(chunk))
+            out = model.predict_on_batch(_inputs(padded, self.config))
+            outs.append(
+                {k: np.asarray(v)[: len(chunk)] for k, v in out.items()}
+                if isinstance(out, dict)
+                else np.asarray(out)[: len(chunk)]
+            )
+        return outs
 
     def predict(self, samples: Sequence[EncodedSample], views: int | None = None) -> dict[str, np.ndarray]:
         """Mean and spread over ``views`` random views of each sample.
