@@ -20,7 +20,7 @@ from beyonder.encoding import EncodedSample
 from beyonder.estimator import Beyonder, BeyonderConfig
 from beyonder.evaluation import evaluate_methods
 from beyonder.splits import grouped_test_split
-from beyonder.stages.evaluate import HEADLINE, _svm_task
+from beyonder.stages.evaluate import HEADLINE, per_dataset_mean, svm_task
 from beyonder.stages.train import Corpus
 
 METHODS = ("beyonder", "pymfe_rf", "pymfe_knn", "random")
@@ -70,10 +70,7 @@ def predict_fold(
     train = pool.subset(keep)
     original_train = train_ws.original.subset(_rows(train_ws.original, train_datasets, True))
     test = test_ws.original.subset(_rows(test_ws.original, test_datasets, True))
-    train_means = np.nanmean(
-        pd.DataFrame(original_train.accuracy).groupby(original_train.index["dataset"].to_numpy()).mean().to_numpy(),
-        axis=0,
-    )
+    train_means = np.nanmean(per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0)
     preds: dict[str, np.ndarray] = {}
     if "beyonder" in methods:
         val_sets = grouped_test_split(sorted(set(train.index["dataset"])), val_fraction, seed + 11)
@@ -102,9 +99,9 @@ def predict_fold(
     return preds, train_means
 
 
-def per_dataset_mean(corpus: Corpus, values: np.ndarray) -> pd.DataFrame:
-    frame = pd.DataFrame(values, columns=corpus.classifiers)
-    return frame.groupby(corpus.index["dataset"].to_numpy()).mean()
+def _sbs_table(train_means: np.ndarray, datasets: list[str], classifiers: list[str]) -> pd.DataFrame:
+    """The SBS's prediction (its training means) repeated for each test dataset."""
+    return pd.DataFrame([train_means] * len(datasets), index=datasets, columns=classifiers)
 
 
 def score(
@@ -124,7 +121,7 @@ def score(
     preds = {name: p.reindex(datasets).to_numpy() for name, p in predictions.items()}
     preds["sbs"] = sbs_table
     report = evaluate_methods(true, preds, sbs_index, tie_tolerance=tie_tolerance, n_boot=n_boot, seed=seed)
-    report["svm_kernel"] = _svm_task(
+    report["svm_kernel"] = svm_task(
         true, preds, test.classifiers, {"tie_tolerance": tie_tolerance, "n_boot": n_boot, "seed": seed}
     )
     report["missing_labels"] = int(np.isnan(test.accuracy).sum())
@@ -170,7 +167,7 @@ def cross_validate(
         for name, p in preds.items():
             collected[name].append(per_dataset_mean(test, p))
         datasets = sorted(test_sets & set(test.index["dataset"]))
-        sbs_rows.append(pd.DataFrame([train_means] * len(datasets), index=datasets, columns=ws.original.classifiers))
+        sbs_rows.append(_sbs_table(train_means, datasets, ws.original.classifiers))
     predictions = {name: pd.concat(frames) for name, frames in collected.items() if frames}
     report = score(ws.original, predictions, pd.concat(sbs_rows), tie_tolerance, n_boot, seed)
     report["folds"] = [sorted(f) for f in folds]
@@ -194,8 +191,7 @@ def train_test(
     test = test_ws.original
     predictions = {name: per_dataset_mean(test, p) for name, p in preds.items()}
     datasets = sorted(test_sets)
-    sbs = pd.DataFrame([train_means] * len(datasets), index=datasets, columns=test.classifiers)
-    return score(test, predictions, sbs, tie_tolerance, n_boot, seed)
+    return score(test, predictions, _sbs_table(train_means, datasets, test.classifiers), tie_tolerance, n_boot, seed)
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:

@@ -17,11 +17,15 @@ from beyonder.stages.train import Corpus, test_datasets
 HEADLINE = ("mean_regret", "median_regret", "gap_closed", "top1", "top3", "spearman", "mae")
 
 
-def per_dataset(corpus: Corpus, values: np.ndarray, datasets: list[str]) -> np.ndarray:
-    """Mean over each dataset's samples (rows follow ``datasets``)."""
+def per_dataset_mean(corpus: Corpus, values: np.ndarray) -> pd.DataFrame:
+    """Mean of per-sample values over each dataset's samples (one row per dataset)."""
     frame = pd.DataFrame(values, columns=corpus.classifiers)
-    frame["dataset"] = corpus.index["dataset"].to_numpy()
-    return frame.groupby("dataset").mean().reindex(datasets).to_numpy(np.float64)
+    return frame.groupby(corpus.index["dataset"].to_numpy()).mean()
+
+
+def per_dataset(corpus: Corpus, values: np.ndarray, datasets: list[str]) -> np.ndarray:
+    """``per_dataset_mean`` as an array whose rows follow ``datasets``."""
+    return per_dataset_mean(corpus, values).reindex(datasets).to_numpy(np.float64)
 
 
 def predict_corpus(estimator: Beyonder, corpus: Corpus, root) -> np.ndarray:
@@ -57,7 +61,7 @@ def evaluate(
     report["sbs_classifier"] = corpus.classifiers[sbs]
     report["test_datasets"] = datasets
     report["missing_labels"] = int(np.isnan(held_out.accuracy).sum())
-    report["svm_kernel"] = _svm_task(true, preds, corpus.classifiers, kwargs)
+    report["svm_kernel"] = svm_task(true, preds, corpus.classifiers, kwargs)
 
     rows = []
     for name, pred in preds.items():
@@ -75,7 +79,7 @@ def evaluate(
     return report, pd.DataFrame(rows)
 
 
-def _svm_task(true: np.ndarray, preds: dict[str, np.ndarray], classifiers: list[str], kwargs: dict) -> dict:
+def svm_task(true: np.ndarray, preds: dict[str, np.ndarray], classifiers: list[str], kwargs: dict) -> dict:
     """Choosing the SVM kernel: the methods against always-``svm_rbf``."""
     cols = [classifiers.index(k) for k in SVM_KERNELS if k in classifiers]
     if len(cols) < 2 or "svm_rbf" not in classifiers:
