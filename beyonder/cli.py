@@ -25,6 +25,11 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--train-corpus", help="train on this folder's datasets ...")
             p.add_argument("--test-corpus", help="... and test on this folder's")
             p.add_argument("--folds", type=int, default=5, help="folds for --corpus (default 5)")
+            p.add_argument(
+                "--pretrain-corpus",
+                help="pretrain Beyonder on this folder or labelled workspace (e.g. synthetic "
+                "datasets), then fine-tune it on each fold's training datasets",
+            )
             p.add_argument("--json", dest="json_path", help="write the report as JSON here")
             p.add_argument(
                 "--methods",
@@ -65,6 +70,7 @@ def run_crossval(args: argparse.Namespace) -> dict:
             json_path=args.json_path,
             params_path=args.params,
             methods=tuple(m for m in args.methods.split(",") if m),
+            pretrain_corpus=args.pretrain_corpus,
         )
     return {"n_datasets": result["n_datasets"], "methods": result["methods"]}
 

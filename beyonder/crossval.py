@@ -19,6 +19,7 @@ from beyonder.baselines import MetaFeatureForest, NearestDatasets, meta_matrix
 from beyonder.encoding import EncodedSample
 from beyonder.estimator import Beyonder, BeyonderConfig
 from beyonder.evaluation import evaluate_methods
+from beyonder.model import build_model
 from beyonder.splits import grouped_test_split
 from beyonder.stages.evaluate import HEADLINE, per_dataset_mean, svm_task
 from beyonder.stages.train import Corpus
@@ -51,6 +52,47 @@ def _rows(corpus: Corpus, datasets: set[str], include: bool) -> np.ndarray:
     return corpus.index["dataset"].isin(datasets).to_numpy() == include
 
 
+def _fit_beyonder(
+    ws: Workspace,
+    train: Corpus,
+    config: BeyonderConfig,
+    seed: int,
+    val_fraction: float,
+    log: Callable[[str], None],
+    start: list[np.ndarray] | None = None,
+) -> Beyonder:
+    """Fit on ``train`` with early stopping on a grouped validation split of its datasets;
+    ``start``: weights of a pretrained network to fine-tune (all layers) instead of a fresh one."""
+    val_sets = grouped_test_split(sorted(set(train.index["dataset"])), val_fraction, seed + 11)
+    is_val = _rows(train, val_sets, True)
+    fit, val = train.subset(~is_val), train.subset(is_val)
+    log(f"  beyonder: {len(fit.index)} training samples, {len(val.index)} validation samples")
+    model = None
+    if start is not None:
+        c = config
+        model = build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout)
+        model.set_weights(start)
+    return Beyonder(config).fit(
+        [ws.encoded[s] for s in fit.index["sample_id"]],
+        fit.accuracy,
+        fit.fit_time,
+        validation=([ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time),
+        model=model,
+    )
+
+
+def pretrain(
+    ws: Workspace, config: BeyonderConfig, val_fraction: float = 0.15, log: Callable[[str], None] = print
+) -> list[np.ndarray]:
+    """Weights of a Beyonder trained on every sample of ``ws`` (e.g. a large synthetic corpus),
+    to start each fold's training from."""
+    everything = _concat(ws.original, ws.augmented)
+    everything = everything.subset(~np.all(np.isnan(everything.accuracy), axis=1))
+    log(f"pretraining on {everything.index['dataset'].nunique()} datasets")
+    est = _fit_beyonder(ws, everything, config, config.seed + 101, val_fraction, log)
+    return est.model_.get_weights()
+
+
 def predict_fold(
     train_ws: Workspace,
     train_datasets: set[str],
@@ -61,9 +103,11 @@ def predict_fold(
     seed: int = 0,
     val_fraction: float = 0.15,
     log: Callable[[str], None] = print,
+    start: list[np.ndarray] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Train every method on ``train_datasets`` of ``train_ws``; predict the original samples of
-    ``test_datasets`` of ``test_ws``. Returns (predictions per method, SBS train means)."""
+    ``test_datasets`` of ``test_ws``. Returns (predictions per method, SBS train means).
+    ``start``: pretrained weights that Beyonder fine-tunes from (see ``pretrain``)."""
     pool = _concat(train_ws.original, train_ws.augmented)
     keep = _rows(pool, train_datasets, True) | (pool.index["kind"] == "synthetic").to_numpy()
     keep &= ~np.all(np.isnan(pool.accuracy), axis=1)
@@ -73,16 +117,7 @@ def predict_fold(
     train_means = np.nanmean(per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0)
     preds: dict[str, np.ndarray] = {}
     if "beyonder" in methods:
-        val_sets = grouped_test_split(sorted(set(train.index["dataset"])), val_fraction, seed + 11)
-        is_val = _rows(train, val_sets, True)
-        fit, val = train.subset(~is_val), train.subset(is_val)
-        log(f"  beyonder: {len(fit.index)} training samples, {len(val.index)} validation samples")
-        est = Beyonder(config).fit(
-            [train_ws.encoded[s] for s in fit.index["sample_id"]],
-            fit.accuracy,
-            fit.fit_time,
-            validation=([train_ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time),
-        )
+        est = _fit_beyonder(train_ws, train, config, seed, val_fraction, log, start)
         preds["beyonder"] = est.predict([test_ws.encoded[s] for s in test.index["sample_id"]])["accuracy"]
     if {"pymfe_rf", "pymfe_knn"} & set(methods):
         X_train, columns = meta_matrix([train_ws.meta[s] for s in original_train.index["sample_id"]])
@@ -151,8 +186,10 @@ def cross_validate(
     n_boot: int = 1000,
     seed: int = 0,
     log: Callable[[str], None] = print,
+    start: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Grouped K-fold: each fold's datasets are predicted by methods trained on the others."""
+    """Grouped K-fold: each fold's datasets are predicted by methods trained on the others
+    (Beyonder fine-tuned from ``start`` when pretrained weights are given)."""
     collected: dict[str, list[pd.DataFrame]] = {m: [] for m in methods}
     sbs_rows = []
     for k, test_sets in enumerate(folds):
@@ -161,7 +198,8 @@ def cross_validate(
         train_sets = set().union(*(f for i, f in enumerate(folds) if i != k))
         log(f"fold {k + 1}/{len(folds)}: {len(test_sets)} test datasets, {len(train_sets)} training datasets")
         preds, train_means = predict_fold(
-            ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k), methods, seed + k, log=log
+            ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k), methods, seed + k,
+            log=log, start=start,
         )
         test = ws.original.subset(_rows(ws.original, test_sets, True))
         for name, p in preds.items():
@@ -183,11 +221,14 @@ def train_test(
     n_boot: int = 1000,
     seed: int = 0,
     log: Callable[[str], None] = print,
+    start: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """Train on every dataset of one corpus, test on every dataset of another."""
     train_sets = set(train_ws.original.index["dataset"])
     test_sets = set(test_ws.original.index["dataset"])
-    preds, train_means = predict_fold(train_ws, train_sets, test_ws, test_sets, config, methods, seed, log=log)
+    preds, train_means = predict_fold(
+        train_ws, train_sets, test_ws, test_sets, config, methods, seed, log=log, start=start
+    )
     test = test_ws.original
     predictions = {name: per_dataset_mean(test, p) for name, p in preds.items()}
     datasets = sorted(test_sets)

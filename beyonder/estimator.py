@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,6 +53,7 @@ class BeyonderConfig:
     patience: int = 8
     views: int = 4
     landmarks: bool = True  # feed the landmarker globals (off: zeroed, for ablations)
+    prior_init: bool = True  # heads start at the training means (the SBS's view), see fit
     seed: int = 0
 
 
@@ -161,6 +163,8 @@ class Beyonder:
         keras.utils.set_random_seed(c.seed)
         if model is None:
             model = build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout)
+            if c.prior_init:
+                start_from_prior(model, accuracy, fit_time)
         self._compile(model)
         train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True)
         val = None
@@ -283,6 +287,27 @@ class Beyonder:
         est = cls(config)
         est.model_ = keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)
         return est
+
+
+PRIOR_KERNEL_SCALE = 0.1
+"""How much of the heads' random initial weights is kept when they start from the prior."""
+
+
+def start_from_prior(model: keras.Model, accuracy: np.ndarray, fit_time: np.ndarray) -> None:
+    """Start the heads at the training data's per-classifier means (bias = logit of the mean
+    accuracy, mean log10 fit time) with small weights: a fresh network then predicts what the
+    single best solver knows, and training spends its few samples learning where a dataset
+    departs from it (the bias trick of keras-io's imbalanced-classification example)."""
+    with warnings.catch_warnings():  # a classifier without any label: neutral start
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean_acc = np.nanmean(_f32(accuracy), axis=0)
+        mean_time = np.nanmean(_log_time(fit_time), axis=0)
+    mean_acc = np.clip(np.nan_to_num(mean_acc, nan=0.5), 0.02, 0.98)
+    mean_time = np.nan_to_num(mean_time, nan=0.0)
+    for name, bias in (("accuracy", np.log(mean_acc / (1 - mean_acc))), ("fit_time", mean_time)):
+        layer = model.get_layer(name)
+        kernel, _ = layer.get_weights()
+        layer.set_weights([kernel * PRIOR_KERNEL_SCALE, bias.astype(kernel.dtype)])
 
 
 def _inputs(views: list[EncodedSample], config: BeyonderConfig) -> dict[str, np.ndarray]:

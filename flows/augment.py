@@ -17,9 +17,10 @@ from beyonder.stages.label import (
     write_labels,
 )
 from flows.label import compute_labels
+from flows.runtime import TRANSIENT_RETRIES
 
 
-@task(name="make-augmented-samples")
+@task(name="make-augmented-samples", **TRANSIENT_RETRIES)
 def make_samples(params: dict, root: str) -> list[dict]:
     layout = Layout(root)
     (layout.augmented / "samples").mkdir(parents=True, exist_ok=True)

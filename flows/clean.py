@@ -9,9 +9,10 @@ from beyonder.cleaning import CleaningConfig
 from beyonder.config import Layout, load_params
 from beyonder.stages.clean import clean_one, cleaning_config, raw_manifest, write_clean_index
 from beyonder.stages.quarantine import log_stage_report, problem_line
+from flows.runtime import TRANSIENT_RETRIES
 
 
-@task(name="clean-dataset")
+@task(name="clean-dataset", **TRANSIENT_RETRIES)
 def clean_task(entry: dict, root: str, config: CleaningConfig) -> dict:
     return clean_one(entry, Layout(root), config)
 

@@ -18,7 +18,7 @@ from prefect import flow, get_run_logger, task
 from beyonder import tracking
 from beyonder.baselines import meta_features
 from beyonder.config import Layout, load_params
-from beyonder.crossval import METHODS, Workspace, cross_validate, summary, train_test
+from beyonder.crossval import METHODS, Workspace, cross_validate, pretrain, summary, train_test
 from beyonder.datasets import safe_name
 from beyonder.schema import PORTFOLIO
 from beyonder.splits import DEFAULT_FAMILIES, grouped_folds
@@ -28,6 +28,7 @@ from flows.augment import augment_flow
 from flows.clean import clean_flow
 from flows.ingest import ingest_flow
 from flows.label import label_flow
+from flows.runtime import TRANSIENT_RETRIES
 from flows.sample import sample_flow
 
 
@@ -66,7 +67,7 @@ def prepare(root: Path) -> None:
         stage_flow(params_path=params_path, root=str(root))
 
 
-@task(name="meta-features")
+@task(name="meta-features", **TRANSIENT_RETRIES)
 def meta_task(files: list[str], hashes: list[str], root: str, seed: int) -> list[dict]:
     """pymfe meta-features per sample, cached by content hash under the workspace."""
     out = []
@@ -108,6 +109,7 @@ def crossval_flow(
     json_path: str | None = None,
     params_path: str = "params.yaml",
     methods: tuple[str, ...] = METHODS,
+    pretrain_corpus: str | None = None,
 ) -> dict:
     logger = get_run_logger()
     params = load_params(params_path)
@@ -121,16 +123,26 @@ def crossval_flow(
         "seed": seed,
     }
     families = tuple((params.get("split") or {}).get("families") or DEFAULT_FAMILIES)
+    start = None
+    if pretrain_corpus and "beyonder" in methods:
+        pre_ws = load_workspace(workspace_root(pretrain_corpus, params), classifiers, seed)
+        start = pretrain(pre_ws, config, log=logger.info)
     if corpus:
         ws = load_workspace(workspace_root(corpus, params), classifiers, seed)
         fold_sets = grouped_folds(sorted(set(ws.original.index["dataset"])), folds, seed, families)
-        report = cross_validate(ws, fold_sets, config, methods, log=logger.info, **scoring)
+        report = cross_validate(
+            ws, fold_sets, config, methods, log=logger.info, start=start, **scoring
+        )
         setting = {"corpus": str(corpus), "folds": folds}
     else:
         roots = [workspace_root(c, params) for c in (train_corpus, test_corpus)]
         train_ws, test_ws = (load_workspace(r, classifiers, seed) for r in roots)
-        report = train_test(train_ws, test_ws, config, methods, log=logger.info, **scoring)
+        report = train_test(
+            train_ws, test_ws, config, methods, log=logger.info, start=start, **scoring
+        )
         setting = {"train_corpus": str(train_corpus), "test_corpus": str(test_corpus)}
+    if pretrain_corpus:
+        setting["pretrain_corpus"] = str(pretrain_corpus)
     result = {**setting, **summary(report)}
     if json_path:
         write_json(result, Path(json_path))

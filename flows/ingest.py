@@ -8,9 +8,10 @@ from prefect import flow, get_run_logger, task
 from beyonder.config import Layout, load_params
 from beyonder.stages.ingest import enabled_sources, ingest_source, write_manifest
 from beyonder.stages.quarantine import log_stage_report, problem_line
+from flows.runtime import TRANSIENT_RETRIES
 
 
-@task(name="ingest-source")
+@task(name="ingest-source", **TRANSIENT_RETRIES)
 def ingest_source_task(
     source: str, cfg: dict, seed: int, root: str, taken: list[str]
 ) -> tuple[list[dict], list[dict]]:

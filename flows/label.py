@@ -24,10 +24,10 @@ from beyonder.stages.label import (
     sample_index,
     write_labels,
 )
-from flows.runtime import dask_runner
+from flows.runtime import TRANSIENT_RETRIES, dask_runner
 
 
-@task(name="label-batch", retries=2, retry_delay_seconds=1)
+@task(name="label-batch", **TRANSIENT_RETRIES)
 def label_batch(jobs: list[Job], cv: CVSettings, cache_root: str, root: str) -> int:
     """Label a batch of samples; every label is cached as soon as it is computed, so a retry
     (e.g. after a lost worker) redoes only what was not finished."""
@@ -46,9 +46,10 @@ def compute_labels(
 ) -> dict[str, str]:
     """Run the jobs as batched Prefect tasks on Dask, with a progress bar of fits.
 
-    Returns ``{label key: reason}`` for the labels of batches whose workers kept dying (e.g.
-    killed over their memory limit: Dask gives up with ``KilledWorker``). Those labels are
-    not cached, so a rerun (say with more memory) tries them again; any other error raises.
+    Returns ``{label key: reason}`` for the labels of batches that did not finish: their
+    workers kept dying (e.g. killed over their memory limit: Dask gives up with
+    ``KilledWorker``), or the batch raised an error that transient-fault retries did not cure.
+    Those labels are not cached, so a rerun (say with more memory) tries them again.
     """
     logger = get_run_logger()
     if not jobs:
@@ -71,18 +72,26 @@ def compute_labels(
             for future in as_completed(futures):
                 try:
                     bar.update(future.result())
-                except KilledWorker as exc:  # a worker died on it, every try: record, go on
-                    reason = _died(exc)
+                except Exception as exc:  # noqa: BLE001 - one bad batch never stops the others
+                    # workers that kept dying (KilledWorker), or an error that retries did not
+                    # cure (e.g. an unreadable sample file): record the reason, go on
+                    reason = _died(exc) if isinstance(exc, KilledWorker) else _failed(exc)
                     for job in batch_of[future.task_run_id]:
                         for c in job.classifiers:
                             if cache.get(key := label_key(job.hash, c, cv)) is None:
                                 lost[key] = reason
-                    logger.warning("a batch lost its workers: %s", reason)
+                    logger.warning("a batch of %d labels failed: %s", sum(j.fits for j in batch_of[future.task_run_id]), reason)
 
     run_batches()
     if lost:
-        logger.warning("%d labels not computed: their workers died (see the labels' error)", len(lost))
+        logger.warning("%d labels not computed (see the labels' error column)", len(lost))
     return lost
+
+
+def _failed(exc: BaseException) -> str:
+    """One line for the labels of a batch that failed outright."""
+    first = " ".join(str(exc).split())
+    return f"batch failed: {type(exc).__name__}: {first}"[:300]
 
 
 def _died(exc: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -94,3 +95,50 @@ def dask_runner(compute: dict[str, Any]):
             "dashboard_address": None,
         }
     )
+
+
+TRANSIENT_ERRNOS = frozenset(
+    {
+        errno.EIO, errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ETIMEDOUT, errno.ESTALE,
+        errno.ECONNRESET, errno.ECONNREFUSED, errno.ECONNABORTED, errno.EPIPE,
+        errno.ENFILE, errno.EMFILE, errno.EHOSTUNREACH, errno.ENETUNREACH,
+    }
+)
+"""File-system and network error numbers that another try may not meet again."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an error is worth a retry: a flaky file system or network, a lost connection to
+    a Dask worker or scheduler. Deterministic errors (bad data, a bug, a missing or forbidden
+    file) fail the same way every time, so retrying them only delays the report."""
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    try:
+        from distributed.comm.core import CommClosedError
+
+        if isinstance(exc, CommClosedError):
+            return True
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        pass
+    if type(exc).__module__.startswith(("requests", "urllib3")) and isinstance(exc, OSError):
+        return type(exc).__name__ in {"ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ChunkedEncodingError"}
+    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
+
+
+def retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect ``retry_condition_fn``: retry a failed task run only for a transient error."""
+    exc = state.data if isinstance(getattr(state, "data", None), BaseException) else None
+    if exc is None:
+        try:
+            state.result(raise_on_failure=True)
+        except BaseException as raised:  # noqa: BLE001 - this is how Prefect hands it over
+            exc = raised
+    return exc is not None and is_transient(exc)
+
+
+TRANSIENT_RETRIES: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [1, 5],
+    "retry_condition_fn": retry_if_transient,
+}
+"""Keyword arguments for ``@task``: two retries, for transient faults only."""

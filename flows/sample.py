@@ -6,9 +6,10 @@ from prefect import flow, get_run_logger, task
 
 from beyonder.config import Layout, load_params
 from beyonder.stages.sample import clean_reports, sample_one, write_sample_index
+from flows.runtime import TRANSIENT_RETRIES
 
 
-@task(name="sample-dataset")
+@task(name="sample-dataset", **TRANSIENT_RETRIES)
 def sample_task(report: dict, root: str, cfg: dict, seed: int) -> list[dict]:
     return sample_one(report, Layout(root), cfg, seed)
 

@@ -348,3 +348,25 @@ def test_loss_of_an_unlabelled_sample_is_zero_and_gradients_are_finite() -> None
     assert loss.numpy()[0] == 0.0
     assert np.isfinite(grad).all()
     assert (grad[np.isnan(y_true)] == 0).all()
+
+
+def test_fresh_heads_start_at_the_training_means() -> None:
+    """``prior_init``: before any training step the network predicts about the per-classifier
+    training means (NaN labels ignored), so it starts where the single best solver stands."""
+    from beyonder.encoding import batch, encode_sample
+    from beyonder.estimator import start_from_prior
+    from beyonder.model import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(3, dim=8, heads=2, blocks=1, inducing=4)
+    accuracy = np.array([[0.9, 0.6, 0.7], [0.8, np.nan, 0.5], [np.nan, 0.5, 0.6]])
+    fit_time = np.array([[0.01, 1.0, 0.1], [0.01, 1.0, 0.1], [0.01, 1.0, np.nan]])
+    inputs = batch([encode_sample(_frame(seed=s)) for s in range(4)], rows=64, features=16)
+    before = model.predict_on_batch(inputs)
+    start_from_prior(model, accuracy, fit_time)
+    out = model.predict_on_batch(inputs)
+    means = np.array([0.85, 0.55, 0.6])
+    assert np.abs(out["accuracy"] - means).max() < 0.03
+    assert np.abs(out["accuracy"] - means).max() < np.abs(before["accuracy"] - means).max()
+    assert (out["accuracy"].argmax(axis=1) == 0).all()
+    assert np.abs(out["fit_time"] - [-2.0, 0.0, -1.0]).max() < 0.3

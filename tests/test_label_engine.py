@@ -500,3 +500,27 @@ def test_worker_over_its_memory_limit_is_a_missing_label_not_a_crash(tmp_path, e
     write_params(root, params)
     label(root)
     assert labels_table(root)["accuracy"].notna().all()
+
+
+@pytest.mark.slow
+def test_unreadable_sample_is_missing_labels_not_a_crash(tmp_path, engine):
+    """A sample file cut short after sampling (a deterministic error: no retry cures it) loses
+    only its own batch: its labels are recorded missing with the error, the other samples are
+    labelled, and nothing of the bad sample is cached, so a repaired file is labelled later."""
+    root = make_workspace(tmp_path / "ws", per_dataset=1, batch_fits=len(CLASSIFIERS))
+    bad = samples_of(root)[0]
+    path = root / bad["file"]
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 3])
+    summary = label(root)
+    table = labels_table(root)
+    broken = table[table["sample_id"] == bad["sample_id"]]
+    others = table[table["sample_id"] != bad["sample_id"]]
+    assert len(broken) == len(CLASSIFIERS) and broken["accuracy"].isna().all()
+    assert broken["error"].str.startswith("batch failed: ").all(), broken["error"].tolist()
+    assert len(others) == len(CLASSIFIERS) and others["accuracy"].notna().all()
+    assert summary["missing_labels"] == len(CLASSIFIERS)
+
+    path.write_bytes(whole)
+    label(root)
+    assert labels_table(root)["accuracy"].notna().all()

@@ -314,3 +314,127 @@ def test_changing_epochs_invalidates_train_only(pipeline: Pipeline) -> None:
     assert "Running stage 'train'" in dry.stdout, dry.stdout
     # the original params again: nothing to do
     assert json.loads(pipeline.run("status", "--json").stdout) == {}
+
+
+# --------------------------------------------------------------------------- kill -9, then repro
+# Last in the module: it changes train.epochs (so that train and evaluate really run, not
+# restored from DVC's run cache) and puts it back at the end.
+
+
+def _mlflow_train_running(repo: Path) -> bool:
+    """Whether an MLflow run named ``train`` is RUNNING: the model is being fitted or logged."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{repo / 'mlflow.db'}?mode=ro", uri=True, timeout=1) as db:
+            rows = db.execute("SELECT COUNT(*) FROM runs WHERE name = 'train' AND status = 'RUNNING'")
+            return rows.fetchone()[0] > 0
+    except sqlite3.Error:
+        return False
+
+
+def _stage_cpu_seconds(stage: str) -> float:
+    """CPU seconds so far of the running ``beyonder <stage>`` process (0 if there is none)."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = proc.info["cmdline"] or []
+        if any(part.endswith("beyonder") for part in cmd) and cmd[-1:] == [stage]:
+            try:
+                times = proc.cpu_times()
+                return times.user + times.system
+            except psutil.Error:
+                return 0.0
+    return 0.0
+
+
+def _kill_repro_during(pipeline: Pipeline, stage: str, ready, *args: str) -> str:
+    """Start ``dvc repro *args`` in its own process group; SIGKILL the whole group (DVC, the
+    stage's command, its Prefect server) as soon as ``ready()`` says ``stage`` is mid-way.
+    Returns the output up to the kill."""
+    import signal
+
+    log = pipeline.repo / f"killed-during-{stage}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*_dvc(), "repro", *args],
+            cwd=pipeline.repo,
+            env=pipeline.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + REPRO_TIMEOUT
+            while time.monotonic() < deadline and proc.poll() is None:
+                text = log.read_text()
+                assert "Running stage 'evaluate'" not in text or stage == "evaluate", text
+                if f"Running stage '{stage}'" in text and ready():
+                    break
+                time.sleep(0.1)
+            assert proc.poll() is None, f"dvc repro ended before {stage} was killed:\n{log.read_text()}"
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the group is gone (server subprocesses included)
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    assert proc.returncode == -signal.SIGKILL
+    return log.read_text()
+
+
+def _whole_outputs(repo: Path) -> None:
+    """Every output reads back whole; no temporary file of an interrupted write is left."""
+    data = repo / "data"
+    for path in [*data.rglob("*.json")]:
+        json.loads(path.read_text())
+    for path in data.rglob("*.parquet"):
+        pd.read_parquet(path)
+    leftovers = [p for p in data.rglob("*.tmp") if p.name.startswith(".")]
+    assert not leftovers, leftovers
+
+
+def test_kill_9_during_train_and_evaluate_then_repro_completes(pipeline: Pipeline) -> None:
+    """``kill -9`` of ``dvc repro`` while train fits, then while evaluate runs; a third
+    ``dvc repro`` completes, every output is whole, the labels table is the uninterrupted
+    run's (bit for bit) and the champion model predicts."""
+    labels = pipeline.repo / "data" / "labels" / "labels.parquet"
+    labels_before = labels.read_bytes()
+    lock_before = yaml.safe_load((pipeline.repo / "dvc.lock").read_text())["stages"]
+    params_file = pipeline.repo / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["train"]["epochs"] = 2
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        first = _kill_repro_during(pipeline, "train", lambda: _mlflow_train_running(pipeline.repo))
+        assert "Running stage 'label'" not in first, first
+        # imports done (several CPU seconds), now loading the model or predicting
+        second = _kill_repro_during(pipeline, "evaluate", lambda: _stage_cpu_seconds("evaluate") > 6)
+        assert "Running stage 'train'" in second, second  # the killed train ran again
+        assert "Running stage 'label'" not in second, second
+
+        start = time.monotonic()
+        final = pipeline.run("repro", timeout=REPRO_TIMEOUT)
+        print(f"\nrepro after two kills: {time.monotonic() - start:.0f} s")
+        assert final.returncode == 0, _report(final)
+        assert "Running stage 'evaluate'" in final.stdout, _report(final)
+        assert json.loads(pipeline.run("status", "--json").stdout) == {}
+        _whole_outputs(pipeline.repo)
+        assert labels.read_bytes() == labels_before
+        lock_after = yaml.safe_load((pipeline.repo / "dvc.lock").read_text())["stages"]
+        for stage in ("ingest", "clean", "sample", "label", "augment"):
+            assert lock_after[stage] == lock_before[stage], stage
+        assert lock_after["train"]["params"]["params.yaml"]["train"]["epochs"] == 2
+        train = json.loads((pipeline.repo / "data" / "metrics" / "train.json").read_text())
+        assert train["epochs"] == 2
+        test_champion_model_predicts_from_the_registry(pipeline)
+    finally:
+        params_file.write_text(original)
