@@ -8,6 +8,7 @@ samples, each labelled by its own 5-fold CV, i.e. repeated CV over resamples.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -118,7 +119,14 @@ def predict_fold(
     preds: dict[str, np.ndarray] = {}
     if "beyonder" in methods:
         est = _fit_beyonder(train_ws, train, config, seed, val_fraction, log, start)
-        preds["beyonder"] = est.predict([test_ws.encoded[s] for s in test.index["sample_id"]])["accuracy"]
+        encoded = [test_ws.encoded[s] for s in test.index["sample_id"]]
+        preds["beyonder"] = est.predict(encoded)["accuracy"]
+        if config.views > 1:  # the test-time ensembling ablation, at no training cost
+            preds["beyonder_1view"] = est.predict(encoded, views=1)["accuracy"]
+        # the learned embedding as meta-features for the nearest-datasets rule
+        known = est.embed([train_ws.encoded[s] for s in original_train.index["sample_id"]])
+        knn = NearestDatasets(k=5).fit(known, original_train.accuracy, original_train.index["dataset"].to_numpy())
+        preds["beyonder_knn"] = knn.predict(est.embed(encoded))
     if {"pymfe_rf", "pymfe_knn"} & set(methods):
         X_train, columns = meta_matrix([train_ws.meta[s] for s in original_train.index["sample_id"]])
         X_test, _ = meta_matrix([test_ws.meta[s] for s in test.index["sample_id"]], columns)
@@ -190,7 +198,7 @@ def cross_validate(
 ) -> dict[str, Any]:
     """Grouped K-fold: each fold's datasets are predicted by methods trained on the others
     (Beyonder fine-tuned from ``start`` when pretrained weights are given)."""
-    collected: dict[str, list[pd.DataFrame]] = {m: [] for m in methods}
+    collected: dict[str, list[pd.DataFrame]] = defaultdict(list)
     sbs_rows = []
     for k, test_sets in enumerate(folds):
         if not test_sets:

@@ -1,8 +1,11 @@
-"""End to end: ``dvc repro`` of the whole pipeline on a tiny corpus in a copy of the repository.
+"""End to end: the whole pipeline on a tiny corpus in a copy of the repository.
 
-One module-scoped ``dvc repro`` (minutes) serves every test here, in file order: the DAG, the
-metrics, the labels table, the champion model in the MLflow registry, a second ``dvc repro``
-that must rerun nothing, a clean ``dvc status``, and which stages a params change invalidates.
+One module-scoped run (minutes) of the scheduled retrain flow (``flows/retrain.py``: a real
+Prefect flow that runs ``dvc repro``) serves every test here, in file order: the stages run and
+the champion crowned, the DAG, the metrics, the labels table, the evaluation report as DVC
+plots and MLflow artifacts, the champion model from the registry, a second retrain and a second
+``dvc repro`` that rerun nothing, a clean ``dvc status``, which stages a params change
+invalidates, and ``kill -9`` during train and evaluate followed by a completing ``dvc repro``.
 """
 
 from __future__ import annotations
@@ -19,21 +22,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from repo_copy import TINY_CLASSIFIERS, copy_repo
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate")
-CLASSIFIERS = ["logreg", "decision_tree"]
-FALLBACK_FILES = (
-    "beyonder",
-    "flows",
-    "dvc.yaml",
-    "params.yaml",
-    ".dvc/config",
-    ".dvcignore",
-    "pyproject.toml",
-)
+CLASSIFIERS = TINY_CLASSIFIERS
 REPRO_TIMEOUT = int(os.environ.get("BEYONDER_TEST_REPRO_TIMEOUT", "900"))
 """Seconds for the first ``dvc repro`` (about 4-8 min on 2 busy cores; 14 min seen under load)."""
 PREDICT_CHAMPION = """
@@ -58,6 +53,7 @@ class Pipeline:
     repo: Path
     env: dict[str, str]
     first_repro_s: float
+    first: dict  # the first retrain flow's summary
 
     @property
     def tracking_uri(self) -> str:
@@ -79,75 +75,6 @@ def _dvc() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "dvc"]
 
 
-def _tracked_files() -> list[Path]:
-    try:
-        out = subprocess.run(
-            # tracked files plus new, not ignored ones: the working tree as DVC would see it
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
-        files = [Path(p) for p in out.split("\0") if p]
-    except (OSError, subprocess.SubprocessError):
-        files = []
-    if not files:
-        files = []
-        for name in FALLBACK_FILES:
-            path = REPO / name
-            if path.is_dir():
-                files += [
-                    p.relative_to(REPO)
-                    for p in path.rglob("*")
-                    if p.is_file() and "__pycache__" not in p.parts
-                ]
-            elif path.is_file():
-                files.append(Path(name))
-    return [f for f in files if (REPO / f).is_file()]
-
-
-def _tiny_params() -> dict:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["ingest"]["sklearn"]["names"] = ["iris", "wine"]
-    params["ingest"]["synthetic"]["n_datasets"] = 1
-    params["ingest"]["local"]["enabled"] = False
-    params["sample"]["per_dataset"] = 2
-    params["label"]["classifiers"] = list(CLASSIFIERS)
-    params["augment"]["noise"]["share"] = 0.0
-    params["augment"]["synthetic"]["n_datasets"] = 0
-    params["train"]["epochs"] = 1
-    params["evaluate"]["n_boot"] = 50
-    return params
-
-
-def _env(repo: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for key in ("PREFECT_API_URL", "BEYONDER_DASK_ADDRESS", "MLFLOW_REGISTRY_URI", "DVC_CACHE_DIR"):
-        env.pop(key, None)
-    env.update(
-        {
-            "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-            # run the copied code (what DVC hashes), not the editable install's
-            "PYTHONPATH": str(repo),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}",
-            # an own Prefect database: no clash with another pipeline run on this machine
-            "PREFECT_HOME": str(repo / ".prefect"),
-            "KERAS_BACKEND": "tensorflow",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "DVC_NO_ANALYTICS": "1",
-            "GIT_AUTHOR_NAME": "test",
-            "GIT_AUTHOR_EMAIL": "test@example.com",
-            "GIT_COMMITTER_NAME": "test",
-            "GIT_COMMITTER_EMAIL": "test@example.com",
-        }
-    )
-    return env
-
-
 def _report(result: subprocess.CompletedProcess) -> str:
     return f"exit {result.returncode}\n--- stdout ---\n{result.stdout[-15000:]}\n--- stderr ---\n{result.stderr[-15000:]}"
 
@@ -156,24 +83,32 @@ def _report(result: subprocess.CompletedProcess) -> str:
 def pipeline(tmp_path_factory) -> Pipeline:
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
-    repo = tmp_path_factory.mktemp("pipeline").resolve()
-    for rel in _tracked_files():
-        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, repo / rel)
-    (repo / "data").mkdir(exist_ok=True)
-    (repo / "params.yaml").write_text(yaml.safe_dump(_tiny_params(), sort_keys=False))
-    env = _env(repo)
-    subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True, timeout=60)
+    repo, env = copy_repo(tmp_path_factory.mktemp("pipeline").resolve())
     start = time.monotonic()
-    result = subprocess.run(
-        [*_dvc(), "repro"], cwd=repo, env=env, capture_output=True, text=True, timeout=REPRO_TIMEOUT
-    )
+    first = _retrain(repo, env)
     elapsed = time.monotonic() - start
-    print(f"\nfirst dvc repro: {elapsed:.0f} s")
-    if result.returncode != 0:
-        print(_report(result))
-        pytest.fail(f"dvc repro failed:\n{_report(result)}")
-    return Pipeline(repo, env, elapsed)
+    print(f"\nfirst retrain (dvc repro): {elapsed:.0f} s")
+    return Pipeline(repo, env, elapsed, first)
+
+
+def _retrain(repo: Path, env: dict[str, str]) -> dict:
+    """One run of the retrain flow, as the weekly deployment runs it; returns its summary."""
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.retrain", str(repo)],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=REPRO_TIMEOUT,
+    )  # fmt: skip
+    lines = [line for line in result.stdout.splitlines() if line.startswith("retrain: ")]
+    if result.returncode != 0 or not lines:
+        pytest.fail(f"retrain flow failed:\n{_report(result)}")
+    return json.loads(lines[-1].removeprefix("retrain: "))
+
+
+def test_first_retrain_ran_every_stage_and_crowned_version_1(pipeline: Pipeline) -> None:
+    first = pipeline.first
+    assert set(first["stages_run"]) == set(STAGES)
+    assert first["before"] == {"champion": None, "challenger": None}
+    assert first["after"]["champion"] == "1" and first["promoted"] is True
+    assert first["beyonder"]["mean_regret"] >= 0
 
 
 def test_repro_ran_every_stage(pipeline: Pipeline) -> None:
@@ -266,6 +201,33 @@ def test_champion_model_predicts_from_the_registry(pipeline: Pipeline) -> None:
     assert sorted(out["classifier"]) == sorted(CLASSIFIERS)
     assert out["predicted_accuracy"].between(0, 1).all()
     assert out["rank"].tolist() == [1, 2]
+
+
+def test_evaluation_report_as_dvc_plots_and_mlflow_artifacts(pipeline: Pipeline) -> None:
+    evaluation = pipeline.repo / "data" / "evaluation"
+    for name in ("per_dataset.csv", "regret.csv", "rankings.csv"):
+        assert (evaluation / name).is_file(), name
+    figures = sorted(p.name for p in (evaluation / "figures").glob("*.png"))
+    assert figures == ["predicted_vs_true.png", "rankings.png", "regret.png"]
+    plots = pipeline.run("plots", "show", "--json")
+    assert plots.returncode == 0, _report(plots)
+    shown = json.loads(plots.stdout)
+    assert not shown.get("errors"), shown.get("errors")
+    for name in ("regret.csv", "rankings.csv", "figures/regret.png"):
+        assert f"data/evaluation/{name}" in shown["data"], list(shown["data"])
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=pipeline.tracking_uri, registry_uri=pipeline.tracking_uri)
+    run_id = client.get_model_version_by_alias("beyonder", "champion").run_id
+    logged = {a.path for a in client.list_artifacts(run_id, "evaluation/figures")}
+    assert "evaluation/figures/regret.png" in logged, logged
+
+
+def test_second_retrain_reruns_nothing_and_keeps_the_champion(pipeline: Pipeline) -> None:
+    second = _retrain(pipeline.repo, pipeline.env)
+    assert second["stages_run"] == []
+    assert second["after"] == second["before"] == pipeline.first["after"]
+    assert second["promoted"] is False
 
 
 def test_second_repro_reruns_nothing(pipeline: Pipeline) -> None:
