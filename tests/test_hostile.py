@@ -42,8 +42,6 @@ from beyonder.storage import frame_hash, read_json
 REPO = Path(__file__).resolve().parents[1]
 CLEAN_PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())["clean"]
 RESULTS_MARKERS = ("<!-- hardening -->", "<!-- /hardening -->")
-RESERVED_NAMES_CASE = "reserved_names"
-"""Usable, but ``beyonder recommend`` refuses it today (see the xfail test below)."""
 
 
 def _params(folder: Path) -> dict:
@@ -451,8 +449,8 @@ def test_recommender_samples_refuses_bad_tables_with_one_line(corpus) -> None:
     folder, expect = corpus
     for path in sorted(folder.iterdir()):
         e = expect[path.stem]
-        if path.stem in ("levels_50000", RESERVED_NAMES_CASE):
-            continue  # the first: covered by the stages (2 s here); the second: see below
+        if path.stem == "levels_50000":
+            continue  # covered by the stages (2 s here)
         try:
             frame, target = read_table(path, None if path.suffix == ".arff" else "class")
             samples = recommender.samples(frame, target)
@@ -477,8 +475,8 @@ def test_recommend_cli_every_hostile_file_in_process(corpus, tiny_model, capsys)
     crashes = []
     for path in sorted(folder.iterdir()):
         e = expect[path.stem]
-        if path.stem in ("levels_50000", RESERVED_NAMES_CASE):
-            continue  # slow (covered above); known bug, see the xfail test below
+        if path.stem == "levels_50000":
+            continue  # slow (covered above)
         target = [] if path.suffix == ".arff" else ["--target", "class"]  # ARFF: its own class
         try:
             status = main(["recommend", str(path), *target, "--model", str(tiny_model)])
@@ -558,9 +556,8 @@ def _write_results(summary: dict, runs: dict, stage_s: dict) -> None:
             "`quarantine.json` are logged to MLflow (runs `ingest`, `clean`).",
             "",
             "`beyonder recommend` on the same files: every refused file exits 2 with one line on "
-            "stderr and no traceback. One known gap (an xfail test): a feature column named "
-            "`__target__` makes `recommend` refuse a usable table (fix belongs in "
-            "`beyonder/recommend.py`).",
+            "stderr and no traceback; every usable one is ranked (a feature column named like a "
+            "reserved column, `__target__`, is renamed and kept, as the ingest stage does).",
             "",
             f"Stage times (2 busy cores, one temporary Prefect API): {seconds}.",
             "",
