@@ -205,8 +205,9 @@ class Beyonder:
         outs = []
         for i in range(0, len(views), PREDICT_BATCH):
             chunk = views[i : i + PREDICT_BATCH]
-            # pad to a few fixed batch sizes: each new input shape costs a graph trace (seconds)
-            size = 8
+            # pad to a power of two: each new input shape costs a graph trace (about a second),
+            # and every padded view costs as much as a real one (a recommend reads 4 views)
+            size = 1
             while size < len(chunk):
                 size *= 2
             padded = chunk + [chunk[-1]] * (size - len(chunk))
