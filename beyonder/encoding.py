@@ -172,7 +172,11 @@ def _encode_categorical(
     n_rows = len(values)
     out[:, 2] = missing
     out[:, 3] = 1.0
-    keys = pd.util.hash_array(strings.to_numpy(dtype=object, na_value=None))
+    # the row keys are pandas' hash of each cell's string (a missing cell hashes to the largest
+    # uint64, as pandas does), computed once per level instead of once per cell
+    level_hashes = pd.util.hash_array(np.asarray(levels, dtype=object), categorize=False)
+    keys = np.full(n_rows, np.iinfo(np.uint64).max, dtype=np.uint64)
+    keys[codes >= 0] = level_hashes[codes[codes >= 0]]
     if len(levels) == 0:
         return keys
     level_onehot = np.zeros((n_rows, len(levels)), dtype=np.float64)

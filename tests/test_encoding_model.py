@@ -370,3 +370,19 @@ def test_fresh_heads_start_at_the_training_means() -> None:
     assert np.abs(out["accuracy"] - means).max() < np.abs(before["accuracy"] - means).max()
     assert (out["accuracy"].argmax(axis=1) == 0).all()
     assert np.abs(out["fit_time"] - [-2.0, 0.0, -1.0]).max() < 0.3
+
+
+def test_categorical_row_keys_are_pandas_hashes_of_the_cells() -> None:
+    """Row keys (which rows are copies of one source row, for the landmarkers' split) are
+    computed per level; they must equal pandas' hash of every cell's string, missing included."""
+    from beyonder.encoding import _encode_categorical
+
+    values = pd.Series(["a", None, "b", np.nan, "a", "c"], dtype=object)
+    expected = pd.util.hash_array(values.astype("string").to_numpy(dtype=object, na_value=None))
+    n = len(values)
+    keys = _encode_categorical(values, np.ones((n, 1)), np.array([float(n)]), np.zeros(n, int), np.zeros((n, 8)))
+    np.testing.assert_array_equal(keys, expected)
+    empty = pd.Series([None, None], dtype=object)
+    expected = pd.util.hash_array(empty.astype("string").to_numpy(dtype=object, na_value=None))
+    keys = _encode_categorical(empty, np.ones((2, 1)), np.array([2.0]), np.zeros(2, int), np.zeros((2, 8)))
+    np.testing.assert_array_equal(keys, expected)
