@@ -10,12 +10,14 @@ invalidates, and ``kill -9`` during train and evaluate followed by a completing 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +79,20 @@ def _dvc() -> list[str]:
 
 def _report(result: subprocess.CompletedProcess) -> str:
     return f"exit {result.returncode}\n--- stdout ---\n{result.stdout[-15000:]}\n--- stderr ---\n{result.stderr[-15000:]}"
+
+
+@contextlib.contextmanager
+def _train_epochs(pipeline: Pipeline, epochs: int) -> Iterator[None]:
+    """``train.epochs`` set to ``epochs`` in the copy's ``params.yaml``, put back afterwards."""
+    params_file = pipeline.repo / "params.yaml"
+    original = params_file.read_text()
+    params = yaml.safe_load(original)
+    params["train"]["epochs"] = epochs
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        yield
+    finally:
+        params_file.write_text(original)
 
 
 @pytest.fixture(scope="module")
@@ -253,16 +269,9 @@ def test_changing_epochs_invalidates_train_only(pipeline: Pipeline) -> None:
     lists train alone (evaluate is not listed: its own deps are unchanged until train writes a
     new ``data/model``, and then it reruns), and a dry repro runs train, not the stages above it.
     """
-    params_file = pipeline.repo / "params.yaml"
-    original = params_file.read_text()
-    params = yaml.safe_load(original)
-    params["train"]["epochs"] = 2
-    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-    try:
+    with _train_epochs(pipeline, 2):
         result = pipeline.run("status", "--json")
         dry = pipeline.run("repro", "--dry")
-    finally:
-        params_file.write_text(original)
     assert result.returncode == 0, _report(result)
     status = json.loads(result.stdout)
     print(f"\ndvc status after train.epochs change: {status}")
@@ -370,12 +379,7 @@ def test_kill_9_during_train_and_evaluate_then_repro_completes(pipeline: Pipelin
     labels = pipeline.repo / "data" / "labels" / "labels.parquet"
     labels_before = labels.read_bytes()
     lock_before = yaml.safe_load((pipeline.repo / "dvc.lock").read_text())["stages"]
-    params_file = pipeline.repo / "params.yaml"
-    original = params_file.read_text()
-    params = yaml.safe_load(original)
-    params["train"]["epochs"] = 2
-    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
-    try:
+    with _train_epochs(pipeline, 2):
         first = _kill_repro_during(pipeline, "train", lambda: _mlflow_train_running(pipeline.repo))
         assert "Running stage 'label'" not in first, first
         # imports done (several CPU seconds), now loading the model or predicting
@@ -398,5 +402,3 @@ def test_kill_9_during_train_and_evaluate_then_repro_completes(pipeline: Pipelin
         train = json.loads((pipeline.repo / "data" / "metrics" / "train.json").read_text())
         assert train["epochs"] == 2
         test_champion_model_predicts_from_the_registry(pipeline)
-    finally:
-        params_file.write_text(original)
