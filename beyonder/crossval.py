@@ -18,9 +18,8 @@ import pandas as pd
 
 from beyonder.baselines import MetaFeatureForest, NearestDatasets, meta_matrix
 from beyonder.encoding import EncodedSample
-from beyonder.estimator import Beyonder, BeyonderConfig
+from beyonder.estimator import Beyonder, BeyonderConfig, new_network
 from beyonder.evaluation import evaluate_methods
-from beyonder.model import build_model
 from beyonder.splits import grouped_test_split
 from beyonder.stages.evaluate import HEADLINE, per_dataset_mean, svm_task
 from beyonder.stages.train import Corpus
@@ -70,8 +69,7 @@ def _fit_beyonder(
     log(f"  beyonder: {len(fit.index)} training samples, {len(val.index)} validation samples")
     model = None
     if start is not None:
-        c = config
-        model = build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout)
+        model = new_network(config)
         model.set_weights(start)
     return Beyonder(config).fit(
         [ws.encoded[s] for s in fit.index["sample_id"]],

@@ -162,7 +162,7 @@ class Beyonder:
         c = self.config
         keras.utils.set_random_seed(c.seed)
         if model is None:
-            model = build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout)
+            model = new_network(c)
             if c.prior_init:
                 start_from_prior(model, accuracy, fit_time)
         self._compile(model)
@@ -288,6 +288,12 @@ class Beyonder:
         est = cls(config)
         est.model_ = keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)
         return est
+
+
+def new_network(config: BeyonderConfig) -> keras.Model:
+    """A freshly initialised network of the size ``config`` asks for."""
+    c = config
+    return build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout)
 
 
 PRIOR_KERNEL_SCALE = 0.1

@@ -75,7 +75,7 @@ def compute_labels(
                 except Exception as exc:  # noqa: BLE001 - one bad batch never stops the others
                     # workers that kept dying (KilledWorker), or an error that retries did not
                     # cure (e.g. an unreadable sample file): record the reason, go on
-                    reason = _died(exc) if isinstance(exc, KilledWorker) else _failed(exc)
+                    reason = _batch_failure(exc)
                     for job in batch_of[future.task_run_id]:
                         for c in job.classifiers:
                             if cache.get(key := label_key(job.hash, c, cv)) is None:
@@ -88,17 +88,14 @@ def compute_labels(
     return lost
 
 
-def _failed(exc: BaseException) -> str:
-    """One line for the labels of a batch that failed outright."""
-    first = " ".join(str(exc).split())
-    return f"batch failed: {type(exc).__name__}: {first}"[:300]
-
-
-def _died(exc: BaseException) -> str:
-    """One line for a label whose workers died: Dask's first sentence, e.g. "Attempted to run
-    task ... on 4 different workers, but all those workers died while running it"."""
-    first = " ".join(str(exc).split()).split(". ")[0]
-    return f"worker died: {type(exc).__name__}: {first}"[:300]
+def _batch_failure(exc: BaseException) -> str:
+    """One line for the labels of a batch that did not finish. Workers that kept dying: Dask's
+    first sentence ("Attempted to run task ... on 4 different workers, but all those workers
+    died while running it"); any other error: its message."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, KilledWorker):
+        return f"worker died: {type(exc).__name__}: {text.split('. ')[0]}"[:300]
+    return f"batch failed: {type(exc).__name__}: {text}"[:300]
 
 
 @flow(name="label")
