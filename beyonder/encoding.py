@@ -84,8 +84,8 @@ def encode_sample(sample: pd.DataFrame) -> EncodedSample:
     keys = np.zeros(n_rows, dtype=np.uint64)
     if numeric:
         keys += _encode_numeric(features.iloc[:, numeric].to_numpy(np.float64), onehot, y_idx, cells, numeric)
-    for j in categorical:
-        keys += _encode_categorical(features.iloc[:, j], onehot, class_count, y_idx, cells[:, j])
+    if categorical:
+        keys += _encode_categorical(features.iloc[:, categorical], y_idx, class_count, cells, categorical)
 
     missing_share = float(cells[:, :, 2].mean()) if n_features else 0.0
     entropy = -np.sum(class_share * np.log(class_share)) / max(np.log(len(classes)), 1e-9)
@@ -163,33 +163,51 @@ def _column_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
 
 
 def _encode_categorical(
-    values: pd.Series, onehot: np.ndarray, class_count: np.ndarray, y_idx: np.ndarray, out: np.ndarray
+    frame: pd.DataFrame, y_idx: np.ndarray, class_count: np.ndarray, cells: np.ndarray, columns: list[int]
 ) -> np.ndarray:
-    """One categorical column (level shares and class lift); returns its part of the row keys."""
-    missing = values.isna().to_numpy()
-    strings = values.astype("string")
-    codes, levels = pd.factorize(strings, use_na_sentinel=True)
-    n_rows = len(values)
-    out[:, 2] = missing
-    out[:, 3] = 1.0
-    # the row keys are pandas' hash of each cell's string (a missing cell hashes to the largest
-    # uint64, as pandas does), computed once per level instead of once per cell
-    level_hashes = pd.util.hash_array(np.asarray(levels, dtype=object), categorize=False)
-    keys = np.full(n_rows, np.iinfo(np.uint64).max, dtype=np.uint64)
-    keys[codes >= 0] = level_hashes[codes[codes >= 0]]
-    if len(levels) == 0:
-        return keys
-    level_onehot = np.zeros((n_rows, len(levels)), dtype=np.float64)
-    level_onehot[~missing, codes[~missing]] = 1.0
-    level_share = level_onehot.sum(axis=0) / n_rows
-    # rank of a level by frequency (ties averaged): no dependence on level names or order
-    freq_rank = pd.Series(level_share).rank(method="average", pct=True).to_numpy() - 0.5
-    given_class = (onehot.T @ level_onehot) / class_count[:, None]  # classes x levels
-    lift = given_class - level_share[None, :]
-    present = ~missing
-    out[present, 1] = freq_rank[codes[present]]
-    out[present, 4] = level_share[codes[present]]
-    out[present, 5] = lift[y_idx[present], codes[present]]
+    """All categorical columns at once (level shares and class lift); returns their part of
+    the row keys.
+
+    Each column is factorized on its own; the levels of all columns are then numbered in one
+    range, so counting levels and (class, level) pairs is one ``bincount`` for the sample.
+    """
+    n_rows = len(frame)
+    keys = np.zeros(n_rows, dtype=np.uint64)
+    codes = np.empty((n_rows, len(columns)), dtype=np.int64)
+    offsets = np.zeros(len(columns) + 1, dtype=np.int64)
+    for k in range(len(columns)):
+        values = frame.iloc[:, k]
+        # cleaned categorical columns are already strings: converting them again costs a copy
+        strings = values if isinstance(values.dtype, pd.StringDtype) else values.astype("string")
+        column_codes, levels = pd.factorize(strings, use_na_sentinel=True)
+        # the row keys are pandas' hash of each cell's string (a missing cell hashes to the
+        # largest uint64, as pandas does), computed once per level instead of once per cell
+        hashes = np.append(
+            pd.util.hash_array(np.asarray(levels, dtype=object), categorize=False), np.iinfo(np.uint64).max
+        )
+        keys += hashes[column_codes]  # code -1 (missing) takes the last entry
+        codes[:, k] = np.where(column_codes >= 0, column_codes + offsets[k], -1)
+        offsets[k + 1] = offsets[k] + len(levels)
+    n_levels = int(offsets[-1])
+    present = codes >= 0
+    rows, cols = np.nonzero(present)
+    level = codes[rows, cols]
+    level_share = np.bincount(level, minlength=n_levels) / n_rows
+    # rank of a level by frequency within its column (ties averaged): no dependence on names
+    freq_rank = np.zeros(n_levels)
+    for k in range(len(columns)):
+        segment = slice(offsets[k], offsets[k + 1])
+        freq_rank[segment] = pd.Series(level_share[segment]).rank(method="average", pct=True).to_numpy() - 0.5
+    n_classes = len(class_count)
+    by_class = np.bincount(y_idx[rows] * n_levels + level, minlength=n_classes * n_levels)
+    lift = by_class.reshape(n_classes, n_levels) / class_count[:, None] - level_share[None, :]
+    out = cells[:, columns]
+    out[..., 2] = ~present
+    out[..., 3] = 1.0
+    out[rows, cols, 1] = freq_rank[level]
+    out[rows, cols, 4] = level_share[level]
+    out[rows, cols, 5] = lift[y_idx[rows], level]
+    cells[:, columns] = out
     return keys
 
 
@@ -250,23 +268,34 @@ def _landmark_predict(name: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarra
     return classes[np.argmax(np.hstack([X_test, np.ones((len(X_test), 1))]) @ W, axis=1)]
 
 
-def _stump(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """The best single-feature, single-threshold split (by training accuracy)."""
+def _stump(
+    X: np.ndarray, y: np.ndarray, X_test: np.ndarray, classes: np.ndarray, max_counts: int = 2_000_000
+) -> np.ndarray:
+    """The best single-feature, single-threshold split (by training accuracy; ties go to the
+    first feature, then the first threshold). Features are scored in chunks of whole
+    matrices: a Python loop per feature cost more than the network on wide tables."""
     onehot = (y[:, None] == classes[None]).astype(np.float64)
+    n, n_features = X.shape
     best = (-1.0, 0, 0.0, classes[0], classes[0])
-    for j in range(X.shape[1]):
-        order = np.argsort(X[:, j], kind="stable")
-        xs, counts = X[order, j], np.cumsum(onehot[order], axis=0)
-        total = counts[-1]
-        cut = np.flatnonzero(np.diff(xs) > 0)
-        if cut.size == 0:
+    chunk = max(1, max_counts // max(1, n * len(classes)))  # bounds the n x chunk x classes counts
+    for start in range(0, n_features, chunk):
+        block = X[:, start : start + chunk]
+        order = np.argsort(block, axis=0, kind="stable")
+        xs = np.take_along_axis(block, order, axis=0)
+        counts = np.cumsum(onehot[order], axis=0)  # rows x features x classes
+        left, right = counts[:-1], counts[-1][None] - counts[:-1]
+        acc = np.where(np.diff(xs, axis=0) > 0, left.max(2) + right.max(2), -np.inf)
+        if acc.size == 0 or not np.isfinite(acc).any():
             continue
-        left, right = counts[cut], total[None] - counts[cut]
-        acc = left.max(1) + right.max(1)
-        i = int(np.argmax(acc))
-        if acc[i] > best[0]:
-            c = cut[i]
-            best = (acc[i], j, (xs[c] + xs[c + 1]) / 2, classes[left[i].argmax()], classes[right[i].argmax()])
+        c, j = np.unravel_index(np.argmax(acc.T), acc.T.shape)[::-1]  # feature-major: first j, then c
+        if acc[c, j] > best[0]:
+            best = (
+                acc[c, j],
+                start + j,
+                (xs[c, j] + xs[c + 1, j]) / 2,
+                classes[left[c, j].argmax()],
+                classes[right[c, j].argmax()],
+            )
     _, j, threshold, left_class, right_class = best
     return np.where(X_test[:, j] <= threshold, left_class, right_class)
 

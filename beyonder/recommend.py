@@ -7,6 +7,7 @@ From Python, the module itself is callable (``beyonder.recommend(df, target="cla
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -17,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import ThreadpoolController
 
 from beyonder.cleaning import CleaningConfig, clean_dataset
-from beyonder.encoding import encode_sample
+from beyonder.encoding import EncodedSample, encode_sample
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import RESERVED, SVM_KERNELS, TARGET
 from beyonder.sources._common import SourceError, resolve_column
@@ -118,9 +120,18 @@ class Recommender:
         drawn = bootstrap_samples(cleaned, name, self.sample_rows, n, self.replace, self.seed)
         return [s for _, s in drawn]
 
+    def encoded(self, frame: pd.DataFrame, target: str) -> list[EncodedSample]:
+        """The encoded samples that ``predict`` and ``embed`` read.
+
+        NumPy's BLAS runs single-threaded here: its matrices are small, and its idle threads
+        would otherwise spin for milliseconds after each call, taking the cores that
+        TensorFlow needs next (on 2 cores that made the network 50% slower)."""
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            return [encode_sample(s) for s in self.samples(frame, target)]
+
     def predict(self, frame: pd.DataFrame, target: str) -> pd.DataFrame:
         """Ranked table: classifier, predicted accuracy, spread, predicted fit time (s)."""
-        encoded = [encode_sample(s) for s in self.samples(frame, target)]
+        encoded = self.encoded(frame, target)
         out = self.estimator.predict(encoded)
         accuracy = out["accuracy"]  # samples x classifiers
         table = pd.DataFrame(
@@ -140,8 +151,13 @@ class Recommender:
     def embed(self, frame: pd.DataFrame, target: str) -> np.ndarray:
         """The dataset embedding (learned meta-features) of a table: the mean over the same
         cleaned bootstrap samples and views that ``predict`` reads; shape ``(3 * dim,)``."""
-        encoded = [encode_sample(s) for s in self.samples(frame, target)]
-        return self.estimator.embed(encoded).mean(axis=0)
+        return self.estimator.embed(self.encoded(frame, target)).mean(axis=0)
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """One scan of the loaded thread pools (a scan per call would cost about 3 ms)."""
+    return ThreadpoolController()
 
 
 def best_svm_kernel(table: pd.DataFrame) -> str | None:

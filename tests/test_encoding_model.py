@@ -377,12 +377,70 @@ def test_categorical_row_keys_are_pandas_hashes_of_the_cells() -> None:
     computed per level; they must equal pandas' hash of every cell's string, missing included."""
     from beyonder.encoding import _encode_categorical
 
-    values = pd.Series(["a", None, "b", np.nan, "a", "c"], dtype=object)
-    expected = pd.util.hash_array(values.astype("string").to_numpy(dtype=object, na_value=None))
-    n = len(values)
-    keys = _encode_categorical(values, np.ones((n, 1)), np.array([float(n)]), np.zeros(n, int), np.zeros((n, 8)))
-    np.testing.assert_array_equal(keys, expected)
-    empty = pd.Series([None, None], dtype=object)
-    expected = pd.util.hash_array(empty.astype("string").to_numpy(dtype=object, na_value=None))
-    keys = _encode_categorical(empty, np.ones((2, 1)), np.array([2.0]), np.zeros(2, int), np.zeros((2, 8)))
-    np.testing.assert_array_equal(keys, expected)
+    for values in (pd.Series(["a", None, "b", np.nan, "a", "c"], dtype=object), pd.Series([None, None], dtype=object)):
+        expected = pd.util.hash_array(values.astype("string").to_numpy(dtype=object, na_value=None))
+        n = len(values)
+        cells = np.zeros((n, 1, N_CHANNELS), dtype=np.float32)
+        keys = _encode_categorical(values.to_frame(), np.zeros(n, int), np.array([float(n)]), cells, [0])
+        np.testing.assert_array_equal(keys, expected)
+
+
+def test_categorical_channels_by_hand_and_columns_independent() -> None:
+    """Level share, frequency rank and class lift of a small column, worked out by hand; and
+    encoding columns together (one level numbering for all) equals encoding each alone."""
+    from beyonder.encoding import _encode_categorical
+
+    y_idx = np.array([0, 0, 1, 1, 1, 0])
+    class_count = np.array([3.0, 3.0])
+    frame = pd.DataFrame(
+        {
+            "a": pd.Series(["u", "u", "u", "v", None, "w"], dtype="str"),
+            "b": pd.Series(["p", "q", "q", "q", "p", "p"], dtype="str"),
+        }
+    )
+    together = np.zeros((6, 2, N_CHANNELS), dtype=np.float32)
+    _encode_categorical(frame, y_idx, class_count, together, [0, 1])
+    a = together[:, 0]
+    np.testing.assert_array_equal(a[:, CH["missing"]], [0, 0, 0, 0, 1, 0])
+    np.testing.assert_allclose(a[:, CH["level_share"]], [3 / 6, 3 / 6, 3 / 6, 1 / 6, 0, 1 / 6])
+    # level shares u 3/6, v 1/6, w 1/6: frequency ranks (ties averaged) 3/3, 1.5/3, 1.5/3, minus 0.5
+    np.testing.assert_allclose(a[:, CH["rank"]], [0.5, 0.5, 0.5, 0.0, 0.0, 0.0])
+    # lift = p(level | row's class) - p(level): u in class 0 is 2/3 - 1/2, v in class 1 is 1/3 - 1/6
+    np.testing.assert_allclose(a[[0, 2, 3, 5], CH["class_mean"]], [2 / 3 - 1 / 2, 1 / 3 - 1 / 2, 1 / 3 - 1 / 6, 1 / 3 - 1 / 6], rtol=1e-6)
+    for k in range(2):
+        alone = np.zeros((6, 1, N_CHANNELS), dtype=np.float32)
+        _encode_categorical(frame.iloc[:, [k]], y_idx, class_count, alone, [0])
+        np.testing.assert_array_equal(alone[:, 0], together[:, k])
+
+
+def _stump_by_loop(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The decision stump written plainly: every feature, every threshold between values."""
+    best = (-1, 0, 0.0, classes[0], classes[0])
+    for j in range(X.shape[1]):
+        values = np.unique(X[:, j])
+        for lo, hi in zip(values[:-1], values[1:], strict=True):
+            t = (lo + hi) / 2
+            left, right = y[X[:, j] <= t], y[X[:, j] > t]
+            counts_l = [(left == c).sum() for c in classes]
+            counts_r = [(right == c).sum() for c in classes]
+            acc = max(counts_l) + max(counts_r)
+            if acc > best[0]:
+                best = (acc, j, t, classes[int(np.argmax(counts_l))], classes[int(np.argmax(counts_r))])
+    _, j, t, left_class, right_class = best
+    return np.where(X_test[:, j] <= t, left_class, right_class)
+
+
+@pytest.mark.parametrize("max_counts", [1, 50, 2_000_000])
+def test_vectorised_stump_matches_the_plain_loop(max_counts: int) -> None:
+    """Whatever the chunking of features, the same feature, threshold and sides as the loop."""
+    from beyonder.encoding import _stump
+
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        n, f = int(rng.integers(2, 40)), int(rng.integers(1, 12))
+        X = rng.integers(0, 3, (n, f)).astype(float) if trial % 2 else rng.normal(size=(n, f))
+        y = rng.integers(0, int(rng.integers(2, 5)), n)
+        X_test, classes = rng.normal(size=(15, f)), np.unique(y)
+        np.testing.assert_array_equal(
+            _stump(X, y, X_test, classes, max_counts=max_counts), _stump_by_loop(X, y, X_test, classes)
+        )
