@@ -30,6 +30,13 @@ def _parser() -> argparse.ArgumentParser:
                 help="pretrain Beyonder on this folder or labelled workspace (e.g. synthetic "
                 "datasets), then fine-tune it on each fold's training datasets",
             )
+            p.add_argument(
+                "--seeds",
+                type=int,
+                default=1,
+                help="train Beyonder with this many seeds per fold: each one's score, and their "
+                "average as beyonder_ensemble (default 1)",
+            )
             p.add_argument("--json", dest="json_path", help="write the report as JSON here")
             p.add_argument(
                 "--methods",
@@ -71,6 +78,7 @@ def run_crossval(args: argparse.Namespace) -> dict:
             params_path=args.params,
             methods=tuple(m for m in args.methods.split(",") if m),
             pretrain_corpus=args.pretrain_corpus,
+            seeds=args.seeds,
         )
     return {"n_datasets": result["n_datasets"], "methods": result["methods"]}
 

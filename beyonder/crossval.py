@@ -25,6 +25,8 @@ from beyonder.stages.evaluate import HEADLINE, per_dataset_mean, svm_task
 from beyonder.stages.train import Corpus
 
 METHODS = ("beyonder", "pymfe_rf", "pymfe_knn", "random")
+SEED_STRIDE = 1000
+"""Seed offset between the extra Beyonder members of ``seeds`` (folds offset by 1)."""
 
 
 @dataclass
@@ -103,10 +105,13 @@ def predict_fold(
     val_fraction: float = 0.15,
     log: Callable[[str], None] = print,
     start: list[np.ndarray] | None = None,
+    seeds: int = 1,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Train every method on ``train_datasets`` of ``train_ws``; predict the original samples of
     ``test_datasets`` of ``test_ws``. Returns (predictions per method, SBS train means).
-    ``start``: pretrained weights that Beyonder fine-tunes from (see ``pretrain``)."""
+    ``start``: pretrained weights that Beyonder fine-tunes from (see ``pretrain``).
+    ``seeds`` > 1: also train Beyonder with ``seeds - 1`` more seeds (``beyonder_seed1``, ...)
+    and average all of them (``beyonder_ensemble``), to tell seed noise from real change."""
     pool = _concat(train_ws.original, train_ws.augmented)
     keep = _rows(pool, train_datasets, True) | (pool.index["kind"] == "synthetic").to_numpy()
     keep &= ~np.all(np.isnan(pool.accuracy), axis=1)
@@ -114,11 +119,20 @@ def predict_fold(
     original_train = train_ws.original.subset(_rows(train_ws.original, train_datasets, True))
     test = test_ws.original.subset(_rows(test_ws.original, test_datasets, True))
     train_means = np.nanmean(per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0)
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
     preds: dict[str, np.ndarray] = {}
     if "beyonder" in methods:
         est = _fit_beyonder(train_ws, train, config, seed, val_fraction, log, start)
         encoded = [test_ws.encoded[s] for s in test.index["sample_id"]]
         preds["beyonder"] = est.predict(encoded)["accuracy"]
+        members = [preds["beyonder"]]
+        for m in range(1, seeds):  # same data, same validation split: only the seed differs
+            other = replace(config, seed=config.seed + SEED_STRIDE * m)
+            members.append(_fit_beyonder(train_ws, train, other, seed, val_fraction, log, start).predict(encoded)["accuracy"])
+            preds[f"beyonder_seed{m}"] = members[-1]
+        if seeds > 1:
+            preds["beyonder_ensemble"] = np.mean(members, axis=0)
         if config.views > 1:  # the test-time ensembling ablation, at no training cost
             preds["beyonder_1view"] = est.predict(encoded, views=1)["accuracy"]
         # the learned embedding as meta-features for the nearest-datasets rule
@@ -193,9 +207,11 @@ def cross_validate(
     seed: int = 0,
     log: Callable[[str], None] = print,
     start: list[np.ndarray] | None = None,
+    seeds: int = 1,
 ) -> dict[str, Any]:
     """Grouped K-fold: each fold's datasets are predicted by methods trained on the others
-    (Beyonder fine-tuned from ``start`` when pretrained weights are given)."""
+    (Beyonder fine-tuned from ``start`` when pretrained weights are given; ``seeds``: see
+    ``predict_fold``)."""
     collected: dict[str, list[pd.DataFrame]] = defaultdict(list)
     sbs_rows = []
     for k, test_sets in enumerate(folds):
@@ -205,7 +221,7 @@ def cross_validate(
         log(f"fold {k + 1}/{len(folds)}: {len(test_sets)} test datasets, {len(train_sets)} training datasets")
         preds, train_means = predict_fold(
             ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k), methods, seed + k,
-            log=log, start=start,
+            log=log, start=start, seeds=seeds,
         )
         test = ws.original.subset(_rows(ws.original, test_sets, True))
         for name, p in preds.items():
@@ -228,12 +244,13 @@ def train_test(
     seed: int = 0,
     log: Callable[[str], None] = print,
     start: list[np.ndarray] | None = None,
+    seeds: int = 1,
 ) -> dict[str, Any]:
     """Train on every dataset of one corpus, test on every dataset of another."""
     train_sets = set(train_ws.original.index["dataset"])
     test_sets = set(test_ws.original.index["dataset"])
     preds, train_means = predict_fold(
-        train_ws, train_sets, test_ws, test_sets, config, methods, seed, log=log, start=start
+        train_ws, train_sets, test_ws, test_sets, config, methods, seed, log=log, start=start, seeds=seeds
     )
     test = test_ws.original
     predictions = {name: per_dataset_mean(test, p) for name, p in preds.items()}

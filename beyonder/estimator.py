@@ -160,6 +160,10 @@ class Beyonder:
         ``beyonder.finetune``) instead of a freshly built one.
         """
         c = self.config
+        # Keras' global state (layer-name counters, TensorFlow's default graph) would otherwise
+        # make a fit depend on what the process built before it: the same seed gave different
+        # weights in a second fit, and cross-validation folds depended on earlier folds
+        keras.backend.clear_session(free_memory=False)
         keras.utils.set_random_seed(c.seed)
         if model is None:
             model = new_network(c)

@@ -120,18 +120,18 @@ class Recommender:
         drawn = bootstrap_samples(cleaned, name, self.sample_rows, n, self.replace, self.seed)
         return [s for _, s in drawn]
 
-    def encoded(self, frame: pd.DataFrame, target: str) -> list[EncodedSample]:
-        """The encoded samples that ``predict`` and ``embed`` read.
+    def encode(self, samples: list[pd.DataFrame]) -> list[EncodedSample]:
+        """Encode cleaned samples for the network.
 
         NumPy's BLAS runs single-threaded here: its matrices are small, and its idle threads
         would otherwise spin for milliseconds after each call, taking the cores that
         TensorFlow needs next (on 2 cores that made the network 50% slower)."""
         with _blas_controller().limit(limits=1, user_api="blas"):
-            return [encode_sample(s) for s in self.samples(frame, target)]
+            return [encode_sample(s) for s in samples]
 
     def predict(self, frame: pd.DataFrame, target: str) -> pd.DataFrame:
         """Ranked table: classifier, predicted accuracy, spread, predicted fit time (s)."""
-        encoded = self.encoded(frame, target)
+        encoded = self.encode(self.samples(frame, target))
         out = self.estimator.predict(encoded)
         accuracy = out["accuracy"]  # samples x classifiers
         table = pd.DataFrame(
@@ -151,7 +151,7 @@ class Recommender:
     def embed(self, frame: pd.DataFrame, target: str) -> np.ndarray:
         """The dataset embedding (learned meta-features) of a table: the mean over the same
         cleaned bootstrap samples and views that ``predict`` reads; shape ``(3 * dim,)``."""
-        return self.estimator.embed(self.encoded(frame, target)).mean(axis=0)
+        return self.estimator.embed(self.encode(self.samples(frame, target))).mean(axis=0)
 
 
 @functools.cache

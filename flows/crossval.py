@@ -110,6 +110,7 @@ def crossval_flow(
     params_path: str = "params.yaml",
     methods: tuple[str, ...] = METHODS,
     pretrain_corpus: str | None = None,
+    seeds: int = 1,
 ) -> dict:
     logger = get_run_logger()
     params = load_params(params_path)
@@ -131,16 +132,16 @@ def crossval_flow(
         ws = load_workspace(workspace_root(corpus, params), classifiers, seed)
         fold_sets = grouped_folds(sorted(set(ws.original.index["dataset"])), folds, seed, families)
         report = cross_validate(
-            ws, fold_sets, config, methods, log=logger.info, start=start, **scoring
+            ws, fold_sets, config, methods, log=logger.info, start=start, seeds=seeds, **scoring
         )
-        setting = {"corpus": str(corpus), "folds": folds}
+        setting = {"corpus": str(corpus), "folds": folds, "seeds": seeds}
     else:
         roots = [workspace_root(c, params) for c in (train_corpus, test_corpus)]
         train_ws, test_ws = (load_workspace(r, classifiers, seed) for r in roots)
         report = train_test(
-            train_ws, test_ws, config, methods, log=logger.info, start=start, **scoring
+            train_ws, test_ws, config, methods, log=logger.info, start=start, seeds=seeds, **scoring
         )
-        setting = {"train_corpus": str(train_corpus), "test_corpus": str(test_corpus)}
+        setting = {"train_corpus": str(train_corpus), "test_corpus": str(test_corpus), "seeds": seeds}
     if pretrain_corpus:
         setting["pretrain_corpus"] = str(pretrain_corpus)
     result = {**setting, **summary(report)}

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beyonder.crossval import Workspace, cross_validate, pretrain, summary, train_test
+from beyonder.crossval import Workspace, cross_validate, predict_fold, pretrain, summary, train_test
 from beyonder.encoding import encode_sample
 from beyonder.estimator import BeyonderConfig
 from beyonder.schema import ROW_ID, TARGET
@@ -91,3 +91,17 @@ def test_pretrained_weights_start_the_fine_tuning() -> None:
     tuned = train_test(synthetic, real, CONFIG, ("beyonder",), n_boot=20, start=start, log=lambda _: None)
     assert tuned["methods"]["beyonder"]["mean_regret"] >= 0
     assert sorted(row["dataset"] for row in tuned["per_dataset"]) == [f"real{i}" for i in range(4)]
+
+
+def test_extra_seeds_are_scored_alone_and_averaged() -> None:
+    """``seeds=2``: one more Beyonder per fold, with its own predictions, and its average with
+    the first (``beyonder_ensemble``); the first is the plain ``beyonder``."""
+    train, test = _workspace(6, 1, prefix="tr", seed=3), _workspace(4, 1, prefix="te", seed=4)
+    train_sets, test_sets = set(train.original.index["dataset"]), set(test.original.index["dataset"])
+    preds, _ = predict_fold(train, train_sets, test, test_sets, CONFIG, ("beyonder",), log=lambda _: None, seeds=2)
+    members = [preds["beyonder"], preds["beyonder_seed1"]]
+    assert members[0].shape == (4, len(CLASSIFIERS))
+    assert not np.array_equal(members[0], members[1])
+    np.testing.assert_allclose(preds["beyonder_ensemble"], np.mean(members, axis=0))
+    with pytest.raises(ValueError, match="seeds"):
+        predict_fold(train, train_sets, test, test_sets, CONFIG, ("beyonder",), log=lambda _: None, seeds=0)

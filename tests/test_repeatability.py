@@ -6,7 +6,8 @@ and the same model within a stated tolerance.
 - the labels table (accuracy, accuracy_std, n_folds, error; fit/predict times are wall-clock
   measurements and are not compared) of two independent label runs, each into its own cache,
   one of them in the second process: identical, ``check_exact``;
-- two ``Beyonder`` fits with the same seed: predictions equal within ``MODEL_TOL``.
+- two ``Beyonder`` fits with the same seed in one process, other models built in between:
+  identical weights, losses and predictions.
 
 A label that hits ``label.fit_timeout`` depends on the machine's load, so labels repeat only
 when no label times out (the timeout is off here).
@@ -18,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +48,6 @@ CLASSIFIERS = [
 """The randomised members of the portfolio (forests, boosting) plus cheap ones."""
 CV = CVSettings(n_folds=3, seed=SEED, fit_timeout=None)
 COMPARED = ["sample_id", "dataset", "classifier", "accuracy", "accuracy_std", "n_folds", "error"]
-MODEL_TOL = 1e-6
-"""Two fits with the same seed on the same data: largest allowed prediction difference."""
 
 
 def run_chain(root: str | Path, n_datasets: int = 3) -> dict:
@@ -157,10 +157,12 @@ def _fit_twice_and_compare() -> None:
         blocks=1, inducing=4, dropout=0.1, epochs=2, batch_size=4, views=2, seed=7,
     )  # fmt: skip
     first = Beyonder(config).fit(samples, accuracy, fit_time)
+    first.embed(samples[:1])  # builds another Keras model: process history a fit must not see
+    Beyonder(replace(config, seed=8)).fit(samples[:2], accuracy[:2], fit_time[:2])
     second = Beyonder(config).fit(samples, accuracy, fit_time)
     p1, p2 = first.predict(samples), second.predict(samples)
     for key in p1:
-        np.testing.assert_allclose(p1[key], p2[key], rtol=0, atol=MODEL_TOL, err_msg=key)
-    np.testing.assert_allclose(first.history_["loss"], second.history_["loss"], rtol=1e-6)
+        np.testing.assert_array_equal(p1[key], p2[key], err_msg=key)
+    assert first.history_["loss"] == second.history_["loss"]
     for w1, w2 in zip(first.model_.get_weights(), second.model_.get_weights(), strict=True):
-        np.testing.assert_allclose(w1, w2, rtol=0, atol=MODEL_TOL)
+        np.testing.assert_array_equal(w1, w2)
