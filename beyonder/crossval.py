@@ -112,6 +112,8 @@ def predict_fold(
     ``start``: pretrained weights that Beyonder fine-tunes from (see ``pretrain``).
     ``seeds`` > 1: also train Beyonder with ``seeds - 1`` more seeds (``beyonder_seed1``, ...)
     and average all of them (``beyonder_ensemble``), to tell seed noise from real change."""
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
     pool = _concat(train_ws.original, train_ws.augmented)
     keep = _rows(pool, train_datasets, True) | (pool.index["kind"] == "synthetic").to_numpy()
     keep &= ~np.all(np.isnan(pool.accuracy), axis=1)
@@ -119,8 +121,6 @@ def predict_fold(
     original_train = train_ws.original.subset(_rows(train_ws.original, train_datasets, True))
     test = test_ws.original.subset(_rows(test_ws.original, test_datasets, True))
     train_means = np.nanmean(per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0)
-    if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, got {seeds}")
     preds: dict[str, np.ndarray] = {}
     if "beyonder" in methods:
         est = _fit_beyonder(train_ws, train, config, seed, val_fraction, log, start)

@@ -162,7 +162,9 @@ class Beyonder:
         c = self.config
         # Keras' global state (layer-name counters, TensorFlow's default graph) would otherwise
         # make a fit depend on what the process built before it: the same seed gave different
-        # weights in a second fit, and cross-validation folds depended on earlier folds
+        # weights in a second fit, and cross-validation folds depended on earlier folds.
+        # It also resets Keras' global settings (e.g. a dtype policy), which Beyonder leaves
+        # at their defaults; models already built keep working.
         keras.backend.clear_session(free_memory=False)
         keras.utils.set_random_seed(c.seed)
         if model is None:
