@@ -8,6 +8,7 @@ samples, each labelled by its own 5-fold CV, i.e. repeated CV over resamples.
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -62,9 +63,10 @@ def _fit_beyonder(
     val_fraction: float,
     log: Callable[[str], None],
     start: list[np.ndarray] | None = None,
-) -> Beyonder:
+) -> tuple[Beyonder, Corpus]:
     """Fit on ``train`` with early stopping on a grouped validation split of its datasets;
-    ``start``: weights of a pretrained network to fine-tune (all layers) instead of a fresh one."""
+    ``start``: weights of a pretrained network to fine-tune (all layers) instead of a fresh one.
+    Returns the fitted model and its validation samples."""
     val_sets = grouped_test_split(sorted(set(train.index["dataset"])), val_fraction, seed + 11)
     is_val = _rows(train, val_sets, True)
     fit, val = train.subset(~is_val), train.subset(is_val)
@@ -73,13 +75,44 @@ def _fit_beyonder(
     if start is not None:
         model = new_network(config)
         model.set_weights(start)
-    return Beyonder(config).fit(
+    est = Beyonder(config).fit(
         [ws.encoded[s] for s in fit.index["sample_id"]],
         fit.accuracy,
         fit.fit_time,
         validation=([ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time),
         model=model,
     )
+    return est, val
+
+
+MARGINS = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, np.inf)
+"""Predicted accuracy gains over the SBS's pick that ``choose_margin`` tries."""
+
+
+def cautious(pred: np.ndarray, sbs_index: int, margin: float) -> np.ndarray:
+    """Predictions whose top classifier is Beyonder's only where its predicted accuracy beats
+    that of the SBS's pick by more than ``margin``; elsewhere the SBS's pick is lifted to the
+    top (a selector that falls back on the single best solver when unsure)."""
+    out = np.array(pred, dtype=np.float64)
+    top = np.nanmax(out, axis=1)
+    fall_back = ~(top - out[:, sbs_index] > margin)
+    out[fall_back, sbs_index] = top[fall_back] + 1e-6
+    return out
+
+
+def choose_margin(pred: np.ndarray, truth: np.ndarray, sbs_index: int) -> float:
+    """The margin of ``MARGINS`` with the lowest mean regret on validation samples (``truth``:
+    their labels); ties go to the larger margin, i.e. to the SBS."""
+    best_regret, best_margin = np.inf, np.inf
+    rows = np.arange(len(truth))
+    with warnings.catch_warnings():  # a sample without any label
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for margin in MARGINS:
+            picks = np.nanargmax(cautious(pred, sbs_index, margin), axis=1)
+            regret = float(np.nanmean(np.nanmax(truth, axis=1) - truth[rows, picks]))
+            if regret <= best_regret:
+                best_regret, best_margin = regret, margin
+    return best_margin
 
 
 def pretrain(
@@ -90,7 +123,7 @@ def pretrain(
     everything = _concat(ws.original, ws.augmented)
     everything = everything.subset(~np.all(np.isnan(everything.accuracy), axis=1))
     log(f"pretraining on {everything.index['dataset'].nunique()} datasets")
-    est = _fit_beyonder(ws, everything, config, config.seed + 101, val_fraction, log)
+    est, _ = _fit_beyonder(ws, everything, config, config.seed + 101, val_fraction, log)
     return est.model_.get_weights()
 
 
@@ -111,7 +144,9 @@ def predict_fold(
     ``test_datasets`` of ``test_ws``. Returns (predictions per method, SBS train means).
     ``start``: pretrained weights that Beyonder fine-tunes from (see ``pretrain``).
     ``seeds`` > 1: also train Beyonder with ``seeds - 1`` more seeds (``beyonder_seed1``, ...)
-    and average all of them (``beyonder_ensemble``), to tell seed noise from real change."""
+    and average all of them (``beyonder_ensemble``), to tell seed noise from real change.
+    Each seed also comes as ``<name>_cautious``: the same model behind ``cautious`` selection,
+    its margin chosen on that model's validation samples."""
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
     pool = _concat(train_ws.original, train_ws.augmented)
@@ -123,14 +158,24 @@ def predict_fold(
     train_means = np.nanmean(per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0)
     preds: dict[str, np.ndarray] = {}
     if "beyonder" in methods:
-        est = _fit_beyonder(train_ws, train, config, seed, val_fraction, log, start)
         encoded = [test_ws.encoded[s] for s in test.index["sample_id"]]
-        preds["beyonder"] = est.predict(encoded)["accuracy"]
-        members = [preds["beyonder"]]
-        for m in range(1, seeds):  # same data, same validation split: only the seed differs
-            other = replace(config, seed=config.seed + SEED_STRIDE * m)
-            members.append(_fit_beyonder(train_ws, train, other, seed, val_fraction, log, start).predict(encoded)["accuracy"])
-            preds[f"beyonder_seed{m}"] = members[-1]
+        sbs_index = int(np.nanargmax(train_means))
+        members = []
+        for m in range(seeds):  # same data, same validation split: only the seed differs
+            name = "beyonder" if m == 0 else f"beyonder_seed{m}"
+            member_config = replace(config, seed=config.seed + SEED_STRIDE * m)
+            member, val = _fit_beyonder(train_ws, train, member_config, seed, val_fraction, log, start)
+            members.append(member.predict(encoded)["accuracy"])
+            preds[name] = members[-1]
+            # leave the SBS's pick only for a predicted gain that paid off on validation samples
+            margin = np.inf
+            if len(val.index):
+                val_pred = member.predict([train_ws.encoded[s] for s in val.index["sample_id"]])["accuracy"]
+                margin = choose_margin(val_pred, val.accuracy, sbs_index)
+            log(f"  {name}_cautious: leaves the SBS's pick for a predicted gain over {margin:.4f}")
+            preds[f"{name}_cautious"] = cautious(members[-1], sbs_index, margin)
+            if m == 0:
+                est = member
         if seeds > 1:
             preds["beyonder_ensemble"] = np.mean(members, axis=0)
         if config.views > 1:  # the test-time ensembling ablation, at no training cost

@@ -12,7 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beyonder.crossval import Workspace, cross_validate, predict_fold, pretrain, summary, train_test
+from beyonder.crossval import (
+    Workspace,
+    cautious,
+    choose_margin,
+    cross_validate,
+    predict_fold,
+    pretrain,
+    summary,
+    train_test,
+)
 from beyonder.encoding import encode_sample
 from beyonder.estimator import BeyonderConfig
 from beyonder.schema import ROW_ID, TARGET
@@ -70,7 +79,10 @@ def test_every_dataset_is_tested_once_on_held_out_folds(report: dict) -> None:
 def test_json_layout_has_every_method_and_the_one_view_ablation(report: dict) -> None:
     result = summary(report)
     assert result["n_datasets"] == 16
-    expected = {"beyonder", "beyonder_1view", "beyonder_knn", "sbs", "oracle", "random", "pymfe_rf", "pymfe_knn"}
+    expected = {
+        "beyonder", "beyonder_1view", "beyonder_knn", "beyonder_cautious",
+        "sbs", "oracle", "random", "pymfe_rf", "pymfe_knn",
+    }  # fmt: skip
     assert set(result["methods"]) == expected
     for metrics in result["methods"].values():
         for key in ("mean_regret", "median_regret", "gap_closed", "top1", "top3", "spearman", "mae"):
@@ -98,10 +110,38 @@ def test_extra_seeds_are_scored_alone_and_averaged() -> None:
     the first (``beyonder_ensemble``); the first is the plain ``beyonder``."""
     train, test = _workspace(6, 1, prefix="tr", seed=3), _workspace(4, 1, prefix="te", seed=4)
     train_sets, test_sets = set(train.original.index["dataset"]), set(test.original.index["dataset"])
-    preds, _ = predict_fold(train, train_sets, test, test_sets, CONFIG, ("beyonder",), log=lambda _: None, seeds=2)
+    preds, train_means = predict_fold(
+        train, train_sets, test, test_sets, CONFIG, ("beyonder",), log=lambda _: None, seeds=2
+    )
     members = [preds["beyonder"], preds["beyonder_seed1"]]
     assert members[0].shape == (4, len(CLASSIFIERS))
     assert not np.array_equal(members[0], members[1])
     np.testing.assert_allclose(preds["beyonder_ensemble"], np.mean(members, axis=0))
+    for name, member in (("beyonder", members[0]), ("beyonder_seed1", members[1])):
+        cautious_picks = np.argmax(preds[f"{name}_cautious"], axis=1)  # its own pick or the SBS's
+        sbs_pick = np.argmax(train_means)
+        assert np.all((cautious_picks == np.argmax(member, axis=1)) | (cautious_picks == sbs_pick))
     with pytest.raises(ValueError, match="seeds"):
         predict_fold(train, train_sets, test, test_sets, CONFIG, ("beyonder",), log=lambda _: None, seeds=0)
+
+
+def test_cautious_selection_falls_back_on_the_sbs_below_the_margin() -> None:
+    pred = np.array([[0.80, 0.83, 0.70], [0.80, 0.90, 0.70], [0.60, 0.50, 0.55]])
+    picks = lambda margin: np.argmax(cautious(pred, 0, margin), axis=1).tolist()  # noqa: E731
+    assert picks(0.0) == [1, 1, 0]  # plain argmax
+    assert picks(0.05) == [0, 1, 0]  # a 3-point predicted gain is not enough, 10 points is
+    assert picks(np.inf) == [0, 0, 0]  # always the SBS
+    np.testing.assert_array_equal(cautious(pred, 0, 0.05)[1], pred[1])  # untouched where kept
+
+
+def test_margin_is_chosen_on_validation_regret_ties_to_the_sbs() -> None:
+    pred = np.array([[0.80, 0.83, 0.70], [0.80, 0.90, 0.70]])
+    # the small predicted gain was wrong, the large one right: a margin between them wins
+    truth = np.array([[0.85, 0.80, 0.70], [0.80, 0.95, 0.70]])
+    assert 0.03 <= choose_margin(pred, truth, 0) < 0.10
+    # every departure from the SBS was wrong: never leave it
+    assert choose_margin(pred, np.array([[0.9, 0.8, 0.7], [0.9, 0.8, 0.7]]), 0) == np.inf
+    # both departures right: margins below the 3-point gain pick both; the largest one wins the tie
+    assert choose_margin(pred, np.array([[0.8, 0.9, 0.7], [0.8, 0.9, 0.7]]), 0) == 0.02
+    missing = np.array([[np.nan, np.nan, np.nan], [0.80, 0.95, np.nan]])
+    assert np.isfinite(choose_margin(pred, missing, 0))
