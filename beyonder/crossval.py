@@ -20,7 +20,7 @@ import pandas as pd
 from beyonder.baselines import MetaFeatureForest, NearestDatasets, meta_matrix
 from beyonder.encoding import EncodedSample
 from beyonder.estimator import Beyonder, BeyonderConfig, new_network
-from beyonder.evaluation import evaluate_methods
+from beyonder.evaluation import choose, evaluate_methods, regret
 from beyonder.splits import grouped_test_split
 from beyonder.stages.evaluate import HEADLINE, per_dataset_mean, svm_task
 from beyonder.stages.train import Corpus
@@ -104,14 +104,12 @@ def choose_margin(pred: np.ndarray, truth: np.ndarray, sbs_index: int) -> float:
     """The margin of ``MARGINS`` with the lowest mean regret on validation samples (``truth``:
     their labels); ties go to the larger margin, i.e. to the SBS."""
     best_regret, best_margin = np.inf, np.inf
-    rows = np.arange(len(truth))
     with warnings.catch_warnings():  # a sample without any label
         warnings.simplefilter("ignore", RuntimeWarning)
         for margin in MARGINS:
-            picks = np.nanargmax(cautious(pred, sbs_index, margin), axis=1)
-            regret = float(np.nanmean(np.nanmax(truth, axis=1) - truth[rows, picks]))
-            if regret <= best_regret:
-                best_regret, best_margin = regret, margin
+            mean_regret = float(np.nanmean(regret(truth, choose(cautious(pred, sbs_index, margin)))))
+            if mean_regret <= best_regret:
+                best_regret, best_margin = mean_regret, margin
     return best_margin
 
 
