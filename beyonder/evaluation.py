@@ -251,7 +251,10 @@ def evaluate_methods(
     without them, a one-hot on ``sbs_index`` whose ``spearman`` and ``mae`` are reported as
     ``NaN`` (they would describe the one-hot, not the SBS). Each method also gets
     ``mean_regret_ci`` and ``gap_closed_ci`` (bootstrap over datasets, the same resamples for
-    every method, so they compare) and ``choice_counts`` (picks per classifier column).
+    every method, so they compare), ``regret_vs_sbs_ci`` (paired: the interval of the method's
+    mean regret minus the SBS's on the same resamples; below zero throughout = reliably better),
+    ``better_worse_than_sbs`` (datasets where its pick beats / trails the SBS's) and
+    ``choice_counts`` (picks per classifier column).
     """
     t_all = _as_matrix(true, "true")
     methods: dict[str, ArrayLike] = dict(preds)
@@ -286,6 +289,11 @@ def evaluate_methods(
                 gaps = np.where(sbs_means > 1e-12, (sbs_means - method_means) / sbs_means, np.nan)
             q = [alpha / 2, 1 - alpha / 2]
             metrics["mean_regret_ci"] = [float(v) for v in np.quantile(method_means, q)]
+            metrics["regret_vs_sbs_ci"] = [float(v) for v in np.quantile(method_means - sbs_means, q)]
+            metrics["better_worse_than_sbs"] = [
+                int((rows["regret"] < rows["sbs_regret"] - 1e-9).sum()),
+                int((rows["regret"] > rows["sbs_regret"] + 1e-9).sum()),
+            ]
             gaps = gaps[~np.isnan(gaps)]
             metrics["gap_closed_ci"] = (
                 [float(v) for v in np.quantile(gaps, q)] if gaps.size else [float("nan")] * 2
@@ -295,6 +303,8 @@ def evaluate_methods(
             ).tolist()
         else:
             metrics["mean_regret_ci"] = [float("nan")] * 2
+            metrics["regret_vs_sbs_ci"] = [float("nan")] * 2
+            metrics["better_worse_than_sbs"] = [0, 0]
             metrics["gap_closed_ci"] = [float("nan")] * 2
             metrics["choice_counts"] = [0] * t_all.shape[1]
         if name == "sbs" and one_hot_sbs:

@@ -17,6 +17,7 @@ from beyonder.crossval import (
     cautious,
     choose_margin,
     cross_validate,
+    cv_one_sample,
     predict_fold,
     pretrain,
     summary,
@@ -132,6 +133,24 @@ def test_cautious_selection_falls_back_on_the_sbs_below_the_margin() -> None:
     assert picks(0.05) == [0, 1, 0]  # a 3-point predicted gain is not enough, 10 points is
     assert picks(np.inf) == [0, 0, 0]  # always the SBS
     np.testing.assert_array_equal(cautious(pred, 0, 0.05)[1], pred[1])  # untouched where kept
+
+
+def test_cv_one_sample_prices_each_samples_pick_with_the_other_samples() -> None:
+    index = pd.DataFrame({"dataset": ["a", "a", "b", "b", "b", "b", "c"]})
+    accuracy = np.array(
+        [
+            [0.9, 0.8], [0.7, 0.8],  # a: each sample's pick loses 10 points on the other
+            [0.5, 0.9], [0.5, 0.9], [0.5, 0.9], [np.nan, np.nan],  # b: CV always right; one unlabelled
+            [0.1, 0.9],  # c: a single sample, nothing to price its pick with
+        ]
+    )  # fmt: skip
+    corpus = Corpus(index, accuracy, np.zeros_like(accuracy), ["x", "y"])
+    result = cv_one_sample(corpus, {"a": 0, "b": 0, "c": 0})
+    assert result["n_datasets"] == 2
+    assert result["mean_regret"] == pytest.approx(5.0)  # (10 + 0) / 2
+    assert result["sbs_mean_regret"] == pytest.approx(22.5)  # a: (10 + 0) / 2, b: 40
+    assert result["gap_closed"] == pytest.approx(17.5 / 22.5)
+    assert cv_one_sample(corpus, {"c": 1})["n_datasets"] == 0
 
 
 def test_margin_is_chosen_on_validation_regret_ties_to_the_sbs() -> None:

@@ -195,6 +195,19 @@ def test_evaluate_methods_adds_baselines_and_is_json_ready():
     json.dumps(result)  # plain floats/ints/lists only
 
 
+def test_paired_comparison_with_the_sbs():
+    # per dataset, model regret minus SBS regret: 0, -25, 0 (the SBS always picks column 0)
+    result = evaluate_methods(TRUE, {"model": PRED}, sbs_index=0, n_boot=200)
+    model, sbs, oracle = (result["methods"][k] for k in ("model", "sbs", "oracle"))
+    assert model["better_worse_than_sbs"] == [1, 0]
+    assert oracle["better_worse_than_sbs"] == [2, 0] and sbs["better_worse_than_sbs"] == [0, 0]
+    lo, hi = model["regret_vs_sbs_ci"]
+    assert -25.0 <= lo < hi <= 0.0
+    assert sbs["regret_vs_sbs_ci"] == [0.0, 0.0]
+    worse = evaluate_methods(TRUE, {"bad": np.fliplr(TRUE)}, sbs_index=0, n_boot=200)["methods"]["bad"]
+    assert worse["better_worse_than_sbs"][1] > 0 and worse["regret_vs_sbs_ci"][1] > 0
+
+
 def test_evaluate_methods_with_sbs_means():
     means = TRUE.mean(axis=0)  # peaks at column 1
     result = evaluate_methods(TRUE, {}, sbs_index=1, n_boot=50, sbs_means=means)
