@@ -33,11 +33,16 @@ from flows.sample import sample_flow
 
 
 def corpus_workspace(corpus: str | Path, params: dict, base: str | Path = "data/corpora") -> Path:
-    """Workspace folder and params for one corpus: only its local folder is ingested."""
+    """Workspace folder and params for one corpus: only its local folder is ingested, with
+    ``evaluate.corpus_samples`` bootstrap samples per dataset when set (more samples, less
+    noisy test-side truth, without slowing the main pipeline's ``sample.per_dataset``)."""
     corpus = Path(corpus).resolve()
     root = Path(base) / safe_name(corpus.name)
     root.mkdir(parents=True, exist_ok=True)
     derived = copy.deepcopy(params)
+    samples = (params.get("evaluate") or {}).get("corpus_samples")
+    if samples:
+        derived["sample"] = {**(params.get("sample") or {}), "per_dataset": int(samples)}
     local = dict((params.get("ingest") or {}).get("local") or {})
     local.update(enabled=True, folders=[str(corpus)])
     derived["ingest"] = {"local": local}

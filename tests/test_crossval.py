@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from beyonder.crossval import (
     Workspace,
@@ -164,3 +165,22 @@ def test_margin_is_chosen_on_validation_regret_ties_to_the_sbs() -> None:
     assert choose_margin(pred, np.array([[0.8, 0.9, 0.7], [0.8, 0.9, 0.7]]), 0) == 0.02
     missing = np.array([[np.nan, np.nan, np.nan], [0.80, 0.95, np.nan]])
     assert np.isfinite(choose_margin(pred, missing, 0))
+
+
+def test_corpus_workspace_takes_its_samples_per_dataset_from_evaluate(tmp_path) -> None:
+    from flows.crossval import corpus_workspace
+
+    params = {
+        "seed": 1,
+        "ingest": {"sklearn": {"enabled": True}, "local": {"target": "class"}},
+        "sample": {"rows": 500, "per_dataset": 2},
+        "evaluate": {"corpus_samples": 4},
+    }
+    root = corpus_workspace(tmp_path / "my corpus", params, base=tmp_path / "corpora")
+    derived = yaml.safe_load((root / "params.yaml").read_text())
+    assert derived["sample"] == {"rows": 500, "per_dataset": 4}
+    assert derived["ingest"] == {"local": {"target": "class", "enabled": True, "folders": [str(tmp_path / "my corpus")]}}
+    assert params["sample"]["per_dataset"] == 2  # the caller's params untouched
+    del params["evaluate"]
+    derived = yaml.safe_load((corpus_workspace(tmp_path / "other", params, base=tmp_path / "c") / "params.yaml").read_text())
+    assert derived["sample"]["per_dataset"] == 2
