@@ -225,9 +225,8 @@ def cv_one_sample(corpus: Corpus, sbs_index: dict[str, int]) -> dict[str, float]
             truth = np.array(truths)
             cv_regret.append(float(np.nanmean(regret(truth, np.array(picks)))))
             sbs_regret.append(float(np.nanmean(regret(truth, np.full(len(truth), sbs_index[dataset])))))
-    if not cv_regret:
-        return {"n_datasets": 0, "mean_regret": float("nan"), "sbs_mean_regret": float("nan"), "gap_closed": float("nan")}
-    cv_mean, sbs_mean = float(np.mean(cv_regret)), float(np.mean(sbs_regret))
+    cv_mean = float(np.mean(cv_regret)) if cv_regret else float("nan")
+    sbs_mean = float(np.mean(sbs_regret)) if sbs_regret else float("nan")
     return {
         "n_datasets": len(cv_regret),
         "mean_regret": cv_mean,

@@ -157,7 +157,10 @@ def crossval_flow(
         mlflow.log_params({k: v for k, v in setting.items()})
         for method, metrics in result["methods"].items():
             mlflow.log_metrics({f"{method}_{k}": v for k, v in metrics.items() if isinstance(v, float)})
+        reference = {k: v for k, v in result["cv_one_sample"].items() if isinstance(v, float)}
+        mlflow.log_metrics({f"cv_one_sample_{k}": v for k, v in reference.items()})
         mlflow.log_dict(result, "crossval.json")
     for method, metrics in result["methods"].items():
         logger.info("%-10s %s", method, {k: metrics[k] for k in ("mean_regret", "gap_closed", "spearman")})
+    logger.info("brute-force reference (CV of one sample, priced on the others): %s", result["cv_one_sample"])
     return result

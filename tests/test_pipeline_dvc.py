@@ -264,6 +264,28 @@ def test_status_is_clean(pipeline: Pipeline) -> None:
     assert json.loads(result.stdout) == {}, result.stdout
 
 
+def test_evaluate_corpus_cross_validates_the_labelled_workspace(pipeline: Pipeline, tmp_path: Path) -> None:
+    """``beyonder evaluate --corpus`` on a folder holding a labelled workspace (this one) uses
+    its labels as they are: grouped folds, the JSON of the issue, the paired comparison with
+    the SBS and the brute-force reference, with no training (methods without Beyonder)."""
+    out = tmp_path / "cv.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "beyonder.cli", "evaluate", "--corpus", str(pipeline.repo), "--folds", "2",
+         "--methods", "random,pymfe_knn", "--json", str(out)],
+        cwd=pipeline.repo, env=pipeline.env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, _report(result)
+    report = json.loads(out.read_text())
+    assert report["n_datasets"] == 3 and len(report["per_dataset"]) == 3
+    assert sorted(d for fold in report["folds"] for d in fold) == sorted(r["dataset"] for r in report["per_dataset"])
+    assert set(report["methods"]) == {"random", "pymfe_knn", "sbs", "oracle"}
+    for metrics in report["methods"].values():
+        assert len(metrics["regret_vs_sbs_ci"]) == 2 and len(metrics["better_worse_than_sbs"]) == 2
+    assert report["methods"]["oracle"]["mean_regret"] == 0
+    reference = report["cv_one_sample"]  # 2 samples per dataset: each priced with the other
+    assert reference["n_datasets"] == 3 and reference["mean_regret"] >= 0 and reference["sbs_mean_regret"] >= 0
+
+
 def test_changing_epochs_invalidates_train_only(pipeline: Pipeline) -> None:
     """Changing ``train.epochs`` changes train's params and nothing else's: ``dvc status``
     lists train alone (evaluate is not listed: its own deps are unchanged until train writes a
