@@ -183,9 +183,13 @@ class Beyonder:
                     patience=c.patience, restore_best_weights=True, monitor="val_loss"
                 )
             )
+        # shuffle=False: ``_Batches`` already draws each epoch's order from the seed; Keras
+        # would shuffle again with Python's global `random`, which other threads (in a Prefect
+        # flow) draw from too, so the same seed gave different batch orders, hence models.
         history = model.fit(
-            train, validation_data=val, epochs=c.epochs, callbacks=all_callbacks, verbose=verbose
-        )
+            train, validation_data=val, epochs=c.epochs, callbacks=all_callbacks, verbose=verbose,
+            shuffle=False,
+        )  # fmt: skip
         self.model_ = model
         self.history_ = {k: [float(x) for x in v] for k, v in history.history.items()}
         return self
