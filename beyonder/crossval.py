@@ -218,12 +218,9 @@ def cv_one_sample(corpus: Corpus, sbs_index: dict[str, int]) -> dict[str, float]
             if labelled.sum() < 2 or dataset not in sbs_index:
                 continue
             accuracy = accuracy[labelled]
-            picks, truths = [], []
-            for i in range(len(accuracy)):
-                picks.append(int(choose(accuracy[i : i + 1])[0]))
-                truths.append(np.nanmean(np.delete(accuracy, i, axis=0), axis=0))
-            truth = np.array(truths)
-            cv_regret.append(float(np.nanmean(regret(truth, np.array(picks)))))
+            # row i: the mean labels of every sample but i
+            truth = np.array([np.nanmean(np.delete(accuracy, i, axis=0), axis=0) for i in range(len(accuracy))])
+            cv_regret.append(float(np.nanmean(regret(truth, choose(accuracy)))))
             sbs_regret.append(float(np.nanmean(regret(truth, np.full(len(truth), sbs_index[dataset])))))
     cv_mean = float(np.mean(cv_regret)) if cv_regret else float("nan")
     sbs_mean = float(np.mean(sbs_regret)) if sbs_regret else float("nan")

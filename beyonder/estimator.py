@@ -184,8 +184,8 @@ class Beyonder:
                 )
             )
         # shuffle=False: ``_Batches`` already draws each epoch's order from the seed; Keras
-        # would shuffle again with Python's global `random`, which other threads (in a Prefect
-        # flow) draw from too, so the same seed gave different batch orders, hence models.
+        # would shuffle again with Python's global `random`, so any other code drawing from it
+        # during a fit (a callback, another thread) changed the batch order, hence the model.
         history = model.fit(
             train, validation_data=val, epochs=c.epochs, callbacks=all_callbacks, verbose=verbose,
             shuffle=False,

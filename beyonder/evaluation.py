@@ -284,12 +284,12 @@ def evaluate_methods(
             t, p = _labelled_rows(t_full, p_full)
             rows = _per_row(t, p, _sbs_rows(t_full, sbs_index), tie_tolerance)
             method_means = rows["regret"][boot].mean(axis=1)
-            sbs_means = rows["sbs_regret"][boot].mean(axis=1)
+            sbs_boot = rows["sbs_regret"][boot].mean(axis=1)  # the SBS's mean regret per resample
             with np.errstate(divide="ignore", invalid="ignore"):
-                gaps = np.where(sbs_means > 1e-12, (sbs_means - method_means) / sbs_means, np.nan)
+                gaps = np.where(sbs_boot > 1e-12, (sbs_boot - method_means) / sbs_boot, np.nan)
             q = [alpha / 2, 1 - alpha / 2]
             metrics["mean_regret_ci"] = [float(v) for v in np.quantile(method_means, q)]
-            metrics["regret_vs_sbs_ci"] = [float(v) for v in np.quantile(method_means - sbs_means, q)]
+            metrics["regret_vs_sbs_ci"] = [float(v) for v in np.quantile(method_means - sbs_boot, q)]
             metrics["better_worse_than_sbs"] = [
                 int((rows["regret"] < rows["sbs_regret"] - 1e-9).sum()),
                 int((rows["regret"] > rows["sbs_regret"] + 1e-9).sum()),

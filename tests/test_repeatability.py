@@ -164,8 +164,8 @@ def _fit_twice_and_compare() -> None:
         classifiers=["logreg", "knn", "decision_tree"], rows=32, max_features=8, dim=16, heads=2,
         blocks=1, inducing=4, dropout=0.1, epochs=2, batch_size=1, views=2, seed=7,
     )  # fmt: skip
-    # the first fit runs beside something that draws from Python's global `random` (in a
-    # Prefect flow: other threads); Keras shuffles a PyDataset's batches with it unless told not to
+    # the first fit runs beside something that draws from Python's global `random`; Keras
+    # shuffles a PyDataset's batches with it unless told not to
     first = Beyonder(config).fit(samples, accuracy, fit_time, callbacks=[DrawsFromRandom()])
     first.embed(samples[:1])  # builds another Keras model: process history a fit must not see
     Beyonder(replace(config, seed=8)).fit(samples[:2], accuracy[:2], fit_time[:2])
