@@ -66,7 +66,9 @@ def _fit_beyonder(
 ) -> tuple[Beyonder, Corpus]:
     """Fit on ``train`` with early stopping on a grouped validation split of its datasets;
     ``start``: weights of a pretrained network to fine-tune (all layers) instead of a fresh one.
-    Returns the fitted model and its validation samples."""
+    Returns the fitted model and its validation samples (with the labels it was given)."""
+    if config.dataset_targets:
+        train = train.dataset_means()
     val_sets = grouped_test_split(sorted(set(train.index["dataset"])), val_fraction, seed + 11)
     is_val = _rows(train, val_sets, True)
     fit, val = train.subset(~is_val), train.subset(is_val)

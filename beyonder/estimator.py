@@ -53,7 +53,8 @@ class BeyonderConfig:
     patience: int = 8
     views: int = 4
     landmarks: bool = True  # feed the landmarker globals (off: zeroed, for ablations)
-    prior_init: bool = True  # heads start at the training means (the SBS's view), see fit
+    prior_init: bool = True  # heads start at a ridge regression on the globals, see start_from_prior
+    dataset_targets: bool = True  # train on each dataset's mean labels (Corpus.dataset_means)
     seed: int = 0
 
 
@@ -170,7 +171,7 @@ class Beyonder:
         if model is None:
             model = new_network(c)
             if c.prior_init:
-                start_from_prior(model, accuracy, fit_time)
+                start_from_prior(model, accuracy, fit_time, _globals(samples, c))
         self._compile(model)
         train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True)
         val = None
@@ -308,23 +309,67 @@ def new_network(config: BeyonderConfig) -> keras.Model:
 
 PRIOR_KERNEL_SCALE = 0.1
 """How much of the heads' random initial weights is kept when they start from the prior."""
+PRIOR_RIDGE = 10.0
+"""Ridge penalty of the prior's linear part, on standardised dataset-level features."""
 
 
-def start_from_prior(model: keras.Model, accuracy: np.ndarray, fit_time: np.ndarray) -> None:
-    """Start the heads at the training data's per-classifier means (bias = logit of the mean
-    accuracy, mean log10 fit time) with small weights: a fresh network then predicts what the
-    single best solver knows, and training spends its few samples learning where a dataset
-    departs from it (the bias trick of keras-io's imbalanced-classification example)."""
+def start_from_prior(
+    model: keras.Model, accuracy: np.ndarray, fit_time: np.ndarray, globals_: np.ndarray | None = None
+) -> None:
+    """Start each head at a ridge regression of its labels (logit accuracy, log10 fit time) on
+    the dataset-level features ``globals_`` (landmarkers included), with small weights on the
+    deep part: a fresh network then predicts what a linear model of the landmarkers knows, and
+    training spends its few datasets learning where a dataset departs from it (the bias trick
+    of keras-io's imbalanced-classification example, with a linear model in place of a mean).
+    Without ``globals_`` each head starts at the training means (the single best solver's view).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        clipped = np.clip(_f32(accuracy).astype(np.float64), 0.02, 0.98)
+        targets = {"accuracy": np.log(clipped / (1 - clipped)), "fit_time": _log_time(fit_time).astype(np.float64)}
+    for name, y in targets.items():
+        if globals_ is None:
+            kernel, bias = np.zeros((N_GLOBALS, y.shape[1])), _column_means(y)
+        else:
+            kernel, bias = ridge(np.asarray(globals_, dtype=np.float64), y, PRIOR_RIDGE)
+        deep = model.get_layer(f"{name}_deep")
+        deep_kernel, _ = deep.get_weights()
+        deep.set_weights([deep_kernel * PRIOR_KERNEL_SCALE, bias.astype(deep_kernel.dtype)])
+        model.get_layer(f"{name}_linear").set_weights([kernel.astype(deep_kernel.dtype)])
+
+
+def ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel and bias of ``y ~ x`` per column of ``y`` (NaN = no label: that row is left out
+    of that column), penalised by ``alpha`` on standardised ``x``; both in ``x``'s own units.
+    A column without labels gets a zero kernel and bias."""
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0  # a constant feature: left at zero by the penalty
+    z = (x - x.mean(axis=0)) / scale
+    kernel, bias = np.zeros((x.shape[1], y.shape[1])), np.zeros(y.shape[1])
+    for j in range(y.shape[1]):
+        rows = ~np.isnan(y[:, j])
+        if not rows.any():
+            continue
+        zj, yj = z[rows], y[rows, j]
+        z_mean, y_mean = zj.mean(axis=0), yj.mean()
+        centred = zj - z_mean
+        w = np.linalg.solve(centred.T @ centred + alpha * np.eye(x.shape[1]), centred.T @ (yj - y_mean))
+        kernel[:, j] = w / scale
+        bias[j] = y_mean - z_mean @ w - (x.mean(axis=0) / scale) @ w
+    return kernel, bias
+
+
+def _column_means(y: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():  # a classifier without any label: neutral start
         warnings.simplefilter("ignore", RuntimeWarning)
-        mean_acc = np.nanmean(_f32(accuracy), axis=0)
-        mean_time = np.nanmean(_log_time(fit_time), axis=0)
-    mean_acc = np.clip(np.nan_to_num(mean_acc, nan=0.5), 0.02, 0.98)
-    mean_time = np.nan_to_num(mean_time, nan=0.0)
-    for name, bias in (("accuracy", np.log(mean_acc / (1 - mean_acc))), ("fit_time", mean_time)):
-        layer = model.get_layer(name)
-        kernel, _ = layer.get_weights()
-        layer.set_weights([kernel * PRIOR_KERNEL_SCALE, bias.astype(kernel.dtype)])
+        return np.nan_to_num(np.nanmean(y, axis=0), nan=0.0)
+
+
+def _globals(samples: Sequence[EncodedSample], config: BeyonderConfig) -> np.ndarray:
+    """The dataset-level features as the network reads them (see ``_inputs``)."""
+    values = np.stack([s.globals for s in samples]).astype(np.float64)
+    if not config.landmarks:
+        values[:, N_GLOBALS - N_LANDMARKS :] = 0.0
+    return values
 
 
 def _inputs(views: list[EncodedSample], config: BeyonderConfig) -> dict[str, np.ndarray]:

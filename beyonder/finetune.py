@@ -1,9 +1,9 @@
 """Fine-tuning: adapt a trained Beyonder to a user's own labels or to a changed portfolio.
 
 The encoder (everything up to the ``dataset_embedding`` layer) is frozen; only the heads
-(``head_hidden``, ``accuracy``, ``fit_time``) learn, plus, with ``unfreeze=N``, the last
-``N`` layers with weights below them. When the portfolio changes, the ``accuracy`` and
-``fit_time`` heads are rebuilt with one output per classifier of the new portfolio: the
+(``head_hidden`` and the deep and linear parts of ``accuracy`` and ``fit_time``) learn, plus,
+with ``unfreeze=N``, the last ``N`` layers with weights below them. When the portfolio
+changes, the ``accuracy`` and ``fit_time`` heads are rebuilt with one output per classifier of the new portfolio: the
 weights of classifiers kept are copied, a new classifier starts from the mean of the old
 ones (the "average classifier"), and classifiers dropped go away.
 
@@ -35,9 +35,10 @@ import pandas as pd
 
 from beyonder.encoding import encode_sample
 from beyonder.estimator import EMBEDDING_LAYER, Beyonder
+from beyonder.model import HEADS, head
 from beyonder.recommend import Recommender, RecommendError, read_table
 
-HEAD_LAYERS = ("head_hidden", "accuracy", "fit_time")
+HEAD_LAYERS = ("head_hidden", *(f"{name}_{part}" for name in HEADS for part in ("deep", "linear")))
 
 
 class FinetuneError(RecommendError):
@@ -177,21 +178,28 @@ def adapt_heads(model: keras.Model, old: list[str], new: list[str]) -> keras.Mod
     are shared with ``model``."""
     if list(old) == list(new):
         return model
-    features = model.get_layer("accuracy").input  # head_hidden -> dropout
-    heads = {}
-    for name, activation in (("accuracy", "sigmoid"), ("fit_time", None)):
-        kernel, bias = model.get_layer(name).get_weights()
-        layer = keras.layers.Dense(len(new), activation=activation, name=name)
-        heads[name] = layer(features)
-        new_kernel = np.empty((kernel.shape[0], len(new)), dtype=kernel.dtype)
-        new_bias = np.empty(len(new), dtype=bias.dtype)
-        for j, clf in enumerate(new):
-            if clf in old:
-                new_kernel[:, j], new_bias[j] = kernel[:, old.index(clf)], bias[old.index(clf)]
-            else:
-                new_kernel[:, j], new_bias[j] = kernel.mean(axis=1), bias.mean()
-        layer.set_weights([new_kernel, new_bias])
-    return keras.Model(inputs=model.input, outputs=heads, name=model.name)
+    hidden = model.get_layer("accuracy_deep").input  # head_hidden -> dropout
+    dataset = model.get_layer("accuracy_linear").input  # the globals
+    outputs = {}
+    for name, activation in HEADS.items():
+        deep, linear = (
+            keras.layers.Dense(len(new), use_bias=model.get_layer(f"{name}_{part}").use_bias, name=f"{name}_{part}")
+            for part in ("deep", "linear")
+        )
+        outputs[name] = head(name, len(new), activation, hidden, dataset, deep, linear)
+        for layer, part in ((deep, "deep"), (linear, "linear")):
+            layer.set_weights(_remap(model.get_layer(f"{name}_{part}").get_weights(), old, new))
+    return keras.Model(inputs=model.input, outputs=outputs, name=model.name)
+
+
+def _remap(weights: list[np.ndarray], old: list[str], new: list[str]) -> list[np.ndarray]:
+    """Kernel (and bias) columns of the classifiers kept; a new classifier gets the mean of the
+    old ones (the "average classifier")."""
+    out = []
+    for w in weights:  # the last axis is the classifier
+        columns = [w[..., old.index(c)] if c in old else w.mean(axis=-1) for c in new]
+        out.append(np.stack(columns, axis=-1).astype(w.dtype))
+    return out
 
 
 def freeze_encoder(model: keras.Model, unfreeze: int = 0) -> list[str]:
@@ -199,7 +207,7 @@ def freeze_encoder(model: keras.Model, unfreeze: int = 0) -> list[str]:
     them; returns the names of the trainable layers."""
     names = [layer.name for layer in model.layers]
     cut = names.index(EMBEDDING_LAYER)
-    below = [layer for layer in model.layers[:cut] if layer.weights]
+    below = [layer for layer in model.layers[:cut] if layer.weights and layer.name not in HEAD_LAYERS]
     extra = {layer.name for layer in below[len(below) - unfreeze :]} if unfreeze > 0 else set()
     trainable = []
     for layer in model.layers:

@@ -7,7 +7,8 @@ Read top to bottom:
    a few learned inducing points (ISAB, Set Transformer), so row attention costs O(rows);
 3. rows are pooled by a masked mean, features by attention pooling with a learned seed (PMA);
 4. dataset-level features join, and two heads predict, for each classifier of the portfolio,
-   its cross-validated accuracy and its log10 fit time.
+   its cross-validated accuracy and its log10 fit time; each head also reads the dataset-level
+   features (landmarkers included) through a linear path.
 
 No positional encoding anywhere, and every pooling is symmetric, so the outputs cannot depend
 on row order or column order; classes enter only through class-wise statistics.
@@ -153,6 +154,21 @@ class AttentionPool(layers.Layer):
         return {**super().get_config(), "dim": self.dim, "heads": self.heads}
 
 
+HEADS = {"accuracy": "sigmoid", "fit_time": "linear"}
+"""The outputs, each one value per portfolio classifier, and their activations."""
+
+
+def head(name: str, units: int, activation: str, hidden, dataset, deep=None, linear=None):
+    """One output: a deep part on the dataset embedding plus a linear part on the dataset-level
+    numbers (no bias; it starts at zero, or at a ridge regression, see ``start_from_prior``),
+    so the network can always fall back on a linear model of the landmarkers. ``deep`` and
+    ``linear``: Dense layers to use instead of fresh ones (a portfolio change)."""
+    deep = deep or layers.Dense(units, name=f"{name}_deep")
+    linear = linear or layers.Dense(units, use_bias=False, kernel_initializer="zeros", name=f"{name}_linear")
+    total = layers.Add(name=f"{name}_sum")([deep(hidden), linear(dataset)])
+    return layers.Activation(activation, name=name)(total)
+
+
 def build_model(
     n_classifiers: int,
     dim: int = 32,
@@ -179,10 +195,12 @@ def build_model(
     h = layers.Concatenate(name="dataset_embedding")([pooled, mean_feature, context])
     h = layers.Dense(dim * 2, activation="gelu", name="head_hidden")(h)
     h = layers.Dropout(dropout)(h)
-    accuracy = layers.Dense(n_classifiers, activation="sigmoid", name="accuracy")(h)
-    fit_time = layers.Dense(n_classifiers, name="fit_time")(h)
+    outputs = {
+        name: head(name, n_classifiers, activation, h, dataset) for name, activation in HEADS.items()
+    }
     return keras.Model(
         inputs={"cells": cells, "row_mask": row_mask, "feature_mask": feature_mask, "globals": dataset},
-        outputs={"accuracy": accuracy, "fit_time": fit_time},
+        outputs=outputs,
         name="beyonder",
     )
+

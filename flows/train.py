@@ -32,13 +32,15 @@ def train_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     classifiers = list((params.get("label") or {}).get("classifiers") or PORTFOLIO)
     corpus = load_corpus(layout, classifiers)
     train_mask, val_mask = train_val_masks(corpus, params)
+    config = model_config(params, classifiers)
+    if config.dataset_targets:
+        corpus = corpus.dataset_means()
     train, val = corpus.subset(train_mask), corpus.subset(val_mask)
     logger.info(
         "training on %d samples of %d datasets, validating on %d samples of %d datasets",
         len(train.index), train.index["dataset"].nunique(), len(val.index), val.index["dataset"].nunique(),
     )
     encoded_train, encoded_val = encode_task(train, root), encode_task(val, root)
-    config = model_config(params, classifiers)
     sample_cfg = params.get("sample") or {}
     tracking.configure(root)
     with mlflow.start_run(run_name="train") as run:

@@ -383,8 +383,9 @@ def test_finetune_registers_a_challenger_with_a_changed_portfolio(registry, tmp_
     assert summary["alias"] == "challenger" and summary["version"] != str(registry.version.version)
     assert summary["added"] == ["extra_trees"] and summary["removed"] == []
     assert summary["samples"] == 3 * 3 and summary["groups"] == 3 and len(summary["loss"]) == 2
-    assert {"head_hidden", "accuracy", "fit_time"} <= set(summary["trainable_layers"])
-    assert len(summary["trainable_layers"]) == 4  # the heads plus one unfrozen layer
+    heads = {"head_hidden", "accuracy_deep", "accuracy_linear", "fit_time_deep", "fit_time_linear"}
+    assert heads <= set(summary["trainable_layers"])
+    assert len(summary["trainable_layers"]) == len(heads) + 1  # the heads plus one unfrozen layer
 
     champion = load_recommender("models:/beyonder@champion", cache=False)
     tuned = load_recommender("models:/beyonder@challenger", cache=False)

@@ -184,3 +184,23 @@ def test_corpus_workspace_takes_its_samples_per_dataset_from_evaluate(tmp_path) 
     del params["evaluate"]
     derived = yaml.safe_load((corpus_workspace(tmp_path / "other", params, base=tmp_path / "c") / "params.yaml").read_text())
     assert derived["sample"]["per_dataset"] == 2
+
+
+def test_dataset_means_label_each_sample_with_its_datasets_mean_per_kind() -> None:
+    """Training targets without one sample's CV noise: the mean over the dataset's samples of
+    the same kind (noisy copies apart), a missing label filled from its siblings, fit times
+    kept per sample."""
+    index = pd.DataFrame(
+        {
+            "sample_id": ["a__s0", "a__s1", "a__s0__noise", "b__s0", "b__s1"],
+            "dataset": ["a", "a", "a", "b", "b"],
+            "kind": ["bootstrap", "bootstrap", "noise", "bootstrap", "bootstrap"],
+        }
+    )
+    accuracy = np.array([[0.8, 0.6], [0.9, np.nan], [0.5, 0.5], [0.7, 0.7], [0.9, 0.8]])
+    fit_time = np.arange(10.0).reshape(5, 2)
+    means = Corpus(index, accuracy, fit_time, ["x", "y"]).dataset_means()
+    expected = np.array([[0.85, 0.6], [0.85, 0.6], [0.5, 0.5], [0.8, 0.75], [0.8, 0.75]])
+    np.testing.assert_allclose(means.accuracy, expected)
+    np.testing.assert_array_equal(means.fit_time, fit_time)
+    assert means.index is index and means.classifiers == ["x", "y"]

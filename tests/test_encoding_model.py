@@ -372,6 +372,45 @@ def test_fresh_heads_start_at_the_training_means() -> None:
     assert np.abs(out["fit_time"] - [-2.0, 0.0, -1.0]).max() < 0.3
 
 
+def test_fresh_heads_start_at_a_ridge_regression_on_the_globals() -> None:
+    """``prior_init`` with the globals: labels that follow one dataset-level feature through a
+    logistic curve are predicted, before any training step, by the linear path (shrunk by the
+    penalty), and the prior's ridge equals scikit-learn's on standardised features."""
+    from sklearn.linear_model import Ridge
+
+    from beyonder.encoding import batch, encode_sample
+    from beyonder.estimator import ridge, start_from_prior
+    from beyonder.model import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(2, dim=8, heads=2, blocks=1, inducing=4)
+    samples = [encode_sample(_frame(seed=s)) for s in range(40)]
+    rng = np.random.default_rng(0)
+    globals_ = np.stack([s.globals for s in samples]).astype(np.float64)
+    globals_[:, 8] = rng.uniform(-0.3, 0.3, len(samples))  # a landmarker that decides the labels
+    for s, g in zip(samples, globals_, strict=True):
+        s.globals[:] = g
+    logit = np.stack([3 * globals_[:, 8], -3 * globals_[:, 8] + 0.5], axis=1)
+    accuracy = 1 / (1 + np.exp(-logit))
+    start_from_prior(model, accuracy, np.full_like(accuracy, 0.1), globals_)
+    out = model.predict_on_batch(batch(samples, rows=64, features=16))
+    error = np.abs(out["accuracy"] - accuracy).mean()
+    assert error < 0.3 * np.abs(accuracy.mean(axis=0) - accuracy).mean()  # far closer than the means
+    for j in range(2):
+        assert np.corrcoef(out["accuracy"][:, j], accuracy[:, j])[0, 1] > 0.95
+
+    x, y = rng.normal(size=(30, 4)) * [1, 10, 0.1, 1], rng.normal(size=(30, 2))
+    x[:, 3] = 2.0  # a constant feature
+    y[0, 1] = np.nan  # a missing label leaves that row out of that column only
+    kernel, bias = ridge(x, y, alpha=3.0)
+    for j in range(2):
+        rows = ~np.isnan(y[:, j])
+        scale = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
+        expected = Ridge(alpha=3.0).fit((x[rows] - x.mean(axis=0)) / scale, y[rows, j])
+        np.testing.assert_allclose(x[rows] @ kernel[:, j] + bias[j], expected.predict((x[rows] - x.mean(axis=0)) / scale))
+    assert (kernel[3] == 0).all()
+
+
 def test_categorical_row_keys_are_pandas_hashes_of_the_cells() -> None:
     """Row keys (which rows are copies of one source row, for the landmarkers' split) are
     computed per level; they must equal pandas' hash of every cell's string, missing included."""
