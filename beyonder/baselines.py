@@ -1,5 +1,6 @@
 """Classic meta-learners to beat: pymfe meta-features + a RandomForest regressor per
-classifier, and k nearest datasets in meta-feature space (auto-sklearn 1.0 style)."""
+classifier, k nearest datasets in meta-feature space (auto-sklearn 1.0 style), and a ridge
+regression on Beyonder's own dataset-level features (its linear part alone)."""
 
 from __future__ import annotations
 
@@ -107,3 +108,50 @@ class NearestDatasets:
         points = self.scaler_.transform(self.imputer_.transform(X))
         _, idx = self.nn_.kneighbors(points)
         return np.stack([np.nanmean(self.targets_[i], axis=0) for i in idx])
+
+
+PRIOR_RIDGE = 10.0
+"""Ridge penalty on standardised dataset-level features (Beyonder's prior and ``LandmarkRidge``)."""
+
+
+def logit(accuracy: np.ndarray) -> np.ndarray:
+    """Log-odds of accuracies clipped to [0.02, 0.98] (NaN stays NaN): a linear model in this
+    space cannot predict past 100%, and near-perfect datasets do not dominate it."""
+    clipped = np.clip(np.asarray(accuracy, dtype=np.float64), 0.02, 0.98)
+    return np.log(clipped / (1 - clipped))
+
+
+def ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel and bias of ``y ~ x`` per column of ``y`` (NaN = no label: that row is left out
+    of that column), penalised by ``alpha`` on standardised ``x``; both in ``x``'s own units.
+    A column without labels gets a zero kernel and bias."""
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0  # a constant feature: left at zero by the penalty
+    z = (x - x.mean(axis=0)) / scale
+    kernel, bias = np.zeros((x.shape[1], y.shape[1])), np.zeros(y.shape[1])
+    for j in range(y.shape[1]):
+        rows = ~np.isnan(y[:, j])
+        if not rows.any():
+            continue
+        zj, yj = z[rows], y[rows, j]
+        z_mean, y_mean = zj.mean(axis=0), yj.mean()
+        centred = zj - z_mean
+        w = np.linalg.solve(centred.T @ centred + alpha * np.eye(x.shape[1]), centred.T @ (yj - y_mean))
+        kernel[:, j] = w / scale
+        bias[j] = y_mean - z_mean @ w - (x.mean(axis=0) / scale) @ w
+    return kernel, bias
+
+
+class LandmarkRidge:
+    """Accuracy per classifier from a ridge regression of its log-odds on the dataset-level
+    features (landmarkers, size, class balance): where a fresh Beyonder starts, as a selector."""
+
+    def __init__(self, alpha: float = PRIOR_RIDGE):
+        self.alpha = alpha
+
+    def fit(self, X: np.ndarray, accuracy: np.ndarray) -> LandmarkRidge:
+        self.kernel_, self.bias_ = ridge(np.asarray(X, dtype=np.float64), logit(accuracy), self.alpha)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(np.asarray(X, dtype=np.float64) @ self.kernel_ + self.bias_)))

@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--json", dest="json_path", help="write the report as JSON here")
             p.add_argument(
                 "--methods",
-                default="beyonder,pymfe_rf,pymfe_knn,random",
+                default="beyonder,landmark_ridge,pymfe_rf,pymfe_knn,random",
                 help="comma-separated methods to compare (SBS and oracle always come along)",
             )
     from beyonder.cli_consumers import add_commands

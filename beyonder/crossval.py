@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from beyonder.baselines import MetaFeatureForest, NearestDatasets, meta_matrix
+from beyonder.baselines import LandmarkRidge, MetaFeatureForest, NearestDatasets, meta_matrix
 from beyonder.encoding import EncodedSample
-from beyonder.estimator import Beyonder, BeyonderConfig, new_network
+from beyonder.estimator import Beyonder, BeyonderConfig, dataset_features, new_network
 from beyonder.evaluation import choose, evaluate_methods, regret
 from beyonder.splits import grouped_test_split
 from beyonder.stages.evaluate import HEADLINE, per_dataset_mean, svm_task
 from beyonder.stages.train import Corpus
 
-METHODS = ("beyonder", "pymfe_rf", "pymfe_knn", "random")
+METHODS = ("beyonder", "landmark_ridge", "pymfe_rf", "pymfe_knn", "random")
 SEED_STRIDE = 1000
 """Seed offset between the extra Beyonder members of ``seeds`` (folds offset by 1)."""
 
@@ -184,6 +184,15 @@ def predict_fold(
         known = est.embed([train_ws.encoded[s] for s in original_train.index["sample_id"]])
         knn = NearestDatasets(k=5).fit(known, original_train.accuracy, original_train.index["dataset"].to_numpy())
         preds["beyonder_knn"] = knn.predict(est.embed(encoded))
+    if "landmark_ridge" in methods:  # Beyonder's linear part alone, on the same targets
+        targets = original_train.dataset_means() if config.dataset_targets else original_train
+        ridge = LandmarkRidge().fit(
+            dataset_features([train_ws.encoded[s] for s in original_train.index["sample_id"]], config),
+            targets.accuracy,
+        )
+        preds["landmark_ridge"] = ridge.predict(
+            dataset_features([test_ws.encoded[s] for s in test.index["sample_id"]], config)
+        )
     if {"pymfe_rf", "pymfe_knn"} & set(methods):
         X_train, columns = meta_matrix([train_ws.meta[s] for s in original_train.index["sample_id"]])
         X_test, _ = meta_matrix([test_ws.meta[s] for s in test.index["sample_id"]], columns)

@@ -21,6 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from beyonder.baselines import PRIOR_RIDGE, logit, ridge
 from beyonder.encoding import N_GLOBALS, N_LANDMARKS, EncodedSample, batch, view
 from beyonder.model import build_model
 from beyonder.schema import PORTFOLIO
@@ -171,7 +172,7 @@ class Beyonder:
         if model is None:
             model = new_network(c)
             if c.prior_init:
-                start_from_prior(model, accuracy, fit_time, _globals(samples, c))
+                start_from_prior(model, accuracy, fit_time, dataset_features(samples, c))
         self._compile(model)
         train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True)
         val = None
@@ -309,8 +310,6 @@ def new_network(config: BeyonderConfig) -> keras.Model:
 
 PRIOR_KERNEL_SCALE = 0.1
 """How much of the heads' random initial weights is kept when they start from the prior."""
-PRIOR_RIDGE = 10.0
-"""Ridge penalty of the prior's linear part, on standardised dataset-level features."""
 
 
 def start_from_prior(
@@ -323,9 +322,7 @@ def start_from_prior(
     of keras-io's imbalanced-classification example, with a linear model in place of a mean).
     Without ``globals_`` each head starts at the training means (the single best solver's view).
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        clipped = np.clip(_f32(accuracy).astype(np.float64), 0.02, 0.98)
-        targets = {"accuracy": np.log(clipped / (1 - clipped)), "fit_time": _log_time(fit_time).astype(np.float64)}
+    targets = {"accuracy": logit(accuracy), "fit_time": _log_time(fit_time).astype(np.float64)}
     for name, y in targets.items():
         if globals_ is None:
             kernel, bias = np.zeros((N_GLOBALS, y.shape[1])), _column_means(y)
@@ -337,34 +334,13 @@ def start_from_prior(
         model.get_layer(f"{name}_linear").set_weights([kernel.astype(deep_kernel.dtype)])
 
 
-def ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Kernel and bias of ``y ~ x`` per column of ``y`` (NaN = no label: that row is left out
-    of that column), penalised by ``alpha`` on standardised ``x``; both in ``x``'s own units.
-    A column without labels gets a zero kernel and bias."""
-    scale = x.std(axis=0)
-    scale[scale < 1e-9] = 1.0  # a constant feature: left at zero by the penalty
-    z = (x - x.mean(axis=0)) / scale
-    kernel, bias = np.zeros((x.shape[1], y.shape[1])), np.zeros(y.shape[1])
-    for j in range(y.shape[1]):
-        rows = ~np.isnan(y[:, j])
-        if not rows.any():
-            continue
-        zj, yj = z[rows], y[rows, j]
-        z_mean, y_mean = zj.mean(axis=0), yj.mean()
-        centred = zj - z_mean
-        w = np.linalg.solve(centred.T @ centred + alpha * np.eye(x.shape[1]), centred.T @ (yj - y_mean))
-        kernel[:, j] = w / scale
-        bias[j] = y_mean - z_mean @ w - (x.mean(axis=0) / scale) @ w
-    return kernel, bias
-
-
 def _column_means(y: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():  # a classifier without any label: neutral start
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nan_to_num(np.nanmean(y, axis=0), nan=0.0)
 
 
-def _globals(samples: Sequence[EncodedSample], config: BeyonderConfig) -> np.ndarray:
+def dataset_features(samples: Sequence[EncodedSample], config: BeyonderConfig) -> np.ndarray:
     """The dataset-level features as the network reads them (see ``_inputs``)."""
     values = np.stack([s.globals for s in samples]).astype(np.float64)
     if not config.landmarks:

@@ -68,7 +68,8 @@ def _workspace(n_datasets: int = 10, per_dataset: int = 2, prefix: str = "d", se
 def report() -> dict:
     ws = _workspace(n_datasets=16, per_dataset=1)
     folds = grouped_folds(sorted(set(ws.original.index["dataset"])), 2, seed=0, families=())
-    return cross_validate(ws, folds, CONFIG, ("beyonder", "pymfe_knn", "pymfe_rf", "random"), n_boot=50)
+    methods = ("beyonder", "landmark_ridge", "pymfe_knn", "pymfe_rf", "random")
+    return cross_validate(ws, folds, CONFIG, methods, n_boot=50)
 
 
 def test_every_dataset_is_tested_once_on_held_out_folds(report: dict) -> None:
@@ -83,7 +84,7 @@ def test_json_layout_has_every_method_and_the_one_view_ablation(report: dict) ->
     assert result["n_datasets"] == 16
     expected = {
         "beyonder", "beyonder_1view", "beyonder_knn", "beyonder_cautious",
-        "sbs", "oracle", "random", "pymfe_rf", "pymfe_knn",
+        "landmark_ridge", "sbs", "oracle", "random", "pymfe_rf", "pymfe_knn",
     }  # fmt: skip
     assert set(result["methods"]) == expected
     for metrics in result["methods"].values():
@@ -93,6 +94,8 @@ def test_json_layout_has_every_method_and_the_one_view_ablation(report: dict) ->
     # the kind of a dataset decides its winner: nearest datasets on a meta-feature that tells
     # the kinds apart pick right, and the SBS, one fixed pick, cannot be right for both kinds
     assert result["methods"]["pymfe_knn"]["mean_regret"] < result["methods"]["sbs"]["mean_regret"]
+    # so do the landmarkers: linear tables score high on the linear landmarker, the others on 1-NN
+    assert result["methods"]["landmark_ridge"]["mean_regret"] < result["methods"]["sbs"]["mean_regret"]
     assert "svm_kernel" in result
 
 

@@ -378,8 +378,9 @@ def test_fresh_heads_start_at_a_ridge_regression_on_the_globals() -> None:
     penalty), and the prior's ridge equals scikit-learn's on standardised features."""
     from sklearn.linear_model import Ridge
 
+    from beyonder.baselines import ridge
     from beyonder.encoding import batch, encode_sample
-    from beyonder.estimator import ridge, start_from_prior
+    from beyonder.estimator import start_from_prior
     from beyonder.model import build_model
 
     keras.utils.set_random_seed(0)
