@@ -351,6 +351,9 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         for key in ("mean_regret_ci", "regret_vs_sbs_ci"):
             methods[name][key] = [_clean(v) for v in metrics.get(key, [])]
         methods[name]["better_worse_than_sbs"] = metrics.get("better_worse_than_sbs", [])
+        methods[name]["regret_vs_ci"] = {
+            other: [_clean(v) for v in ci] for other, ci in metrics.get("regret_vs_ci", {}).items()
+        }
     return {
         "n_datasets": report["n_datasets"],
         "methods": methods,

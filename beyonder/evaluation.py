@@ -253,7 +253,8 @@ def evaluate_methods(
     ``mean_regret_ci`` and ``gap_closed_ci`` (bootstrap over datasets, the same resamples for
     every method, so they compare), ``regret_vs_sbs_ci`` (paired: the interval of the method's
     mean regret minus the SBS's on the same resamples; below zero throughout = reliably better),
-    ``better_worse_than_sbs`` (datasets where its pick beats / trails the SBS's) and
+    ``regret_vs_ci`` (the same paired interval against every other method: ``{other: [lo,
+    hi]}``), ``better_worse_than_sbs`` (datasets where its pick beats / trails the SBS's) and
     ``choice_counts`` (picks per classifier column).
     """
     t_all = _as_matrix(true, "true")
@@ -277,17 +278,18 @@ def evaluate_methods(
     n = int(keep.sum())
     boot = np.random.default_rng(seed).integers(0, n, size=(n_boot, n)) if n else None
     results: dict[str, dict] = {}
+    boot_means: dict[str, np.ndarray] = {}  # each method's mean regret per resample
+    q = [alpha / 2, 1 - alpha / 2]
     for name, pred in methods.items():
         metrics = selection_metrics(true, pred, sbs_index, tie_tolerance)
         if boot is not None:
             t_full, p_full = _aligned(true, pred)
             t, p = _labelled_rows(t_full, p_full)
             rows = _per_row(t, p, _sbs_rows(t_full, sbs_index), tie_tolerance)
-            method_means = rows["regret"][boot].mean(axis=1)
+            method_means = boot_means[name] = rows["regret"][boot].mean(axis=1)
             sbs_boot = rows["sbs_regret"][boot].mean(axis=1)  # the SBS's mean regret per resample
             with np.errstate(divide="ignore", invalid="ignore"):
                 gaps = np.where(sbs_boot > 1e-12, (sbs_boot - method_means) / sbs_boot, np.nan)
-            q = [alpha / 2, 1 - alpha / 2]
             metrics["mean_regret_ci"] = [float(v) for v in np.quantile(method_means, q)]
             metrics["regret_vs_sbs_ci"] = [float(v) for v in np.quantile(method_means - sbs_boot, q)]
             metrics["better_worse_than_sbs"] = [
@@ -310,6 +312,14 @@ def evaluate_methods(
         if name == "sbs" and one_hot_sbs:
             metrics["spearman"] = metrics["mae"] = float("nan")
         results[name] = metrics
+    for name, metrics in results.items():  # paired: every pair on the same resampled datasets
+        metrics["regret_vs_ci"] = {
+            other: [float(v) for v in np.quantile(boot_means[name] - boot_means[other], q)]
+            if boot is not None
+            else [float("nan")] * 2
+            for other in results
+            if other != name
+        }
     return {
         "n_datasets": n,
         "sbs_index": np.asarray(sbs_index).tolist(),

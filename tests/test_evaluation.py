@@ -208,6 +208,17 @@ def test_paired_comparison_with_the_sbs():
     assert worse["better_worse_than_sbs"][1] > 0 and worse["regret_vs_sbs_ci"][1] > 0
 
 
+def test_paired_intervals_between_every_pair_of_methods():
+    result = evaluate_methods(TRUE, {"model": PRED, "bad": -TRUE}, sbs_index=0, n_boot=200)
+    methods = result["methods"]
+    model, bad = methods["model"], methods["bad"]
+    assert set(model["regret_vs_ci"]) == {"bad", "sbs", "oracle"}
+    assert model["regret_vs_ci"]["sbs"] == model["regret_vs_sbs_ci"]  # the same resamples
+    lo, hi = model["regret_vs_ci"]["bad"]
+    assert hi < 0  # the worst pick on every dataset loses on every resample
+    assert bad["regret_vs_ci"]["model"] == pytest.approx([-hi, -lo])  # a difference, reversed
+
+
 def test_evaluate_methods_with_sbs_means():
     means = TRUE.mean(axis=0)  # peaks at column 1
     result = evaluate_methods(TRUE, {}, sbs_index=1, n_boot=50, sbs_means=means)
