@@ -8,6 +8,8 @@ import importlib
 import sys
 
 STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate")
+KERAS_COMMANDS = ("train", "evaluate", "recommend", "embed", "finetune")
+"""Commands that load the network: TensorFlow is imported first, quietly (``beyonder.quiet``)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +87,10 @@ def run_crossval(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in KERAS_COMMANDS:
+        from beyonder.quiet import import_tensorflow
+
+        import_tensorflow()
     from beyonder.cli_consumers import COMMANDS, run
 
     if args.command in COMMANDS:

@@ -438,38 +438,38 @@ def test_new_classifier_or_sample_computes_only_that(tmp_path, engine):
 
 @pytest.mark.slow
 def test_fit_over_budget_is_a_missing_label_not_a_crash(tmp_path, engine):
-    """random_forest (100 trees, about 0.1-1 s a fold) against 0.25 s a fold: every one of its
-    labels times out; the cheap classifiers (a few ms a fold) are labelled; the stage succeeds
-    and its summary counts the missing labels with their reasons."""
-    classifiers = ["gaussian_nb", "decision_tree", "random_forest"]
+    """A budget no fit can meet (a nanosecond a fold, checked after each fold): every label
+    times out, whatever the machine's speed. The stage still succeeds, writes every label as
+    missing with its reason, and its summary counts them. (Which classifiers exceed a real
+    budget depends on the machine; that mix is unit-tested in
+    ``tests/test_labelling.py::test_timeout_is_cooperative_per_classifier``.)"""
+    classifiers = ["gaussian_nb", "decision_tree"]
     root = make_workspace(
         tmp_path / "ws",
         per_dataset=1,
         classifiers=classifiers,
-        label={"fit_timeout": 0.25},
+        label={"fit_timeout": 1e-9},
         rows=150,
     )
     summary = label(root)
     table = labels_table(root)
-    forest = table[table["classifier"] == "random_forest"]
-    assert len(forest) == 2
-    assert forest["accuracy"].isna().all()
-    assert forest["error"].str.startswith("timeout after").all()
-    cheap = table[table["classifier"] != "random_forest"]
-    assert cheap["accuracy"].notna().all() and cheap["error"].isna().all()
+    assert len(table) == 4  # 2 datasets x 1 sample x 2 classifiers
+    assert table["accuracy"].isna().all()
+    assert table["error"].str.startswith("timeout after").all()
+    assert (table["n_folds"] == 1).all()  # stopped after the first fold, not after all five
 
     on_disk = json.loads((root / "data" / "labels" / "labels.summary.json").read_text())
     assert on_disk == summary
-    assert summary["missing_labels"] == int(table["accuracy"].isna().sum()) == 2
+    assert summary["missing_labels"] == 4
     assert {(e["classifier"], e["error"][:7]) for e in summary["errors"]} == {
-        ("random_forest", "timeout")
+        (name, "timeout") for name in classifiers
     }
     # a timed-out label is cached like any other: the rerun computes nothing
     cached = cache_files(root)
     label(root)
     assert cache_files(root) == cached
     assert math.isnan(
-        json.loads(next(v for v in cached.values() if "random_forest" in v))["accuracy"]
+        json.loads(next(v for v in cached.values() if "decision_tree" in v))["accuracy"]
     )
 
 
