@@ -21,7 +21,7 @@ from beyonder.baselines import LandmarkRidge, MetaFeatureForest, NearestDatasets
 from beyonder.encoding import EncodedSample
 from beyonder.estimator import Beyonder, BeyonderConfig, dataset_features, new_network
 from beyonder.evaluation import choose, evaluate_methods, regret
-from beyonder.splits import grouped_test_split
+from beyonder.splits import DEFAULT_FAMILIES, grouped_test_split
 from beyonder.stages.evaluate import HEADLINE, per_dataset_mean, svm_task
 from beyonder.stages.train import Corpus
 
@@ -38,6 +38,7 @@ class Workspace:
     augmented: Corpus | None  # noisy copies and extra synthetic datasets (training only)
     encoded: dict[str, EncodedSample]
     meta: dict[str, dict[str, float]]
+    families: tuple[str, ...] = DEFAULT_FAMILIES  # params' split.families: validation splits too
 
 
 def _concat(a: Corpus, b: Corpus | None) -> Corpus:
@@ -69,7 +70,9 @@ def _fit_beyonder(
     Returns the fitted model and its validation samples (with the labels it was given)."""
     if config.dataset_targets:
         train = train.dataset_means()
-    val_sets = grouped_test_split(sorted(set(train.index["dataset"])), val_fraction, seed + 11)
+    val_sets = grouped_test_split(
+        sorted(set(train.index["dataset"])), val_fraction, seed + 11, ws.families
+    )
     is_val = _rows(train, val_sets, True)
     fit, val = train.subset(~is_val), train.subset(is_val)
     log(f"  beyonder: {len(fit.index)} training samples, {len(val.index)} validation samples")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -129,20 +130,23 @@ def crossval_flow(
         "seed": seed,
     }
     families = tuple((params.get("split") or {}).get("families") or DEFAULT_FAMILIES)
+
+    def workspace(folder: str) -> Workspace:
+        loaded = load_workspace(workspace_root(folder, params), classifiers, seed)
+        return replace(loaded, families=families)
+
     start = None
     if pretrain_corpus and "beyonder" in methods:
-        pre_ws = load_workspace(workspace_root(pretrain_corpus, params), classifiers, seed)
-        start = pretrain(pre_ws, config, log=logger.info)
+        start = pretrain(workspace(pretrain_corpus), config, log=logger.info)
     if corpus:
-        ws = load_workspace(workspace_root(corpus, params), classifiers, seed)
+        ws = workspace(corpus)
         fold_sets = grouped_folds(sorted(set(ws.original.index["dataset"])), folds, seed, families)
         report = cross_validate(
             ws, fold_sets, config, methods, log=logger.info, start=start, seeds=seeds, **scoring
         )
         setting = {"corpus": str(corpus), "folds": folds, "seeds": seeds}
     else:
-        roots = [workspace_root(c, params) for c in (train_corpus, test_corpus)]
-        train_ws, test_ws = (load_workspace(r, classifiers, seed) for r in roots)
+        train_ws, test_ws = workspace(train_corpus), workspace(test_corpus)
         report = train_test(
             train_ws, test_ws, config, methods, log=logger.info, start=start, seeds=seeds, **scoring
         )

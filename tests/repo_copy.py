@@ -27,11 +27,11 @@ def repo_files() -> list[Path]:
 
 
 def tiny_params() -> dict:
-    """``params.yaml`` shrunk to minutes: iris, wine and one synthetic set, two classifiers,
-    one epoch."""
+    """``params.yaml`` shrunk to minutes: iris, wine and one synthetic set instead of the bundled
+    corpus, two classifiers, one epoch."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["ingest"]["sklearn"]["names"] = ["iris", "wine"]
-    params["ingest"]["synthetic"]["n_datasets"] = 1
+    params["ingest"]["sklearn"].update(enabled=True, names=["iris", "wine"])
+    params["ingest"]["synthetic"].update(enabled=True, n_datasets=1)
     params["ingest"]["local"]["enabled"] = False
     params["ingest"]["openml"]["enabled"] = False
     params["sample"]["per_dataset"] = 2
