@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
         if stage == "evaluate":
             p.add_argument(
                 "--corpus",
-                help="grouped K-fold over the datasets of this folder (or of a labelled workspace)",
+                nargs="+",
+                help="grouped K-fold over the datasets of this folder, or of several folders "
+                "together (scored per folder too), or of a labelled workspace",
             )
             p.add_argument("--train-corpus", help="train on this folder's datasets ...")
             p.add_argument("--test-corpus", help="... and test on this folder's")

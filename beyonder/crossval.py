@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ class Workspace:
     encoded: dict[str, EncodedSample]
     meta: dict[str, dict[str, float]]
     families: tuple[str, ...] = DEFAULT_FAMILIES  # params' split.families: validation splits too
+    groups: dict[str, str] = field(default_factory=dict)  # dataset -> its corpus (source folder)
 
 
 def _concat(a: Corpus, b: Corpus | None) -> Corpus:
@@ -317,8 +318,20 @@ def cross_validate(
         datasets = sorted(test_sets & set(test.index["dataset"]))
         sbs_rows.append(_sbs_table(train_means, datasets, ws.original.classifiers))
     predictions = {name: pd.concat(frames) for name, frames in collected.items() if frames}
-    report = score(ws.original, predictions, pd.concat(sbs_rows), tie_tolerance, n_boot, seed)
+    sbs_means = pd.concat(sbs_rows)
+    report = score(ws.original, predictions, sbs_means, tie_tolerance, n_boot, seed)
     report["folds"] = [sorted(f) for f in folds]
+    by_group: dict[str, set[str]] = defaultdict(set)
+    for dataset in ws.original.index["dataset"]:
+        by_group[ws.groups.get(dataset, "")].add(dataset)
+    if len(by_group) > 1:  # e.g. UCI and StatLib apart: the same picks, scored per corpus
+        report["by_group"] = {
+            group or "(unknown)": score(
+                ws.original.subset(_rows(ws.original, members, True)),
+                predictions, sbs_means, tie_tolerance, n_boot, seed,
+            )
+            for group, members in sorted(by_group.items())
+        }  # fmt: skip
     return report
 
 
@@ -347,7 +360,18 @@ def train_test(
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
-    """The JSON layout of the issue: n_datasets, methods -> headline metrics, per_dataset."""
+    """The JSON layout of the issue: n_datasets, methods -> headline metrics, per_dataset;
+    ``by_group``: the same headline per corpus when the datasets came from several folders."""
+    out = _summary(report)
+    if report.get("by_group"):
+        out["by_group"] = {
+            group: {k: v for k, v in _summary(part).items() if k not in ("per_dataset", "folds")}
+            for group, part in report["by_group"].items()
+        }
+    return out
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
     methods = {}
     for name, metrics in report["methods"].items():
         methods[name] = {k: _clean(metrics.get(k)) for k in HEADLINE}

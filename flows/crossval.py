@@ -33,35 +33,44 @@ from flows.runtime import TRANSIENT_RETRIES
 from flows.sample import sample_flow
 
 
-def corpus_workspace(corpus: str | Path, params: dict, base: str | Path = "data/corpora") -> Path:
-    """Workspace folder and params for one corpus: only its local folder is ingested, with
-    ``evaluate.corpus_samples`` bootstrap samples per dataset when set (more samples, less
-    noisy test-side truth, without slowing the main pipeline's ``sample.per_dataset``)."""
-    corpus = Path(corpus).resolve()
-    root = Path(base) / safe_name(corpus.name)
+def corpus_workspace(
+    corpus: str | Path | list[str], params: dict, base: str | Path = "data/corpora"
+) -> Path:
+    """Workspace folder and params for one corpus (one folder, or several read together):
+    only those local folders are ingested, with ``evaluate.corpus_samples`` bootstrap samples
+    per dataset when set (more samples, less noisy test-side truth, without slowing the main
+    pipeline's ``sample.per_dataset``)."""
+    folders = [Path(c).resolve() for c in _folders(corpus)]
+    root = Path(base) / safe_name("-".join(f.name for f in folders))
     root.mkdir(parents=True, exist_ok=True)
     derived = copy.deepcopy(params)
     samples = (params.get("evaluate") or {}).get("corpus_samples")
     if samples:
         derived["sample"] = {**(params.get("sample") or {}), "per_dataset": int(samples)}
     local = dict((params.get("ingest") or {}).get("local") or {})
-    local.update(enabled=True, folders=[str(corpus)])
+    local.update(enabled=True, folders=[str(f) for f in folders])
     derived["ingest"] = {"local": local}
     (root / "params.yaml").write_text(yaml.safe_dump(derived, sort_keys=False))
     return root
 
 
-def is_prepared(path: str | Path) -> bool:
+def _folders(corpus: str | Path | list[str]) -> list[str | Path]:
+    return list(corpus) if isinstance(corpus, list | tuple) else [corpus]
+
+
+def is_prepared(path: str | Path | list[str]) -> bool:
     """A folder that already holds a labelled pipeline workspace (e.g. this repository after
     ``dvc repro``): its samples and labels are used as they are."""
-    path = Path(path)
+    if len(_folders(path)) != 1:
+        return False
+    path = Path(_folders(path)[0])
     return (path / "data" / "samples" / "index.json").exists() and (path / "data" / "labels" / "labels.parquet").exists()
 
 
-def workspace_root(corpus: str | Path, params: dict) -> Path:
-    """The workspace of a corpus: a prepared one as is, else a folder of files prepared now."""
+def workspace_root(corpus: str | Path | list[str], params: dict) -> Path:
+    """The workspace of a corpus: a prepared one as is, else folders of files prepared now."""
     if is_prepared(corpus):
-        return Path(corpus)
+        return Path(_folders(corpus)[0])
     root = corpus_workspace(corpus, params)
     prepare(root)
     return root
@@ -90,6 +99,18 @@ def meta_task(files: list[str], hashes: list[str], root: str, seed: int) -> list
     return out
 
 
+def corpus_groups(layout: Layout) -> dict[str, str]:
+    """Dataset -> its corpus, from the ingest manifest: the folder a local file was read from
+    (``corpus/uci/iris.parquet`` -> ``uci``), else the source (``sklearn``, ``openml``...)."""
+    path = layout.raw / "manifest.json"
+    if not path.exists():
+        return {}
+    return {
+        e["name"]: Path(e["origin"]).parent.name if e["source"] == "local" else e["source"]
+        for e in json.loads(path.read_text())
+    }
+
+
 def load_workspace(root: Path, classifiers: list[str], seed: int) -> Workspace:
     layout = Layout(root)
     everything = load_corpus(layout, classifiers, include_augmented=True)
@@ -103,12 +124,12 @@ def load_workspace(root: Path, classifiers: list[str], seed: int) -> Workspace:
             strict=True,
         )
     )
-    return Workspace(original, augmented, encoded, meta)
+    return Workspace(original, augmented, encoded, meta, groups=corpus_groups(layout))
 
 
 @flow(name="crossval")
 def crossval_flow(
-    corpus: str | None = None,
+    corpus: str | list[str] | None = None,
     train_corpus: str | None = None,
     test_corpus: str | None = None,
     folds: int = 5,
@@ -131,7 +152,7 @@ def crossval_flow(
     }
     families = tuple((params.get("split") or {}).get("families") or DEFAULT_FAMILIES)
 
-    def workspace(folder: str) -> Workspace:
+    def workspace(folder: str | list[str]) -> Workspace:
         loaded = load_workspace(workspace_root(folder, params), classifiers, seed)
         return replace(loaded, families=families)
 
@@ -144,7 +165,7 @@ def crossval_flow(
         report = cross_validate(
             ws, fold_sets, config, methods, log=logger.info, start=start, seeds=seeds, **scoring
         )
-        setting = {"corpus": str(corpus), "folds": folds, "seeds": seeds}
+        setting = {"corpus": " ".join(str(c) for c in _folders(corpus)), "folds": folds, "seeds": seeds}
     else:
         train_ws, test_ws = workspace(train_corpus), workspace(test_corpus)
         report = train_test(

@@ -207,3 +207,34 @@ def test_dataset_means_label_each_sample_with_its_datasets_mean_per_kind() -> No
     np.testing.assert_allclose(means.accuracy, expected)
     np.testing.assert_array_equal(means.fit_time, fit_time)
     assert means.index is index and means.classifiers == ["x", "y"]
+
+
+def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> None:
+    """``--corpus A B``: one workspace ingesting both folders; the report comes whole and per
+    folder (the same picks, scored on each folder's datasets), so UCI and StatLib are
+    reported apart as well as together."""
+    from dataclasses import replace
+
+    from flows.crossval import corpus_workspace
+
+    params = {"seed": 1, "ingest": {"local": {"target": "class"}}, "sample": {"per_dataset": 2}}
+    root = corpus_workspace([tmp_path / "uci", tmp_path / "statlib"], params, base=tmp_path / "c")
+    assert root.name == "uci-statlib"
+    derived = yaml.safe_load((root / "params.yaml").read_text())
+    assert derived["ingest"]["local"]["folders"] == [str(tmp_path / "uci"), str(tmp_path / "statlib")]
+
+    ws = _workspace(n_datasets=8, per_dataset=1)
+    groups = {f"d{i}": "first" if i < 3 else "second" for i in range(8)}
+    ws = replace(ws, groups=groups)
+    folds = grouped_folds(sorted(groups), 2, seed=0, families=())
+    report = cross_validate(ws, folds, CONFIG, ("landmark_ridge", "random"), n_boot=20)
+    assert set(report["by_group"]) == {"first", "second"}
+    assert report["by_group"]["first"]["n_datasets"] == 3
+    assert report["by_group"]["second"]["n_datasets"] == 5
+    whole = report["methods"]["random"]["mean_regret"]
+    parts = [report["by_group"][g]["methods"]["random"]["mean_regret"] for g in ("first", "second")]
+    assert whole == pytest.approx((3 * parts[0] + 5 * parts[1]) / 8)  # same picks, split apart
+    out = summary(report)
+    assert set(out["by_group"]["first"]["methods"]) == set(out["methods"])
+    assert "per_dataset" not in out["by_group"]["first"]
+    assert "by_group" not in cross_validate(replace(ws, groups={}), folds, CONFIG, ("random",), n_boot=20)
