@@ -7,6 +7,8 @@ import argparse
 import importlib
 import sys
 
+import yaml
+
 STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate")
 KERAS_COMMANDS = ("train", "evaluate", "recommend", "embed", "finetune")
 """Commands that load the network: TensorFlow is imported first, quietly (``beyonder.quiet``)."""
@@ -41,6 +43,15 @@ def _parser() -> argparse.ArgumentParser:
                 help="train Beyonder with this many seeds per fold: each one's score, and their "
                 "average as beyonder_ensemble (default 1)",
             )
+            p.add_argument(
+                "--variant",
+                nargs="+",
+                action="append",
+                metavar=("NAME", "KEY=VALUE"),
+                help="an ablation trained on the same folds, scored as beyonder_NAME: train "
+                "settings (e.g. --variant wide rows=128 max_features=32) and/or train_groups=uci "
+                "(train only on those corpora's datasets); repeatable",
+            )
             p.add_argument("--json", dest="json_path", help="write the report as JSON here")
             p.add_argument(
                 "--methods",
@@ -63,6 +74,28 @@ def run_stage(stage: str, params: str = "params.yaml", root: str = ".") -> dict:
         return flow(params_path=params, root=root)
 
 
+def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
+    """``[["wide", "rows=128"], ["uci_only", "train_groups=uci"]]`` -> ``{"wide": {"rows":
+    128}, "uci_only": {"train_groups": ["uci"]}}``; values are read as YAML scalars, and
+    ``train_groups`` as a comma-separated list. Unknown train settings are refused here, with
+    the key named, before hours of labelling and training."""
+    from dataclasses import fields
+
+    from beyonder.estimator import BeyonderConfig
+
+    known = {f.name for f in fields(BeyonderConfig)} | {"train_groups"}
+    variants: dict[str, dict] = {}
+    for name, *pairs in specs:
+        settings: dict = {}
+        for pair in pairs:
+            key, sep, value = pair.partition("=")
+            if not sep or key not in known:
+                raise ValueError(f"--variant {name}: {pair!r} is not KEY=VALUE with a train setting")
+            settings[key] = value.split(",") if key == "train_groups" else yaml.safe_load(value)
+        variants[name] = settings
+    return variants
+
+
 def run_crossval(args: argparse.Namespace) -> dict:
     """``beyonder evaluate --corpus DIR`` or ``--train-corpus A --test-corpus B``."""
     from flows.runtime import prefect_api, quiet_environment
@@ -83,6 +116,7 @@ def run_crossval(args: argparse.Namespace) -> dict:
             methods=tuple(m for m in args.methods.split(",") if m),
             pretrain_corpus=args.pretrain_corpus,
             seeds=args.seeds,
+            variants=parse_variants(args.variant or []),
         )
     return {"n_datasets": result["n_datasets"], "methods": result["methods"]}
 

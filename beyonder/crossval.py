@@ -143,6 +143,7 @@ def predict_fold(
     log: Callable[[str], None] = print,
     start: list[np.ndarray] | None = None,
     seeds: int = 1,
+    variants: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Train every method on ``train_datasets`` of ``train_ws``; predict the original samples of
     ``test_datasets`` of ``test_ws``. Returns (predictions per method, SBS train means).
@@ -150,7 +151,10 @@ def predict_fold(
     ``seeds`` > 1: also train Beyonder with ``seeds - 1`` more seeds (``beyonder_seed1``, ...)
     and average all of them (``beyonder_ensemble``), to tell seed noise from real change.
     Each seed also comes as ``<name>_cautious``: the same model behind ``cautious`` selection,
-    its margin chosen on that model's validation samples."""
+    its margin chosen on that model's validation samples.
+    ``variants``: ablations on the same folds and truth, ``beyonder_<name>`` each: overrides of
+    ``BeyonderConfig`` fields, and ``train_groups`` (e.g. ``["uci"]``) to train only on the
+    datasets of those corpora (``Workspace.groups``)."""
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
     pool = _concat(train_ws.original, train_ws.augmented)
@@ -182,6 +186,16 @@ def predict_fold(
                 est = member
         if seeds > 1:
             preds["beyonder_ensemble"] = np.mean(members, axis=0)
+        for name, overrides in (variants or {}).items():
+            settings = dict(overrides)
+            groups = settings.pop("train_groups", None)
+            subset = train
+            if groups is not None:
+                wanted = {d for d, g in train_ws.groups.items() if g in set(groups)}
+                subset = train.subset(_rows(train, wanted, True) | (train.index["kind"] == "synthetic").to_numpy())
+            log(f"  beyonder_{name}: {overrides}")
+            variant, _ = _fit_beyonder(train_ws, subset, replace(config, **settings), seed, val_fraction, log, start)
+            preds[f"beyonder_{name}"] = variant.predict(encoded)["accuracy"]
         if config.views > 1:  # the test-time ensembling ablation, at no training cost
             preds["beyonder_1view"] = est.predict(encoded, views=1)["accuracy"]
         # the learned embedding as meta-features for the nearest-datasets rule
@@ -297,10 +311,11 @@ def cross_validate(
     log: Callable[[str], None] = print,
     start: list[np.ndarray] | None = None,
     seeds: int = 1,
+    variants: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Grouped K-fold: each fold's datasets are predicted by methods trained on the others
-    (Beyonder fine-tuned from ``start`` when pretrained weights are given; ``seeds``: see
-    ``predict_fold``)."""
+    (Beyonder fine-tuned from ``start`` when pretrained weights are given; ``seeds`` and
+    ``variants``: see ``predict_fold``)."""
     collected: dict[str, list[pd.DataFrame]] = defaultdict(list)
     sbs_rows = []
     for k, test_sets in enumerate(folds):
@@ -310,7 +325,7 @@ def cross_validate(
         log(f"fold {k + 1}/{len(folds)}: {len(test_sets)} test datasets, {len(train_sets)} training datasets")
         preds, train_means = predict_fold(
             ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k), methods, seed + k,
-            log=log, start=start, seeds=seeds,
+            log=log, start=start, seeds=seeds, variants=variants,
         )
         test = ws.original.subset(_rows(ws.original, test_sets, True))
         for name, p in preds.items():
@@ -346,12 +361,14 @@ def train_test(
     log: Callable[[str], None] = print,
     start: list[np.ndarray] | None = None,
     seeds: int = 1,
+    variants: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Train on every dataset of one corpus, test on every dataset of another."""
     train_sets = set(train_ws.original.index["dataset"])
     test_sets = set(test_ws.original.index["dataset"])
     preds, train_means = predict_fold(
-        train_ws, train_sets, test_ws, test_sets, config, methods, seed, log=log, start=start, seeds=seeds
+        train_ws, train_sets, test_ws, test_sets, config, methods, seed, log=log, start=start,
+        seeds=seeds, variants=variants,
     )
     test = test_ws.original
     predictions = {name: per_dataset_mean(test, p) for name, p in preds.items()}

@@ -138,6 +138,7 @@ def crossval_flow(
     methods: tuple[str, ...] = METHODS,
     pretrain_corpus: str | None = None,
     seeds: int = 1,
+    variants: dict[str, dict] | None = None,
 ) -> dict:
     logger = get_run_logger()
     params = load_params(params_path)
@@ -163,17 +164,21 @@ def crossval_flow(
         ws = workspace(corpus)
         fold_sets = grouped_folds(sorted(set(ws.original.index["dataset"])), folds, seed, families)
         report = cross_validate(
-            ws, fold_sets, config, methods, log=logger.info, start=start, seeds=seeds, **scoring
+            ws, fold_sets, config, methods, log=logger.info, start=start, seeds=seeds,
+            variants=variants, **scoring
         )
         setting = {"corpus": " ".join(str(c) for c in _folders(corpus)), "folds": folds, "seeds": seeds}
     else:
         train_ws, test_ws = workspace(train_corpus), workspace(test_corpus)
         report = train_test(
-            train_ws, test_ws, config, methods, log=logger.info, start=start, seeds=seeds, **scoring
+            train_ws, test_ws, config, methods, log=logger.info, start=start, seeds=seeds,
+            variants=variants, **scoring
         )
         setting = {"train_corpus": str(train_corpus), "test_corpus": str(test_corpus), "seeds": seeds}
     if pretrain_corpus:
         setting["pretrain_corpus"] = str(pretrain_corpus)
+    if variants:
+        setting["variants"] = json.dumps(variants, sort_keys=True)
     result = {**setting, **summary(report)}
     if json_path:
         write_json(result, Path(json_path))

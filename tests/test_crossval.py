@@ -238,3 +238,27 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
     assert set(out["by_group"]["first"]["methods"]) == set(out["methods"])
     assert "per_dataset" not in out["by_group"]["first"]
     assert "by_group" not in cross_validate(replace(ws, groups={}), folds, CONFIG, ("random",), n_boot=20)
+
+
+def test_variants_are_trained_on_the_same_folds_and_scored_side_by_side() -> None:
+    """``--variant``: an ablation trained in the same fold, on the same truth, so the report's
+    paired intervals compare it with every method; ``train_groups`` trains on those corpora's
+    datasets only (the other corpus's datasets are left out of its training samples)."""
+    from dataclasses import replace
+
+    ws = replace(
+        _workspace(n_datasets=8, per_dataset=1),
+        groups={f"d{i}": "first" if i < 4 else "second" for i in range(8)},
+    )
+    lines: list[str] = []
+    preds, _ = predict_fold(
+        ws, {f"d{i}" for i in range(6)}, ws, {"d6", "d7"}, CONFIG, ("beyonder",),
+        log=lines.append, variants={"narrow": {"rows": 16}, "first_only": {"train_groups": ["first"]}},
+    )  # fmt: skip
+    assert {"beyonder", "beyonder_narrow", "beyonder_first_only"} <= set(preds)
+    assert preds["beyonder_narrow"].shape == preds["beyonder"].shape == (2, len(CLASSIFIERS))
+    sizes = [line for line in lines if "training samples" in line]
+    assert len(sizes) == 3  # beyonder, narrow (all 6 datasets) and first_only (d0-d3 only)
+    assert sizes[0] == sizes[1] != sizes[2]
+    trained = sum(int(line.split()[1]) + int(line.split()[4]) for line in sizes[2:])
+    assert trained == 4
