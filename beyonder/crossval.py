@@ -404,6 +404,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "svm_kernel": report.get("svm_kernel", {}),
         "missing_labels": report.get("missing_labels", 0),
         "cv_one_sample": {k: _clean(v) for k, v in report.get("cv_one_sample", {}).items()},
+        "classifiers": report.get("classifiers", []),
         "per_dataset": report.get("per_dataset", []),
         "folds": report.get("folds", []),
     }
