@@ -49,8 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                 action="append",
                 metavar=("NAME", "KEY=VALUE"),
                 help="an ablation trained on the same folds, scored as beyonder_NAME: train "
-                "settings (e.g. --variant wide rows=128 max_features=32) and/or train_groups=uci "
-                "(train only on those corpora's datasets); repeatable",
+                "settings (e.g. --variant wide rows=128 max_features=32), train_groups=uci (train "
+                "only on those corpora's datasets), train_kinds=bootstrap,noise (only those "
+                "kinds of samples); repeatable",
             )
             p.add_argument("--json", dest="json_path", help="write the report as JSON here")
             p.add_argument(
@@ -77,13 +78,14 @@ def run_stage(stage: str, params: str = "params.yaml", root: str = ".") -> dict:
 def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
     """``[["wide", "rows=128"], ["uci_only", "train_groups=uci"]]`` -> ``{"wide": {"rows":
     128}, "uci_only": {"train_groups": ["uci"]}}``; values are read as YAML scalars, and
-    ``train_groups`` as a comma-separated list. Unknown train settings are refused here, with
-    the key named, before hours of labelling and training."""
+    ``train_groups`` and ``train_kinds`` as comma-separated lists. Unknown train settings are
+    refused here, with the key named, before hours of labelling and training."""
     from dataclasses import fields
 
     from beyonder.estimator import BeyonderConfig
 
-    known = {f.name for f in fields(BeyonderConfig)} | {"train_groups"}
+    lists = {"train_groups", "train_kinds"}
+    known = {f.name for f in fields(BeyonderConfig)} | lists
     variants: dict[str, dict] = {}
     for name, *pairs in specs:
         settings: dict = {}
@@ -91,7 +93,7 @@ def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
             key, sep, value = pair.partition("=")
             if not sep or key not in known:
                 raise ValueError(f"--variant {name}: {pair!r} is not KEY=VALUE with a train setting")
-            settings[key] = value.split(",") if key == "train_groups" else yaml.safe_load(value)
+            settings[key] = value.split(",") if key in lists else yaml.safe_load(value)
         variants[name] = settings
     return variants
 

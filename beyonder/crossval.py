@@ -153,8 +153,9 @@ def predict_fold(
     Each seed also comes as ``<name>_cautious``: the same model behind ``cautious`` selection,
     its margin chosen on that model's validation samples.
     ``variants``: ablations on the same folds and truth, ``beyonder_<name>`` each: overrides of
-    ``BeyonderConfig`` fields, and ``train_groups`` (e.g. ``["uci"]``) to train only on the
-    datasets of those corpora (``Workspace.groups``)."""
+    ``BeyonderConfig`` fields, ``train_groups`` (e.g. ``["uci"]``) to train only on the
+    datasets of those corpora (``Workspace.groups``), ``train_kinds`` (e.g. ``["bootstrap",
+    "noise"]``) to train only on those kinds of samples (leaving out derived tasks, say)."""
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
     pool = _concat(train_ws.original, train_ws.augmented)
@@ -188,11 +189,13 @@ def predict_fold(
             preds["beyonder_ensemble"] = np.mean(members, axis=0)
         for name, overrides in (variants or {}).items():
             settings = dict(overrides)
-            groups = settings.pop("train_groups", None)
+            groups, kinds = settings.pop("train_groups", None), settings.pop("train_kinds", None)
             subset = train
             if groups is not None:
                 wanted = {d for d, g in train_ws.groups.items() if g in set(groups)}
-                subset = train.subset(_rows(train, wanted, True) | (train.index["kind"] == "synthetic").to_numpy())
+                subset = subset.subset(_rows(subset, wanted, True) | (subset.index["kind"] == "synthetic").to_numpy())
+            if kinds is not None:
+                subset = subset.subset(subset.index["kind"].isin(kinds).to_numpy())
             log(f"  beyonder_{name}: {overrides}")
             variant, _ = _fit_beyonder(train_ws, subset, replace(config, **settings), seed, val_fraction, log, start)
             preds[f"beyonder_{name}"] = variant.predict(encoded)["accuracy"]

@@ -6,7 +6,12 @@ from prefect import flow, task
 
 from beyonder.config import Layout, load_params
 from beyonder.schema import PORTFOLIO
-from beyonder.stages.augment import noisy_copies, synthetic_extra, write_augment_index
+from beyonder.stages.augment import (
+    derived_tasks,
+    noisy_copies,
+    synthetic_extra,
+    write_augment_index,
+)
 from beyonder.stages.clean import cleaning_config
 from beyonder.stages.label import (
     LabelCache,
@@ -26,7 +31,9 @@ def make_samples(params: dict, root: str) -> list[dict]:
     (layout.augmented / "samples").mkdir(parents=True, exist_ok=True)
     seed = int(params.get("seed", 0))
     cfg = params.get("augment") or {}
-    entries = noisy_copies(sample_index(layout), layout, cfg.get("noise") or {}, seed)
+    samples = sample_index(layout)
+    entries = noisy_copies(samples, layout, cfg.get("noise") or {}, seed)
+    entries += derived_tasks(samples, layout, cfg.get("derived") or {}, seed)
     entries += synthetic_extra(
         layout, cfg.get("synthetic") or {}, params.get("sample") or {}, cleaning_config(params), seed
     )

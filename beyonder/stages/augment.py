@@ -3,7 +3,10 @@
 - noise: copies of a share of the bootstrap samples with numeric jitter, categorical flips
   and label noise (labelled afresh: noise changes accuracies); they keep their source
   dataset's name, so they fall on the same side of every train/test split;
-- synthetic: bootstrap samples of extra generated datasets (their own datasets).
+- synthetic: bootstrap samples of extra generated datasets (their own datasets);
+- derived: new tasks made from the real samples (``beyonder/derived.py``: feature subsets,
+  irrelevant features, merged classes, few rows, label noise), one task applied alike to all
+  samples of a dataset, labelled afresh; each task is its own ``task`` in the index.
 
 Transforms that provably keep the labels (row and column order, class ids, positive affine
 rescaling) are not stored: the encoding is invariant to them or training draws them per epoch.
@@ -18,6 +21,7 @@ import pandas as pd
 
 from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
 from beyonder.config import Layout, stable_seed
+from beyonder.derived import choose_transforms, derive_task
 from beyonder.noise import inject_noise
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import TARGET
@@ -58,6 +62,25 @@ def noisy_copies(samples: list[dict], layout: Layout, cfg: dict[str, Any], seed:
         if noisy[TARGET].nunique() < 2:
             continue
         entries.append(_entry(f"{s['sample_id']}__noise", s["dataset"], s["source"], "noise", noisy, layout))
+    return entries
+
+
+def derived_tasks(samples: list[dict], layout: Layout, cfg: dict[str, Any], seed: int) -> list[dict]:
+    """``per_dataset`` derived tasks per real dataset, each applied to all its samples."""
+    n_tasks = int(cfg.get("per_dataset", 0))
+    entries = []
+    for s in samples:
+        if n_tasks <= 0:
+            break
+        sample = pd.read_parquet(layout.root / s["file"])
+        for t in range(n_tasks):
+            transforms = choose_transforms(sample, seed, s["dataset"], t)
+            try:
+                derived = derive_task(sample, seed, s["dataset"], t, transforms)
+            except ValueError:  # e.g. one class left: no task
+                continue
+            entry = _entry(f"{s['sample_id']}__derived{t}", s["dataset"], s["source"], "derived", derived, layout)
+            entries.append({**entry, "task": f"{s['dataset']}__derived{t}", "transforms": transforms})
     return entries
 
 

@@ -39,10 +39,12 @@ class Corpus:
 
     def dataset_means(self) -> Corpus:
         """The same samples, each labelled with the mean accuracy of its dataset's samples of
-        its kind. A sample's own CV is a noisy estimate (about 1.5-2 points on 500 rows) of
-        what every bootstrap sample of the dataset estimates; noisy copies are averaged apart
-        from the clean ones, since their noise changes the truth. Fit times stay per sample."""
-        keys = (self.index["dataset"].astype(str) + "\0" + self.index["kind"].astype(str)).to_numpy()
+        its kind (and task). A sample's own CV is a noisy estimate (about 1.5-2 points on 500
+        rows) of what every bootstrap sample of the dataset estimates; noisy copies are averaged
+        apart from the clean ones, since their noise changes the truth, and each derived task
+        apart from the others. Fit times stay per sample."""
+        task = self.index["task"].fillna("") if "task" in self.index else ""
+        keys = (self.index["dataset"].astype(str) + "\0" + self.index["kind"].astype(str) + "\0" + task).to_numpy()
         means = pd.DataFrame(self.accuracy).groupby(keys).transform("mean").to_numpy(np.float64)
         return Corpus(self.index, means, self.fit_time, self.classifiers)
 
