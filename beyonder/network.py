@@ -42,6 +42,7 @@ def export_weights(model: Any) -> dict[str, np.ndarray]:
     ``__meta__`` entry (format, heads, blocks, layer-norm epsilon, head activations).
     Reads the layers' attributes only: it needs no Keras import of its own."""
     weights: dict[str, np.ndarray] = {}
+    zeroing: list[str] = []  # attention blocks with dropout, see NumpyNetwork._attention
 
     def put(key: str, variable: Any) -> None:
         if variable is not None:
@@ -56,6 +57,8 @@ def export_weights(model: Any) -> dict[str, np.ndarray]:
         put(f"{prefix}.beta", layer.beta)
 
     def block(prefix: str, layer: Any) -> None:  # AttentionBlock
+        if layer.attention.dropout > 0:
+            zeroing.append(f"{prefix}.attention")
         for part in ("norm_q", "norm_kv", "norm_ff"):
             norm(f"{prefix}.{part}", getattr(layer, part))
         for part in ("query", "key", "value", "output"):
@@ -78,15 +81,15 @@ def export_weights(model: Any) -> dict[str, np.ndarray]:
     for head in _HEAD_ACTIVATIONS:
         dense(f"{head}_deep", model.get_layer(f"{head}_deep"))
         dense(f"{head}_linear", model.get_layer(f"{head}_linear"))
-    attention = pool.block.attention
     meta = {
         "format": FORMAT,
-        "heads": int(attention.num_heads),
+        "heads": int(pool.block.attention.num_heads),
         "blocks": blocks,
         "layer_norm_epsilon": float(pool.block.norm_q.epsilon),
-        # with dropout, Keras' explicit softmax zeroes the weights of a fully masked query;
-        # without, its fused kernel leaves them uniform
-        "zero_fully_masked": bool(attention.dropout > 0),
+        # with dropout, Keras' explicit softmax zeroes the weights of a query whose keys are
+        # all masked; without, its fused kernel leaves them uniform (per block: the pooling
+        # block never has dropout)
+        "zero_fully_masked": zeroing,
         "heads_activation": {h: model.get_layer(h).activation.__name__ for h in _HEAD_ACTIVATIONS},
     }
     weights[_META] = np.array(json.dumps(meta))
@@ -135,7 +138,7 @@ class NumpyNetwork:
         self.heads = int(meta["heads"])
         self.blocks = int(meta["blocks"])
         self.epsilon = np.float32(meta["layer_norm_epsilon"])
-        self.zero_fully_masked = bool(meta["zero_fully_masked"])
+        self.zero_fully_masked = set(meta["zero_fully_masked"])
         self.weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if k != _META}
         self.dim = int(self.weights["cell_project.kernel"].shape[1])
 
@@ -174,7 +177,7 @@ class NumpyNetwork:
         logits = logits - logits.max(axis=-1, keepdims=True)
         weights = np.exp(logits)
         weights /= weights.sum(axis=-1, keepdims=True)
-        if key_mask is not None and self.zero_fully_masked:
+        if key_mask is not None and name in self.zero_fully_masked:
             weights = np.where(keep, weights, np.float32(0.0))
         heads = np.swapaxes(weights @ value, -2, -3)  # (..., tokens, heads, key_dim)
         out = self.weights[f"{name}.output.kernel"]  # heads, key_dim, dim
