@@ -229,7 +229,8 @@ def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: boo
     else:
         registry = None
         if str(model).startswith(("models:/", "runs:/")):
-            registry = os.environ.get("MLFLOW_REGISTRY_URI") or tracking_uri()
+            tracking_location = tracking_uri()  # refuses when there is no registry at all
+            registry = os.environ.get("MLFLOW_REGISTRY_URI") or tracking_location
         # a SQLite registry with local artifacts is read without importing MLflow (about a
         # second); anything else, and every error message, comes from MLflow itself
         found = registered_artifact(str(model), registry, MODEL_ARTIFACT) if registry else None
@@ -238,7 +239,7 @@ def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: boo
             import mlflow
 
             if registry:
-                mlflow.set_tracking_uri(tracking_uri())
+                mlflow.set_tracking_uri(tracking_location)
                 mlflow.set_registry_uri(registry)
             loaded = _from_pyfunc(str(model))
     if cache:
