@@ -260,3 +260,16 @@ def test_the_logged_model_serves_without_tensorflow_and_is_self_contained(regist
     assert report["loaded"] == []
     assert sorted(report["classifiers"]) == sorted(TINY_CLASSIFIERS)
     np.testing.assert_allclose(report["served"], report["direct"], atol=1e-12)
+
+
+def test_float32_erf_is_exact_to_float32_precision() -> None:
+    """The table erf behind GELU (no SciPy: faster, and 0.15 s less to import)."""
+    import math
+
+    from beyonder.network import erf_float32
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.linspace(-6, 6, 200_001), rng.normal(scale=3, size=20_000), [0.0, 1e-30, -4.0, 4.0]])
+    x = x.astype(np.float32)
+    exact = np.array([math.erf(float(v)) for v in x])
+    assert np.abs(erf_float32(x) - exact).max() < 1e-7
