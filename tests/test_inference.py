@@ -196,8 +196,13 @@ def test_registry_read_without_mlflow_agrees_with_mlflow(registry) -> None:
     assert model_version_location("models:/beyonder@challenger", uri) is None
 
 
-def _python(code: str, registry: dict) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": registry["uri"], "PYTHONPATH": str(REPO)}
+def _python(code: str, registry: dict, checkout: bool = True) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter on the registry; ``checkout``: with this checkout's
+    code first on the path, else only what is installed (and what a model brings)."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": registry["uri"]}
+    env.pop("PYTHONPATH", None)
+    if checkout:
+        env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env, cwd=registry["dir"]
     )
@@ -246,18 +251,22 @@ def test_the_logged_model_serves_without_tensorflow_and_is_self_contained(regist
         assert (code / module).read_text() == (Path(beyonder.__file__).parent / module).read_text()
 
     script = (
-        "import json, sys, mlflow, pandas as pd, beyonder\n"
+        "import json, sys, mlflow, pandas as pd\n"
         "model = mlflow.pyfunc.load_model('models:/beyonder@champion')\n"
+        "import beyonder\n"
         f"served = model.predict(pd.read_csv({str(registry['csv'])!r}), params={{'target': 'class'}})\n"
         f"direct = beyonder.recommend({str(registry['csv'])!r})\n"
         "print(json.dumps({'served': served['predicted_accuracy'].tolist(),\n"
         "    'direct': direct['predicted_accuracy'].tolist(), 'classifiers': served['classifier'].tolist(),\n"
-        "    'loaded': [m for m in ('tensorflow', 'keras') if m in sys.modules]}))\n"
+        "    'loaded': [m for m in ('tensorflow', 'keras') if m in sys.modules],\n"
+        "    'code': beyonder.__file__}))\n"
     )
-    result = _python(script, registry)
+    # not this checkout on the path: the model's own copy of the code is what runs
+    result = _python(script, registry, checkout=False)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["loaded"] == []
+    assert Path(report["code"]).resolve() == (code / "__init__.py").resolve()
     assert sorted(report["classifiers"]) == sorted(TINY_CLASSIFIERS)
     np.testing.assert_allclose(report["served"], report["direct"], atol=1e-12)
 
