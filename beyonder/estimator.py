@@ -6,6 +6,10 @@ where a label is missing); ``predict`` averages several random views of each sam
 label-preserving augmentation (row order, column order and class ids never reach the network).
 Every batch is padded to one fixed shape (``rows`` x ``max_features``) because TensorFlow
 spends about 20 s tracing the graph for each new input shape on this machine.
+
+Prediction outside training does not come here: ``save`` also writes the weights for
+``inference.NumpyBeyonder`` (``network.npz``), which predicts the same numbers without
+TensorFlow; the views and their averaging are shared (``inference.BeyonderPredictor``).
 """
 
 from __future__ import annotations
