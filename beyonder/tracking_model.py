@@ -16,7 +16,7 @@ from beyonder.recommend import MODEL_ARTIFACT
 from beyonder.schema import ROW_ID, TARGET
 
 DEFAULT_TARGET = "class"
-SERVING_PACKAGES = ("mlflow", "numpy", "pandas", "pyarrow", "scipy", "threadpoolctl", "pyyaml")
+SERVING_PACKAGES = ("mlflow", "numpy", "pandas", "pyarrow", "threadpoolctl", "pyyaml")
 """What the served model imports (``beyonder.pyfunc_model`` -> ``recommend`` -> ``network``):
 no TensorFlow, no Keras, no Prefect."""
 
