@@ -10,8 +10,10 @@ import sys
 import yaml
 
 STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate")
-KERAS_COMMANDS = ("train", "evaluate", "recommend", "embed", "finetune")
-"""Commands that load the network: TensorFlow is imported first, quietly (``beyonder.quiet``)."""
+KERAS_COMMANDS = ("train", "evaluate", "finetune")
+"""Commands that train or load the Keras network: TensorFlow is imported first, quietly
+(``beyonder.quiet``). ``recommend`` and ``embed`` run the network in NumPy
+(``beyonder/network.py``) and never import TensorFlow."""
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -6,57 +6,52 @@ where a label is missing); ``predict`` averages several random views of each sam
 label-preserving augmentation (row order, column order and class ids never reach the network).
 Every batch is padded to one fixed shape (``rows`` x ``max_features``) because TensorFlow
 spends about 20 s tracing the graph for each new input shape on this machine.
+
+Prediction outside training does not come here: ``save`` also writes the weights for
+``inference.NumpyBeyonder`` (``network.npz``), which predicts the same numbers without
+TensorFlow; the views and their averaging are shared (``inference.BeyonderPredictor``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
 from beyonder.baselines import PRIOR_RIDGE, logit, ridge
-from beyonder.encoding import N_GLOBALS, N_LANDMARKS, EncodedSample, batch, view
+from beyonder.encoding import N_CHANNELS, N_GLOBALS, N_LANDMARKS, EncodedSample, view
+from beyonder.inference import (
+    CONFIG_FILE,
+    EMBEDDING,
+    OUTPUTS,
+    PREDICT_BATCH,
+    BeyonderConfig,
+    BeyonderPredictor,
+    network_inputs,
+    read_config,
+    write_config,
+)
 from beyonder.model import build_model
-from beyonder.schema import PORTFOLIO
+from beyonder.network import (
+    NETWORK_FILE,
+    TOLERANCE,
+    NumpyNetwork,
+    export_weights,
+    max_difference,
+    save_weights,
+)
+
+__all__ = ["CONFIG_FILE", "MODEL_FILE", "NETWORK_FILE", "PREDICT_BATCH", "Beyonder", "BeyonderConfig"]
 
 MODEL_FILE = "model.keras"
-CONFIG_FILE = "beyonder.json"
-EMBEDDING_LAYER = "dataset_embedding"
+EMBEDDING_LAYER = EMBEDDING
 """The layer whose output is the dataset embedding (what ``Beyonder.embed`` returns)."""
-PREDICT_BATCH = 64
-"""Views per model call when predicting."""
-
-
-@dataclass
-class BeyonderConfig:
-    """Every knob of the network and its training; saved beside the weights."""
-
-    classifiers: list[str] = field(default_factory=lambda: list(PORTFOLIO))
-    rows: int = 64
-    max_features: int = 16
-    dim: int = 32
-    heads: int = 4
-    blocks: int = 2
-    inducing: int = 16
-    dropout: float = 0.0
-    epochs: int = 30
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    rank_weight: float = 1.0
-    time_weight: float = 0.1
-    patience: int = 8
-    views: int = 4
-    landmarks: bool = True  # feed the landmarker globals (off: zeroed, for ablations)
-    prior_init: bool = True  # heads start at a ridge regression on the globals, see start_from_prior
-    dataset_targets: bool = True  # train on each dataset's mean labels (Corpus.dataset_means)
-    seed: int = 0
 
 
 def masked_accuracy_loss(rank_weight: float):
@@ -129,8 +124,9 @@ class _Batches(keras.utils.PyDataset):
             self._plan()
 
 
-class Beyonder:
-    """Predicts, from a dataset sample, each portfolio classifier's accuracy and fit time."""
+class Beyonder(BeyonderPredictor):
+    """Predicts, from a dataset sample, each portfolio classifier's accuracy and fit time
+    (Keras: trains, fine-tunes, predicts; ``inference.NumpyBeyonder`` predicts without it)."""
 
     def __init__(self, config: BeyonderConfig | None = None):
         self.config = config or BeyonderConfig()
@@ -196,84 +192,27 @@ class Beyonder:
         self.history_ = {k: [float(x) for x in v] for k, v in history.history.items()}
         return self
 
-    def _views(self, samples: Sequence[EncodedSample], views: int | None) -> tuple[list[EncodedSample], list[int]]:
-        """The views read for each sample (seeded by the sample's position) and their counts."""
-        c = self.config
-        n_views = views or c.views
-        drawn: list[EncodedSample] = []
-        counts: list[int] = []
-        for i, sample in enumerate(samples):
-            n_rows, n_features = sample.cells.shape[:2]
-            whole = n_rows <= c.rows and n_features <= c.max_features
-            rng = np.random.default_rng([c.seed, 7919, i])
-            vs = [sample] if whole else [view(sample, c.rows, c.max_features, rng) for _ in range(n_views)]
-            drawn.extend(vs)
-            counts.append(len(vs))
-        return drawn, counts
-
-    def _run(self, model: keras.Model, views: list[EncodedSample]) -> list:
-        """``model`` on all views, in batches of at most ``PREDICT_BATCH`` (one call for the
-        usual few views: a call costs far more than a view)."""
-        outs = []
-        for i in range(0, len(views), PREDICT_BATCH):
-            chunk = views[i : i + PREDICT_BATCH]
-            # pad to a power of two: each new input shape costs a graph trace (about a second),
-            # and every padded view costs as much as a real one (a recommend reads 4 views)
-            size = 1
-            while size < len(chunk):
-                size *= 2
-            padded = chunk + [chunk[-1]] * (size - len(chunk))
-            out = model.predict_on_batch(_inputs(padded, self.config))
-            outs.append(
-                {k: np.asarray(v)[: len(chunk)] for k, v in out.items()}
-                if isinstance(out, dict)
-                else np.asarray(out)[: len(chunk)]
-            )
-        return outs
-
-    def predict(self, samples: Sequence[EncodedSample], views: int | None = None) -> dict[str, np.ndarray]:
-        """Mean and spread over ``views`` random views of each sample.
-
-        A sample that fits in one view (rows and features within the limits) is read whole,
-        once: the result is then exactly invariant to row and column order.
-        """
+    def _network(self, inputs: dict[str, np.ndarray], embedding: bool) -> dict[str, Any]:
+        """The Keras model on one batch, padded to a power of two views: each new input shape
+        costs a graph trace (about a second), and every padded view costs as much as a real
+        one (a recommend reads 4 views)."""
         model = self._fitted()
-        drawn, counts = self._views(samples, views)
-        if not drawn:
-            k = len(self.config.classifiers)
-            empty = np.zeros((0, k))
-            return {"accuracy": empty, "accuracy_spread": empty.copy(), "fit_time": empty.copy()}
-        outs = self._run(model, drawn)
-        acc_all = np.concatenate([np.asarray(o["accuracy"], dtype=np.float64) for o in outs])
-        time_all = np.concatenate([np.asarray(o["fit_time"], dtype=np.float64) for o in outs])
-        accuracy, spread, fit_time = [], [], []
-        start = 0
-        for n in counts:
-            acc = acc_all[start : start + n]
-            accuracy.append(acc.mean(axis=0))
-            spread.append(acc.std(axis=0))
-            fit_time.append(10 ** time_all[start : start + n].mean(axis=0))
-            start += n
-        return {
-            "accuracy": np.array(accuracy),
-            "accuracy_spread": np.array(spread),
-            "fit_time": np.array(fit_time),
-        }
+        n = len(inputs["cells"])
+        size = 1 << max(0, n - 1).bit_length()
+        padded = {k: np.concatenate([v, np.repeat(v[-1:], size - n, axis=0)]) for k, v in inputs.items()}
+        if embedding:
+            return {EMBEDDING: np.asarray(self._embedding_model(model).predict_on_batch(padded))[:n]}
+        out = model.predict_on_batch(padded)
+        return {k: np.asarray(out[k])[:n] for k in OUTPUTS}
 
-    def embed(self, samples: Sequence[EncodedSample], views: int | None = None) -> np.ndarray:
-        """Learned meta-features: the network's dataset embedding (the input of its heads,
-        layer ``dataset_embedding``), averaged over the same views as ``predict``.
-        Returns ``(len(samples), 3 * dim)``."""
-        model = self._fitted()
+    def _embedding_model(self, model: keras.Model) -> keras.Model:
         if self._embedder is None or self._embedder[0] is not model:
             layer = model.get_layer(EMBEDDING_LAYER)
             self._embedder = (model, keras.Model(model.input, layer.output, name="beyonder_embedding"))
-        drawn, counts = self._views(samples, views)
-        if not drawn:
-            return np.zeros((0, int(model.get_layer(EMBEDDING_LAYER).output.shape[-1])))
-        values = np.concatenate([np.asarray(o, dtype=np.float64) for o in self._run(self._embedder[1], drawn)])
-        bounds = np.cumsum([0, *counts])
-        return np.array([values[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+        return self._embedder[1]
+
+    def _check_fitted(self) -> None:
+        self._fitted()
 
     def _fitted(self) -> keras.Model:
         if self.model_ is None:
@@ -281,25 +220,58 @@ class Beyonder:
         return self.model_
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``model.keras`` and ``beyonder.json`` (the config) into ``directory``."""
+        """Write ``model.keras`` (for training on), ``network.npz`` (the weights for
+        ``NumpyBeyonder``, checked against the Keras model first, see ``check_export``) and
+        ``beyonder.json`` (the config) into ``directory``."""
         if self.model_ is None:
             raise RuntimeError("nothing to save: the model is not fitted")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        weights = export_weights(self.model_)
+        check_export(self.model_, NumpyNetwork(weights), self.config)
         tmp = directory / f".{MODEL_FILE}.tmp.keras"
         self.model_.save(tmp)
         tmp.replace(directory / MODEL_FILE)
-        (directory / CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2) + "\n")
+        save_weights(weights, directory / NETWORK_FILE)
+        write_config(self.config, directory)
         return directory
 
     @classmethod
     def load(cls, directory: str | Path) -> Beyonder:
         """Load a saved Beyonder (Keras safe mode: no code is deserialised)."""
         directory = Path(directory)
-        config = BeyonderConfig(**json.loads((directory / CONFIG_FILE).read_text()))
-        est = cls(config)
+        est = cls(read_config(directory))
         est.model_ = keras.saving.load_model(directory / MODEL_FILE, compile=False, safe_mode=True)
         return est
+
+
+class ExportError(RuntimeError):
+    """The NumPy export of a network does not compute what the Keras network computes."""
+
+
+def check_export(model: keras.Model, network: NumpyNetwork, config: BeyonderConfig, seed: int = 0) -> dict[str, float]:
+    """Run the Keras model and its NumPy export on a few random views (padded rows and
+    features, missing cells, one view with a single row) and raise ``ExportError`` if any
+    output differs by more than ``network.TOLERANCE``; returns the differences.
+
+    A Keras upgrade that changed what a layer computes would otherwise give served
+    predictions that silently differ from the trained model's."""
+    rng = np.random.default_rng(seed)
+    views = []
+    for rows, features in ((config.rows, config.max_features), (max(1, config.rows // 3), 2), (1, 1)):
+        cells = rng.normal(size=(rows, features, N_CHANNELS)).astype(np.float32)
+        cells[..., 2] = rng.random((rows, features)) < 0.2  # the missing flag
+        views.append(EncodedSample(cells, rng.normal(size=N_GLOBALS).astype(np.float32)))
+    inputs = network_inputs(views, config)
+    keras_out = model(inputs, training=False)
+    expected = {k: np.asarray(keras_out[k]) for k in OUTPUTS}
+    embedding = model.get_layer(EMBEDDING_LAYER).output
+    expected[EMBEDDING] = np.asarray(keras.Model(model.input, embedding)(inputs, training=False))
+    differences = max_difference(expected, network(inputs))
+    worst = max(differences.values())
+    if not worst <= TOLERANCE:
+        raise ExportError(f"the NumPy export differs from the Keras model by {worst:.3g} (> {TOLERANCE}): {differences}")
+    return differences
 
 
 def new_network(config: BeyonderConfig) -> keras.Model:
@@ -348,11 +320,7 @@ def dataset_features(samples: Sequence[EncodedSample], config: BeyonderConfig) -
     return values
 
 
-def _inputs(views: list[EncodedSample], config: BeyonderConfig) -> dict[str, np.ndarray]:
-    inputs = batch(views, config.rows, config.max_features)
-    if not config.landmarks:
-        inputs["globals"][:, N_GLOBALS - N_LANDMARKS :] = 0.0
-    return inputs
+_inputs = network_inputs  # the name the training batches and older callers use
 
 
 def _f32(x: np.ndarray) -> np.ndarray:

@@ -35,6 +35,7 @@ import pandas as pd
 
 from beyonder.encoding import encode_sample
 from beyonder.estimator import EMBEDDING_LAYER, Beyonder
+from beyonder.inference import NumpyBeyonder
 from beyonder.model import HEADS, head
 from beyonder.recommend import Recommender, RecommendError, read_table
 
@@ -235,6 +236,8 @@ def finetune(
     ``data`` for ``epochs`` epochs with the encoder frozen; ``recommender`` is left as is.
     Returns it with a summary (trainable layers, losses)."""
     old = recommender.estimator
+    if isinstance(old, NumpyBeyonder):  # loaded for prediction: train the Keras model beside it
+        old = old.keras()
     if old.model_ is None:
         raise FinetuneError("the base model is not fitted")
     labelled = ~np.all(np.isnan(data.accuracy), axis=1)

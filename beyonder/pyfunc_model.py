@@ -15,12 +15,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
-from beyonder.recommend import Recommender, RecommendError
+from beyonder.recommend import MODEL_ARTIFACT, Recommender, RecommendError
 
 
 class BeyonderModel(PythonModel):
     def load_context(self, context) -> None:
-        self.recommender = Recommender.load(context.artifacts["beyonder"])
+        self.recommender = Recommender.load(context.artifacts[MODEL_ARTIFACT])
         self.default_target = context.model_config.get("target", "class") if context.model_config else "class"
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:

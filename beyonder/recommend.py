@@ -22,14 +22,17 @@ from threadpoolctl import ThreadpoolController
 
 from beyonder.cleaning import CleaningConfig, clean_dataset
 from beyonder.encoding import EncodedSample, encode_sample
+from beyonder.registry import pyfunc_artifact, registered_artifact
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import RESERVED, SVM_KERNELS, TARGET
 from beyonder.sources._common import SourceError, resolve_column
 
-if TYPE_CHECKING:  # importing the estimator imports TensorFlow: only when a model loads
-    from beyonder.estimator import Beyonder
+if TYPE_CHECKING:  # importing the estimator imports TensorFlow: only to train or fine-tune
+    from beyonder.inference import BeyonderPredictor
 
 PIPELINE_FILE = "pipeline.json"
+MODEL_ARTIFACT = "beyonder"
+"""The artifact of the logged MLflow model that holds the saved ``Recommender``."""
 DEFAULT_MODEL = "models:/beyonder@champion"
 DEFAULT_TARGET = "class"
 OUTPUT_COLUMNS = ["rank", "classifier", "predicted_accuracy", "spread", "predicted_fit_time"]
@@ -40,11 +43,14 @@ class RecommendError(ValueError):
 
 
 class Recommender:
-    """A fitted Beyonder plus the cleaning and sampling settings it was trained with."""
+    """A fitted Beyonder plus the cleaning and sampling settings it was trained with.
+
+    ``estimator`` is a Keras ``Beyonder`` after training, a ``NumpyBeyonder`` after ``load``
+    (no TensorFlow: see ``beyonder/network.py``); both predict the same numbers."""
 
     def __init__(
         self,
-        estimator: Beyonder,
+        estimator: BeyonderPredictor,
         cleaning: CleaningConfig | None = None,
         sample_rows: int = 500,
         replace: bool = True,
@@ -74,12 +80,20 @@ class Recommender:
 
     @classmethod
     def load(cls, directory: str | Path) -> Recommender:
-        from beyonder.estimator import Beyonder
+        """Read a saved recommender for prediction: its NumPy export when the folder has one
+        (every model saved since it exists), else the Keras model (imports TensorFlow)."""
+        from beyonder.inference import NumpyBeyonder, has_numpy_export
 
         directory = Path(directory)
         settings = json.loads((directory / PIPELINE_FILE).read_text())
+        if has_numpy_export(directory):
+            estimator = NumpyBeyonder.load(directory)
+        else:
+            from beyonder.estimator import Beyonder
+
+            estimator = Beyonder.load(directory)
         return cls(
-            Beyonder.load(directory),
+            estimator,
             CleaningConfig(**settings["cleaning"]),
             settings["sample_rows"],
             settings["replace"],
@@ -209,17 +223,25 @@ def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: boo
     if (path / PIPELINE_FILE).is_file():
         loaded = Recommender.load(path)
     elif (path / "MLmodel").is_file():
-        loaded = _from_pyfunc(str(path))
+        loaded = _from_artifact(pyfunc_artifact(path, MODEL_ARTIFACT)) or _from_pyfunc(str(path))
     elif ":/" not in str(model):
         raise RecommendError(f"no model at {model}: neither a model URI nor a model folder")
     else:
-        import mlflow
-
+        registry = None
         if str(model).startswith(("models:/", "runs:/")):
-            uri = tracking_uri()
-            mlflow.set_tracking_uri(uri)
-            mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
-        loaded = _from_pyfunc(str(model))
+            tracking_location = tracking_uri()  # refuses when there is no registry at all
+            registry = os.environ.get("MLFLOW_REGISTRY_URI") or tracking_location
+        # a SQLite registry with local artifacts is read without importing MLflow (about a
+        # second); anything else, and every error message, comes from MLflow itself
+        found = registered_artifact(str(model), registry, MODEL_ARTIFACT) if registry else None
+        loaded = _from_artifact(found)
+        if loaded is None:
+            import mlflow
+
+            if registry:
+                mlflow.set_tracking_uri(tracking_location)
+                mlflow.set_registry_uri(registry)
+            loaded = _from_pyfunc(str(model))
     if cache:
         _LOADED[key] = loaded
     return loaded
@@ -228,6 +250,11 @@ def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: boo
 def clear_cache() -> None:
     """Forget the models ``load_recommender`` keeps (e.g. after moving an alias)."""
     _LOADED.clear()
+
+
+def _from_artifact(folder: Path | None) -> Recommender | None:
+    """The recommender saved in a logged model's artifact folder, if it is one."""
+    return Recommender.load(folder) if folder is not None and (folder / PIPELINE_FILE).is_file() else None
 
 
 def _from_pyfunc(uri: str) -> Recommender:

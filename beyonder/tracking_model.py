@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlflow
@@ -9,10 +10,15 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
+import beyonder
 import beyonder.pyfunc_model
+from beyonder.recommend import MODEL_ARTIFACT
 from beyonder.schema import ROW_ID, TARGET
 
 DEFAULT_TARGET = "class"
+SERVING_PACKAGES = ("mlflow", "numpy", "pandas", "pyarrow", "threadpoolctl", "pyyaml")
+"""What the served model imports (``beyonder.pyfunc_model`` -> ``recommend`` -> ``network``):
+no TensorFlow, no Keras, no Prefect."""
 
 OUTPUT_SCHEMA = Schema(
     [
@@ -41,15 +47,34 @@ def input_example(sample: pd.DataFrame, rows_per_class: int = 12) -> pd.DataFram
     return frame.rename(columns={TARGET: DEFAULT_TARGET}).reset_index(drop=True)
 
 
+def serving_requirements() -> list[str]:
+    """The served model's pip requirements: each package it imports, at the release series
+    installed here (``numpy~=2.4.6``: 2.4.6 or a later 2.4.x), which the tests ran on.
+
+    Not ``beyonder``: on a package index that name is an unrelated project; the code travels
+    with the model instead (``code_paths`` in ``log_pyfunc``)."""
+    requirements = []
+    for package in SERVING_PACKAGES:
+        try:
+            requirements.append(f"{package}~={version(package)}")
+        except PackageNotFoundError:
+            requirements.append(package)
+    return requirements
+
+
 def log_pyfunc(model_dir: Path, example: pd.DataFrame) -> str:
-    """Log the model in the active run; returns its URI."""
+    """Log the model in the active run, self-contained: the saved recommender (its NumPy
+    network included) as an artifact, the ``beyonder`` package as code, and the real pip
+    requirements, so ``mlflow models serve`` builds a working environment without this
+    repository installed. Returns its URI."""
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=beyonder.pyfunc_model.__file__,
-        artifacts={"beyonder": str(model_dir)},
+        artifacts={MODEL_ARTIFACT: str(model_dir)},
+        code_paths=[str(Path(beyonder.__file__).parent)],
         model_config={"target": DEFAULT_TARGET},
         signature=signature(),
         input_example=(input_example(example), {"target": DEFAULT_TARGET}),
-        pip_requirements=["beyonder"],
+        pip_requirements=serving_requirements(),
     )
     return info.model_uri

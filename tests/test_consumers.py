@@ -246,8 +246,9 @@ def test_embed_is_the_dataset_embedding_layer(registry, capsys) -> None:
     recommender = load_recommender("models:/beyonder@champion")
     dim = recommender.estimator.config.dim
     assert payload["dim"] == len(payload["embedding"]) == 3 * dim
-    # the same as reading the layer by hand, averaged over the same subsamples and views
-    model = recommender.estimator.model_
+    # the same as reading the Keras layer by hand (the command ran the NumPy export), averaged
+    # over the same subsamples and views
+    model = recommender.estimator.keras().model_
     layer = keras.Model(model.input, model.get_layer("dataset_embedding").output)
     samples = [encode_sample(s) for s in recommender.samples(pd.read_csv(registry.csv), "class")]
     views, counts = recommender.estimator._views(samples, None)
@@ -391,11 +392,13 @@ def test_finetune_registers_a_challenger_with_a_changed_portfolio(registry, tmp_
     tuned = load_recommender("models:/beyonder@challenger", cache=False)
     assert tuned.estimator.config.classifiers == [*TINY_CLASSIFIERS, "extra_trees"]
     assert champion.estimator.config.classifiers == TINY_CLASSIFIERS  # the champion is untouched
-    frozen = [layer.name for layer in champion.estimator.model_.layers if layer.weights]
+    # loaded for prediction (NumPy, no TensorFlow): the Keras models beside them hold the layers
+    champion_model, tuned_model = champion.estimator.keras().model_, tuned.estimator.keras().model_
+    frozen = [layer.name for layer in champion_model.layers if layer.weights]
     trained = set(summary["trainable_layers"])
     for name in frozen:
-        before = champion.estimator.model_.get_layer(name).get_weights()
-        after = tuned.estimator.model_.get_layer(name).get_weights()
+        before = champion_model.get_layer(name).get_weights()
+        after = tuned_model.get_layer(name).get_weights()
         changed = any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
         assert changed == (name in trained), name
     ranked = tuned.predict(pd.read_csv(registry.csv), "class")

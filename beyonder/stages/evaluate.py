@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from beyonder.encoding import encode_sample
-from beyonder.estimator import Beyonder
 from beyonder.evaluation import evaluate_methods, single_best
+from beyonder.inference import BeyonderPredictor
 from beyonder.schema import SVM_KERNELS
 from beyonder.stages.train import Corpus, test_datasets
 
@@ -28,7 +28,7 @@ def per_dataset(corpus: Corpus, values: np.ndarray, datasets: list[str]) -> np.n
     return per_dataset_mean(corpus, values).reindex(datasets).to_numpy(np.float64)
 
 
-def predict_corpus(estimator: Beyonder, corpus: Corpus, root) -> np.ndarray:
+def predict_corpus(estimator: BeyonderPredictor, corpus: Corpus, root) -> np.ndarray:
     encoded = [encode_sample(pd.read_parquet(root / f)) for f in corpus.index["file"]]
     return estimator.predict(encoded)["accuracy"]
 

@@ -1,0 +1,177 @@
+"""Prediction from a saved Beyonder without TensorFlow: the config, the test-time views, and
+the averaging that ``Beyonder`` (Keras, ``estimator.py``) and ``NumpyBeyonder`` (NumPy,
+``network.py``) share, so both read the same random views and average them the same way.
+
+This module imports no Keras: ``recommend``, ``embed`` and the served MLflow model use
+``NumpyBeyonder``; training and fine-tuning use ``Beyonder``, a subclass of the same base.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from beyonder.encoding import N_GLOBALS, N_LANDMARKS, EncodedSample, batch, view
+from beyonder.network import NETWORK_FILE, NumpyNetwork
+from beyonder.schema import PORTFOLIO
+
+CONFIG_FILE = "beyonder.json"
+PREDICT_BATCH = 64
+"""Views per network call when predicting."""
+OUTPUTS = ("accuracy", "fit_time")
+EMBEDDING = "dataset_embedding"
+"""The network's dataset embedding (the input of its heads): what ``embed`` returns."""
+
+
+@dataclass
+class BeyonderConfig:
+    """Every knob of the network and its training; saved beside the weights."""
+
+    classifiers: list[str] = field(default_factory=lambda: list(PORTFOLIO))
+    rows: int = 64
+    max_features: int = 16
+    dim: int = 32
+    heads: int = 4
+    blocks: int = 2
+    inducing: int = 16
+    dropout: float = 0.0
+    epochs: int = 30
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    rank_weight: float = 1.0
+    time_weight: float = 0.1
+    patience: int = 8
+    views: int = 4
+    landmarks: bool = True  # feed the landmarker globals (off: zeroed, for ablations)
+    prior_init: bool = True  # heads start at a ridge regression on the globals, see start_from_prior
+    dataset_targets: bool = True  # train on each dataset's mean labels (Corpus.dataset_means)
+    seed: int = 0
+
+
+def read_config(directory: str | Path) -> BeyonderConfig:
+    return BeyonderConfig(**json.loads((Path(directory) / CONFIG_FILE).read_text()))
+
+
+def write_config(config: BeyonderConfig, directory: str | Path) -> None:
+    (Path(directory) / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2) + "\n")
+
+
+def network_inputs(views: list[EncodedSample], config: BeyonderConfig) -> dict[str, np.ndarray]:
+    """Views padded and stacked as the network reads them (landmarkers zeroed if the config
+    says so)."""
+    inputs = batch(views, config.rows, config.max_features)
+    if not config.landmarks:
+        inputs["globals"][:, N_GLOBALS - N_LANDMARKS :] = 0.0
+    return inputs
+
+
+class BeyonderPredictor:
+    """``predict`` and ``embed`` over random views of each sample; subclasses say how the
+    network is run (``_network``)."""
+
+    config: BeyonderConfig
+
+    def _network(self, inputs: dict[str, np.ndarray], embedding: bool) -> dict[str, Any]:
+        """The network on one batch: ``accuracy`` and ``fit_time``, or (``embedding``)
+        ``dataset_embedding``, one row per view."""
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        """Raise if there is no network to run."""
+
+    def _views(self, samples: Sequence[EncodedSample], views: int | None) -> tuple[list[EncodedSample], list[int]]:
+        """The views read for each sample (seeded by the sample's position) and their counts."""
+        c = self.config
+        n_views = views or c.views
+        drawn: list[EncodedSample] = []
+        counts: list[int] = []
+        for i, sample in enumerate(samples):
+            n_rows, n_features = sample.cells.shape[:2]
+            whole = n_rows <= c.rows and n_features <= c.max_features
+            rng = np.random.default_rng([c.seed, 7919, i])
+            vs = [sample] if whole else [view(sample, c.rows, c.max_features, rng) for _ in range(n_views)]
+            drawn.extend(vs)
+            counts.append(len(vs))
+        return drawn, counts
+
+    def _run(self, views: list[EncodedSample], embedding: bool = False) -> dict[str, np.ndarray]:
+        """The network on all views, in batches of at most ``PREDICT_BATCH``, as float64."""
+        outs = [
+            self._network(network_inputs(views[i : i + PREDICT_BATCH], self.config), embedding)
+            for i in range(0, len(views), PREDICT_BATCH)
+        ]
+        return {k: np.concatenate([np.asarray(o[k], dtype=np.float64) for o in outs]) for k in outs[0]}
+
+    def predict(self, samples: Sequence[EncodedSample], views: int | None = None) -> dict[str, np.ndarray]:
+        """Mean and spread over ``views`` random views of each sample.
+
+        A sample that fits in one view (rows and features within the limits) is read whole,
+        once: the result is then exactly invariant to row and column order.
+        """
+        self._check_fitted()
+        drawn, counts = self._views(samples, views)
+        if not drawn:
+            k = len(self.config.classifiers)
+            empty = np.zeros((0, k))
+            return {"accuracy": empty, "accuracy_spread": empty.copy(), "fit_time": empty.copy()}
+        out = self._run(drawn)
+        bounds = np.cumsum([0, *counts])
+        parts = list(zip(bounds[:-1], bounds[1:], strict=True))
+        accuracy = [out["accuracy"][a:b] for a, b in parts]
+        return {
+            "accuracy": np.array([acc.mean(axis=0) for acc in accuracy]),
+            "accuracy_spread": np.array([acc.std(axis=0) for acc in accuracy]),
+            "fit_time": np.array([10 ** out["fit_time"][a:b].mean(axis=0) for a, b in parts]),
+        }
+
+    def embed(self, samples: Sequence[EncodedSample], views: int | None = None) -> np.ndarray:
+        """Learned meta-features: the network's dataset embedding (the input of its heads,
+        layer ``dataset_embedding``), averaged over the same views as ``predict``.
+        Returns ``(len(samples), 3 * dim)``."""
+        self._check_fitted()
+        drawn, counts = self._views(samples, views)
+        if not drawn:
+            return np.zeros((0, 3 * self.config.dim))
+        values = self._run(drawn, embedding=True)[EMBEDDING]
+        bounds = np.cumsum([0, *counts])
+        return np.array([values[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+
+
+class NumpyBeyonder(BeyonderPredictor):
+    """A saved Beyonder read for prediction only: its ``network.npz`` run by NumPy.
+
+    ``predict`` and ``embed`` give what ``Beyonder.predict``/``embed`` give on the Keras model
+    (within ``network.TOLERANCE``), with no TensorFlow in the process. ``keras()`` loads the
+    trainable Keras model from the same folder (for fine-tuning).
+    """
+
+    def __init__(self, config: BeyonderConfig, network: NumpyNetwork, directory: Path | None = None):
+        self.config = config
+        self.network = network
+        self.directory = directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> NumpyBeyonder:
+        directory = Path(directory)
+        return cls(read_config(directory), NumpyNetwork.load(directory / NETWORK_FILE), directory)
+
+    def _network(self, inputs: dict[str, np.ndarray], embedding: bool) -> dict[str, Any]:
+        out = self.network(inputs)
+        return {EMBEDDING: out[EMBEDDING]} if embedding else {k: out[k] for k in OUTPUTS}
+
+    def keras(self):
+        """The Keras ``Beyonder`` saved in the same folder (imports TensorFlow)."""
+        from beyonder.estimator import Beyonder
+
+        if self.directory is None:
+            raise RuntimeError("this NumpyBeyonder was not loaded from a folder")
+        return Beyonder.load(self.directory)
+
+
+def has_numpy_export(directory: str | Path) -> bool:
+    return (Path(directory) / NETWORK_FILE).is_file()
