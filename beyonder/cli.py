@@ -84,7 +84,7 @@ def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
     refused here, with the key named, before hours of labelling and training."""
     from dataclasses import fields
 
-    from beyonder.estimator import BeyonderConfig
+    from beyonder.inference import BeyonderConfig
 
     lists = {"train_groups", "train_kinds"}
     known = {f.name for f in fields(BeyonderConfig)} | lists
