@@ -13,7 +13,10 @@ KERAS_COMMANDS = ("train", "evaluate", "recommend", "embed", "finetune")
 
 
 def _parser() -> argparse.ArgumentParser:
+    from beyonder import __version__
+
     parser = argparse.ArgumentParser(prog="beyonder", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for stage in STAGES:
         p = sub.add_parser(stage, help=f"run the {stage} stage")
