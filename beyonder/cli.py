@@ -89,6 +89,13 @@ def run_crossval(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``beyonder`` command; Ctrl-C or SIGTERM stop it cleanly (``beyonder.interrupt``)."""
+    from beyonder.interrupt import run_interruptibly
+
+    return run_interruptibly(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command in KERAS_COMMANDS:
         from beyonder.quiet import import_tensorflow
