@@ -2,8 +2,9 @@
 
 ``dvc repro`` decides what reruns: new or changed datasets, code or params rerun their
 stages and the ones downstream; when nothing changed, nothing runs (and no new model
-appears). Promotion is the evaluate stage's: a new model becomes ``champion`` only if it
-beats the current champion on the same held-out datasets, else it is ``challenger``. This
+appears). Promotion is the evaluate stage's (``beyonder.champion.decide``): a new model
+becomes ``champion`` only if it beats the current champion on the same held-out datasets and
+is not reliably worse than the SBS, else it is ``challenger``. This
 flow reports which stages ran and which versions hold the two aliases before and after.
 
 Deploy it with a local server and worker (README, "Scheduled retraining"), or run it once:
