@@ -17,7 +17,10 @@ KERAS_COMMANDS = ("train", "evaluate", "finetune")
 
 
 def _parser() -> argparse.ArgumentParser:
+    from beyonder import __version__
+
     parser = argparse.ArgumentParser(prog="beyonder", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for stage in STAGES:
         p = sub.add_parser(stage, help=f"run the {stage} stage")
@@ -126,6 +129,13 @@ def run_crossval(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``beyonder`` command; Ctrl-C or SIGTERM stop it cleanly (``beyonder.interrupt``)."""
+    from beyonder.interrupt import run_interruptibly
+
+    return run_interruptibly(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.command in KERAS_COMMANDS:
         from beyonder.quiet import import_tensorflow

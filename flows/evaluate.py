@@ -1,6 +1,6 @@
 """Evaluate flow: metrics on held-out datasets, the report (CSV for ``dvc plots``, PNG
-figures; all of ``data/evaluation`` goes to MLflow), then registry: champion only if it beats
-the current champion on this same evaluation."""
+figures; all of ``data/evaluation`` goes to MLflow), then the registry alias that
+``beyonder.champion.decide`` chooses (champion or challenger)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import mlflow
 from prefect import flow, get_run_logger
 
 from beyonder import tracking
+from beyonder.champion import decide
 from beyonder.config import Layout, load_params
 from beyonder.recommend import Recommender
 from beyonder.report import write_report
@@ -17,13 +18,6 @@ from beyonder.schema import PORTFOLIO
 from beyonder.stages.evaluate import evaluate, headline, predict_corpus
 from beyonder.stages.train import load_corpus, test_datasets
 from beyonder.storage import read_json, write_json, write_text
-
-
-def _better(new: dict, old: dict) -> bool:
-    """Lower mean regret wins; equal regret, higher Spearman."""
-    if new["mean_regret"] != old["mean_regret"]:
-        return new["mean_regret"] < old["mean_regret"]
-    return (new.get("spearman") or 0) > (old.get("spearman") or 0)
 
 
 @flow(name="evaluate")
@@ -40,12 +34,16 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     tracking.configure(root)
     run = read_json(layout.model / "run.json")
     champion = tracking.champion_version()
+    no_champion = (
+        "no champion yet" if champion is None else f"the new model is champion version {champion.version}"
+    )
     if champion is not None and champion.source != run["model_uri"]:
         try:
             old = mlflow.pyfunc.load_model(f"models:/{tracking.MODEL_NAME}/{champion.version}")
             old_estimator = old.unwrap_python_model().recommender.estimator
             predictions["champion"] = predict_corpus(old_estimator, test, Path(root))
         except Exception as exc:  # e.g. trained on an older encoding: it cannot serve either
+            no_champion = f"champion version {champion.version} cannot predict on this evaluation"
             logger.warning(
                 "champion version %s cannot predict on this evaluation (%s: %s); the new model replaces it",
                 champion.version, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "",
@@ -60,18 +58,16 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
 
     new = report["methods"]["beyonder"]
     version = tracking.register(run["model_uri"])
-    promote = champion is None or champion.version == version.version or "champion" not in report["methods"]
-    if not promote:
-        promote = _better(new, report["methods"]["champion"])
-    tracking.set_alias(version, tracking.CHAMPION if promote else tracking.CHALLENGER)
+    decision = decide(report, no_champion=no_champion)
+    tracking.set_alias(version, tracking.CHAMPION if decision.promote else tracking.CHALLENGER)
     with mlflow.start_run(run_id=run["run_id"]):
         for method, values in metrics.items():
             if isinstance(values, dict) and method != "svm_kernel":
                 mlflow.log_metrics({f"eval_{method}_{k}": v for k, v in values.items() if v is not None})
         mlflow.log_artifacts(str(layout.evaluation), artifact_path="evaluation")
     logger.info(
-        "mean regret %.2f points (SBS %.2f), gap closed %s; version %s is %s",
+        "mean regret %.2f points (SBS %.2f), gap closed %s; version %s is %s: %s",
         new["mean_regret"], report["methods"]["sbs"]["mean_regret"], new.get("gap_closed"),
-        version.version, "champion" if promote else "challenger",
+        version.version, "champion" if decision.promote else "challenger", decision.reason,
     )
     return metrics

@@ -2,8 +2,9 @@
 
 ``dvc repro`` decides what reruns: new or changed datasets, code or params rerun their
 stages and the ones downstream; when nothing changed, nothing runs (and no new model
-appears). Promotion is the evaluate stage's: a new model becomes ``champion`` only if it
-beats the current champion on the same held-out datasets, else it is ``challenger``. This
+appears). Promotion is the evaluate stage's (``beyonder.champion.decide``): a new model
+becomes ``champion`` only if it beats the current champion on the same held-out datasets and
+is not reliably worse than the SBS, else it is ``challenger``. This
 flow reports which stages ran and which versions hold the two aliases before and after.
 
 Deploy it with a local server and worker (README, "Scheduled retraining"), or run it once:
@@ -67,21 +68,42 @@ def dvc_repro(root: str, force: bool = False) -> list[str]:
     ran: list[str] = []
     with subprocess.Popen(
         command, cwd=root, env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, errors="replace",
+        text=True, errors="replace", start_new_session=True,
     ) as proc:  # fmt: skip
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.rstrip().split("\r")[-1]  # progress bars redraw with \r
-            if not line:
-                continue
-            tail.append(line)
-            if match := _RAN.search(line):
-                ran.append(match.group(1))
-                logger.info("stage %s is running", match.group(1))
+        try:
+            for raw in proc.stdout:
+                line = raw.rstrip().split("\r")[-1]  # progress bars redraw with \r
+                if not line:
+                    continue
+                tail.append(line)
+                if match := _RAN.search(line):
+                    ran.append(match.group(1))
+                    logger.info("stage %s is running", match.group(1))
+        except BaseException:  # e.g. Ctrl-C or SIGTERM (beyonder.interrupt): stop DVC too
+            _stop_group(proc)
+            raise
     if proc.returncode != 0:
         raise ReproError(f"dvc repro exited with {proc.returncode}:\n" + "\n".join(tail))
     logger.info("stages run: %s", ", ".join(ran) or "none (nothing changed)")
     return ran
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 20.0) -> None:
+    """SIGTERM ``dvc repro``'s process group (DVC and the stage command it runs, which stops
+    cleanly on SIGTERM), SIGKILL after ``grace`` seconds. DVC runs in its own session so
+    that a stop reaches it from here, not half of it from the terminal."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout=wait)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 @task(name="registry-status")
@@ -145,8 +167,13 @@ def deployment(name: str = DEPLOYMENT, cron: str = WEEKLY_CRON, timezone: str = 
 if __name__ == "__main__":
     import json
 
+    from beyonder.interrupt import run_interruptibly
     from flows.runtime import prefect_api
 
-    with prefect_api():
-        result = retrain_flow(root=sys.argv[1] if len(sys.argv) > 1 else ".")
-    print("retrain: " + json.dumps(result))
+    def main() -> int:
+        with prefect_api():
+            result = retrain_flow(root=sys.argv[1] if len(sys.argv) > 1 else ".")
+        print("retrain: " + json.dumps(result))
+        return 0
+
+    sys.exit(run_interruptibly(main, "retrain"))

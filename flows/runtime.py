@@ -40,14 +40,15 @@ def prefect_api() -> Iterator[str | None]:
     )
 
     server = None
-    if not os.environ.get("PREFECT_API_URL"):
-        from prefect.server.api.server import SubprocessASGIServer
-
-        server = SubprocessASGIServer()
-        server.start()
-        os.environ["PREFECT_API_URL"] = server.api_url
-    url = os.environ["PREFECT_API_URL"]
     try:
+        if not os.environ.get("PREFECT_API_URL"):
+            from prefect.server.api.server import SubprocessASGIServer
+
+            server = SubprocessASGIServer()
+            with _sigint_blocked():  # the server inherits the mask: see _sigint_blocked
+                server.start()
+            os.environ["PREFECT_API_URL"] = server.api_url
+        url = os.environ["PREFECT_API_URL"]
         # The URL in the settings (not only in the environment) travels with every task
         # submitted to Dask, so workers of an existing cluster, started without
         # PREFECT_API_URL, report to this API too. No heartbeat thread: it costs about 1 s per
@@ -56,9 +57,33 @@ def prefect_api() -> Iterator[str | None]:
             yield url
     finally:
         if server is not None:
-            _drain_prefect_workers()
+            if server.running:
+                _drain_prefect_workers()
             os.environ.pop("PREFECT_API_URL", None)
             server.stop()
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread, hence in the processes it starts meanwhile.
+
+    Ctrl-C signals the terminal's whole process group. A temporary Prefect server in that
+    group would die at once, and the command, unwinding from its ``KeyboardInterrupt``, would
+    spend a minute retrying to report the crashed flow run to it. Started with SIGINT blocked
+    (a mask survives ``exec``), the server ignores Ctrl-C and the command stops it (SIGTERM)
+    once the run is reported. A Ctrl-C pressed meanwhile waits here and is raised on exit.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _drain_prefect_workers() -> None:

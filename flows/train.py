@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger, task
 from beyonder import tracking
 from beyonder.config import Layout, load_params
 from beyonder.estimator import Beyonder
+from beyonder.progress import EpochProgress
 from beyonder.recommend import Recommender
 from beyonder.schema import PORTFOLIO
 from beyonder.stages.clean import cleaning_config
@@ -59,7 +60,7 @@ def train_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
             train.accuracy,
             train.fit_time,
             validation=(encoded_val, val.accuracy, val.fit_time),
-            callbacks=[tracking.EpochLogger()],
+            callbacks=[tracking.EpochLogger(), EpochProgress(logger.info, config.epochs)],
         )
         recommender = Recommender(
             estimator,

@@ -109,6 +109,19 @@ def test_pretrained_weights_start_the_fine_tuning() -> None:
     assert tuned["methods"]["beyonder"]["mean_regret"] >= 0
     assert sorted(row["dataset"] for row in tuned["per_dataset"]) == [f"real{i}" for i in range(4)]
 
+    def beyonder(start: list[np.ndarray] | None) -> np.ndarray:
+        sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
+        preds, _ = predict_fold(
+            synthetic, sets[0], real, sets[1], CONFIG, ("beyonder",), log=lambda _: None, start=start
+        )
+        return preds["beyonder"]
+
+    # Training is seeded (tests/test_repeatability.py), so fine-tuning the same network from
+    # other weights gives other predictions only if it really starts from the weights given.
+    rng = np.random.default_rng(0)
+    other = [w + rng.normal(0, 0.2, w.shape).astype(w.dtype) if w.dtype.kind == "f" else w for w in start]
+    assert np.abs(beyonder(start) - beyonder(other)).max() > 1e-4, "the pretrained weights were ignored"
+
 
 def test_extra_seeds_are_scored_alone_and_averaged() -> None:
     """``seeds=2``: one more Beyonder per fold, with its own predictions, and its average with

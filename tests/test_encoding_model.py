@@ -282,7 +282,13 @@ def test_large_sample_uses_random_views(fitted: Beyonder) -> None:
     out = fitted.predict([enc], views=3)
     again = fitted.predict([enc], views=3)
     np.testing.assert_array_equal(out["accuracy"], again["accuracy"])  # views are seeded
+    # 150 rows > 64: three different random views, so the predictions spread over them, and
+    # averaging three views is not reading one
     assert (out["accuracy_spread"] >= 0).all()
+    assert out["accuracy_spread"].max() > 1e-6, "the views are all the same"
+    assert np.abs(fitted.predict([enc], views=1)["accuracy"] - out["accuracy"]).max() > 1e-7
+    whole = fitted.predict([encode_sample(_invariance_sample())], views=3)  # read once, whole
+    np.testing.assert_array_equal(whole["accuracy_spread"], 0.0)
 
 
 def test_save_load_round_trip(fitted: Beyonder, tmp_path) -> None:

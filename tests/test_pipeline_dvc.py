@@ -1,11 +1,13 @@
 """End to end: the whole pipeline on a tiny corpus in a copy of the repository.
 
 One module-scoped run (minutes) of the scheduled retrain flow (``flows/retrain.py``: a real
-Prefect flow that runs ``dvc repro``) serves every test here, in file order: the stages run and
-the champion crowned, the DAG, the metrics, the labels table, the evaluation report as DVC
-plots and MLflow artifacts, the champion model from the registry, a second retrain and a second
-``dvc repro`` that rerun nothing, a clean ``dvc status``, which stages a params change
-invalidates, and ``kill -9`` during train and evaluate followed by a completing ``dvc repro``.
+Prefect flow that runs ``dvc repro``) serves every test here, in any order: the stages run and
+the champion crowned (by the champion rule, on the report it wrote), the DAG, the metrics, the
+labels table, the evaluation report as DVC plots and MLflow artifacts, the champion model from
+the registry, a second retrain and a second ``dvc repro`` that rerun nothing, a clean ``dvc
+status``, which stages a params change invalidates, and ``kill -9`` during train and evaluate
+followed by a completing ``dvc repro``. Every test leaves the workspace as it found it; the
+one that cannot (``kill -9``, which trains new models) works on its own copy of it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from repo_copy import TINY_CLASSIFIERS, copy_repo
+from repo_copy import TINY_CLASSIFIERS, copy_repo, pipeline_env
+
+from beyonder.champion import decide
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +128,28 @@ def test_first_retrain_ran_every_stage_and_crowned_version_1(pipeline: Pipeline)
     assert set(first["stages_run"]) == set(STAGES)
     assert first["before"] == {"champion": None, "challenger": None}
     assert first["after"]["champion"] == "1" and first["promoted"] is True
-    assert first["beyonder"]["mean_regret"] >= 0
+    # the flow's summary is the evaluate stage's metrics, and the promotion is the champion
+    # rule's on the report evaluate wrote (no champion before: only the SBS can stop it)
+    evaluation = pipeline.repo / "data" / "evaluation"
+    report = json.loads((evaluation / "report.json").read_text())
+    metrics = json.loads((pipeline.repo / "data" / "metrics" / "evaluate.json").read_text())
+    assert first["beyonder"] == metrics["beyonder"]
+    assert "champion" not in report["methods"]
+    assert decide(report).promote is True
+    _check_headline(metrics, report)
+
+
+def _check_headline(metrics: dict, report: dict) -> None:
+    """``evaluate.json`` is the report's numbers, rounded: regrets in range, oracle at zero,
+    each method's difference with the SBS inside its paired interval."""
+    assert metrics["n_datasets"] == report["n_datasets"] == len(report["test_datasets"]) >= 1
+    for method, full in report["methods"].items():
+        row = metrics[method]
+        assert row["mean_regret"] == pytest.approx(full["mean_regret"], abs=1e-4)
+        assert 0 <= row["mean_regret"] <= full["max_regret"] + 1e-4
+        assert row["regret_minus_sbs"] == pytest.approx(full["mean_regret"] - full["sbs_mean_regret"], abs=2e-4)
+        assert row["regret_minus_sbs_low"] - 1e-3 <= row["regret_minus_sbs"] <= row["regret_minus_sbs_high"] + 1e-3
+    assert metrics["oracle"]["mean_regret"] == 0 and metrics["sbs"]["regret_minus_sbs"] == 0
 
 
 def test_repro_ran_every_stage(pipeline: Pipeline) -> None:
@@ -171,8 +196,11 @@ def test_metrics_show_has_the_evaluate_metrics(pipeline: Pipeline) -> None:
     assert metrics is not None, result.stdout
     for method in ("beyonder", "sbs"):
         assert isinstance(metrics[method]["mean_regret"], int | float), metrics
-        assert metrics[method]["mean_regret"] >= 0
-    assert metrics["n_datasets"] >= 1
+    written = json.loads((pipeline.repo / "data" / "metrics" / "evaluate.json").read_text())
+    for method in ("beyonder", "sbs", "oracle"):
+        for key in ("mean_regret", "regret_minus_sbs", "regret_minus_sbs_low", "regret_minus_sbs_high"):
+            assert metrics[method][key] == written[method][key], (method, key, metrics)
+    _check_headline(written, json.loads((pipeline.repo / "data" / "evaluation" / "report.json").read_text()))
     assert "data/metrics/train.json" in result.stdout
     train = json.loads((pipeline.repo / "data" / "metrics" / "train.json").read_text())
     assert train["epochs"] == 1
@@ -310,8 +338,8 @@ def test_changing_epochs_invalidates_train_only(pipeline: Pipeline) -> None:
 
 
 # --------------------------------------------------------------------------- kill -9, then repro
-# Last in the module: it changes train.epochs (so that train and evaluate really run, not
-# restored from DVC's run cache) and puts it back at the end.
+# On its own copy of the workspace: it changes train.epochs (so that train and evaluate really
+# run, not restored from DVC's run cache) and trains and registers new models.
 
 
 def _mlflow_train_running(repo: Path) -> bool:
@@ -383,6 +411,28 @@ def _kill_repro_during(pipeline: Pipeline, stage: str, ready, *args: str) -> str
     return log.read_text()
 
 
+def _clone(pipeline: Pipeline, dest: Path) -> Pipeline:
+    """A copy of the finished workspace (git, DVC cache, MLflow database and artifacts) that a
+    test may change at will; the MLflow database's absolute paths are moved to the copy, so
+    its runs and models live there, not in the original."""
+    import sqlite3
+
+    shutil.copytree(pipeline.repo, dest, symlinks=True)
+    old, new = str(pipeline.repo), str(dest)
+    with contextlib.closing(sqlite3.connect(dest / "mlflow.db")) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for column in db.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if column[2].upper().startswith(("VARCHAR", "TEXT")):
+                    db.execute(
+                        f'UPDATE "{table}" SET "{column[1]}" = replace("{column[1]}", ?, ?) '
+                        f'WHERE "{column[1]}" LIKE ?',
+                        (old, new, f"%{old}%"),
+                    )
+        db.commit()
+    return Pipeline(dest, pipeline_env(dest), pipeline.first_repro_s, pipeline.first)
+
+
 def _whole_outputs(repo: Path) -> None:
     """Every output reads back whole; no temporary file of an interrupted write is left."""
     data = repo / "data"
@@ -394,10 +444,11 @@ def _whole_outputs(repo: Path) -> None:
     assert not leftovers, leftovers
 
 
-def test_kill_9_during_train_and_evaluate_then_repro_completes(pipeline: Pipeline) -> None:
+def test_kill_9_during_train_and_evaluate_then_repro_completes(pipeline: Pipeline, tmp_path: Path) -> None:
     """``kill -9`` of ``dvc repro`` while train fits, then while evaluate runs; a third
     ``dvc repro`` completes, every output is whole, the labels table is the uninterrupted
     run's (bit for bit) and the champion model predicts."""
+    pipeline = _clone(pipeline, tmp_path / "repo")
     labels = pipeline.repo / "data" / "labels" / "labels.parquet"
     labels_before = labels.read_bytes()
     lock_before = yaml.safe_load((pipeline.repo / "dvc.lock").read_text())["stages"]

@@ -61,12 +61,24 @@ def test_all_missing_columns_in_a_fold(name: str) -> None:
     assert len(model.predict(frame)) == len(frame)
 
 
+@pytest.mark.parametrize("name", ["hist_gb", "svm_rbf"])
 @pytest.mark.parametrize(("numeric", "categorical"), [(["x1", "x2"], []), ([], ["c1", "c2"])])
-def test_only_one_kind_of_feature(numeric: list[str], categorical: list[str]) -> None:
-    frame, y = _mixed_frame()
-    for name in ("hist_gb", "svm_rbf"):
-        model = build_classifier(name, seed=0, numeric=numeric, categorical=categorical)
-        model.fit(frame, y)
+def test_only_one_kind_of_feature(name: str, numeric: list[str], categorical: list[str]) -> None:
+    """With one kind of feature only, the model learns from that kind (the target follows it)
+    and ignores the columns it was not told about."""
+    frame, _ = _mixed_frame(n=80)
+    if numeric:
+        y = np.where(frame["x2"].to_numpy() > 100, "yes", "no").astype(object)
+    else:
+        y = np.where(frame["c1"].eq("a").to_numpy(), "yes", "no").astype(object)
+    model = build_classifier(name, seed=0, numeric=numeric, categorical=categorical)
+    model.fit(frame, y)
+    pred = model.predict(frame)
+    assert (pred == y).mean() >= 0.85, f"{name} does not learn from {numeric or categorical}"
+    other = frame.copy()  # the columns of the other kind, scrambled: nothing may change
+    ignored = [c for c in frame.columns if c not in numeric + categorical]
+    other[ignored] = frame[ignored].iloc[::-1].to_numpy()
+    np.testing.assert_array_equal(model.predict(other), pred)
 
 
 def test_onehot_width_is_bounded() -> None:

@@ -1,0 +1,86 @@
+"""Ctrl-C and SIGTERM stop a real ``beyonder`` command within seconds, cleanly.
+
+``beyonder label`` on a tiny workspace (the label engine's, ``tests/test_label_engine.py``)
+with its own temporary Prefect server and local Dask cluster, as DVC runs it: signalled once
+labelling is under way, it must end by that signal within a few seconds, leave no process of
+its group behind (server, Dask workers) and no partial output (no labels table, no temporary
+file). SIGTERM goes to the command alone (``kill PID``, a scheduler stopping it); SIGINT to
+its whole process group, as a terminal's Ctrl-C does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_label_engine import make_workspace, stop_group, wait_group_gone
+
+from beyonder.config import Layout
+from beyonder.interrupt import run_interruptibly
+
+STOP_WITHIN_S = 10.0
+"""A few seconds to unwind: close the Dask cluster, report the flow run, stop the server."""
+
+
+@pytest.mark.parametrize(
+    ("sig", "to_group"), [(signal.SIGTERM, False), (signal.SIGINT, True)], ids=["sigterm", "ctrl-c"]
+)
+def test_a_signal_stops_beyonder_label_within_seconds_and_cleanly(
+    tmp_path: Path, sig: signal.Signals, to_group: bool
+) -> None:
+    root = make_workspace(
+        tmp_path / "ws", datasets=("iris", "wine", "breast_cancer"), per_dataset=2, rows=150,
+        batch_fits=1, workers=1,
+    )  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "BEYONDER_DASK_ADDRESS")}
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")  # its own temporary server and database
+    env["DASK_TEMPORARY_DIRECTORY"] = str(tmp_path / "dask")
+    command = [Path(sys.executable).parent / "beyonder", "label", "--params", str(root / "params.yaml"), "--root", str(root)]
+    cache = Layout(root).label_cache
+    log = tmp_path / "label.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list(cache.glob("*/*.json")):  # labelling is under way
+            assert proc.poll() is None, f"beyonder label ended before the signal:\n{log.read_text()}"
+            assert time.monotonic() < deadline, "no label was cached within 300 s"
+            time.sleep(0.02)
+        sent = time.monotonic()
+        if to_group:
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=STOP_WITHIN_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"beyonder label still running {STOP_WITHIN_S:.0f} s after {sig.name}:\n{log.read_text()[-3000:]}")
+        stopped = time.monotonic() - sent
+        assert wait_group_gone(proc.pid, STOP_WITHIN_S - stopped), "processes of the command outlived it"
+    finally:
+        if proc.poll() is None or not wait_group_gone(proc.pid, 0):
+            stop_group(proc)
+    text = log.read_text()
+    assert proc.returncode == -sig, f"exit {proc.returncode}:\n{text[-3000:]}"
+    assert f"beyonder: stopped by {sig.name}" in text
+    assert not (root / "data" / "labels" / "labels.parquet").exists()
+    leftovers = [p for p in (root / "data").rglob("*") if p.name.endswith(".tmp")]
+    assert not leftovers, leftovers
+    print(f"\n{sig.name}: stopped after {stopped:.1f} s")
+
+
+def test_run_interruptibly_passes_the_exit_status_and_other_errors_through() -> None:
+    assert run_interruptibly(lambda: 3) == 3
+    before = signal.getsignal(signal.SIGTERM)
+
+    def fail() -> int:
+        raise KeyboardInterrupt  # not from a signal: an ordinary exception, re-raised
+
+    with pytest.raises(KeyboardInterrupt):
+        run_interruptibly(fail)
+    assert signal.getsignal(signal.SIGTERM) == before  # handlers put back
