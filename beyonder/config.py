@@ -47,8 +47,9 @@ class Layout:
         self.label_cache = self.data / "cache" / "labels"
         self.augmented = self.data / "augmented"
         self.model = self.data / "model"
-        self.evaluation = self.data / "evaluation"
-        self.metrics = self.data / "metrics"
+        # in git, not under data/: `dvc metrics diff` and `dvc plots diff` compare commits
+        self.evaluation = self.root / "evaluation"
+        self.metrics = self.root / "metrics"
 
     def dataset_file(self, folder: Path, name: str) -> Path:
         """``folder/name.parquet``, refusing any name that would leave ``folder``."""

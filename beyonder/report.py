@@ -1,6 +1,6 @@
 """The evaluation as pictures: predicted against true accuracy, the regret distribution and
 per-dataset rankings, as CSV files for ``dvc plots show`` and PNG figures (logged to MLflow
-with the rest of ``data/evaluation``).
+with the rest of ``evaluation``).
 
 Everything is derived from the per-dataset table that ``stages/evaluate.py`` writes (one row
 per method, test dataset and classifier: true and predicted accuracy), with the conventions

@@ -1,5 +1,5 @@
 """Evaluate flow: metrics on held-out datasets, the report (CSV for ``dvc plots``, PNG
-figures; all of ``data/evaluation`` goes to MLflow), then the registry alias that
+figures; all of ``evaluation`` goes to MLflow), then the registry alias that
 ``beyonder.champion.decide`` chooses (champion or challenger)."""
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ def test_first_retrain_ran_every_stage_and_crowned_version_1(pipeline: Pipeline)
     assert first["after"]["champion"] == "1" and first["promoted"] is True
     # the flow's summary is the evaluate stage's metrics, and the promotion is the champion
     # rule's on the report evaluate wrote (no champion before: only the SBS can stop it)
-    evaluation = pipeline.repo / "data" / "evaluation"
+    evaluation = pipeline.repo / "evaluation"
     report = json.loads((evaluation / "report.json").read_text())
     metrics = json.loads((pipeline.repo / "data" / "metrics" / "evaluate.json").read_text())
     assert first["beyonder"] == metrics["beyonder"]
@@ -200,8 +200,8 @@ def test_metrics_show_has_the_evaluate_metrics(pipeline: Pipeline) -> None:
     for method in ("beyonder", "sbs", "oracle"):
         for key in ("mean_regret", "regret_minus_sbs", "regret_minus_sbs_low", "regret_minus_sbs_high"):
             assert metrics[method][key] == written[method][key], (method, key, metrics)
-    _check_headline(written, json.loads((pipeline.repo / "data" / "evaluation" / "report.json").read_text()))
-    assert "data/metrics/train.json" in result.stdout
+    _check_headline(written, json.loads((pipeline.repo / "evaluation" / "report.json").read_text()))
+    assert "metrics/train.json" in result.stdout
     train = json.loads((pipeline.repo / "data" / "metrics" / "train.json").read_text())
     assert train["epochs"] == 1
 
@@ -248,7 +248,7 @@ def test_champion_model_predicts_from_the_registry(pipeline: Pipeline) -> None:
 
 
 def test_evaluation_report_as_dvc_plots_and_mlflow_artifacts(pipeline: Pipeline) -> None:
-    evaluation = pipeline.repo / "data" / "evaluation"
+    evaluation = pipeline.repo / "evaluation"
     for name in ("per_dataset.csv", "regret.csv", "rankings.csv"):
         assert (evaluation / name).is_file(), name
     figures = sorted(p.name for p in (evaluation / "figures").glob("*.png"))
@@ -258,7 +258,7 @@ def test_evaluation_report_as_dvc_plots_and_mlflow_artifacts(pipeline: Pipeline)
     shown = json.loads(plots.stdout)
     assert not shown.get("errors"), shown.get("errors")
     for name in ("regret.csv", "rankings.csv", "figures/regret.png"):
-        assert f"data/evaluation/{name}" in shown["data"], list(shown["data"])
+        assert f"evaluation/{name}" in shown["data"], list(shown["data"])
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=pipeline.tracking_uri, registry_uri=pipeline.tracking_uri)
