@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_FOLDER = REPO.parent / "shared" / "datasets" / "uci"
+DEFAULT_FOLDER = REPO / "corpus" / "uci"  # the bundled UCI tables (Parquet, target `class`)
 DEFAULT_DATASETS = (  # by size; the last three have more than 5,000 rows
     "iris", "sonar", "ionosphere", "diabetes", "vehicle", "credit.g", "segment",
     "optdigits", "mushroom", "pendigits",
