@@ -18,12 +18,11 @@ import numpy as np
 import pandas as pd
 
 from beyonder.baselines import LandmarkRidge, MetaFeatureForest, NearestDatasets, meta_matrix
+from beyonder.corpus import Corpus, per_dataset_mean
 from beyonder.encoding import EncodedSample
 from beyonder.estimator import Beyonder, BeyonderConfig, dataset_features, new_network
-from beyonder.evaluation import choose, evaluate_methods, regret
+from beyonder.evaluation import HEADLINE, choose, evaluate_methods, regret, svm_task
 from beyonder.splits import DEFAULT_FAMILIES, grouped_test_split
-from beyonder.stages.evaluate import HEADLINE, per_dataset_mean, svm_task
-from beyonder.stages.train import Corpus
 
 METHODS = ("beyonder", "landmark_ridge", "pymfe_rf", "pymfe_knn", "random")
 SEED_STRIDE = 1000

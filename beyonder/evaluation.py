@@ -22,10 +22,13 @@ Conventions (documented because every one changes the numbers):
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
+
+from beyonder.schema import SVM_KERNELS
 
 ArrayLike = np.ndarray | pd.DataFrame
 
@@ -326,3 +329,56 @@ def evaluate_methods(
         "tie_tolerance": float(tie_tolerance),
         "methods": results,
     }
+
+
+HEADLINE = ("mean_regret", "median_regret", "gap_closed", "top1", "top3", "spearman", "mae")
+"""The metrics of each method that ``dvc metrics show`` and the crossval summary print."""
+
+
+def svm_task(true: np.ndarray, preds: dict[str, np.ndarray], classifiers: list[str], kwargs: dict) -> dict:
+    """Choosing the SVM kernel: the methods against always-``svm_rbf``."""
+    cols = [classifiers.index(k) for k in SVM_KERNELS if k in classifiers]
+    if len(cols) < 2 or "svm_rbf" not in classifiers:
+        return {}
+    rbf = [classifiers[c] for c in cols].index("svm_rbf")
+    sub = {name: p[:, cols] for name, p in preds.items()}
+    report = evaluate_methods(true[:, cols], sub, rbf, **kwargs)
+    return {
+        name: {k: m[k] for k in ("mean_regret", "top1") if k in m}
+        for name, m in report["methods"].items()
+    }
+
+
+def headline(report: dict) -> dict:
+    """The metrics for ``dvc metrics show``: a few numbers per method, and each method's mean
+    regret minus the SBS's with its paired 95% interval (``regret_minus_sbs``, ``_low``,
+    ``_high``): a mean regret alone does not say whether a method is reliably better than
+    always picking the SBS, the interval does (below zero throughout: reliably better)."""
+    out: dict[str, Any] = {"n_datasets": report["n_datasets"], "missing_labels": report["missing_labels"]}
+    for method, metrics in report["methods"].items():
+        out[method] = {k: _round(metrics.get(k)) for k in HEADLINE if k in metrics}
+        out[method].update(_versus_sbs(metrics))
+    if report.get("svm_kernel"):
+        out["svm_kernel"] = {
+            m: {k: _round(v) for k, v in vals.items()} for m, vals in report["svm_kernel"].items()
+        }
+    return out
+
+
+def _versus_sbs(metrics: dict) -> dict:
+    """Mean regret minus the SBS's (points) and the paired bootstrap interval of it."""
+    if "mean_regret" not in metrics or "sbs_mean_regret" not in metrics:
+        return {}
+    low, high = metrics.get("regret_vs_sbs_ci") or (None, None)
+    return {
+        "regret_minus_sbs": _round(float(metrics["mean_regret"]) - float(metrics["sbs_mean_regret"])),
+        "regret_minus_sbs_low": _round(low),
+        "regret_minus_sbs_high": _round(high),
+    }
+
+
+def _round(value: Any) -> Any:
+    if value is None:
+        return None
+    value = float(value)
+    return None if np.isnan(value) else round(value, 4)

@@ -19,11 +19,12 @@ from prefect import flow, get_run_logger, task
 from beyonder import tracking
 from beyonder.baselines import meta_features
 from beyonder.config import Layout, load_params
+from beyonder.corpus import encode_corpus, load_corpus
 from beyonder.crossval import METHODS, Workspace, cross_validate, pretrain, summary, train_test
 from beyonder.datasets import safe_name
 from beyonder.schema import PORTFOLIO
 from beyonder.splits import DEFAULT_FAMILIES, grouped_folds
-from beyonder.stages.train import encode_corpus, load_corpus, model_config
+from beyonder.stages.train import model_config
 from beyonder.storage import write_json
 from flows.augment import augment_flow
 from flows.clean import clean_flow

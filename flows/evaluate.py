@@ -12,11 +12,12 @@ from prefect import flow, get_run_logger
 from beyonder import tracking
 from beyonder.champion import decide
 from beyonder.config import Layout, load_params
+from beyonder.corpus import load_corpus, test_datasets
+from beyonder.evaluation import headline
 from beyonder.recommend import Recommender
 from beyonder.report import write_report
 from beyonder.schema import PORTFOLIO
-from beyonder.stages.evaluate import evaluate, headline, predict_corpus
-from beyonder.stages.train import load_corpus, test_datasets
+from beyonder.stages.evaluate import evaluate, predict_corpus
 from beyonder.storage import read_json, write_json, write_text
 
 

@@ -10,12 +10,13 @@ from prefect import flow, get_run_logger, task
 
 from beyonder import tracking
 from beyonder.config import Layout, load_params
+from beyonder.corpus import encode_corpus, load_corpus, train_val_masks
 from beyonder.estimator import Beyonder
 from beyonder.progress import EpochProgress
 from beyonder.recommend import Recommender
 from beyonder.schema import PORTFOLIO
 from beyonder.stages.clean import cleaning_config
-from beyonder.stages.train import encode_corpus, load_corpus, model_config, train_val_masks
+from beyonder.stages.train import model_config
 from beyonder.storage import write_json
 from beyonder.tracking_model import log_pyfunc
 

@@ -76,7 +76,7 @@ def test_decide_on_a_real_report() -> None:
 
 
 def test_headline_has_the_paired_difference_with_the_sbs() -> None:
-    from beyonder.stages.evaluate import headline
+    from beyonder.evaluation import headline
 
     rng = np.random.default_rng(1)
     true = rng.uniform(0.5, 0.9, size=(15, 3))

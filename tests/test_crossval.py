@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from beyonder.corpus import Corpus
 from beyonder.crossval import (
     Workspace,
     cautious,
@@ -28,7 +29,6 @@ from beyonder.encoding import encode_sample
 from beyonder.estimator import BeyonderConfig
 from beyonder.schema import ROW_ID, TARGET
 from beyonder.splits import grouped_folds
-from beyonder.stages.train import Corpus
 
 CLASSIFIERS = ["logreg", "knn", "random_forest", "svm_rbf"]
 CONFIG = BeyonderConfig(

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from beyonder.corpus import split_params
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import ROW_ID, TARGET
 from beyonder.splits import DEFAULT_FAMILIES, family_of, grouped_folds, grouped_test_split
-from beyonder.stages.train import split_params
 
 REPO = Path(__file__).resolve().parents[1]
 

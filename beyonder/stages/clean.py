@@ -10,8 +10,7 @@ import pandas as pd
 from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
 from beyonder.config import Layout
 from beyonder.schema import TARGET
-from beyonder.sources._common import one_line
-from beyonder.stages.ingest import _reason
+from beyonder.sources._common import describe_error, one_line
 from beyonder.storage import read_json, write_json, write_parquet
 
 
@@ -30,7 +29,7 @@ def clean_one(entry: dict, layout: Layout, config: CleaningConfig) -> dict:
         frame = pd.read_parquet(layout.dataset_file(layout.raw, name))
         cleaned, report = clean_dataset(frame, config)
     except Exception as exc:  # unusable data, an unreadable file or a bug: never stop the others
-        reason = str(exc) if isinstance(exc, CleaningError) else _reason(exc)
+        reason = str(exc) if isinstance(exc, CleaningError) else describe_error(exc)
         target = entry.get("target")
         if target:
             reason = reason.replace(f"'{TARGET}'", repr(str(target)))

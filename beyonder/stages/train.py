@@ -1,112 +1,15 @@
 """Train: labelled samples -> a fitted Beyonder, validated on whole held-out datasets.
 
-The test datasets (for the evaluate stage) are chosen here by family, from the seed, and
-never reach training, not even as noisy copies. Validation (for early stopping) is a second
-grouped split of the remaining datasets.
+The corpus, its splits and their rules live in ``beyonder/corpus.py``; this module turns the
+``train`` section of ``params.yaml`` into the network's configuration.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from beyonder.config import Layout
-from beyonder.encoding import EncodedSample, encode_sample
-from beyonder.estimator import BeyonderConfig
-from beyonder.splits import DEFAULT_FAMILIES, grouped_test_split
-from beyonder.storage import read_json
-
-
-@dataclass
-class Corpus:
-    """Samples with their labels as matrices (rows = samples, columns = classifiers)."""
-
-    index: pd.DataFrame  # sample_id, dataset, kind, file, ...
-    accuracy: np.ndarray
-    fit_time: np.ndarray
-    classifiers: list[str]
-
-    def subset(self, mask: np.ndarray) -> Corpus:
-        return Corpus(
-            self.index[mask].reset_index(drop=True),
-            self.accuracy[mask],
-            self.fit_time[mask],
-            self.classifiers,
-        )
-
-    def dataset_means(self) -> Corpus:
-        """The same samples, each labelled with the mean accuracy of its dataset's samples of
-        its kind (and task). A sample's own CV is a noisy estimate (about 1.5-2 points on 500
-        rows) of what every bootstrap sample of the dataset estimates; noisy copies are averaged
-        apart from the clean ones, since their noise changes the truth, and each derived task
-        apart from the others. Fit times stay per sample."""
-        task = self.index["task"].fillna("") if "task" in self.index else ""
-        keys = (self.index["dataset"].astype(str) + "\0" + self.index["kind"].astype(str) + "\0" + task).to_numpy()
-        means = pd.DataFrame(self.accuracy).groupby(keys).transform("mean").to_numpy(np.float64)
-        return Corpus(self.index, means, self.fit_time, self.classifiers)
-
-
-def load_corpus(layout: Layout, classifiers: list[str], include_augmented: bool = True) -> Corpus:
-    """Original samples (and augmented ones) with their labels, in a fixed order."""
-    entries = read_json(layout.samples / "index.json")
-    tables = [pd.read_parquet(layout.labels / "labels.parquet")]
-    aug_index = layout.augmented / "index.json"
-    if include_augmented and aug_index.exists():
-        entries += read_json(aug_index)
-        tables.append(pd.read_parquet(layout.augmented / "labels.parquet"))
-    index = pd.DataFrame(entries).sort_values("sample_id").reset_index(drop=True)
-    labels = pd.concat(tables, ignore_index=True)
-    acc = labels.pivot_table(index="sample_id", columns="classifier", values="accuracy", dropna=False)
-    time = labels.pivot_table(index="sample_id", columns="classifier", values="fit_time", dropna=False)
-    acc = acc.reindex(index=index["sample_id"], columns=classifiers)
-    time = time.reindex(index=index["sample_id"], columns=classifiers)
-    return Corpus(index, acc.to_numpy(np.float64), time.to_numpy(np.float64), list(classifiers))
-
-
-def split_params(params: dict[str, Any]) -> dict[str, Any]:
-    split = params.get("split") or {}
-    return {
-        "test_fraction": float(split.get("test_fraction", 0.25)),
-        "val_fraction": float(split.get("val_fraction", 0.2)),
-        "families": tuple(split.get("families") or DEFAULT_FAMILIES),
-        "test_sources": split.get("test_sources"),
-    }
-
-
-def test_datasets(corpus: Corpus, params: dict[str, Any]) -> set[str]:
-    """Datasets held out for evaluation: whole families of the original (non-augmented) data."""
-    sp = split_params(params)
-    original = corpus.index[corpus.index["kind"] == "bootstrap"]
-    eligible = None
-    if sp["test_sources"]:
-        eligible = set(original.loc[original["source"].isin(sp["test_sources"]), "dataset"])
-    return grouped_test_split(
-        original["dataset"], sp["test_fraction"], int(params.get("seed", 0)), sp["families"], eligible
-    )
-
-
-def train_val_masks(corpus: Corpus, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean masks over the corpus: training samples and validation samples.
-
-    Samples without a single label are dropped; samples of test datasets never appear.
-    """
-    sp = split_params(params)
-    test = test_datasets(corpus, params)
-    datasets = corpus.index["dataset"]
-    usable = ~np.all(np.isnan(corpus.accuracy), axis=1) & ~datasets.isin(test).to_numpy()
-    candidates = sorted(set(datasets[usable]))
-    val = grouped_test_split(candidates, sp["val_fraction"], int(params.get("seed", 0)) + 1, sp["families"])
-    if len(val) == len(candidates):  # tiny corpora: keep at least one dataset for training
-        val = set()
-    in_val = datasets.isin(val).to_numpy()
-    return usable & ~in_val, usable & in_val
-
-
-def encode_corpus(corpus: Corpus, layout: Layout) -> list[EncodedSample]:
-    return [encode_sample(pd.read_parquet(layout.root / f)) for f in corpus.index["file"]]
+from beyonder.inference import BeyonderConfig
 
 
 def model_config(params: dict[str, Any], classifiers: list[str]) -> BeyonderConfig:
