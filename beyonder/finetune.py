@@ -292,6 +292,7 @@ def register_finetuned(
     import mlflow
 
     from beyonder import tracking
+    from beyonder.progress import EpochLogger
     from beyonder.tracking_model import log_pyfunc
 
     tracking.configure(root)
@@ -308,7 +309,7 @@ def register_finetuned(
             }
         )
         tuned, summary = finetune(
-            base, data, epochs, unfreeze, learning_rate, callbacks=(tracking.EpochLogger(),)
+            base, data, epochs, unfreeze, learning_rate, callbacks=(EpochLogger(),)
         )
         if summary["loss"]:
             mlflow.log_metric("train_loss", summary["loss"][-1])

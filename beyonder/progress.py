@@ -1,7 +1,7 @@
 """Training progress in the log: one line per epoch, so a 40-epoch fit is not silent.
 
 Keras's own progress bar is off in the pipeline (``verbose=0``: it floods captured logs with
-carriage returns); MLflow gets every epoch's numbers (``tracking.EpochLogger``) but nobody
+carriage returns); MLflow gets every epoch's numbers (``EpochLogger``) but nobody
 watches it while a stage runs. This callback writes one plain line per epoch to any logger.
 """
 
@@ -25,6 +25,16 @@ def epoch_line(epoch: int, epochs: int | None, logs: dict[str, Any] | None, seco
     of = f"/{epochs}" if epochs else ""
     took = f" ({seconds:.1f} s)" if seconds is not None else ""
     return f"epoch {epoch + 1}{of}: train loss {loss('loss')}, val loss {loss('val_loss')}{took}"
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """Logs Keras's per-epoch losses to the active MLflow run."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        import mlflow
+
+        if logs:
+            mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in logs.items()}, step=epoch)
 
 
 class EpochProgress(keras.callbacks.Callback):

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
+from beyonder import tracking
 from beyonder.cleaning import CleaningConfig, clean_dataset
 from beyonder.encoding import EncodedSample, encode_sample
 from beyonder.registry import pyfunc_artifact, registered_artifact
@@ -192,16 +193,13 @@ def tracking_uri(root: str | Path = ".") -> str:
     Refuses (``RecommendError``) when neither exists, rather than letting MLflow create an
     empty registry and then report that the model is missing.
     """
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        return uri
     db = Path(root).resolve() / "mlflow.db"
-    if not db.is_file():
+    if "MLFLOW_TRACKING_URI" not in os.environ and not db.is_file():
         raise RecommendError(
             f"no model registry: {db} does not exist and MLFLOW_TRACKING_URI is not set "
             "(run `dvc repro` first, set MLFLOW_TRACKING_URI, or pass --model)"
         )
-    return f"sqlite:///{db}"
+    return tracking.tracking_uri(root)
 
 
 def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: bool = True) -> Recommender:

@@ -1,4 +1,9 @@
-"""MLflow: where runs go, per-epoch logging, and the Beyonder pyfunc model in the registry."""
+"""MLflow: where runs and the registry are, and the Beyonder model's versions and aliases.
+
+The one home of the tracking location: every stage, the consumers and the quarantine report
+point MLflow here. MLflow itself is imported only by the functions that use it (about a
+second), so ``tracking_uri`` is free for code that must stay light (``recommend``).
+"""
 
 from __future__ import annotations
 
@@ -6,21 +11,25 @@ import os
 from pathlib import Path
 from typing import Any
 
-import keras
-import mlflow
-from mlflow.tracking import MlflowClient
-
 EXPERIMENT = "beyonder"
 MODEL_NAME = "beyonder"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
 
+def tracking_uri(root: str | Path = ".") -> str:
+    """``$MLFLOW_TRACKING_URI``, else the SQLite database ``mlflow.db`` in ``root``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+
+
 def configure(root: str | Path = ".") -> str:
-    """Point MLflow at ``$MLFLOW_TRACKING_URI`` or at ``mlflow.db`` (SQLite) in ``root``."""
+    """Point MLflow at ``tracking_uri(root)`` (registry: ``$MLFLOW_REGISTRY_URI`` or the same),
+    artifacts of a new experiment in ``root/mlruns``; returns the tracking URI."""
+    import mlflow
+
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     root = Path(root).resolve()
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}"
+    uri = tracking_uri(root)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
@@ -30,16 +39,11 @@ def configure(root: str | Path = ".") -> str:
     return uri
 
 
-class EpochLogger(keras.callbacks.Callback):
-    """Logs Keras's per-epoch losses to the active MLflow run."""
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if logs:
-            mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in logs.items()}, step=epoch)
-
-
 def alias_version(alias: str, name: str = MODEL_NAME) -> Any | None:
     """The model version that holds ``alias``, or None (no such alias or model)."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient()
     try:
         return client.get_model_version_by_alias(name, alias)
@@ -53,6 +57,9 @@ def champion_version(name: str = MODEL_NAME) -> Any | None:
 
 def register(model_uri: str, name: str = MODEL_NAME) -> Any:
     """Register ``model_uri`` unless a version with that source exists already."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
     client = MlflowClient()
     try:
         for version in client.search_model_versions(f"name='{name}'"):
@@ -64,4 +71,6 @@ def register(model_uri: str, name: str = MODEL_NAME) -> Any:
 
 
 def set_alias(version: Any, alias: str, name: str = MODEL_NAME) -> None:
+    from mlflow.tracking import MlflowClient
+
     MlflowClient().set_registered_model_alias(name, alias, str(version.version))

@@ -12,7 +12,7 @@ from beyonder import tracking
 from beyonder.config import Layout, load_params
 from beyonder.corpus import encode_corpus, load_corpus, train_val_masks
 from beyonder.estimator import Beyonder
-from beyonder.progress import EpochProgress
+from beyonder.progress import EpochLogger, EpochProgress
 from beyonder.recommend import Recommender
 from beyonder.schema import PORTFOLIO
 from beyonder.stages.clean import cleaning_config
@@ -61,7 +61,7 @@ def train_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
             train.accuracy,
             train.fit_time,
             validation=(encoded_val, val.accuracy, val.fit_time),
-            callbacks=[tracking.EpochLogger(), EpochProgress(logger.info, config.epochs)],
+            callbacks=[EpochLogger(), EpochProgress(logger.info, config.epochs)],
         )
         recommender = Recommender(
             estimator,

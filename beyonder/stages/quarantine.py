@@ -2,22 +2,18 @@
 name, its file, the problem), and the report files logged to MLflow as artifacts of a run
 named after the stage in the ``beyonder`` experiment.
 
-MLflow is imported only here, and only when logging (about 2 s). Logging is best effort: the
+MLflow is imported only when logging (about 2 s). Logging is best effort: the
 ``data/`` files (``raw/failures.json``, ``clean/quarantine.json``) are the record, so a
 tracking server that is down costs a warning, never the stage.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from beyonder import tracking
 from beyonder.sources._common import one_line
-
-EXPERIMENT = "beyonder"
-"""Same experiment as ``beyonder.tracking.EXPERIMENT`` (that module imports Keras: too slow
-for ingest and clean)."""
 
 
 def problem_line(record: dict) -> str:
@@ -26,22 +22,6 @@ def problem_line(record: dict) -> str:
     origin = str(record.get("origin") or "")
     where = f" ({origin})" if origin and origin != name else ""
     return one_line(f"{name}{where}: {record.get('reason', 'no reason given')}", 600)
-
-
-def configure_mlflow(root: str | Path = ".") -> str:
-    """Point MLflow where ``beyonder.tracking.configure`` does: ``$MLFLOW_TRACKING_URI``, else
-    ``mlflow.db`` in ``root`` with artifacts in ``root/mlruns``; returns the tracking URI."""
-    import mlflow
-
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    root = Path(root).resolve()
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    if mlflow.get_experiment_by_name(EXPERIMENT) is None:
-        location = None if "MLFLOW_TRACKING_URI" in os.environ else (root / "mlruns").as_uri()
-        mlflow.create_experiment(EXPERIMENT, artifact_location=location)
-    mlflow.set_experiment(EXPERIMENT)
-    return uri
 
 
 def log_stage_report(
@@ -54,7 +34,7 @@ def log_stage_report(
     try:
         import mlflow
 
-        configure_mlflow(root)
+        tracking.configure(root)
         with mlflow.start_run(run_name=stage, nested=mlflow.active_run() is not None) as run:
             mlflow.set_tag("stage", stage)
             mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
