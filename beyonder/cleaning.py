@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from beyonder.schema import RESERVED, TARGET
+from beyonder.schema import RESERVED, TARGET, unique_names
 
 OTHER = "__other__"
 """Level that collects the rare levels of a capped high-cardinality categorical."""
@@ -315,22 +315,6 @@ def _cap_levels(
     return remap[row_codes], new_levels
 
 
-def _unique_names(columns: pd.Index) -> list[str]:
-    """String column names, unique, never a reserved name: Parquet needs unique string names."""
-    names: list[str] = []
-    seen: set[str] = set(RESERVED)
-    for col in columns:
-        base = str(col)
-        name = base
-        k = 2
-        while name in seen:
-            name = f"{base}__{k}"
-            k += 1
-        seen.add(name)
-        names.append(name)
-    return names
-
-
 # --------------------------------------------------------------------------- main entry point
 
 
@@ -365,7 +349,7 @@ def clean_dataset(
 
     feature_positions = [i for i in range(frame.shape[1]) if i != target_positions[0]]
     original = [frame.columns[i] for i in feature_positions]
-    names = _unique_names(pd.Index(original))
+    names = unique_names(original, taken=RESERVED)
     renamed = [[str(o), n] for o, n in zip(original, names, strict=True) if str(o) != n]
     # Take rows only when some were dropped: on a wide frame the take is a full copy.
     sub = (

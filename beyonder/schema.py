@@ -8,6 +8,23 @@ ROW_ID = "__row_id__"
 
 RESERVED = (TARGET, ROW_ID)
 
+
+def unique_names(names, taken=()) -> list[str]:
+    """Column names as unique strings (Parquet needs them), none of them in ``taken``: a
+    repeated or taken name gets ``.1``, ``.2``... (pandas' style). The one rule for every
+    reader, the ingest stage and the cleaning that ``recommend`` shares."""
+    result: list[str] = []
+    seen: set[str] = {str(t) for t in taken}
+    for raw in names:
+        base = str(raw).strip()
+        name, k = base, 0
+        while name in seen:
+            k += 1
+            name = f"{base}.{k}"
+        seen.add(name)
+        result.append(name)
+    return result
+
 PORTFOLIO = (
     "logreg",
     "gaussian_nb",

@@ -331,9 +331,9 @@ def test_duplicate_and_odd_column_names():
     frame = pd.DataFrame(data, columns=["a", "a", 5, "__row_id__"])
     frame[TARGET] = ["p", "q", "r"] * 10
     out, report = clean_dataset(frame)
-    assert list(out.columns) == ["a", "a__2", "5", "__row_id____2", TARGET]
-    assert report["renamed_columns"] == [["a", "a__2"], ["__row_id__", "__row_id____2"]]
-    np.testing.assert_array_equal(out["a__2"].to_numpy(), data[:, 1])
+    assert list(out.columns) == ["a", "a.1", "5", "__row_id__.1", TARGET]
+    assert report["renamed_columns"] == [["a", "a.1"], ["__row_id__", "__row_id__.1"]]
+    np.testing.assert_array_equal(out["a.1"].to_numpy(), data[:, 1])
     roundtrip(out)
 
 

@@ -22,7 +22,8 @@ import arff
 import numpy as np
 import pandas as pd
 
-from beyonder.sources._common import SourceError, as_str_column, dedupe_names, one_line
+from beyonder.schema import unique_names
+from beyonder.sources._common import SourceError, as_str_column, one_line
 
 _CLASSINDEX = re.compile(r"^%\s*CLASSINDEX\s*:\s*(\S+)", re.IGNORECASE)
 _NUMERIC = re.compile(r"^(numeric|real|integer)\b", re.IGNORECASE)
@@ -175,7 +176,7 @@ def parse_arff(text: str, fast: bool = True) -> ArffTable:
 
     fed = ["@RELATION r", *header, "@DATA"]
     fed_to_original = [relation_line, *attribute_lines, data_start]
-    columns = dedupe_names(names)
+    columns = unique_names(names)
     try:
         declared = arff.ArffDecoder().decode(fed, return_type=arff.DENSE)["attributes"]
     except Exception as exc:  # a nominal list liac-arff cannot parse

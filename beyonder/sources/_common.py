@@ -9,6 +9,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from beyonder.schema import unique_names
+
 _MAX_REASON = 300
 _WHITESPACE = re.compile(r"\s+")
 
@@ -66,21 +68,6 @@ def decode_text(data: bytes) -> tuple[str, dict]:
     return text, notes
 
 
-def dedupe_names(names: Iterable[object]) -> list[str]:
-    """Column names as unique strings: a repeated name gets ``.1``, ``.2``... (pandas' style)."""
-    result: list[str] = []
-    seen: set[str] = set()
-    for raw in names:
-        base = str(raw).strip()
-        name, k = base, 0
-        while name in seen:
-            k += 1
-            name = f"{base}.{k}"
-        seen.add(name)
-        result.append(name)
-    return result
-
-
 def tidy_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """String, unique column names; a fresh ``RangeIndex``; categoricals as ``str`` columns.
 
@@ -90,7 +77,7 @@ def tidy_frame(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.copy()
     if isinstance(frame.columns, pd.MultiIndex):
         frame.columns = [".".join(str(p) for p in parts) for parts in frame.columns]
-    frame.columns = dedupe_names(frame.columns)
+    frame.columns = unique_names(frame.columns)
     for column in frame.columns:
         series = frame[column]
         if isinstance(series.dtype, pd.CategoricalDtype):

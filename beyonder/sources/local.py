@@ -27,11 +27,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from beyonder.datasets import LoadFailure, RawDataset, safe_name
+from beyonder.schema import unique_names
 from beyonder.sources._arff import parse_arff
 from beyonder.sources._common import (
     SourceError,
     decode_text,
-    dedupe_names,
     describe_error,
     one_line,
     resolve_column,
@@ -247,7 +247,7 @@ def read_parquet_file(path: str | Path) -> pd.DataFrame:
             except Exception:  # e.g. broken pandas metadata; a broken file fails again below
                 frame = parquet.read().replace_schema_metadata(None).to_pandas()
         else:
-            table = parquet.read().rename_columns(dedupe_names(names))
+            table = parquet.read().rename_columns(unique_names(names))
             frame = table.replace_schema_metadata(None).to_pandas()
     except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for truncated files
         raise SourceError(f"unreadable Parquet: {one_line(exc, 200)}") from None

@@ -11,7 +11,7 @@ import pandas as pd
 
 from beyonder.config import Layout
 from beyonder.datasets import LoadFailure, RawDataset, safe_name
-from beyonder.schema import RESERVED, TARGET
+from beyonder.schema import RESERVED, TARGET, unique_names
 from beyonder.sources._common import one_line
 from beyonder.storage import frame_hash, write_json, write_parquet
 
@@ -71,18 +71,7 @@ def storable(dataset: RawDataset) -> pd.DataFrame:
     if isinstance(target, pd.DataFrame):
         raise ValueError(f"target column {dataset.target!r} appears more than once")
     features = frame.drop(columns=[dataset.target])
-    names: list[str] = []
-    seen: dict[str, int] = {}
-    for column in features.columns:
-        name = str(column)
-        if name in RESERVED:
-            name = f"{name}_"
-        while name in seen:
-            seen[name] += 1
-            name = f"{name}.{seen[name]}"
-        seen[name] = 0
-        names.append(name)
-    features = features.set_axis(names, axis=1)
+    features = features.set_axis(unique_names(features.columns, taken=RESERVED), axis=1)
     for column in features.columns:
         if features[column].dtype == object:
             features[column] = features[column].map(_as_text)
