@@ -12,7 +12,8 @@ import logging
 import os
 import sys
 import warnings
-from typing import Any
+
+from beyonder.errors import first_line
 
 COMMANDS = ("recommend", "embed", "finetune")
 DEFAULT_MODEL = "models:/beyonder@champion"
@@ -76,18 +77,13 @@ def run(args: argparse.Namespace) -> int:
         from mlflow.exceptions import MlflowException
 
         if isinstance(exc, MlflowException):
-            return _fail(args.command, _first_line(exc.message))
+            return _fail(args.command, first_line(exc.message) or "error")
         raise
 
 
 def _fail(command: str, message: str) -> int:
-    print(f"beyonder {command}: {_first_line(message)}", file=sys.stderr)
+    print(f"beyonder {command}: {first_line(message) or 'error'}", file=sys.stderr)
     return USER_ERROR
-
-
-def _first_line(text: Any) -> str:
-    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[0] if lines else "error"
 
 
 def _quiet() -> None:

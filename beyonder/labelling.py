@@ -24,6 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from beyonder import schema
+from beyonder.errors import error_line
 from beyonder.folds import group_stratified_folds
 from beyonder.portfolio import build_classifier, classifier_config
 
@@ -78,8 +79,7 @@ def _prepare(sample: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray
 
 
 def _error_text(exc: BaseException) -> str:
-    message = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {message}"[:_MAX_ERROR_CHARS]
+    return error_line(exc, _MAX_ERROR_CHARS)
 
 
 def _record(

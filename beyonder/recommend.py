@@ -23,6 +23,7 @@ from threadpoolctl import ThreadpoolController
 from beyonder import tracking
 from beyonder.cleaning import CleaningConfig, clean_dataset
 from beyonder.encoding import EncodedSample, encode_sample
+from beyonder.errors import error_line, first_line
 from beyonder.registry import pyfunc_artifact, registered_artifact
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import RESERVED, SVM_KERNELS, TARGET
@@ -262,8 +263,7 @@ def _from_pyfunc(uri: str) -> Recommender:
     try:
         pyfunc = mlflow.pyfunc.load_model(uri)
     except mlflow.exceptions.MlflowException as exc:
-        first = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else type(exc).__name__
-        raise RecommendError(f"cannot load model {uri}: {first}") from None
+        raise RecommendError(f"cannot load model {uri}: {first_line(exc.message) or error_line(exc)}") from None
     except OSError as exc:
         raise RecommendError(f"cannot load model {uri}: {exc}") from None
     recommender = getattr(pyfunc.unwrap_python_model(), "recommender", None)

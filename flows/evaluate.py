@@ -13,6 +13,7 @@ from beyonder import tracking
 from beyonder.champion import decide
 from beyonder.config import Layout, load_params
 from beyonder.corpus import load_corpus, test_datasets
+from beyonder.errors import error_line
 from beyonder.evaluation import headline
 from beyonder.recommend import Recommender
 from beyonder.report import write_report
@@ -46,8 +47,8 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
         except Exception as exc:  # e.g. trained on an older encoding: it cannot serve either
             no_champion = f"champion version {champion.version} cannot predict on this evaluation"
             logger.warning(
-                "champion version %s cannot predict on this evaluation (%s: %s); the new model replaces it",
-                champion.version, type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "",
+                "champion version %s cannot predict on this evaluation (%s); the new model replaces it",
+                champion.version, error_line(exc),
             )
 
     report, table = evaluate(corpus, predictions, params)

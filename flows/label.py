@@ -11,6 +11,7 @@ from prefect.futures import as_completed
 from tqdm import tqdm
 
 from beyonder.config import Layout, load_params
+from beyonder.errors import error_line
 from beyonder.labelling import CVSettings, label_key
 from beyonder.schema import PORTFOLIO
 from beyonder.stages.label import (
@@ -92,10 +93,9 @@ def _batch_failure(exc: BaseException) -> str:
     """One line for the labels of a batch that did not finish. Workers that kept dying: Dask's
     first sentence ("Attempted to run task ... on 4 different workers, but all those workers
     died while running it"); any other error: its message."""
-    text = " ".join(str(exc).split())
     if isinstance(exc, KilledWorker):
-        return f"worker died: {type(exc).__name__}: {text.split('. ')[0]}"[:300]
-    return f"batch failed: {type(exc).__name__}: {text}"[:300]
+        return f"worker died: {error_line(exc).split('. ')[0]}"
+    return f"batch failed: {error_line(exc)}"
 
 
 @flow(name="label")

@@ -22,8 +22,9 @@ import arff
 import numpy as np
 import pandas as pd
 
+from beyonder.errors import error_line, one_line
 from beyonder.schema import unique_names
-from beyonder.sources._common import SourceError, as_str_column, one_line
+from beyonder.sources._common import SourceError, as_str_column
 
 _CLASSINDEX = re.compile(r"^%\s*CLASSINDEX\s*:\s*(\S+)", re.IGNORECASE)
 _NUMERIC = re.compile(r"^(numeric|real|integer)\b", re.IGNORECASE)
@@ -109,7 +110,7 @@ def _liac_detail(exc: Exception, raw_line: str) -> str:
         return f"cannot parse row ({one_line(message.replace('%%', '%'), 80) or 'layout'})"
     if isinstance(exc, arff.BadAttributeType):
         return "bad nominal declaration"
-    return f"{type(exc).__name__}: {one_line(exc, 80)}"
+    return error_line(exc, 100)
 
 
 def parse_arff(text: str, fast: bool = True) -> ArffTable:

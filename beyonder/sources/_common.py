@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import codecs
-import re
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
+from beyonder.errors import error_line, one_line
 from beyonder.schema import unique_names
-
-_MAX_REASON = 300
-_WHITESPACE = re.compile(r"\s+")
 
 
 class SourceError(ValueError):
     """A file or record cannot be read; the message is the one-line ``LoadFailure.reason``."""
 
 
-def one_line(text: object, limit: int = _MAX_REASON) -> str:
-    """Collapse ``text`` to a single line of at most ``limit`` characters (reasons go into logs)."""
-    line = _WHITESPACE.sub(" ", str(text)).strip()
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def describe_error(exc: BaseException) -> str:
     """The reason for an unexpected exception: its type plus its message, on one line."""
-    if isinstance(exc, SourceError):
-        return one_line(exc)
-    message = one_line(exc)
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return one_line(exc) if isinstance(exc, SourceError) else error_line(exc)
 
 
 def decode_text(data: bytes) -> tuple[str, dict]:

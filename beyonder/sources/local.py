@@ -27,13 +27,13 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from beyonder.datasets import LoadFailure, RawDataset, safe_name
+from beyonder.errors import one_line
 from beyonder.schema import unique_names
 from beyonder.sources._arff import parse_arff
 from beyonder.sources._common import (
     SourceError,
     decode_text,
     describe_error,
-    one_line,
     resolve_column,
     tidy_frame,
 )

@@ -19,12 +19,12 @@ import openml
 import pandas as pd
 
 from beyonder.datasets import LoadFailure, RawDataset, safe_name
+from beyonder.errors import one_line
 from beyonder.sources._arff import parse_arff
 from beyonder.sources._common import (
     SourceError,
     decode_text,
     describe_error,
-    one_line,
     resolve_column,
     tidy_frame,
 )

@@ -9,8 +9,9 @@ import pandas as pd
 
 from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
 from beyonder.config import Layout
+from beyonder.errors import one_line
 from beyonder.schema import TARGET
-from beyonder.sources._common import describe_error, one_line
+from beyonder.sources._common import describe_error
 from beyonder.storage import read_json, write_json, write_parquet
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 
 from beyonder.config import Layout
 from beyonder.datasets import LoadFailure, RawDataset, safe_name
+from beyonder.errors import error_line
 from beyonder.schema import RESERVED, TARGET, unique_names
-from beyonder.sources._common import one_line
 from beyonder.storage import frame_hash, write_json, write_parquet
 
 SOURCES = ("sklearn", "synthetic", "local", "openml")
@@ -128,7 +128,7 @@ def ingest_source(
     try:
         items = list(source_loader(source, cfg, seed)())
     except Exception as exc:  # the source as a whole failed (e.g. no network for OpenML)
-        return [], [{"name": source, "source": source, "origin": "", "reason": _reason(exc)}]
+        return [], [{"name": source, "source": source, "origin": "", "reason": error_line(exc)}]
     for item in items:
         if isinstance(item, LoadFailure):
             failures.append(vars(item))
@@ -149,7 +149,7 @@ def ingest_source(
         except Exception as exc:
             name = safe_name(getattr(item, "name", "") or "dataset")
             failures.append(
-                {"name": name, "source": source, "origin": origin, "reason": _reason(exc)}
+                {"name": name, "source": source, "origin": origin, "reason": error_line(exc)}
             )
     return entries, failures
 
@@ -169,9 +169,3 @@ def write_manifest(entries: list[dict], failures: list[dict], layout: Layout) ->
             path.unlink()
     write_json(sorted(unique, key=lambda e: e["name"]), layout.raw / "manifest.json")
     write_json(sorted(failures, key=lambda e: e["name"]), layout.raw / "failures.json")
-
-
-def _reason(exc: BaseException) -> str:
-    """One line: the exception's type and the first line of its message (capped)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return one_line(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)

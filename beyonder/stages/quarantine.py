@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from beyonder import tracking
-from beyonder.sources._common import one_line
+from beyonder.errors import error_line, one_line
 
 
 def problem_line(record: dict) -> str:
@@ -43,4 +43,4 @@ def log_stage_report(
                     mlflow.log_artifact(str(path))
             return {"run_id": run.info.run_id}
     except Exception as exc:  # best effort: the data/ files are the record
-        return {"error": one_line(f"{type(exc).__name__}: {exc}", 300)}
+        return {"error": error_line(exc)}
