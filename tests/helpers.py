@@ -5,7 +5,10 @@ which is all that tests of the plumbing need)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -86,3 +89,34 @@ def table(n_rows: int = 150, seed: int = 0, n_classes: int = 3) -> pd.DataFrame:
     )
     frame["class"] = np.array(["setosa", "versicolor", "virginica", "x", "y"])[y]
     return frame
+
+
+@contextmanager
+def tiny_registry(directory: Path) -> Iterator[SimpleNamespace]:
+    """A tiny model registered as champion (version 1) in a throwaway SQLite registry under
+    ``directory``, and a 300-row table beside it; MLflow points at the registry inside the
+    block and back where it was afterwards. Yields ``dir``, ``uri``, ``version``, ``csv``."""
+    import mlflow
+
+    from beyonder import recommend
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    old_uri = mlflow.get_tracking_uri()
+    recommend.clear_cache()
+    try:
+        version = register_tiny_model(directory)
+        data = directory / "data"
+        data.mkdir()
+        table(300, seed=3).to_csv(data / "table.csv", index=False)
+        yield SimpleNamespace(
+            dir=directory, uri=os.environ["MLFLOW_TRACKING_URI"], version=version, csv=data / "table.csv"
+        )
+    finally:
+        recommend.clear_cache()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        mlflow.set_tracking_uri(old_uri)
+        mlflow.set_registry_uri(old_uri)

@@ -17,12 +17,11 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import TINY_CLASSIFIERS, register_tiny_model, table
+from helpers import TINY_CLASSIFIERS, table, tiny_registry
 
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT_COLUMNS = ["rank", "classifier", "predicted_accuracy", "spread", "predicted_fit_time"]
@@ -31,32 +30,8 @@ OUTPUT_COLUMNS = ["rank", "classifier", "predicted_accuracy", "spread", "predict
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     """A registry with a tiny model as champion; MLflow points at it for the module."""
-    import mlflow
-
-    from beyonder import recommend
-
-    directory = tmp_path_factory.mktemp("registry")
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    old_uri = mlflow.get_tracking_uri()
-    recommend.clear_cache()
-    try:
-        version = register_tiny_model(directory)
-        data = directory / "data"
-        data.mkdir()
-        frame = table(300, seed=3)
-        frame.to_csv(data / "table.csv", index=False)
-        yield SimpleNamespace(
-            dir=directory, uri=os.environ["MLFLOW_TRACKING_URI"], version=version, csv=data / "table.csv"
-        )
-    finally:
-        recommend.clear_cache()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        mlflow.set_tracking_uri(old_uri)
-        mlflow.set_registry_uri(old_uri)
+    with tiny_registry(tmp_path_factory.mktemp("registry")) as found:
+        yield found
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str, str]:

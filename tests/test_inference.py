@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import TINY_CLASSIFIERS, register_tiny_model, table, tiny_recommender
+from helpers import TINY_CLASSIFIERS, table, tiny_recommender, tiny_registry
 
 REPO = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-5
@@ -139,28 +139,8 @@ def test_an_unknown_export_format_is_refused(keras_and_numpy, tmp_path) -> None:
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     """A tiny model registered as champion (and as version 1) in a throwaway SQLite registry."""
-    import mlflow
-
-    from beyonder import recommend
-
-    directory = tmp_path_factory.mktemp("registry")
-    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    old_uri = mlflow.get_tracking_uri()
-    recommend.clear_cache()
-    try:
-        version = register_tiny_model(directory)
-        csv = directory / "table.csv"
-        table(300, seed=3).to_csv(csv, index=False)
-        yield {"dir": directory, "uri": os.environ["MLFLOW_TRACKING_URI"], "version": version, "csv": csv}
-    finally:
-        recommend.clear_cache()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        mlflow.set_tracking_uri(old_uri)
-        mlflow.set_registry_uri(old_uri)
+    with tiny_registry(tmp_path_factory.mktemp("registry")) as found:
+        yield found
 
 
 def test_registry_read_without_mlflow_agrees_with_mlflow(registry) -> None:
@@ -169,9 +149,9 @@ def test_registry_read_without_mlflow_agrees_with_mlflow(registry) -> None:
     from beyonder import tracking
     from beyonder.registry import local_folder, model_version_location, registered_artifact
 
-    uri = registry["uri"]
+    uri = registry.uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    version = registry["version"]
+    version = registry.version
     expected = client.get_model_version_download_uri("beyonder", version.version)
     assert model_version_location("models:/beyonder@champion", uri) == expected
     assert model_version_location(f"models:/beyonder/{version.version}", uri) == expected
@@ -199,12 +179,12 @@ def test_registry_read_without_mlflow_agrees_with_mlflow(registry) -> None:
 def _python(code: str, registry: dict, checkout: bool = True) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter on the registry; ``checkout``: with this checkout's
     code first on the path, else only what is installed (and what a model brings)."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": registry["uri"]}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": registry.uri}
     env.pop("PYTHONPATH", None)
     if checkout:
         env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env, cwd=registry["dir"]
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env, cwd=registry.dir
     )
 
 
@@ -226,7 +206,7 @@ def test_recommend_and_embed_never_import_tensorflow(registry) -> None:
     embedded, report = (json.loads(line) for line in result.stdout.strip().splitlines()[-2:])
     assert report["loaded"] == []
     recommender = load_recommender("models:/beyonder@champion", cache=False)
-    frame = pd.read_csv(registry["csv"])
+    frame = pd.read_csv(registry.csv)
     expected = recommender.predict(frame, "class")
     assert report["table"]["classifier"] == list(expected["classifier"])
     np.testing.assert_allclose(report["table"]["predicted_accuracy"], expected["predicted_accuracy"], atol=1e-12)
@@ -240,7 +220,7 @@ def test_the_logged_model_serves_without_tensorflow_and_is_self_contained(regist
     import beyonder
     from beyonder.registry import local_folder, model_version_location
 
-    folder = local_folder(model_version_location("models:/beyonder@champion", registry["uri"]))
+    folder = local_folder(model_version_location("models:/beyonder@champion", registry.uri))
     requirements = (folder / "requirements.txt").read_text().split()
     names = {r.split("~=")[0].split("==")[0] for r in requirements}
     assert {"mlflow", "numpy", "pandas", "pyarrow", "threadpoolctl"} <= names and "beyonder" not in names
