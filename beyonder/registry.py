@@ -20,7 +20,6 @@ import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlparse
 
 MLMODEL = "MLmodel"
@@ -102,9 +101,8 @@ def pyfunc_artifact(model_folder: Path, artifact: str) -> Path | None:
         return None
     import yaml
 
-    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        spec = yaml.load(mlmodel.read_text(), Loader=loader) or {}
+        spec = yaml.safe_load(mlmodel.read_text()) or {}
         relative = spec["flavors"]["python_function"]["artifacts"][artifact]["path"]
     except (yaml.YAMLError, KeyError, TypeError):
         return None

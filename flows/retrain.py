@@ -28,6 +28,7 @@ if __name__ == "__main__":  # offline settings before Prefect reads them (at imp
 
 from prefect import flow, get_run_logger, task  # noqa: E402
 
+from beyonder.config import Layout  # noqa: E402
 from beyonder.storage import read_json  # noqa: E402
 
 WEEKLY_CRON = "0 3 * * 1"
@@ -127,7 +128,7 @@ def retrain_flow(root: str = ".", force: bool = False) -> dict[str, Any]:
     before = registry_status(root)
     ran = dvc_repro(root, force)
     after = registry_status(root)
-    metrics_file = Path(root) / "data" / "metrics" / "evaluate.json"
+    metrics_file = Layout(root).metrics / "evaluate.json"
     metrics = read_json(metrics_file) if metrics_file.is_file() else {}
     promoted = after["champion"] is not None and after["champion"] != before["champion"]
     if "evaluate" not in ran:

@@ -132,7 +132,7 @@ def test_first_retrain_ran_every_stage_and_crowned_version_1(pipeline: Pipeline)
     # rule's on the report evaluate wrote (no champion before: only the SBS can stop it)
     evaluation = pipeline.repo / "evaluation"
     report = json.loads((evaluation / "report.json").read_text())
-    metrics = json.loads((pipeline.repo / "data" / "metrics" / "evaluate.json").read_text())
+    metrics = json.loads((pipeline.repo / "metrics" / "evaluate.json").read_text())
     assert first["beyonder"] == metrics["beyonder"]
     assert "champion" not in report["methods"]
     assert decide(report).promote is True
@@ -196,13 +196,13 @@ def test_metrics_show_has_the_evaluate_metrics(pipeline: Pipeline) -> None:
     assert metrics is not None, result.stdout
     for method in ("beyonder", "sbs"):
         assert isinstance(metrics[method]["mean_regret"], int | float), metrics
-    written = json.loads((pipeline.repo / "data" / "metrics" / "evaluate.json").read_text())
+    written = json.loads((pipeline.repo / "metrics" / "evaluate.json").read_text())
     for method in ("beyonder", "sbs", "oracle"):
         for key in ("mean_regret", "regret_minus_sbs", "regret_minus_sbs_low", "regret_minus_sbs_high"):
             assert metrics[method][key] == written[method][key], (method, key, metrics)
     _check_headline(written, json.loads((pipeline.repo / "evaluation" / "report.json").read_text()))
     assert "metrics/train.json" in result.stdout
-    train = json.loads((pipeline.repo / "data" / "metrics" / "train.json").read_text())
+    train = json.loads((pipeline.repo / "metrics" / "train.json").read_text())
     assert train["epochs"] == 1
 
 
@@ -435,12 +435,12 @@ def _clone(pipeline: Pipeline, dest: Path) -> Pipeline:
 
 def _whole_outputs(repo: Path) -> None:
     """Every output reads back whole; no temporary file of an interrupted write is left."""
-    data = repo / "data"
-    for path in [*data.rglob("*.json")]:
+    folders = [repo / "data", repo / "metrics", repo / "evaluation"]
+    for path in [p for folder in folders for p in folder.rglob("*.json")]:
         json.loads(path.read_text())
-    for path in data.rglob("*.parquet"):
+    for path in (repo / "data").rglob("*.parquet"):
         pd.read_parquet(path)
-    leftovers = [p for p in data.rglob("*.tmp") if p.name.startswith(".")]
+    leftovers = [p for folder in folders for p in folder.rglob("*.tmp") if p.name.startswith(".")]
     assert not leftovers, leftovers
 
 
@@ -472,6 +472,6 @@ def test_kill_9_during_train_and_evaluate_then_repro_completes(pipeline: Pipelin
         for stage in ("ingest", "clean", "sample", "label", "augment"):
             assert lock_after[stage] == lock_before[stage], stage
         assert lock_after["train"]["params"]["params.yaml"]["train"]["epochs"] == 2
-        train = json.loads((pipeline.repo / "data" / "metrics" / "train.json").read_text())
+        train = json.loads((pipeline.repo / "metrics" / "train.json").read_text())
         assert train["epochs"] == 2
         test_champion_model_predicts_from_the_registry(pipeline)
