@@ -195,9 +195,9 @@ def test_recommend_and_embed_never_import_tensorflow(registry) -> None:
 
     code = (
         "import json, sys, beyonder\n"
-        f"table = beyonder.recommend({str(registry['csv'])!r})\n"
+        f"table = beyonder.recommend({str(registry.csv)!r})\n"
         "from beyonder.cli import main\n"
-        f"assert main(['embed', {str(registry['csv'])!r}, '--json']) == 0\n"
+        f"assert main(['embed', {str(registry.csv)!r}, '--json']) == 0\n"
         "print(json.dumps({'table': table.to_dict('list'),\n"
         "    'loaded': [m for m in ('tensorflow', 'keras', 'mlflow') if m in sys.modules]}))\n"
     )
@@ -234,8 +234,8 @@ def test_the_logged_model_serves_without_tensorflow_and_is_self_contained(regist
         "import json, sys, mlflow, pandas as pd\n"
         "model = mlflow.pyfunc.load_model('models:/beyonder@champion')\n"
         "import beyonder\n"
-        f"served = model.predict(pd.read_csv({str(registry['csv'])!r}), params={{'target': 'class'}})\n"
-        f"direct = beyonder.recommend({str(registry['csv'])!r})\n"
+        f"served = model.predict(pd.read_csv({str(registry.csv)!r}), params={{'target': 'class'}})\n"
+        f"direct = beyonder.recommend({str(registry.csv)!r})\n"
         "print(json.dumps({'served': served['predicted_accuracy'].tolist(),\n"
         "    'direct': direct['predicted_accuracy'].tolist(), 'classifiers': served['classifier'].tolist(),\n"
         "    'loaded': [m for m in ('tensorflow', 'keras') if m in sys.modules],\n"
