@@ -68,10 +68,10 @@ def noisy_copies(samples: list[dict], layout: Layout, cfg: dict[str, Any], seed:
 def derived_tasks(samples: list[dict], layout: Layout, cfg: dict[str, Any], seed: int) -> list[dict]:
     """``per_dataset`` derived tasks per real dataset, each applied to all its samples."""
     n_tasks = int(cfg.get("per_dataset", 0))
-    entries = []
+    entries: list[dict] = []
+    if n_tasks <= 0:
+        return entries
     for s in samples:
-        if n_tasks <= 0:
-            break
         sample = pd.read_parquet(layout.root / s["file"])
         for t in range(n_tasks):
             transforms = choose_transforms(sample, seed, s["dataset"], t)
