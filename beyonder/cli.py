@@ -7,8 +7,6 @@ import argparse
 import importlib
 import sys
 
-import yaml
-
 STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate")
 KERAS_COMMANDS = ("train", "evaluate", "finetune")
 """Commands that train or load the Keras network: TensorFlow is imported first, quietly
@@ -86,6 +84,8 @@ def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
     ``train_groups`` and ``train_kinds`` as comma-separated lists. Unknown train settings are
     refused here, with the key named, before hours of labelling and training."""
     from dataclasses import fields
+
+    import yaml
 
     from beyonder.inference import BeyonderConfig
 

@@ -21,7 +21,7 @@ from beyonder.baselines import LandmarkRidge, MetaFeatureForest, NearestDatasets
 from beyonder.corpus import Corpus, per_dataset_mean
 from beyonder.encoding import EncodedSample
 from beyonder.estimator import Beyonder, BeyonderConfig, dataset_features, new_network
-from beyonder.evaluation import HEADLINE, choose, evaluate_methods, regret, svm_task
+from beyonder.evaluation import HEADLINE, choose, evaluate_methods, regret, rounded, svm_task
 from beyonder.splits import DEFAULT_FAMILIES, grouped_test_split
 
 METHODS = ("beyonder", "landmark_ridge", "pymfe_rf", "pymfe_knn", "random")
@@ -50,6 +50,12 @@ def _concat(a: Corpus, b: Corpus | None) -> Corpus:
         np.vstack([a.fit_time, b.fit_time]),
         a.classifiers,
     )
+
+
+def _training_rows(corpus: Corpus, datasets: set[str]) -> np.ndarray:
+    """Samples of ``datasets`` (their noisy copies and derived tasks included), plus the extra
+    synthetic datasets, which belong to no fold."""
+    return _rows(corpus, datasets, True) | (corpus.index["kind"] == "synthetic").to_numpy()
 
 
 def _rows(corpus: Corpus, datasets: set[str], include: bool) -> np.ndarray:
@@ -158,7 +164,7 @@ def predict_fold(
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
     pool = _concat(train_ws.original, train_ws.augmented)
-    keep = _rows(pool, train_datasets, True) | (pool.index["kind"] == "synthetic").to_numpy()
+    keep = _training_rows(pool, train_datasets)
     keep &= ~np.all(np.isnan(pool.accuracy), axis=1)
     train = pool.subset(keep)
     original_train = train_ws.original.subset(_rows(train_ws.original, train_datasets, True))
@@ -192,7 +198,7 @@ def predict_fold(
             subset = train
             if groups is not None:
                 wanted = {d for d, g in train_ws.groups.items() if g in set(groups)}
-                subset = subset.subset(_rows(subset, wanted, True) | (subset.index["kind"] == "synthetic").to_numpy())
+                subset = subset.subset(_training_rows(subset, wanted))
             if kinds is not None:
                 subset = subset.subset(subset.index["kind"].isin(kinds).to_numpy())
             log(f"  beyonder_{name}: {overrides}")
@@ -393,27 +399,20 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
     methods = {}
     for name, metrics in report["methods"].items():
-        methods[name] = {k: _clean(metrics.get(k)) for k in HEADLINE}
+        methods[name] = {k: rounded(metrics.get(k)) for k in HEADLINE}
         for key in ("mean_regret_ci", "regret_vs_sbs_ci"):
-            methods[name][key] = [_clean(v) for v in metrics.get(key, [])]
+            methods[name][key] = [rounded(v) for v in metrics.get(key, [])]
         methods[name]["better_worse_than_sbs"] = metrics.get("better_worse_than_sbs", [])
         methods[name]["regret_vs_ci"] = {
-            other: [_clean(v) for v in ci] for other, ci in metrics.get("regret_vs_ci", {}).items()
+            other: [rounded(v) for v in ci] for other, ci in metrics.get("regret_vs_ci", {}).items()
         }
     return {
         "n_datasets": report["n_datasets"],
         "methods": methods,
         "svm_kernel": report.get("svm_kernel", {}),
         "missing_labels": report.get("missing_labels", 0),
-        "cv_one_sample": {k: _clean(v) for k, v in report.get("cv_one_sample", {}).items()},
+        "cv_one_sample": {k: rounded(v) for k, v in report.get("cv_one_sample", {}).items()},
         "classifiers": report.get("classifiers", []),
         "per_dataset": report.get("per_dataset", []),
         "folds": report.get("folds", []),
     }
-
-
-def _clean(value: Any) -> Any:
-    if value is None:
-        return None
-    value = float(value)
-    return None if np.isnan(value) else round(value, 4)

@@ -356,11 +356,11 @@ def headline(report: dict) -> dict:
     always picking the SBS, the interval does (below zero throughout: reliably better)."""
     out: dict[str, Any] = {"n_datasets": report["n_datasets"], "missing_labels": report["missing_labels"]}
     for method, metrics in report["methods"].items():
-        out[method] = {k: _round(metrics.get(k)) for k in HEADLINE if k in metrics}
+        out[method] = {k: rounded(metrics.get(k)) for k in HEADLINE if k in metrics}
         out[method].update(_versus_sbs(metrics))
     if report.get("svm_kernel"):
         out["svm_kernel"] = {
-            m: {k: _round(v) for k, v in vals.items()} for m, vals in report["svm_kernel"].items()
+            m: {k: rounded(v) for k, v in vals.items()} for m, vals in report["svm_kernel"].items()
         }
     return out
 
@@ -371,13 +371,14 @@ def _versus_sbs(metrics: dict) -> dict:
         return {}
     low, high = metrics.get("regret_vs_sbs_ci") or (None, None)
     return {
-        "regret_minus_sbs": _round(float(metrics["mean_regret"]) - float(metrics["sbs_mean_regret"])),
-        "regret_minus_sbs_low": _round(low),
-        "regret_minus_sbs_high": _round(high),
+        "regret_minus_sbs": rounded(float(metrics["mean_regret"]) - float(metrics["sbs_mean_regret"])),
+        "regret_minus_sbs_low": rounded(low),
+        "regret_minus_sbs_high": rounded(high),
     }
 
 
-def _round(value: Any) -> Any:
+def rounded(value: Any) -> float | None:
+    """A metric for JSON: 4 decimals, ``None`` for missing or NaN."""
     if value is None:
         return None
     value = float(value)

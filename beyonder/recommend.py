@@ -194,7 +194,7 @@ def tracking_uri(root: str | Path = ".") -> str:
     Refuses (``RecommendError``) when neither exists, rather than letting MLflow create an
     empty registry and then report that the model is missing.
     """
-    db = Path(root).resolve() / "mlflow.db"
+    db = Path(root).resolve() / tracking.DATABASE
     if "MLFLOW_TRACKING_URI" not in os.environ and not db.is_file():
         raise RecommendError(
             f"no model registry: {db} does not exist and MLFLOW_TRACKING_URI is not set "
@@ -215,7 +215,7 @@ def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: boo
         return model
     path = Path(str(model))
     # the same URI names another model under another registry
-    where = os.environ.get("MLFLOW_TRACKING_URI") or str(Path.cwd() / "mlflow.db")
+    where = tracking.tracking_uri()
     key = f"{path.resolve()}" if path.exists() else f"{model}|{where}"
     if cache and key in _LOADED:
         return _LOADED[key]

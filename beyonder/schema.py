@@ -1,5 +1,9 @@
 """Names shared by every stage: reserved columns and the default portfolio."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+
 TARGET = "__target__"
 """Column that holds the class label (as strings) from ingest onwards."""
 
@@ -9,7 +13,7 @@ ROW_ID = "__row_id__"
 RESERVED = (TARGET, ROW_ID)
 
 
-def unique_names(names, taken=()) -> list[str]:
+def unique_names(names: Iterable[object], taken: Iterable[object] = ()) -> list[str]:
     """Column names as unique strings (Parquet needs them), none of them in ``taken``: a
     repeated or taken name gets ``.1``, ``.2``... (pandas' style). The one rule for every
     reader, the ingest stage and the cleaning that ``recommend`` shares."""

@@ -26,8 +26,8 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))
+def write_parquet(frame: pd.DataFrame, path: Path, compression: str = "snappy") -> None:
+    _atomic(path, lambda tmp: frame.to_parquet(tmp, index=False, compression=compression))
 
 
 def write_json(obj: Any, path: Path) -> None:

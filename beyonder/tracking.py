@@ -15,11 +15,13 @@ EXPERIMENT = "beyonder"
 MODEL_NAME = "beyonder"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+DATABASE = "mlflow.db"
+"""The SQLite file of runs and registry in the repository root, unless $MLFLOW_TRACKING_URI."""
 
 
 def tracking_uri(root: str | Path = ".") -> str:
     """``$MLFLOW_TRACKING_URI``, else the SQLite database ``mlflow.db`` in ``root``."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / 'mlflow.db'}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(root).resolve() / DATABASE}"
 
 
 def configure(root: str | Path = ".") -> str:

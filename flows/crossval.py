@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -112,7 +111,9 @@ def corpus_groups(layout: Layout) -> dict[str, str]:
     }
 
 
-def load_workspace(root: Path, classifiers: list[str], seed: int) -> Workspace:
+def load_workspace(
+    root: Path, classifiers: list[str], seed: int, families: tuple[str, ...] = DEFAULT_FAMILIES
+) -> Workspace:
     layout = Layout(root)
     everything = load_corpus(layout, classifiers, include_augmented=True)
     is_original = (everything.index["kind"] == "bootstrap").to_numpy()
@@ -125,7 +126,7 @@ def load_workspace(root: Path, classifiers: list[str], seed: int) -> Workspace:
             strict=True,
         )
     )
-    return Workspace(original, augmented, encoded, meta, groups=corpus_groups(layout))
+    return Workspace(original, augmented, encoded, meta, families, corpus_groups(layout))
 
 
 @flow(name="crossval")
@@ -155,8 +156,7 @@ def crossval_flow(
     families = tuple((params.get("split") or {}).get("families") or DEFAULT_FAMILIES)
 
     def workspace(folder: str | list[str]) -> Workspace:
-        loaded = load_workspace(workspace_root(folder, params), classifiers, seed)
-        return replace(loaded, families=families)
+        return load_workspace(workspace_root(folder, params), classifiers, seed, families)
 
     start = None
     if pretrain_corpus and "beyonder" in methods:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from beyonder.datasets import LoadFailure, RawDataset
 from beyonder.sources.local import load_local
-from beyonder.storage import write_json
+from beyonder.storage import write_json, write_parquet
 
 TARGET_COLUMN = "class"
 """The target's name in every bundled file: the local source's default ``ingest.local.target``."""
@@ -60,9 +60,7 @@ def build_bundle(
             continue
         frame = bundled_frame(item)
         path = out / f"{item.name}.parquet"
-        tmp = path.with_suffix(".parquet.tmp")
-        frame.to_parquet(tmp, engine="pyarrow", compression="zstd", index=False)
-        tmp.replace(path)
+        write_parquet(frame, path, compression="zstd")
         entry = {
             "name": item.name,
             "file": path.name,
