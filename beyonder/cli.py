@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                 help="an ablation trained on the same folds, scored as beyonder_NAME: train "
                 "settings (e.g. --variant wide rows=128 max_features=32), train_groups=uci (train "
                 "only on those corpora's datasets), train_kinds=bootstrap,noise (only those "
-                "kinds of samples); repeatable",
+                "kinds of samples), finetune=all|heads|none (with --pretrain-corpus: fine-tune "
+                "all layers, the heads only, or start fresh); repeatable",
             )
             p.add_argument("--json", dest="json_path", help="write the report as JSON here")
             p.add_argument(
@@ -90,7 +91,7 @@ def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
     from beyonder.inference import BeyonderConfig
 
     lists = {"train_groups", "train_kinds"}
-    known = {f.name for f in fields(BeyonderConfig)} | lists
+    known = {f.name for f in fields(BeyonderConfig)} | lists | {"finetune"}
     variants: dict[str, dict] = {}
     for name, *pairs in specs:
         settings: dict = {}

@@ -10,7 +10,9 @@ the remaining datasets.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,6 +51,18 @@ class Corpus:
         keys = (self.index["dataset"].astype(str) + "\0" + self.index["kind"].astype(str) + "\0" + task).to_numpy()
         means = pd.DataFrame(self.accuracy).groupby(keys).transform("mean").to_numpy(np.float64)
         return Corpus(self.index, means, self.fit_time, self.classifiers)
+
+
+def corpus_groups(layout: Layout) -> dict[str, str]:
+    """Dataset -> its corpus, from the ingest manifest: the folder a local file was read from
+    (``corpus/uci/iris.parquet`` -> ``uci``), else the source (``sklearn``, ``openml``...)."""
+    path = layout.raw / "manifest.json"
+    if not path.exists():
+        return {}
+    return {
+        e["name"]: Path(e["origin"]).parent.name if e["source"] == "local" else e["source"]
+        for e in json.loads(path.read_text())
+    }
 
 
 def load_corpus(layout: Layout, classifiers: list[str], include_augmented: bool = True) -> Corpus:

@@ -21,7 +21,16 @@ from beyonder.baselines import LandmarkRidge, MetaFeatureForest, NearestDatasets
 from beyonder.corpus import Corpus, per_dataset_mean
 from beyonder.encoding import EncodedSample
 from beyonder.estimator import Beyonder, BeyonderConfig, dataset_features, new_network
-from beyonder.evaluation import HEADLINE, choose, evaluate_methods, regret, rounded, svm_task
+from beyonder.evaluation import (
+    HEADLINE,
+    choose,
+    evaluate_methods,
+    regret,
+    rounded,
+    spearman_rows,
+    svm_task,
+)
+from beyonder.finetune import freeze_encoder
 from beyonder.splits import DEFAULT_FAMILIES, grouped_test_split
 
 METHODS = ("beyonder", "landmark_ridge", "pymfe_rf", "pymfe_knn", "random")
@@ -70,9 +79,11 @@ def _fit_beyonder(
     val_fraction: float,
     log: Callable[[str], None],
     start: list[np.ndarray] | None = None,
+    heads_only: bool = False,
 ) -> tuple[Beyonder, Corpus]:
     """Fit on ``train`` with early stopping on a grouped validation split of its datasets;
-    ``start``: weights of a pretrained network to fine-tune (all layers) instead of a fresh one.
+    ``start``: weights of a pretrained network to fine-tune instead of a fresh one (all layers,
+    or with ``heads_only`` the heads alone: the seed's transfer by the last layers).
     Returns the fitted model and its validation samples (with the labels it was given)."""
     if config.dataset_targets:
         train = train.dataset_means()
@@ -86,6 +97,8 @@ def _fit_beyonder(
     if start is not None:
         model = new_network(config)
         model.set_weights(start)
+        if heads_only:
+            freeze_encoder(model)
     est = Beyonder(config).fit(
         [ws.encoded[s] for s in fit.index["sample_id"]],
         fit.accuracy,
@@ -95,6 +108,10 @@ def _fit_beyonder(
     )
     return est, val
 
+
+FINETUNE = ("all", "heads", "none")
+"""What a variant does with pretrained weights (``--pretrain-corpus``): fine-tune all layers,
+the heads only, or ignore them and start fresh."""
 
 MARGINS = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, np.inf)
 """Predicted accuracy gains over the SBS's pick that ``choose_margin`` tries."""
@@ -195,6 +212,9 @@ def predict_fold(
         for name, overrides in (variants or {}).items():
             settings = dict(overrides)
             groups, kinds = settings.pop("train_groups", None), settings.pop("train_kinds", None)
+            finetune = settings.pop("finetune", "all")
+            if finetune not in FINETUNE:
+                raise ValueError(f"variant {name}: finetune must be one of {FINETUNE}, got {finetune!r}")
             subset = train
             if groups is not None:
                 wanted = {d for d, g in train_ws.groups.items() if g in set(groups)}
@@ -202,7 +222,10 @@ def predict_fold(
             if kinds is not None:
                 subset = subset.subset(subset.index["kind"].isin(kinds).to_numpy())
             log(f"  beyonder_{name}: {overrides}")
-            variant, _ = _fit_beyonder(train_ws, subset, replace(config, **settings), seed, val_fraction, log, start)
+            variant, _ = _fit_beyonder(
+                train_ws, subset, replace(config, **settings), seed, val_fraction, log,
+                None if finetune == "none" else start, heads_only=finetune == "heads",
+            )  # fmt: skip
             preds[f"beyonder_{name}"] = variant.predict(encoded)["accuracy"]
         if config.views > 1:  # the test-time ensembling ablation, at no training cost
             preds["beyonder_1view"] = est.predict(encoded, views=1)["accuracy"]
@@ -219,6 +242,8 @@ def predict_fold(
         preds["landmark_ridge"] = ridge.predict(
             dataset_features([test_ws.encoded[s] for s in test.index["sample_id"]], config)
         )
+        if "beyonder" in preds:  # does the deep part add anything once shrunk towards the linear?
+            preds["beyonder_ridge_mean"] = (preds["beyonder"] + preds["landmark_ridge"]) / 2
     if {"pymfe_rf", "pymfe_knn"} & set(methods):
         X_train, columns = meta_matrix([train_ws.meta[s] for s in original_train.index["sample_id"]])
         X_test, _ = meta_matrix([test_ws.meta[s] for s in test.index["sample_id"]], columns)
@@ -245,8 +270,10 @@ def cv_one_sample(corpus: Corpus, sbs_index: dict[str, int]) -> dict[str, float]
     truth share no CV noise); the SBS (``sbs_index`` per dataset) is priced with the same
     truths. This is what running cross-validation on the table itself achieves, i.e. what
     Beyonder is meant to replace: the realistic ceiling of any selector that reads one sample.
-    Needs at least two labelled samples per dataset; others are skipped."""
-    cv_regret, sbs_regret = [], []
+    Its ``spearman`` (one sample's CV ranking against the others' mean) is likewise the
+    ranking quality that CV noise allows. Needs at least two labelled samples per dataset;
+    others are skipped."""
+    cv_regret, sbs_regret, cv_spearman = [], [], []
     with warnings.catch_warnings():  # a classifier labelled in no other sample
         warnings.simplefilter("ignore", RuntimeWarning)
         for dataset, rows in sorted(corpus.index.groupby("dataset").indices.items()):
@@ -259,6 +286,7 @@ def cv_one_sample(corpus: Corpus, sbs_index: dict[str, int]) -> dict[str, float]
             truth = np.array([np.nanmean(np.delete(accuracy, i, axis=0), axis=0) for i in range(len(accuracy))])
             cv_regret.append(float(np.nanmean(regret(truth, choose(accuracy)))))
             sbs_regret.append(float(np.nanmean(regret(truth, np.full(len(truth), sbs_index[dataset])))))
+            cv_spearman.append(float(np.nanmean(spearman_rows(truth, accuracy))))
     cv_mean = float(np.mean(cv_regret)) if cv_regret else float("nan")
     sbs_mean = float(np.mean(sbs_regret)) if sbs_regret else float("nan")
     return {
@@ -266,6 +294,7 @@ def cv_one_sample(corpus: Corpus, sbs_index: dict[str, int]) -> dict[str, float]
         "mean_regret": cv_mean,
         "sbs_mean_regret": sbs_mean,
         "gap_closed": (sbs_mean - cv_mean) / sbs_mean if sbs_mean > 1e-12 else float("nan"),
+        "spearman": float(np.nanmean(cv_spearman)) if cv_spearman else float("nan"),
     }
 
 

@@ -44,6 +44,8 @@ class BeyonderConfig:
     batch_size: int = 16
     learning_rate: float = 1e-3
     rank_weight: float = 1.0
+    regret_weight: float = 0.0  # expected regret of a soft pick in the loss (0: off)
+    relative_to: str = "mean"  # the relative term's reference: the sample's mean, or "sbs"
     time_weight: float = 0.1
     patience: int = 8
     views: int = 4

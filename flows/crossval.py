@@ -18,7 +18,7 @@ from prefect import flow, get_run_logger, task
 from beyonder import tracking
 from beyonder.baselines import meta_features
 from beyonder.config import Layout, load_params
-from beyonder.corpus import encode_corpus, load_corpus
+from beyonder.corpus import corpus_groups, encode_corpus, load_corpus
 from beyonder.crossval import METHODS, Workspace, cross_validate, pretrain, summary, train_test
 from beyonder.datasets import safe_name
 from beyonder.schema import PORTFOLIO
@@ -97,18 +97,6 @@ def meta_task(files: list[str], hashes: list[str], root: str, seed: int) -> list
         write_json(values, path)
         out.append(values)
     return out
-
-
-def corpus_groups(layout: Layout) -> dict[str, str]:
-    """Dataset -> its corpus, from the ingest manifest: the folder a local file was read from
-    (``corpus/uci/iris.parquet`` -> ``uci``), else the source (``sklearn``, ``openml``...)."""
-    path = layout.raw / "manifest.json"
-    if not path.exists():
-        return {}
-    return {
-        e["name"]: Path(e["origin"]).parent.name if e["source"] == "local" else e["source"]
-        for e in json.loads(path.read_text())
-    }
 
 
 def load_workspace(

@@ -26,7 +26,7 @@ from beyonder.crossval import (
     train_test,
 )
 from beyonder.encoding import encode_sample
-from beyonder.estimator import BeyonderConfig
+from beyonder.estimator import BeyonderConfig, new_network
 from beyonder.schema import ROW_ID, TARGET
 from beyonder.splits import grouped_folds
 
@@ -83,7 +83,7 @@ def test_json_layout_has_every_method_and_the_one_view_ablation(report: dict) ->
     result = summary(report)
     assert result["n_datasets"] == 16
     expected = {
-        "beyonder", "beyonder_1view", "beyonder_knn", "beyonder_cautious",
+        "beyonder", "beyonder_1view", "beyonder_knn", "beyonder_cautious", "beyonder_ridge_mean",
         "landmark_ridge", "sbs", "oracle", "random", "pymfe_rf", "pymfe_knn",
     }  # fmt: skip
     assert set(result["methods"]) == expected
@@ -121,6 +121,42 @@ def test_pretrained_weights_start_the_fine_tuning() -> None:
     rng = np.random.default_rng(0)
     other = [w + rng.normal(0, 0.2, w.shape).astype(w.dtype) if w.dtype.kind == "f" else w for w in start]
     assert np.abs(beyonder(start) - beyonder(other)).max() > 1e-4, "the pretrained weights were ignored"
+
+
+def test_heads_only_fine_tuning_keeps_the_pretrained_encoder() -> None:
+    """``finetune=heads``: every layer below the heads keeps its pretrained weights and the heads
+    move; ``finetune=none`` ignores the pretrained weights (a fresh start); unknown: refused."""
+    from beyonder.crossval import _fit_beyonder
+    from beyonder.finetune import HEAD_LAYERS
+
+    synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(5, 1, prefix="real", seed=2)
+    start = pretrain(synthetic, CONFIG, log=lambda _: None)
+    reference = new_network(CONFIG)
+    reference.set_weights(start)
+    est, _ = _fit_beyonder(real, real.original, CONFIG, 0, 0.2, lambda _: None, start, heads_only=True)
+    moved = {
+        layer.name
+        for layer, before in zip(est.model_.layers, reference.layers, strict=True)
+        if any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), before.get_weights(), strict=True))
+    }
+    assert moved and moved <= set(HEAD_LAYERS)
+
+    sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
+    variants = {"fresh": {"finetune": "none"}, "heads": {"finetune": "heads"}}
+    preds, _ = predict_fold(
+        synthetic, sets[0], real, sets[1], CONFIG, ("beyonder",), log=lambda _: None, start=start, variants=variants
+    )
+    plain, _ = predict_fold(
+        synthetic, sets[0], real, sets[1], CONFIG, ("beyonder", "landmark_ridge"), log=lambda _: None
+    )
+    np.testing.assert_allclose(preds["beyonder_fresh"], plain["beyonder"], atol=1e-6)
+    np.testing.assert_allclose(plain["beyonder_ridge_mean"], (plain["beyonder"] + plain["landmark_ridge"]) / 2)
+    assert np.abs(preds["beyonder_heads"] - preds["beyonder"]).max() > 1e-4
+    with pytest.raises(ValueError, match="finetune must be one of"):
+        predict_fold(
+            synthetic, sets[0], real, sets[1], CONFIG, ("beyonder",), log=lambda _: None, start=start,
+            variants={"bad": {"finetune": "last"}},
+        )  # fmt: skip
 
 
 def test_extra_seeds_are_scored_alone_and_averaged() -> None:
@@ -167,6 +203,7 @@ def test_cv_one_sample_prices_each_samples_pick_with_the_other_samples() -> None
     assert result["mean_regret"] == pytest.approx(5.0)  # (10 + 0) / 2
     assert result["sbs_mean_regret"] == pytest.approx(22.5)  # a: (10 + 0) / 2, b: 40
     assert result["gap_closed"] == pytest.approx(17.5 / 22.5)
+    assert result["spearman"] == pytest.approx(0.0)  # a: each sample ranks the pair wrong (-1), b: right (+1)
     assert cv_one_sample(corpus, {"c": 1})["n_datasets"] == 0
 
 
