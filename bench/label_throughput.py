@@ -9,7 +9,7 @@ four ways, on the same bootstrap samples and CV settings (``params.yaml``'s ``se
 
   (a) sequential: ``beyonder.labelling.label_sample`` in a plain loop in this process, one
       core, no Prefect, no Dask, no cache (the seed's loop);
-  (b) engine, 1 worker: the label flow (``flows.label.label_flow``) on a fresh cache, with a
+  (b) engine, 1 worker: the label flow (``beyonder.flows.label.label_flow``) on a fresh cache, with a
       local Dask cluster of 1 single-threaded worker process;
   (c) engine, 2 workers: the same on a fresh cache, 2 workers;
   (d) cached rerun: (c) again with every label in the cache.
@@ -282,7 +282,7 @@ def run_engine(root: Path, params: dict, workers: int, fresh: bool) -> float:
     import yaml
 
     from beyonder.config import Layout
-    from flows.label import label_flow
+    from beyonder.flows.label import label_flow
 
     layout = Layout(root)
     if fresh:
@@ -316,7 +316,7 @@ def same_labels(root: Path, sequential: list[tuple]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from flows.runtime import quiet_environment
+    from beyonder.flows.runtime import quiet_environment
 
     quiet_environment()
     import yaml
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             "peak_rss": mem.peak,
         }
 
-        from flows.runtime import prefect_api
+        from beyonder.flows.runtime import prefect_api
 
         saved_url = os.environ.pop("PREFECT_API_URL", None)  # always a fresh temporary server
         start = time.perf_counter()

@@ -70,10 +70,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def run_stage(stage: str, params: str = "params.yaml", root: str = ".") -> dict:
     """Run one stage's flow against a Prefect API (a temporary local one if none is set)."""
-    from flows.runtime import prefect_api, quiet_environment
+    from beyonder.flows.runtime import prefect_api, quiet_environment
 
     quiet_environment()
-    flow = getattr(importlib.import_module(f"flows.{stage}"), f"{stage}_flow")
+    flow = getattr(importlib.import_module(f"beyonder.flows.{stage}"), f"{stage}_flow")
     with prefect_api():
         return flow(params_path=params, root=root)
 
@@ -105,12 +105,12 @@ def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
 
 def run_crossval(args: argparse.Namespace) -> dict:
     """``beyonder evaluate --corpus DIR`` or ``--train-corpus A --test-corpus B``."""
-    from flows.runtime import prefect_api, quiet_environment
+    from beyonder.flows.runtime import prefect_api, quiet_environment
 
     if not args.corpus and not (args.train_corpus and args.test_corpus):
         raise ValueError("give --corpus DIR, or both --train-corpus and --test-corpus")
     quiet_environment()
-    from flows.crossval import crossval_flow
+    from beyonder.flows.crossval import crossval_flow
 
     with prefect_api():
         result = crossval_flow(

@@ -27,13 +27,13 @@ import yaml
 
 from beyonder.cleaning import clean_dataset
 from beyonder.config import Layout
+from beyonder.flows.runtime import quiet_environment
 from beyonder.labelling import CVSettings, label_key
 from beyonder.sources.sklearn_sets import load_sklearn
 from beyonder.stages.ingest import storable
 from beyonder.stages.label import LabelCache, cv_settings, pending_jobs
 from beyonder.stages.sample import sample_one, write_sample_index
 from beyonder.storage import write_parquet
-from flows.runtime import quiet_environment
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -173,7 +173,7 @@ def prefect_api() -> Iterator[str]:
     """One temporary Prefect API for the module's runs (exported as ``PREFECT_API_URL``, so
     ``run_stage`` and the ``beyonder`` subprocesses use it instead of starting their own)."""
     quiet_environment()
-    from flows.runtime import prefect_api as api
+    from beyonder.flows.runtime import prefect_api as api
 
     saved = os.environ.get("PREFECT_API_URL")
     os.environ.pop("PREFECT_API_URL", None)

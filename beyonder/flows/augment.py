@@ -5,6 +5,8 @@ from __future__ import annotations
 from prefect import flow, task
 
 from beyonder.config import Layout, load_params
+from beyonder.flows.label import compute_labels
+from beyonder.flows.runtime import TRANSIENT_RETRIES
 from beyonder.schema import PORTFOLIO
 from beyonder.stages.augment import (
     derived_tasks,
@@ -21,8 +23,6 @@ from beyonder.stages.label import (
     sample_index,
     write_labels,
 )
-from flows.label import compute_labels
-from flows.runtime import TRANSIENT_RETRIES
 
 
 @task(name="make-augmented-samples", **TRANSIENT_RETRIES)

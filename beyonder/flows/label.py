@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from beyonder.config import Layout, load_params
 from beyonder.errors import error_line
+from beyonder.flows.runtime import TRANSIENT_RETRIES, dask_runner
 from beyonder.labelling import CVSettings, label_key
 from beyonder.schema import PORTFOLIO
 from beyonder.stages.label import (
@@ -25,7 +26,6 @@ from beyonder.stages.label import (
     sample_index,
     write_labels,
 )
-from flows.runtime import TRANSIENT_RETRIES, dask_runner
 
 
 @task(name="label-batch", **TRANSIENT_RETRIES)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 
 from beyonder.config import Layout, load_params
+from beyonder.flows.runtime import TRANSIENT_RETRIES
 from beyonder.stages.sample import clean_reports, sample_one, write_sample_index
-from flows.runtime import TRANSIENT_RETRIES
 
 
 @task(name="sample-dataset", **TRANSIENT_RETRIES)

@@ -21,16 +21,16 @@ from beyonder.config import Layout, load_params
 from beyonder.corpus import encode_corpus, load_corpus
 from beyonder.crossval import METHODS, Workspace, cross_validate, pretrain, summary, train_test
 from beyonder.datasets import safe_name
+from beyonder.flows.augment import augment_flow
+from beyonder.flows.clean import clean_flow
+from beyonder.flows.ingest import ingest_flow
+from beyonder.flows.label import label_flow
+from beyonder.flows.runtime import TRANSIENT_RETRIES
+from beyonder.flows.sample import sample_flow
 from beyonder.schema import PORTFOLIO
 from beyonder.splits import DEFAULT_FAMILIES, grouped_folds
 from beyonder.stages.train import model_config
 from beyonder.storage import write_json
-from flows.augment import augment_flow
-from flows.clean import clean_flow
-from flows.ingest import ingest_flow
-from flows.label import label_flow
-from flows.runtime import TRANSIENT_RETRIES
-from flows.sample import sample_flow
 
 
 def corpus_workspace(

@@ -6,9 +6,9 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 
 from beyonder.config import Layout, load_params
+from beyonder.flows.runtime import TRANSIENT_RETRIES
 from beyonder.stages.ingest import enabled_sources, ingest_source, write_manifest
 from beyonder.stages.quarantine import log_stage_report, problem_line
-from flows.runtime import TRANSIENT_RETRIES
 
 
 @task(name="ingest-source", **TRANSIENT_RETRIES)

@@ -7,9 +7,9 @@ from prefect import flow, get_run_logger, task
 
 from beyonder.cleaning import CleaningConfig
 from beyonder.config import Layout, load_params
+from beyonder.flows.runtime import TRANSIENT_RETRIES
 from beyonder.stages.clean import clean_one, cleaning_config, raw_manifest, write_clean_index
 from beyonder.stages.quarantine import log_stage_report, problem_line
-from flows.runtime import TRANSIENT_RETRIES
 
 
 @task(name="clean-dataset", **TRANSIENT_RETRIES)
