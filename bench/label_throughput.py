@@ -55,7 +55,12 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from beyonder.params import Params
 
 REPO = Path(__file__).resolve().parents[1]
 PREFERRED = (
@@ -109,9 +114,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --------------------------------------------------------------------------- the slice
 
 
-def build_workspace(args: argparse.Namespace, params: dict, root: Path) -> list[dict]:
+def build_workspace(args: argparse.Namespace, params: Params, root: Path) -> list[dict]:
     """Ingest, clean and sample the slice with the library; returns the sample index."""
-    from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
+    from beyonder.cleaning import CleaningError, clean_dataset
     from beyonder.config import Layout
     from beyonder.datasets import LoadFailure
     from beyonder.sampling import bootstrap_samples
@@ -126,16 +131,13 @@ def build_workspace(args: argparse.Namespace, params: dict, root: Path) -> list[
     files = {p.stem: p for p in sorted(args.uci.iterdir()) if p.suffix.lower() in SUFFIXES}
     order = [n for n in PREFERRED if n in files] + [n for n in files if n not in PREFERRED]
     layout = Layout(root)
-    config = CleaningConfig(**(params.get("clean") or {}))
-    seed = int(params.get("seed", 0))
+    config, seed, local = params.clean, params.seed, params.ingest.local
     entries: list[dict] = []
     chosen: list[dict] = []
     for name in order:
         if len(chosen) == args.datasets:
             break
-        local = (params.get("ingest") or {}).get("local") or {}
-        override = (local.get("overrides") or {}).get(name)
-        raw = load_file(files[name], target=local.get("target", "class"), override=override)
+        raw = load_file(files[name], target=local.target, override=local.overrides.get(name))
         if isinstance(raw, LoadFailure):
             print(f"  skip {name}: {raw.reason}", file=sys.stderr)
             continue
@@ -278,9 +280,7 @@ def run_sequential(
     return time.perf_counter() - start, records
 
 
-def run_engine(root: Path, params: dict, workers: int, fresh: bool) -> float:
-    import yaml
-
+def run_engine(root: Path, params: Params, workers: int, fresh: bool) -> float:
     from beyonder.config import Layout
     from beyonder.flows.label import label_flow
 
@@ -288,9 +288,9 @@ def run_engine(root: Path, params: dict, workers: int, fresh: bool) -> float:
     if fresh:
         shutil.rmtree(layout.label_cache, ignore_errors=True)
         shutil.rmtree(layout.labels, ignore_errors=True)
-    params = {**params, "compute": {**params["compute"], "workers": workers, "dask_address": None}}
+    params = replace(params, compute=replace(params.compute, workers=workers, dask_address=None))
     path = root / "params.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    path.write_text(params.to_yaml())
     start = time.perf_counter()
     label_flow(params_path=str(path), root=str(root))
     return time.perf_counter() - start
@@ -319,19 +319,16 @@ def main(argv: list[str] | None = None) -> int:
     from beyonder.flows.runtime import quiet_environment
 
     quiet_environment()
-    import yaml
-
-    from beyonder.schema import PORTFOLIO
+    from beyonder.params import load_params
     from beyonder.stages.label import cv_settings
 
     if os.environ.pop("BEYONDER_DASK_ADDRESS", None):
         print("BEYONDER_DASK_ADDRESS ignored: this benchmark uses local clusters", file=sys.stderr)
-    params = yaml.safe_load(args.params.read_text())
-    classifiers = list(params.get("label", {}).get("classifiers") or PORTFOLIO)
-    params["label"]["classifiers"] = classifiers
+    params = load_params(args.params)
+    classifiers = params.label.classifiers
     if args.batch_fits is not None:
-        params["compute"]["batch_fits"] = args.batch_fits
-    cv = cv_settings(params["label"], int(params.get("seed", 0)))
+        params = replace(params, compute=replace(params.compute, batch_fits=args.batch_fits))
+    cv = cv_settings(params.label, params.seed)
 
     tmp = None
     if args.workdir:
@@ -429,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             "classifiers": classifiers,
             "n_folds": cv.n_folds,
             "fit_timeout": cv.fit_timeout,
-            "batch_fits": int(params["compute"].get("batch_fits", 20)),
+            "batch_fits": params.compute.batch_fits,
             "labels": n_labels,
         },
         "prefect_server_start_s": prefect_start,

@@ -27,6 +27,7 @@ from beyonder.crossval import (
 )
 from beyonder.encoding import encode_sample
 from beyonder.estimator import BeyonderConfig
+from beyonder.params import LocalSource, SampleParams, load_params, parse_params
 from beyonder.schema import ROW_ID, TARGET
 from beyonder.splits import grouped_folds
 
@@ -186,20 +187,24 @@ def test_margin_is_chosen_on_validation_regret_ties_to_the_sbs() -> None:
 def test_corpus_workspace_takes_its_samples_per_dataset_from_evaluate(tmp_path) -> None:
     from beyonder.flows.crossval import corpus_workspace
 
-    params = {
-        "seed": 1,
-        "ingest": {"sklearn": {"enabled": True}, "local": {"target": "class"}},
-        "sample": {"rows": 500, "per_dataset": 2},
-        "evaluate": {"corpus_samples": 4},
-    }
+    params = parse_params(
+        {
+            "seed": 1,
+            "ingest": {"sklearn": {"enabled": True}, "local": {"target": "target", "enabled": False}},
+            "sample": {"rows": 300, "per_dataset": 2},
+            "evaluate": {"corpus_samples": 4},
+        }
+    )
     root = corpus_workspace(tmp_path / "my corpus", params, base=tmp_path / "corpora")
-    derived = yaml.safe_load((root / "params.yaml").read_text())
-    assert derived["sample"] == {"rows": 500, "per_dataset": 4}
-    assert derived["ingest"] == {"local": {"target": "class", "enabled": True, "folders": [str(tmp_path / "my corpus")]}}
-    assert params["sample"]["per_dataset"] == 2  # the caller's params untouched
-    del params["evaluate"]
-    derived = yaml.safe_load((corpus_workspace(tmp_path / "other", params, base=tmp_path / "c") / "params.yaml").read_text())
-    assert derived["sample"]["per_dataset"] == 2
+    derived = load_params(root / "params.yaml")
+    assert derived.sample == SampleParams(rows=300, per_dataset=4)
+    assert derived.ingest.local == LocalSource(target="target", enabled=True, folders=[str(tmp_path / "my corpus")])
+    assert [s for s in ("sklearn", "synthetic", "openml") if getattr(derived.ingest, s).enabled] == []
+    assert derived.seed == 1 and derived.train == params.train
+    assert params.sample.per_dataset == 2  # the caller's params untouched
+    params.evaluate.corpus_samples = 0
+    derived = load_params(corpus_workspace(tmp_path / "other", params, base=tmp_path / "c") / "params.yaml")
+    assert derived.sample.per_dataset == 2
 
 
 def test_dataset_means_label_each_sample_with_its_datasets_mean_per_kind() -> None:
@@ -230,7 +235,7 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
 
     from beyonder.flows.crossval import corpus_workspace
 
-    params = {"seed": 1, "ingest": {"local": {"target": "class"}}, "sample": {"per_dataset": 2}}
+    params = parse_params({"seed": 1, "ingest": {"local": {"target": "class"}}, "sample": {"per_dataset": 2}})
     root = corpus_workspace([tmp_path / "uci", tmp_path / "statlib"], params, base=tmp_path / "c")
     assert root.name == "uci-statlib"
     derived = yaml.safe_load((root / "params.yaml").read_text())

@@ -29,6 +29,7 @@ from beyonder.cleaning import clean_dataset
 from beyonder.config import Layout
 from beyonder.flows.runtime import quiet_environment
 from beyonder.labelling import CVSettings, label_key
+from beyonder.params import LabelParams, SampleParams
 from beyonder.sources.sklearn_sets import load_sklearn
 from beyonder.stages.ingest import storable
 from beyonder.stages.label import LabelCache, cv_settings, pending_jobs
@@ -86,8 +87,8 @@ def add_dataset(root: Path, name: str, per_dataset: int) -> list[dict]:
     (raw,) = load_sklearn([name])
     cleaned, _ = clean_dataset(storable(raw))
     write_parquet(cleaned, layout.dataset_file(layout.clean, raw.name))
-    cfg = {**params["sample"], "per_dataset": per_dataset}
-    return sample_one({"name": raw.name, "source": "sklearn"}, layout, cfg, int(params["seed"]))
+    settings = SampleParams(**{**params["sample"], "per_dataset": per_dataset})
+    return sample_one({"name": raw.name, "source": "sklearn"}, layout, settings, int(params["seed"]))
 
 
 def read_params(root: Path) -> dict:
@@ -127,7 +128,7 @@ def label(root: Path) -> dict:
 
 def cv_of(root: Path) -> CVSettings:
     params = read_params(root)
-    return cv_settings(params["label"], int(params["seed"]))
+    return cv_settings(LabelParams(**params["label"]), int(params["seed"]))
 
 
 def free_port() -> int:

@@ -16,6 +16,7 @@ from sklearn.datasets import load_iris
 from beyonder.cleaning import clean_dataset
 from beyonder.config import Layout
 from beyonder.labelling import CVSettings, label_key
+from beyonder.params import parse_params
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import TARGET
 from beyonder.stages.label import (
@@ -318,10 +319,10 @@ def test_labels_do_not_depend_on_order_or_batching(tmp_path) -> None:
     ("cfg", "expected"),
     [
         ({"n_folds": 5, "fit_timeout": 60}, CVSettings(5, 42, 60.0)),
-        ({}, CVSettings(5, 42, None)),
-        ({"n_folds": "3", "fit_timeout": None}, CVSettings(3, 42, None)),
+        ({}, CVSettings(5, 42, 60.0)),
+        ({"n_folds": 3, "fit_timeout": None}, CVSettings(3, 42, None)),
         ({"fit_timeout": 0}, CVSettings(5, 42, None)),
     ],
 )
 def test_cv_settings(cfg: dict, expected: CVSettings) -> None:
-    assert cv_settings(cfg, 42) == expected
+    assert cv_settings(parse_params({"label": cfg}).label, 42) == expected

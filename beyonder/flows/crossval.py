@@ -7,17 +7,15 @@ rerun labels nothing); then every method is trained and tested on grouped folds.
 
 from __future__ import annotations
 
-import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 
-import mlflow
-import yaml
 from prefect import flow, get_run_logger, task
 
 from beyonder import tracking
 from beyonder.baselines import meta_features
-from beyonder.config import Layout, load_params
+from beyonder.config import Layout
 from beyonder.corpus import encode_corpus, load_corpus
 from beyonder.crossval import METHODS, Workspace, cross_validate, pretrain, summary, train_test
 from beyonder.datasets import safe_name
@@ -27,14 +25,14 @@ from beyonder.flows.ingest import ingest_flow
 from beyonder.flows.label import label_flow
 from beyonder.flows.runtime import TRANSIENT_RETRIES
 from beyonder.flows.sample import sample_flow
-from beyonder.schema import PORTFOLIO
+from beyonder.params import IngestParams, Params, load_params
 from beyonder.splits import DEFAULT_FAMILIES, grouped_folds
 from beyonder.stages.train import model_config
 from beyonder.storage import write_json
 
 
 def corpus_workspace(
-    corpus: str | Path | list[str], params: dict, base: str | Path = "data/corpora"
+    corpus: str | Path | list[str], params: Params, base: str | Path = "data/corpora"
 ) -> Path:
     """Workspace folder and params for one corpus (one folder, or several read together):
     only those local folders are ingested, with ``evaluate.corpus_samples`` bootstrap samples
@@ -43,14 +41,14 @@ def corpus_workspace(
     folders = [Path(c).resolve() for c in _folders(corpus)]
     root = Path(base) / safe_name("-".join(f.name for f in folders))
     root.mkdir(parents=True, exist_ok=True)
-    derived = copy.deepcopy(params)
-    samples = (params.get("evaluate") or {}).get("corpus_samples")
-    if samples:
-        derived["sample"] = {**(params.get("sample") or {}), "per_dataset": int(samples)}
-    local = dict((params.get("ingest") or {}).get("local") or {})
-    local.update(enabled=True, folders=[str(f) for f in folders])
-    derived["ingest"] = {"local": local}
-    (root / "params.yaml").write_text(yaml.safe_dump(derived, sort_keys=False))
+    samples = params.evaluate.corpus_samples
+    local = replace(params.ingest.local, enabled=True, folders=[str(f) for f in folders])
+    derived = replace(
+        params,
+        sample=replace(params.sample, per_dataset=samples) if samples else params.sample,
+        ingest=IngestParams(local=local),  # only these folders: the other sources stay off
+    )
+    (root / "params.yaml").write_text(derived.to_yaml())
     return root
 
 
@@ -67,7 +65,7 @@ def is_prepared(path: str | Path | list[str]) -> bool:
     return (path / "data" / "samples" / "index.json").exists() and (path / "data" / "labels" / "labels.parquet").exists()
 
 
-def workspace_root(corpus: str | Path | list[str], params: dict) -> Path:
+def workspace_root(corpus: str | Path | list[str], params: Params) -> Path:
     """The workspace of a corpus: a prepared one as is, else folders of files prepared now."""
     if is_prepared(corpus):
         return Path(_folders(corpus)[0])
@@ -144,16 +142,9 @@ def crossval_flow(
 ) -> dict:
     logger = get_run_logger()
     params = load_params(params_path)
-    seed = int(params.get("seed", 0))
-    classifiers = list((params.get("label") or {}).get("classifiers") or PORTFOLIO)
-    config = model_config(params, classifiers)
-    cfg = params.get("evaluate") or {}
-    scoring = {
-        "tie_tolerance": float(cfg.get("tie_tolerance", 0.005)),
-        "n_boot": int(cfg.get("n_boot", 1000)),
-        "seed": seed,
-    }
-    families = tuple((params.get("split") or {}).get("families") or DEFAULT_FAMILIES)
+    seed, classifiers, families = params.seed, params.label.classifiers, tuple(params.split.families)
+    config = model_config(params)
+    scoring = params.evaluate.scoring(seed)
 
     def workspace(folder: str | list[str]) -> Workspace:
         return load_workspace(workspace_root(folder, params), classifiers, seed, families)
@@ -183,14 +174,7 @@ def crossval_flow(
     result = {**setting, **summary(report)}
     if json_path:
         write_json(result, Path(json_path))
-    tracking.configure(".")
-    with mlflow.start_run(run_name="crossval"):
-        mlflow.log_params({k: v for k, v in setting.items()})
-        for method, metrics in result["methods"].items():
-            mlflow.log_metrics({f"{method}_{k}": v for k, v in metrics.items() if isinstance(v, float)})
-        reference = {k: v for k, v in result["cv_one_sample"].items() if isinstance(v, float)}
-        mlflow.log_metrics({f"cv_one_sample_{k}": v for k, v in reference.items()})
-        mlflow.log_dict(result, "crossval.json")
+    tracking.log_crossval(result, setting)
     for method, metrics in result["methods"].items():
         logger.info("%-10s %s", method, {k: metrics[k] for k in ("mean_regret", "gap_closed", "spearman")})
     logger.info("brute-force reference (CV of one sample, priced on the others): %s", result["cv_one_sample"])

@@ -1,25 +1,15 @@
 """Evaluate flow: metrics on held-out datasets, the report (CSV for ``dvc plots``, PNG
 figures; all of ``evaluation`` goes to MLflow), then the registry alias that
-``beyonder.champion.decide`` chooses (champion or challenger)."""
+``beyonder.champion.decide`` chooses (champion or challenger). The steps are
+``beyonder.stages.evaluate``'s."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import mlflow
 from prefect import flow, get_run_logger
 
-from beyonder import tracking
-from beyonder.champion import decide
-from beyonder.config import Layout, load_params
-from beyonder.corpus import load_corpus, test_datasets
-from beyonder.errors import error_line
-from beyonder.evaluation import headline
-from beyonder.recommend import Recommender
-from beyonder.report import write_report
-from beyonder.schema import PORTFOLIO
-from beyonder.stages.evaluate import evaluate, predict_corpus
-from beyonder.storage import read_json, write_json, write_text
+from beyonder.config import Layout
+from beyonder.params import load_params
+from beyonder.stages.evaluate import evaluate, predict_test, register, write_evaluation
 
 
 @flow(name="evaluate")
@@ -27,46 +17,11 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     logger = get_run_logger()
     params = load_params(params_path)
     layout = Layout(root)
-    classifiers = list((params.get("label") or {}).get("classifiers") or PORTFOLIO)
-    corpus = load_corpus(layout, classifiers, include_augmented=False)
-    test = corpus.subset(corpus.index["dataset"].isin(test_datasets(corpus, params)).to_numpy())
-    recommender = Recommender.load(layout.model / "beyonder")
-    predictions = {"beyonder": predict_corpus(recommender.estimator, test, Path(root))}
-
-    tracking.configure(root)
-    run = read_json(layout.model / "run.json")
-    champion = tracking.champion_version()
-    no_champion = (
-        "no champion yet" if champion is None else f"the new model is champion version {champion.version}"
-    )
-    if champion is not None and champion.source != run["model_uri"]:
-        try:
-            old = mlflow.pyfunc.load_model(f"models:/{tracking.MODEL_NAME}/{champion.version}")
-            old_estimator = old.unwrap_python_model().recommender.estimator
-            predictions["champion"] = predict_corpus(old_estimator, test, Path(root))
-        except Exception as exc:  # e.g. trained on an older encoding: it cannot serve either
-            no_champion = f"champion version {champion.version} cannot predict on this evaluation"
-            logger.warning(
-                "champion version %s cannot predict on this evaluation (%s); the new model replaces it",
-                champion.version, error_line(exc),
-            )
-
-    report, table = evaluate(corpus, predictions, params)
-    metrics = headline(report)
-    write_json(report, layout.evaluation / "report.json")
-    write_text(table.to_csv(index=False), layout.evaluation / "per_dataset.csv")
-    write_report(table, report, layout.evaluation)  # regret.csv, rankings.csv, figures/*.png
-    write_json(metrics, layout.metrics / "evaluate.json")
-
+    predictions = predict_test(params, layout, log=logger.warning)
+    report, table = evaluate(predictions.corpus, predictions.by_method, params)
+    metrics = write_evaluation(report, table, layout)
+    version, decision = register(report, metrics, layout, predictions.no_champion)
     new = report["methods"]["beyonder"]
-    version = tracking.register(run["model_uri"])
-    decision = decide(report, no_champion=no_champion)
-    tracking.set_alias(version, tracking.CHAMPION if decision.promote else tracking.CHALLENGER)
-    with mlflow.start_run(run_id=run["run_id"]):
-        for method, values in metrics.items():
-            if isinstance(values, dict) and method != "svm_kernel":
-                mlflow.log_metrics({f"eval_{method}_{k}": v for k, v in values.items() if v is not None})
-        mlflow.log_artifacts(str(layout.evaluation), artifact_path="evaluation")
     logger.info(
         "mean regret %.2f points (SBS %.2f), gap closed %s; version %s is %s: %s",
         new["mean_regret"], report["methods"]["sbs"]["mean_regret"], new.get("gap_closed"),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,11 @@ class SyntheticSpec:
     generators: tuple[str, ...] = GENERATORS
     zero_chance: float = 0.3
     """Chance that categorical/missing/label-noise shares are each exactly 0 (clean datasets)."""
+
+    @classmethod
+    def from_ranges(cls, ranges: dict[str, Any]) -> SyntheticSpec:
+        """A spec from a params ``spec`` mapping, whose ranges YAML reads as lists."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in ranges.items()})
 
     def __post_init__(self) -> None:
         for field_name in ("rows", "features", "classes"):
