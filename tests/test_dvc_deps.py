@@ -4,11 +4,11 @@ any of them reruns the stage and nothing stale survives a ``dvc repro``."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import imported_modules
 
 REPO = Path(__file__).resolve().parents[1]
 FLOWS = REPO / "beyonder" / "flows"
@@ -23,13 +23,7 @@ def _module_file(name: str) -> Path | None:
 
 
 def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
-    return {n for n in names if n.split(".")[0] == "beyonder"}
+    return {n for n in imported_modules(path) if n.split(".")[0] == "beyonder"}
 
 
 def code_closure(start: Path) -> set[Path]:

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from helpers import REPEATABLE_LABEL_COLUMNS
 
 from beyonder.cleaning import clean_dataset
 from beyonder.config import Layout
@@ -39,17 +40,7 @@ from beyonder.storage import write_parquet
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CLASSIFIERS = ["logreg", "gaussian_nb", "decision_tree"]
-COMPARED = [
-    "sample_id",
-    "dataset",
-    "kind",
-    "classifier",
-    "accuracy",
-    "accuracy_std",
-    "n_folds",
-    "error",
-]
-"""Labels table columns that must not depend on how the work was split (timings do)."""
+COMPARED = REPEATABLE_LABEL_COLUMNS
 
 
 # --------------------------------------------------------------------------- workspace helpers

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import REPEATABLE_LABEL_COLUMNS, mixed_frame
 from sklearn.datasets import load_iris
 
 from beyonder.cleaning import clean_dataset
@@ -35,16 +36,7 @@ from beyonder.storage import frame_hash, write_json, write_parquet
 
 CLASSIFIERS = ["logreg", "gaussian_nb", "decision_tree"]
 CV = CVSettings(n_folds=3, seed=0, fit_timeout=None)
-COMPARED = [
-    "sample_id",
-    "dataset",
-    "kind",
-    "classifier",
-    "accuracy",
-    "accuracy_std",
-    "n_folds",
-    "error",
-]
+COMPARED = REPEATABLE_LABEL_COLUMNS
 
 
 def _iris() -> pd.DataFrame:
@@ -55,19 +47,7 @@ def _iris() -> pd.DataFrame:
 
 
 def _mixed(n: int = 120, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=n)
-    frame = pd.DataFrame(
-        {
-            "x": x,
-            "noise": rng.normal(size=n),
-            "colour": rng.choice(["red", "green", "blue"], size=n).astype(object),
-            TARGET: np.where(x + rng.normal(scale=0.7, size=n) > 0, "yes", "no").astype(object),
-        }
-    )
-    frame.loc[::9, "noise"] = np.nan
-    frame.loc[::11, "colour"] = None
-    return frame
+    return mixed_frame(n, seed, target=TARGET)
 
 
 def _write_samples(root, datasets: dict[str, pd.DataFrame], per_dataset: int = 1) -> list[dict]:

@@ -5,24 +5,14 @@ so the library stays usable and testable without a Prefect API."""
 
 from __future__ import annotations
 
-import ast
 import tomllib
 from pathlib import Path
+
+from helpers import imported_modules
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "beyonder"
 FLOWS = PACKAGE / "flows"
-
-
-def _imported_modules(path: Path) -> set[str]:
-    """Absolute module names a file imports, at the top or inside functions."""
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
 
 
 def _library_modules() -> list[Path]:
@@ -43,7 +33,7 @@ def test_the_library_never_imports_flows_or_prefect() -> None:
     offenders = {
         str(path.relative_to(REPO)): sorted(bad)
         for path in _library_modules()
-        if (bad := {m for m in _imported_modules(path) if m.split(".")[0] == "prefect" or m.startswith("beyonder.flows")})
+        if (bad := {m for m in imported_modules(path) if m.split(".")[0] == "prefect" or m.startswith("beyonder.flows")})
     }
     assert not offenders, f"library modules import orchestration: {offenders}"
 
@@ -52,4 +42,4 @@ def test_the_scan_sees_the_library_and_a_real_import() -> None:
     scanned = {str(p.relative_to(REPO)) for p in _library_modules()}
     assert {"beyonder/estimator.py", "beyonder/stages/train.py"} <= scanned
     assert "beyonder/cli.py" not in scanned and "beyonder/flows/train.py" not in scanned
-    assert "prefect" in _imported_modules(FLOWS / "train.py")
+    assert "prefect" in imported_modules(FLOWS / "train.py")
