@@ -15,6 +15,7 @@ import yaml
 
 from beyonder.corpus import Corpus
 from beyonder.crossval import (
+    RunSettings,
     Workspace,
     cautious,
     choose_margin,
@@ -70,7 +71,7 @@ def report() -> dict:
     ws = _workspace(n_datasets=16, per_dataset=1)
     folds = grouped_folds(sorted(set(ws.original.index["dataset"])), 2, seed=0, families=())
     methods = ("beyonder", "landmark_ridge", "pymfe_knn", "pymfe_rf", "random")
-    return cross_validate(ws, folds, CONFIG, methods, n_boot=50)
+    return cross_validate(ws, folds, CONFIG, RunSettings(methods, n_boot=50))
 
 
 def test_every_dataset_is_tested_once_on_held_out_folds(report: dict) -> None:
@@ -106,7 +107,7 @@ def test_pretrained_weights_start_the_fine_tuning() -> None:
     synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(4, 1, prefix="real", seed=2)
     start = pretrain(synthetic, CONFIG, log=lambda _: None)
     assert len(start) > 0 and all(np.isfinite(w).all() for w in start)
-    tuned = train_test(synthetic, real, CONFIG, ("beyonder",), n_boot=20, start=start, log=lambda _: None)
+    tuned = train_test(synthetic, real, CONFIG, RunSettings(("beyonder",), n_boot=20, start=start, log=lambda _: None))
     assert tuned["methods"]["beyonder"]["mean_regret"] >= 0
     assert sorted(row["dataset"] for row in tuned["per_dataset"]) == [f"real{i}" for i in range(4)]
 
@@ -245,7 +246,7 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
     groups = {f"d{i}": "first" if i < 3 else "second" for i in range(8)}
     ws = replace(ws, groups=groups)
     folds = grouped_folds(sorted(groups), 2, seed=0, families=())
-    report = cross_validate(ws, folds, CONFIG, ("landmark_ridge", "random"), n_boot=20)
+    report = cross_validate(ws, folds, CONFIG, RunSettings(("landmark_ridge", "random"), n_boot=20))
     assert set(report["by_group"]) == {"first", "second"}
     assert report["by_group"]["first"]["n_datasets"] == 3
     assert report["by_group"]["second"]["n_datasets"] == 5
@@ -255,7 +256,7 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
     out = summary(report)
     assert set(out["by_group"]["first"]["methods"]) == set(out["methods"])
     assert "per_dataset" not in out["by_group"]["first"]
-    assert "by_group" not in cross_validate(replace(ws, groups={}), folds, CONFIG, ("random",), n_boot=20)
+    assert "by_group" not in cross_validate(replace(ws, groups={}), folds, CONFIG, RunSettings(("random",), n_boot=20))
 
 
 def test_variants_are_trained_on_the_same_folds_and_scored_side_by_side() -> None:

@@ -17,7 +17,15 @@ from beyonder import tracking
 from beyonder.baselines import meta_features
 from beyonder.config import Layout
 from beyonder.corpus import encode_corpus, load_corpus
-from beyonder.crossval import METHODS, Workspace, cross_validate, pretrain, summary, train_test
+from beyonder.crossval import (
+    METHODS,
+    RunSettings,
+    Workspace,
+    cross_validate,
+    pretrain,
+    summary,
+    train_test,
+)
 from beyonder.datasets import safe_name
 from beyonder.flows.augment import augment_flow
 from beyonder.flows.clean import clean_flow
@@ -144,7 +152,6 @@ def crossval_flow(
     params = load_params(params_path)
     seed, classifiers, families = params.seed, params.label.classifiers, tuple(params.split.families)
     config = model_config(params)
-    scoring = params.evaluate.scoring(seed)
 
     def workspace(folder: str | list[str]) -> Workspace:
         return load_workspace(workspace_root(folder, params), classifiers, seed, families)
@@ -152,20 +159,15 @@ def crossval_flow(
     start = None
     if pretrain_corpus and "beyonder" in methods:
         start = pretrain(workspace(pretrain_corpus), config, log=logger.info)
+    settings = RunSettings(methods, **params.evaluate.scoring(seed), log=logger.info, start=start, seeds=seeds, variants=variants)
     if corpus:
         ws = workspace(corpus)
         fold_sets = grouped_folds(sorted(set(ws.original.index["dataset"])), folds, seed, families)
-        report = cross_validate(
-            ws, fold_sets, config, methods, log=logger.info, start=start, seeds=seeds,
-            variants=variants, **scoring
-        )
+        report = cross_validate(ws, fold_sets, config, settings)
         setting = {"corpus": " ".join(str(c) for c in _folders(corpus)), "folds": folds, "seeds": seeds}
     else:
         train_ws, test_ws = workspace(train_corpus), workspace(test_corpus)
-        report = train_test(
-            train_ws, test_ws, config, methods, log=logger.info, start=start, seeds=seeds,
-            variants=variants, **scoring
-        )
+        report = train_test(train_ws, test_ws, config, settings)
         setting = {"train_corpus": str(train_corpus), "test_corpus": str(test_corpus), "seeds": seeds}
     if pretrain_corpus:
         setting["pretrain_corpus"] = str(pretrain_corpus)
