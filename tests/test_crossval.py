@@ -186,7 +186,7 @@ def test_margin_is_chosen_on_validation_regret_ties_to_the_sbs() -> None:
 
 
 def test_corpus_workspace_takes_its_samples_per_dataset_from_evaluate(tmp_path) -> None:
-    from beyonder.flows.crossval import corpus_workspace
+    from beyonder.workspaces import corpus_workspace
 
     params = parse_params(
         {
@@ -234,7 +234,7 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
     reported apart as well as together."""
     from dataclasses import replace
 
-    from beyonder.flows.crossval import corpus_workspace
+    from beyonder.workspaces import corpus_workspace
 
     params = parse_params({"seed": 1, "ingest": {"local": {"target": "class"}}, "sample": {"per_dataset": 2}})
     root = corpus_workspace([tmp_path / "uci", tmp_path / "statlib"], params, base=tmp_path / "c")

@@ -8,13 +8,11 @@ rerun labels nothing); then every method is trained and tested on grouped folds.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 
 from beyonder import tracking
-from beyonder.baselines import meta_features
 from beyonder.config import Layout
 from beyonder.corpus import encode_corpus, load_corpus
 from beyonder.crossval import (
@@ -26,57 +24,30 @@ from beyonder.crossval import (
     summary,
     train_test,
 )
-from beyonder.datasets import safe_name
 from beyonder.flows.augment import augment_flow
 from beyonder.flows.clean import clean_flow
 from beyonder.flows.ingest import ingest_flow
 from beyonder.flows.label import label_flow
 from beyonder.flows.runtime import TRANSIENT_RETRIES
 from beyonder.flows.sample import sample_flow
-from beyonder.params import IngestParams, Params, load_params
+from beyonder.params import Params, load_params
 from beyonder.splits import DEFAULT_FAMILIES, grouped_folds
 from beyonder.stages.train import model_config
 from beyonder.storage import write_json
+from beyonder.workspaces import (
+    Corpora,
+    cached_meta_features,
+    corpus_folders,
+    corpus_groups,
+    corpus_workspace,
+    is_prepared,
+)
 
 
-def corpus_workspace(
-    corpus: str | Path | list[str], params: Params, base: str | Path = "data/corpora"
-) -> Path:
-    """Workspace folder and params for one corpus (one folder, or several read together):
-    only those local folders are ingested, with ``evaluate.corpus_samples`` bootstrap samples
-    per dataset when set (more samples, less noisy test-side truth, without slowing the main
-    pipeline's ``sample.per_dataset``)."""
-    folders = [Path(c).resolve() for c in _folders(corpus)]
-    root = Path(base) / safe_name("-".join(f.name for f in folders))
-    root.mkdir(parents=True, exist_ok=True)
-    samples = params.evaluate.corpus_samples
-    local = replace(params.ingest.local, enabled=True, folders=[str(f) for f in folders])
-    derived = replace(
-        params,
-        sample=replace(params.sample, per_dataset=samples) if samples else params.sample,
-        ingest=IngestParams(local=local),  # only these folders: the other sources stay off
-    )
-    (root / "params.yaml").write_text(derived.to_yaml())
-    return root
-
-
-def _folders(corpus: str | Path | list[str]) -> list[str | Path]:
-    return list(corpus) if isinstance(corpus, list | tuple) else [corpus]
-
-
-def is_prepared(path: str | Path | list[str]) -> bool:
-    """A folder that already holds a labelled pipeline workspace (e.g. this repository after
-    ``dvc repro``): its samples and labels are used as they are."""
-    if len(_folders(path)) != 1:
-        return False
-    path = Path(_folders(path)[0])
-    return (path / "data" / "samples" / "index.json").exists() and (path / "data" / "labels" / "labels.parquet").exists()
-
-
-def workspace_root(corpus: str | Path | list[str], params: Params) -> Path:
+def workspace_root(corpus: Corpora, params: Params) -> Path:
     """The workspace of a corpus: a prepared one as is, else folders of files prepared now."""
     if is_prepared(corpus):
-        return Path(_folders(corpus)[0])
+        return Path(corpus_folders(corpus)[0])
     root = corpus_workspace(corpus, params)
     prepare(root)
     return root
@@ -90,31 +61,7 @@ def prepare(root: Path) -> None:
 
 @task(name="meta-features", **TRANSIENT_RETRIES)
 def meta_task(files: list[str], hashes: list[str], root: str, seed: int) -> list[dict]:
-    """pymfe meta-features per sample, cached by content hash under the workspace."""
-    out = []
-    for file, digest in zip(files, hashes, strict=True):
-        path = Path(root) / "data" / "cache" / "meta" / f"{digest}.json"
-        if path.exists():
-            out.append(json.loads(path.read_text()))
-            continue
-        import pandas as pd
-
-        values = meta_features(pd.read_parquet(Path(root) / file), seed)
-        write_json(values, path)
-        out.append(values)
-    return out
-
-
-def corpus_groups(layout: Layout) -> dict[str, str]:
-    """Dataset -> its corpus, from the ingest manifest: the folder a local file was read from
-    (``corpus/uci/iris.parquet`` -> ``uci``), else the source (``sklearn``, ``openml``...)."""
-    path = layout.raw / "manifest.json"
-    if not path.exists():
-        return {}
-    return {
-        e["name"]: Path(e["origin"]).parent.name if e["source"] == "local" else e["source"]
-        for e in json.loads(path.read_text())
-    }
+    return cached_meta_features(files, hashes, root, seed)
 
 
 def load_workspace(
@@ -164,7 +111,7 @@ def crossval_flow(
         ws = workspace(corpus)
         fold_sets = grouped_folds(sorted(set(ws.original.index["dataset"])), folds, seed, families)
         report = cross_validate(ws, fold_sets, config, settings)
-        setting = {"corpus": " ".join(str(c) for c in _folders(corpus)), "folds": folds, "seeds": seeds}
+        setting = {"corpus": " ".join(str(c) for c in corpus_folders(corpus)), "folds": folds, "seeds": seeds}
     else:
         train_ws, test_ws = workspace(train_corpus), workspace(test_corpus)
         report = train_test(train_ws, test_ws, config, settings)
