@@ -286,7 +286,7 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ParamsError(f"{path}: not valid YAML: {first}") from exc
-    return parse_params(raw, source=str(path.name))
+    return parse_params(raw, source=str(path))
 
 
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:

@@ -112,11 +112,18 @@ def test_load_params_names_the_file_and_reads_what_dvc_exp_run_set_writes(tmp_pa
     path.write_text(yaml.safe_dump(edited))
     assert load_params(path).train.epochs == 3
     (tmp_path / "odd.yaml").write_text("train:\n  epoch: 3\n")
-    with pytest.raises(ParamsError, match=r"^odd\.yaml: train: unknown key 'epoch'"):
+    with pytest.raises(ParamsError) as info:
         load_params(tmp_path / "odd.yaml")
+    assert str(info.value).startswith(f"{tmp_path / 'odd.yaml'}: train: unknown key 'epoch' (known: rows, ")
     (tmp_path / "list.yaml").write_text("- 1\n")
-    with pytest.raises(ParamsError, match=r"^list\.yaml: expected a mapping at the top level$"):
+    with pytest.raises(ParamsError) as info:
         load_params(tmp_path / "list.yaml")
+    assert str(info.value) == f"{tmp_path / 'list.yaml'}: expected a mapping at the top level"
+    (tmp_path / "broken.yaml").write_text("train: [1,\n")
+    with pytest.raises(ParamsError) as info:
+        load_params(tmp_path / "broken.yaml")
+    assert str(info.value).startswith(f"{tmp_path / 'broken.yaml'}: not valid YAML: ")
+    assert "\n" not in str(info.value)
 
 
 def test_to_yaml_round_trips() -> None:
@@ -146,6 +153,6 @@ def test_the_command_prints_one_line_for_a_bad_params_file(tmp_path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "beyonder sample: params.yaml: sample: unknown key 'row' (known: rows, per_dataset, min_rows, replace, subsamples)"
+        f"beyonder sample: {bad}: sample: unknown key 'row' (known: rows, per_dataset, min_rows, replace, subsamples)"
     ]
     assert "Traceback" not in result.stdout + result.stderr
