@@ -54,3 +54,16 @@ def test_every_module_a_stage_runs_is_a_dependency(stage: str) -> None:
 def test_the_closure_follows_imports_inside_functions() -> None:
     closure = {str(p.relative_to(REPO)) for p in code_closure(FLOWS / "ingest.py")}
     assert {"beyonder/stages/ingest.py", "beyonder/sources/local.py", "beyonder/sources/openml_source.py"} <= closure
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_params_entry_of_a_stage_names_a_real_knob(stage: str) -> None:
+    """``dvc.yaml``'s ``params`` of each stage name sections or keys that ``Params`` has, so
+    a renamed knob cannot leave a stage depending on nothing."""
+    from beyonder.params import Params
+
+    for entry in STAGES[stage].get("params", []):
+        node: object = Params()
+        for part in entry.split("."):
+            assert hasattr(node, part), f"dvc.yaml stage {stage!r}: params entry {entry!r} is not a knob"
+            node = getattr(node, part)

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -30,7 +31,7 @@ from beyonder.cleaning import clean_dataset
 from beyonder.config import Layout
 from beyonder.flows.runtime import quiet_environment
 from beyonder.labelling import CVSettings, label_key
-from beyonder.params import LabelParams, SampleParams
+from beyonder.params import parse_params
 from beyonder.sources.sklearn_sets import load_sklearn
 from beyonder.stages.ingest import storable
 from beyonder.stages.label import LabelCache, cv_settings, pending_jobs
@@ -78,7 +79,7 @@ def add_dataset(root: Path, name: str, per_dataset: int) -> list[dict]:
     (raw,) = load_sklearn([name])
     cleaned, _ = clean_dataset(storable(raw))
     write_parquet(cleaned, layout.dataset_file(layout.clean, raw.name))
-    settings = SampleParams(**{**params["sample"], "per_dataset": per_dataset})
+    settings = replace(parse_params(params).sample, per_dataset=per_dataset)
     return sample_one({"name": raw.name, "source": "sklearn"}, layout, settings, int(params["seed"]))
 
 
@@ -119,7 +120,8 @@ def label(root: Path) -> dict:
 
 def cv_of(root: Path) -> CVSettings:
     params = read_params(root)
-    return cv_settings(LabelParams(**params["label"]), int(params["seed"]))
+    parsed = parse_params(params)
+    return cv_settings(parsed.label, parsed.seed)
 
 
 def free_port() -> int:

@@ -306,3 +306,14 @@ def test_labels_do_not_depend_on_order_or_batching(tmp_path) -> None:
 )
 def test_cv_settings(cfg: dict, expected: CVSettings) -> None:
     assert cv_settings(parse_params({"label": cfg}).label, 42) == expected
+
+
+def test_cv_settings_keys_labels_alike_however_the_timeout_is_written() -> None:
+    """The CV settings are part of every label's cache key: a timeout of 60 and of 60.0 must
+    find the same cached labels."""
+    from beyonder.params import LabelParams
+
+    assert cv_settings(LabelParams(fit_timeout=60), 0) == cv_settings(LabelParams(fit_timeout=60.0), 0)
+    assert label_key("h", "knn", cv_settings(LabelParams(fit_timeout=60), 0)) == label_key(
+        "h", "knn", CVSettings(5, 0, 60.0)
+    )

@@ -37,8 +37,10 @@ LABEL_COLUMNS = [
 
 
 def cv_settings(label: LabelParams, seed: int) -> CVSettings:
-    """The CV a label is computed with (part of its cache key); a ``fit_timeout`` of 0 is none."""
-    return CVSettings(n_folds=label.n_folds, seed=seed, fit_timeout=label.fit_timeout or None)
+    """The CV a label is computed with (part of its cache key, so the timeout is always a
+    float: 60 and 60.0 are one setting); a ``fit_timeout`` of 0 is none."""
+    timeout = float(label.fit_timeout) if label.fit_timeout else None
+    return CVSettings(n_folds=int(label.n_folds), seed=int(seed), fit_timeout=timeout)
 
 
 class LabelCache:
