@@ -31,13 +31,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy.stats import rankdata, spearmanr
 
 from beyonder.config import Layout
-from beyonder.corpus import corpus_groups, load_corpus, per_dataset_mean
+from beyonder.corpus import load_corpus, per_dataset_mean
+from beyonder.params import load_params
 from beyonder.schema import PORTFOLIO
 from beyonder.sources.synthetic import SyntheticSpec, generate_dataset
+from beyonder.workspaces import corpus_groups
 
 ORIGIN = re.compile(r"^synthetic:seed=(\d+):index=(\d+)$")
 
@@ -51,9 +52,7 @@ def dataset_accuracy(root: Path) -> pd.DataFrame:
 
 def generators(root: Path) -> dict[str, str]:
     """Synthetic dataset -> the generator that drew it, from the seed in its manifest entry."""
-    params = yaml.safe_load((root / "params.yaml").read_text()) or {}
-    cfg = ((params.get("ingest") or {}).get("synthetic")) or {}
-    spec = SyntheticSpec(**{k: tuple(v) for k, v in (cfg.get("spec") or {}).items()})
+    spec = SyntheticSpec.from_ranges(load_params(root / "params.yaml").ingest.synthetic.spec)
     out = {}
     for entry in json.loads((Layout(root).raw / "manifest.json").read_text()):
         match = ORIGIN.match(entry.get("origin", ""))

@@ -31,6 +31,7 @@ from beyonder.evaluation import (
     svm_task,
 )
 from beyonder.finetune import freeze_encoder
+from beyonder.params import EvaluateParams
 from beyonder.splits import DEFAULT_FAMILIES, grouped_test_split
 
 METHODS = ("beyonder", "landmark_ridge", "pymfe_rf", "pymfe_knn", "random")
@@ -337,22 +338,38 @@ def score(
     return report
 
 
+@dataclass
+class RunSettings:
+    """What a comparison (``cross_validate``, ``train_test``) keeps alike on every fold: the
+    methods compared; how they are scored (``tie_tolerance``, ``n_boot`` and ``seed`` of
+    ``beyonder.evaluation``; the defaults are ``params.yaml``'s ``evaluate``); how Beyonder
+    trains (``start``: pretrained weights it fine-tunes from, see ``pretrain``; ``seeds`` and
+    ``variants``: see ``predict_fold``); and where progress lines go (``log``)."""
+
+    methods: tuple[str, ...] = METHODS
+    tie_tolerance: float = EvaluateParams.tie_tolerance
+    n_boot: int = EvaluateParams.n_boot
+    seed: int = 0
+    log: Callable[[str], None] = print
+    start: list[np.ndarray] | None = None
+    seeds: int = 1
+    variants: dict[str, dict[str, Any]] | None = None
+
+    def scoring(self) -> tuple[float, int, int]:
+        """``score``'s last three arguments."""
+        return self.tie_tolerance, self.n_boot, self.seed
+
+    def training(self) -> dict[str, Any]:
+        """``predict_fold``'s keyword arguments but the seed (which moves per fold)."""
+        return {"log": self.log, "start": self.start, "seeds": self.seeds, "variants": self.variants}
+
+
 def cross_validate(
-    ws: Workspace,
-    folds: list[set[str]],
-    config: BeyonderConfig,
-    methods: tuple[str, ...] = METHODS,
-    tie_tolerance: float = 0.005,
-    n_boot: int = 1000,
-    seed: int = 0,
-    log: Callable[[str], None] = print,
-    start: list[np.ndarray] | None = None,
-    seeds: int = 1,
-    variants: dict[str, dict[str, Any]] | None = None,
+    ws: Workspace, folds: list[set[str]], config: BeyonderConfig, settings: RunSettings | None = None
 ) -> dict[str, Any]:
-    """Grouped K-fold: each fold's datasets are predicted by methods trained on the others
-    (Beyonder fine-tuned from ``start`` when pretrained weights are given; ``seeds`` and
-    ``variants``: see ``predict_fold``)."""
+    """Grouped K-fold: each fold's datasets are predicted by methods trained on the others."""
+    settings = settings or RunSettings()
+    methods, seed, log = settings.methods, settings.seed, settings.log
     collected: dict[str, list[pd.DataFrame]] = defaultdict(list)
     sbs_rows = []
     for k, test_sets in enumerate(folds):
@@ -362,7 +379,7 @@ def cross_validate(
         log(f"fold {k + 1}/{len(folds)}: {len(test_sets)} test datasets, {len(train_sets)} training datasets")
         preds, train_means = predict_fold(
             ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k), methods, seed + k,
-            log=log, start=start, seeds=seeds, variants=variants,
+            **settings.training(),
         )
         test = ws.original.subset(_rows(ws.original, test_sets, True))
         for name, p in preds.items():
@@ -371,7 +388,7 @@ def cross_validate(
         sbs_rows.append(_sbs_table(train_means, datasets, ws.original.classifiers))
     predictions = {name: pd.concat(frames) for name, frames in collected.items() if frames}
     sbs_means = pd.concat(sbs_rows)
-    report = score(ws.original, predictions, sbs_means, tie_tolerance, n_boot, seed)
+    report = score(ws.original, predictions, sbs_means, *settings.scoring())
     report["folds"] = [sorted(f) for f in folds]
     by_group: dict[str, set[str]] = defaultdict(set)
     for dataset in ws.original.index["dataset"]:
@@ -380,7 +397,7 @@ def cross_validate(
         report["by_group"] = {
             group or "(unknown)": score(
                 ws.original.subset(_rows(ws.original, members, True)),
-                predictions, sbs_means, tie_tolerance, n_boot, seed,
+                predictions, sbs_means, *settings.scoring(),
             )
             for group, members in sorted(by_group.items())
         }  # fmt: skip
@@ -388,29 +405,19 @@ def cross_validate(
 
 
 def train_test(
-    train_ws: Workspace,
-    test_ws: Workspace,
-    config: BeyonderConfig,
-    methods: tuple[str, ...] = METHODS,
-    tie_tolerance: float = 0.005,
-    n_boot: int = 1000,
-    seed: int = 0,
-    log: Callable[[str], None] = print,
-    start: list[np.ndarray] | None = None,
-    seeds: int = 1,
-    variants: dict[str, dict[str, Any]] | None = None,
+    train_ws: Workspace, test_ws: Workspace, config: BeyonderConfig, settings: RunSettings | None = None
 ) -> dict[str, Any]:
     """Train on every dataset of one corpus, test on every dataset of another."""
+    settings = settings or RunSettings()
     train_sets = set(train_ws.original.index["dataset"])
     test_sets = set(test_ws.original.index["dataset"])
     preds, train_means = predict_fold(
-        train_ws, train_sets, test_ws, test_sets, config, methods, seed, log=log, start=start,
-        seeds=seeds, variants=variants,
+        train_ws, train_sets, test_ws, test_sets, config, settings.methods, settings.seed, **settings.training()
     )
     test = test_ws.original
     predictions = {name: per_dataset_mean(test, p) for name, p in preds.items()}
     datasets = sorted(test_sets)
-    return score(test, predictions, _sbs_table(train_means, datasets, test.classifiers), tie_tolerance, n_boot, seed)
+    return score(test, predictions, _sbs_table(train_means, datasets, test.classifiers), *settings.scoring())
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
