@@ -21,6 +21,7 @@ from beyonder.config import Layout, load_params
 from beyonder.corpus import encode_corpus, load_corpus
 from beyonder.crossval import METHODS, Workspace, cross_validate, pretrain, summary, train_test
 from beyonder.datasets import safe_name
+from beyonder.decisions import DEFAULT_BUDGETS
 from beyonder.schema import PORTFOLIO
 from beyonder.splits import DEFAULT_FAMILIES, grouped_folds
 from beyonder.stages.train import model_config
@@ -153,6 +154,7 @@ def crossval_flow(
         "n_boot": int(cfg.get("n_boot", 1000)),
         "seed": seed,
     }
+    budgets = tuple(float(b) for b in cfg.get("time_budgets") or DEFAULT_BUDGETS)
     families = tuple((params.get("split") or {}).get("families") or DEFAULT_FAMILIES)
 
     def workspace(folder: str | list[str]) -> Workspace:
@@ -166,7 +168,7 @@ def crossval_flow(
         fold_sets = grouped_folds(sorted(set(ws.original.index["dataset"])), folds, seed, families)
         report = cross_validate(
             ws, fold_sets, config, methods, log=logger.info, start=start, seeds=seeds,
-            variants=variants, **scoring
+            variants=variants, budgets=budgets, **scoring
         )
         setting = {"corpus": " ".join(str(c) for c in _folders(corpus)), "folds": folds, "seeds": seeds}
     else:
