@@ -435,7 +435,7 @@ def cross_validate(
     report = score(ws.original, predictions, sbs_means, tie_tolerance, n_boot, seed)
     report["folds"] = [sorted(f) for f in folds]
     if fold_details:
-        report["decisions"] = _pooled_decisions(ws.original, fold_details, sbs_means, budgets)
+        report["decisions"] = _pooled_decisions(ws.original, fold_details, sbs_means, budgets, ws.groups)
     by_group: dict[str, set[str]] = defaultdict(set)
     for dataset in ws.original.index["dataset"]:
         by_group[ws.groups.get(dataset, "")].add(dataset)
@@ -455,9 +455,11 @@ def _pooled_decisions(
     fold_details: list[tuple[set[str], dict[str, Any]]],
     sbs_means: pd.DataFrame,
     budgets: tuple[float, ...],
+    groups: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """``decision_report`` over every fold's test samples at once (each scored by its own
-    fold's model, SBS and interval scale)."""
+    fold's model, SBS and interval scale); with several corpora (``groups``), the verify
+    curve per corpus too (``verify_by_group``)."""
     parts, pooled = [], defaultdict(list)
     for test_sets, details in fold_details:
         mask = _rows(original, test_sets, True)
@@ -475,7 +477,18 @@ def _pooled_decisions(
     )
     details = {k: np.concatenate(v) for k, v in pooled.items()}
     sbs_index = {d: int(np.nanargmax(row)) for d, row in zip(sbs_means.index, sbs_means.to_numpy(), strict=True)}
-    return decision_report(test, details, sbs_index, sbs_means, budgets)
+    report = decision_report(test, details, sbs_index, sbs_means, budgets)
+    names = test.index["dataset"].to_numpy()
+    by_group = {groups.get(d, "") for d in names} if groups else set()
+    if len(by_group) > 1:
+        report["verify_by_group"] = {
+            group or "(unknown)": decisions.verify_curve(
+                names, test.accuracy, test.cv_seconds(), details["accuracy"],
+                {d: i for d, i in sbs_index.items() if groups.get(d, "") == group},
+            )
+            for group in sorted(by_group)
+        }  # fmt: skip
+    return report
 
 
 def train_test(
