@@ -280,43 +280,6 @@ def decision_details(
     }
 
 
-def decision_report(
-    test: Corpus,
-    details: dict[str, np.ndarray],
-    sbs_index: dict[str, int],
-    sbs_means: pd.DataFrame,
-    budgets: tuple[float, ...] = decisions.DEFAULT_BUDGETS,
-    n_folds: int = 5,
-) -> dict[str, Any]:
-    """Fit-time quality, budgeted regret, interval coverage and the verify curve of the main
-    Beyonder on the test samples of ``test`` (``details``: per sample, in ``test`` order,
-    from ``decision_details``; ``interval_scale`` per sample: its fold's)."""
-    datasets = sorted(set(test.index["dataset"]))
-    names = test.index["dataset"].to_numpy()
-    true_acc = per_dataset_mean(test, test.accuracy).reindex(datasets).to_numpy()
-    true_time = per_dataset_mean(test, test.fit_time).reindex(datasets).to_numpy()
-    pred_acc = per_dataset_mean(test, details["accuracy"]).reindex(datasets).to_numpy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        log_time = per_dataset_mean(test, np.log10(details["fit_time"])).reindex(datasets).to_numpy()
-        pred_time = 10**log_time
-        baseline = 10 ** per_dataset_mean(test, np.log10(details["baseline_time"])).reindex(datasets).to_numpy()
-    spread = decisions.per_dataset_spread(names, details["accuracy"], details["view_std"], datasets)
-    scale = pd.Series(details["interval_scale"]).groupby(names).first().reindex(datasets).to_numpy()
-    sbs_table = sbs_means.reindex(datasets).to_numpy()
-    choosers = {"beyonder": (pred_acc, pred_time), "sbs_with_baseline_times": (sbs_table, baseline)}
-    coverage = decisions.interval_coverage(true_acc, pred_acc, spread, scale[:, None])
-    coverage["mean_scale"] = float(np.nanmean(scale)) if np.isfinite(scale).any() else float("nan")
-    return {
-        "fit_time": decisions.fit_time_quality(true_time, {"beyonder": pred_time, "baseline": baseline}),
-        "budget": decisions.budget_regret(true_acc, true_time, choosers, budgets),
-        "intervals": coverage,
-        "verify": decisions.verify_curve(
-            names, test.accuracy, test.cv_seconds(n_folds), details["accuracy"], sbs_index
-        ),
-    }
-
-
 def _sbs_table(train_means: np.ndarray, datasets: list[str], classifiers: list[str]) -> pd.DataFrame:
     """The SBS's prediction (its training means) repeated for each test dataset."""
     return pd.DataFrame([train_means] * len(datasets), index=datasets, columns=classifiers)
@@ -477,7 +440,7 @@ def _pooled_decisions(
     )
     details = {k: np.concatenate(v) for k, v in pooled.items()}
     sbs_index = {d: int(np.nanargmax(row)) for d, row in zip(sbs_means.index, sbs_means.to_numpy(), strict=True)}
-    report = decision_report(test, details, sbs_index, sbs_means, budgets)
+    report = decisions.decision_report(test, details, sbs_index, sbs_means, budgets)
     names = test.index["dataset"].to_numpy()
     by_group = {groups.get(d, "") for d in names} if groups else set()
     if len(by_group) > 1:

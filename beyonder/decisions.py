@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from beyonder.corpus import Corpus, per_dataset_mean
+
 SCALING_EXPONENTS: dict[str, float] = {
     "logreg": 1.0,
     "gaussian_nb": 1.0,
@@ -104,9 +106,9 @@ def check_verify(k: int | None, n_classifiers: int) -> int:
     return value
 
 
-def apply_budget(table: pd.DataFrame, budget: float) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+def apply_budget(table: pd.DataFrame, budget: float) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """The ranked table without the classifiers predicted to take longer than ``budget``
-    seconds to fit on the whole table (re-ranked), and the ones left out with the reason."""
+    seconds to fit on the whole table (re-ranked), their rows, and for each the reason."""
     over = table["predicted_table_fit_time"] > budget
     left_out = [
         {
@@ -120,7 +122,7 @@ def apply_budget(table: pd.DataFrame, budget: float) -> tuple[pd.DataFrame, list
     ]
     kept = table[~over].reset_index(drop=True)
     kept["rank"] = np.arange(1, len(kept) + 1)
-    return kept, left_out
+    return kept, table[over].reset_index(drop=True), left_out
 
 
 def intervals(pred: np.ndarray, spread: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -381,3 +383,64 @@ def per_dataset_spread(datasets: np.ndarray, pred: np.ndarray, view_std: np.ndar
         if len(rows):
             out[j] = dataset_spread(pred[rows], view_std[rows])
     return out
+
+
+def validation_scale(
+    estimator: Any,
+    encoded: Sequence[Any],
+    datasets: Sequence[str],
+    accuracy: np.ndarray,
+    coverage: float = DEFAULT_COVERAGE,
+) -> float | None:
+    """The interval scale of a trained model, calibrated on its validation samples
+    (``encoded``, with their ``datasets`` and labels ``accuracy``) read per dataset as
+    ``recommend`` reads a table: the mean and spread over its samples against the mean of
+    their labels. Stored with the model (``Recommender.interval_scale``); ``None`` when there
+    is nothing to calibrate on."""
+    if not len(encoded):
+        return None
+    out = estimator.predict(list(encoded))
+    names = np.asarray(datasets)
+    order = sorted(set(names.tolist()))
+    pred = pd.DataFrame(out["accuracy"]).groupby(names).mean().reindex(order).to_numpy()
+    truth = pd.DataFrame(accuracy).groupby(names).mean().reindex(order).to_numpy()
+    spread = per_dataset_spread(names, out["accuracy"], out["accuracy_spread"], order)
+    scale = calibrate_scale(truth, pred, spread, coverage)
+    return None if not np.isfinite(scale) else scale
+
+
+def decision_report(
+    test: Corpus,
+    details: dict[str, np.ndarray],
+    sbs_index: dict[str, int],
+    sbs_means: pd.DataFrame,
+    budgets: tuple[float, ...] = DEFAULT_BUDGETS,
+    n_folds: int = 5,
+) -> dict[str, Any]:
+    """Fit-time quality, budgeted regret, interval coverage and the verify curve of the main
+    Beyonder on the test samples of ``test`` (``details``: per sample, in ``test`` order,
+    from ``decision_details``; ``interval_scale`` per sample: its fold's)."""
+    datasets = sorted(set(test.index["dataset"]))
+    names = test.index["dataset"].to_numpy()
+    true_acc = per_dataset_mean(test, test.accuracy).reindex(datasets).to_numpy()
+    true_time = per_dataset_mean(test, test.fit_time).reindex(datasets).to_numpy()
+    pred_acc = per_dataset_mean(test, details["accuracy"]).reindex(datasets).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        log_time = per_dataset_mean(test, np.log10(details["fit_time"])).reindex(datasets).to_numpy()
+        pred_time = 10**log_time
+        baseline = 10 ** per_dataset_mean(test, np.log10(details["baseline_time"])).reindex(datasets).to_numpy()
+    spread = per_dataset_spread(names, details["accuracy"], details["view_std"], datasets)
+    scale = pd.Series(details["interval_scale"]).groupby(names).first().reindex(datasets).to_numpy()
+    sbs_table = sbs_means.reindex(datasets).to_numpy()
+    choosers = {"beyonder": (pred_acc, pred_time), "sbs_with_baseline_times": (sbs_table, baseline)}
+    coverage = interval_coverage(true_acc, pred_acc, spread, scale[:, None])
+    coverage["mean_scale"] = float(np.nanmean(scale)) if np.isfinite(scale).any() else float("nan")
+    return {
+        "fit_time": fit_time_quality(true_time, {"beyonder": pred_time, "baseline": baseline}),
+        "budget": budget_regret(true_acc, true_time, choosers, budgets),
+        "intervals": coverage,
+        "verify": verify_curve(
+            names, test.accuracy, test.cv_seconds(n_folds), details["accuracy"], sbs_index
+        ),
+    }

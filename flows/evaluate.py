@@ -18,7 +18,13 @@ from beyonder.evaluation import headline
 from beyonder.recommend import Recommender
 from beyonder.report import write_report
 from beyonder.schema import PORTFOLIO
-from beyonder.stages.evaluate import evaluate, predict_corpus
+from beyonder.stages.evaluate import (
+    decision_headline,
+    decision_metrics,
+    evaluate,
+    predict_corpus,
+    predict_outputs,
+)
 from beyonder.storage import read_json, write_json, write_text
 
 
@@ -31,7 +37,8 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     corpus = load_corpus(layout, classifiers, include_augmented=False)
     test = corpus.subset(corpus.index["dataset"].isin(test_datasets(corpus, params)).to_numpy())
     recommender = Recommender.load(layout.model / "beyonder")
-    predictions = {"beyonder": predict_corpus(recommender.estimator, test, Path(root))}
+    outputs = predict_outputs(recommender.estimator, test, Path(root))
+    predictions = {"beyonder": outputs["accuracy"]}
 
     tracking.configure(root)
     run = read_json(layout.model / "run.json")
@@ -52,7 +59,9 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
             )
 
     report, table = evaluate(corpus, predictions, params)
+    report["decisions"] = decision_metrics(corpus, outputs, recommender.interval_scale, params, root)
     metrics = headline(report)
+    metrics["decisions"] = decision_headline(report["decisions"])
     write_json(report, layout.evaluation / "report.json")
     write_text(table.to_csv(index=False), layout.evaluation / "per_dataset.csv")
     write_report(table, report, layout.evaluation)  # regret.csv, rankings.csv, figures/*.png
@@ -64,7 +73,7 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     tracking.set_alias(version, tracking.CHAMPION if decision.promote else tracking.CHALLENGER)
     with mlflow.start_run(run_id=run["run_id"]):
         for method, values in metrics.items():
-            if isinstance(values, dict) and method != "svm_kernel":
+            if isinstance(values, dict) and method not in ("svm_kernel", "decisions"):
                 mlflow.log_metrics({f"eval_{method}_{k}": v for k, v in values.items() if v is not None})
         mlflow.log_artifacts(str(layout.evaluation), artifact_path="evaluation")
     logger.info(

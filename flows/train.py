@@ -11,6 +11,7 @@ from prefect import flow, get_run_logger, task
 from beyonder import tracking
 from beyonder.config import Layout, load_params
 from beyonder.corpus import encode_corpus, load_corpus, train_val_masks
+from beyonder.decisions import validation_scale
 from beyonder.estimator import Beyonder
 from beyonder.progress import EpochLogger, EpochProgress
 from beyonder.recommend import Recommender
@@ -63,6 +64,12 @@ def train_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
             validation=(encoded_val, val.accuracy, val.fit_time),
             callbacks=[EpochLogger(), EpochProgress(logger.info, config.epochs)],
         )
+        label_cfg = params.get("label") or {}
+        boot = (val.index["kind"] == "bootstrap").to_numpy()
+        scale = validation_scale(
+            estimator, [e for e, b in zip(encoded_val, boot, strict=True) if b],
+            val.index["dataset"][boot].tolist(), val.accuracy[boot],
+        )  # fmt: skip
         recommender = Recommender(
             estimator,
             cleaning_config(params),
@@ -70,7 +77,11 @@ def train_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
             replace=bool(sample_cfg.get("replace", True)),
             subsamples=int(sample_cfg.get("subsamples", 4)),
             seed=int(params.get("seed", 0)),
+            n_folds=int(label_cfg.get("n_folds", 5)),
+            fit_timeout=float(label_cfg["fit_timeout"]) if label_cfg.get("fit_timeout") else None,
+            interval_scale=scale,
         )
+        mlflow.log_param("interval_scale", scale)
         model_dir = recommender.save(layout.model / "beyonder")
         example = pd.read_parquet(Path(root) / train.index["file"].iloc[0])
         model_uri = log_pyfunc(model_dir, example)

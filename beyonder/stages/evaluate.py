@@ -9,14 +9,65 @@ import numpy as np
 import pandas as pd
 
 from beyonder.corpus import Corpus, per_dataset, test_datasets
+from beyonder.decisions import DEFAULT_BUDGETS, decision_report, time_baseline
 from beyonder.encoding import encode_sample
 from beyonder.evaluation import evaluate_methods, single_best, svm_task
 from beyonder.inference import BeyonderPredictor
+from beyonder.schema import RESERVED
 
 
 def predict_corpus(estimator: BeyonderPredictor, corpus: Corpus, root) -> np.ndarray:
+    return predict_outputs(estimator, corpus, root)["accuracy"]
+
+
+def predict_outputs(estimator: BeyonderPredictor, corpus: Corpus, root) -> dict[str, np.ndarray]:
+    """Everything the model predicts per sample: accuracy, its spread over views, fit time."""
     encoded = [encode_sample(pd.read_parquet(root / f)) for f in corpus.index["file"]]
-    return estimator.predict(encoded)["accuracy"]
+    return estimator.predict(encoded)
+
+
+def sample_sizes(corpus: Corpus, root) -> np.ndarray:
+    """Rows x features of each sample, from its Parquet metadata (nothing is read)."""
+    import pyarrow.parquet as pq
+
+    sizes = []
+    for file, rows in zip(corpus.index["file"], corpus.index["rows"], strict=True):
+        features = len([c for c in pq.read_schema(root / file).names if c not in RESERVED])
+        sizes.append(float(rows) * max(features, 1))
+    return np.array(sizes)
+
+
+def decision_metrics(
+    corpus: Corpus,
+    outputs: dict[str, np.ndarray],
+    interval_scale: float | None,
+    params: dict[str, Any],
+    root,
+) -> dict[str, Any]:
+    """The model's fit-time quality (against training medians per row x feature), regret
+    under ``evaluate.time_budgets``, the coverage of its stored intervals and the verify
+    curve, on the test datasets (``outputs``: ``predict_outputs`` of their samples, in corpus
+    order)."""
+    from pathlib import Path
+
+    root = Path(root)
+    test_sets = test_datasets(corpus, params)
+    is_test = corpus.index["dataset"].isin(test_sets).to_numpy()
+    train, held_out = corpus.subset(~is_test), corpus.subset(is_test)
+    train_means = np.nanmean(per_dataset(train, train.accuracy, sorted(set(train.index["dataset"]))), axis=0)
+    datasets = sorted(test_sets)
+    sbs_means = pd.DataFrame([train_means] * len(datasets), index=datasets, columns=corpus.classifiers)
+    sbs = int(np.nanargmax(train_means))
+    details = {
+        "accuracy": outputs["accuracy"],
+        "view_std": outputs["accuracy_spread"],
+        "fit_time": outputs["fit_time"],
+        "baseline_time": time_baseline(train.fit_time, sample_sizes(train, root), sample_sizes(held_out, root)),
+        "interval_scale": np.full(len(held_out.index), np.nan if interval_scale is None else interval_scale),
+    }
+    budgets = tuple(float(b) for b in (params.get("evaluate") or {}).get("time_budgets") or DEFAULT_BUDGETS)
+    n_folds = int((params.get("label") or {}).get("n_folds", 5))
+    return decision_report(held_out, details, dict.fromkeys(datasets, sbs), sbs_means, budgets, n_folds)
 
 
 def evaluate(
@@ -63,3 +114,22 @@ def evaluate(
                     }
                 )
     return report, pd.DataFrame(rows)
+
+
+def decision_headline(report: dict[str, Any]) -> dict[str, Any]:
+    """A few numbers of ``decision_metrics`` for ``dvc metrics show``: fit-time Spearman and
+    log10 MAE (model and baseline), interval coverage, budgeted regret, the verify curve."""
+    from beyonder.evaluation import rounded
+
+    out: dict[str, Any] = {}
+    for name, quality in report["fit_time"].items():
+        out[f"fit_time_{name}_spearman"] = rounded(quality["spearman"])
+        out[f"fit_time_{name}_mae_log10"] = rounded(quality["mae_log10"])
+    out["interval_coverage"] = rounded(report["intervals"]["coverage"])
+    for row in report["budget"]:
+        for name, values in row["methods"].items():
+            out[f"budget_{row['budget']:g}s_{name}_regret"] = rounded(values["mean_regret"])
+    for point in report["verify"]["curve"]:
+        out[f"verify_{point['label']}_regret"] = rounded(point["mean_regret"])
+        out[f"verify_{point['label']}_cpu_seconds"] = rounded(point["cpu_seconds"])
+    return out
