@@ -149,13 +149,14 @@ def decision_tables(result: dict[str, Any]) -> str:
     for title, part in curves:
         out += ["", f"Verify curve, {title} ({part['n_datasets']} datasets; SBS regret on the same truths "
                 f"{_num(part['sbs_mean_regret'])}):", ""]  # fmt: skip
-        out += ["| verify K | mean regret | gap closed | CPU s per table | share of the whole portfolio's cost |"]
-        out += ["|---|---|---|---|---|"]
+        out += ["| verify K | mean regret | gap closed | CPU s per table | share of the whole portfolio's cost | "
+                "pick by mean of measured and predicted: regret | gap closed |", "|---|---|---|---|---|---|---|"]  # fmt: skip
         for p in part["curve"]:
             label = "all (brute force)" if p["label"] == "all" else p["label"]
             out.append(
                 f"| {label} | {_num(p['mean_regret'])} | {_pct(p['gap_closed'])} | "
-                f"{_num(p['cpu_seconds'])} | {_pct(p['cost_share'])} |"
+                f"{_num(p['cpu_seconds'])} | {_pct(p['cost_share'])} | "
+                f"{_num(p.get('blend_mean_regret'))} | {_pct(p.get('blend_gap_closed'))} |"
             )
     return "\n".join(out)
 
