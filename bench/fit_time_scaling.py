@@ -72,8 +72,7 @@ def measure(workspace: Path, tables: list[str], max_rows: int, sample_rows: int,
         folds = {r["classifier"]: r for r in label_sample(sample, PORTFOLIO, CVSettings(5, seed))}
         predicted = None
         if recommender is not None:
-            answer = recommender.predict(frame, TARGET).set_index("classifier")
-            predicted = answer["predicted_table_fit_time"]
+            predicted = recommender.predict(frame, TARGET).set_index("classifier")["predicted_fit_time"]
         for classifier in PORTFOLIO:
             fold = folds[classifier]["fit_time"]
             whole = fit_seconds(frame, classifier, seed)
@@ -86,8 +85,8 @@ def measure(workspace: Path, tables: list[str], max_rows: int, sample_rows: int,
                     "fold_seconds": fold,
                     "table_seconds": whole,
                     "implied_exponent": math.log(whole / fold) / math.log(len(frame) / fold_rows),
-                    "scaled": float(table_fit_time(np.array([fold]), [classifier], len(frame), sample_rows)[0]),
-                    "model": None if predicted is None else float(predicted[classifier]),
+                    "sample_rows": sample_rows,
+                    "model_fold_seconds": None if predicted is None else float(predicted[classifier]),
                 }
             )
             print(f"{name:<12} {classifier:<14} fold {fold:8.4f} s  table {whole:8.3f} s", flush=True)
@@ -95,7 +94,20 @@ def measure(workspace: Path, tables: list[str], max_rows: int, sample_rows: int,
 
 
 def summary(rows: list[dict]) -> str:
+    """The markdown table; whole-table times are scaled here, with the current exponents."""
     frame = pd.DataFrame(rows)
+
+    def scaled(column: str) -> pd.Series:
+        return pd.Series(
+            [
+                float(table_fit_time(np.array([r[column]]), [r["classifier"]], r["rows"], r.get("sample_rows", 500))[0])
+                if r.get(column) is not None else np.nan
+                for r in frame.to_dict("records")
+            ]
+        )  # fmt: skip
+
+    frame["scaled"] = scaled("fold_seconds")
+    frame["model"] = scaled("model_fold_seconds") if "model_fold_seconds" in frame else np.nan
     frame["scaled_error"] = np.abs(np.log10(frame["scaled"] / frame["table_seconds"]))
     has_model = frame["model"].notna().any()
     if has_model:
@@ -127,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--model", type=Path, help="a saved model folder (data/model/beyonder): check its predictions too")
     parser.add_argument("--json", type=Path, help="write the measurements here")
+    parser.add_argument("--from-json", type=Path, help="summarise saved measurements (no fits) with the current exponents")
     args = parser.parse_args(argv)
+    if args.from_json:
+        print(summary(json.loads(args.from_json.read_text())))
+        return 0
     tables = [t for t in args.tables.split(",") if t]
     rows = measure(args.workspace, tables, args.max_rows, args.sample_rows, args.seed, args.model)
     if args.json:
