@@ -170,7 +170,7 @@ def _recommend(args: argparse.Namespace) -> int:
         print(f"the top {k} were cross-validated on one sample ({seconds:.1f} CPU s) and ranked by measured accuracy")
     close = table.attrs.get("too_close_to_call") or []
     if len(close) > 1:
-        print(f"too close to call: {', '.join(close)} (their intervals reach the top one's)")
+        print(f"too close to call by prediction: {', '.join(close)} (their intervals reach the top one's)")
     for item in table.attrs.get("left_out") or []:
         print(f"left out: {item['classifier']}: {item['reason']}")
     kernel = table.attrs.get("best_svm_kernel")
