@@ -167,7 +167,7 @@ def _recommend(args: argparse.Namespace) -> int:
     k = table.attrs.get("verified", 0)
     if k:
         seconds = float(np.nansum(table["measured_cv_seconds"]))
-        print(f"the top {k} were cross-validated on one sample ({seconds:.1f} CPU s) and ranked by measured accuracy")
+        print(f"the top {k} were cross-validated on one sample ({seconds:.1f} s of single-threaded fits) and ranked by measured accuracy")
     close = table.attrs.get("too_close_to_call") or []
     if len(close) > 1:
         print(f"too close to call by prediction: {', '.join(close)} (their intervals reach the top one's)")
