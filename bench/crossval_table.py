@@ -2,6 +2,7 @@
 
     python bench/crossval_table.py bench/crossval/bundled_5fold.json --against landmark_ridge
     python bench/crossval_table.py bench/crossval/bundled_5fold.json --group uci
+    python bench/crossval_table.py bench/crossval/bundled_decisions.json --decisions
 
 One row per method, best mean regret first: mean regret [95% bootstrap CI], the paired interval
 of its regret minus the SBS's and minus each ``--against`` method's (same resampled datasets),
@@ -13,6 +14,10 @@ Paired intervals come from the JSON's ``regret_vs_ci``; a JSON written before th
 gets them recomputed from its ``per_dataset`` picks with the library's own
 ``beyonder.evaluation.evaluate_methods`` (the same resamples: ``--n-boot`` and ``--seed`` as
 the run's ``evaluate`` params).
+
+``--decisions`` prints instead the tables of the report's ``decisions`` part: fit-time quality
+against the baseline, regret under each time budget, interval coverage and the ``--verify K``
+curve (overall and per corpus).
 """
 
 from __future__ import annotations
@@ -118,6 +123,56 @@ def _signed(value: float | None, other: float | None, ci: list | None) -> str:
     return f"{value - other:+.2f} {_interval(ci)}"
 
 
+def decision_tables(result: dict[str, Any]) -> str:
+    """Markdown tables of ``result["decisions"]`` (``beyonder.decisions.decision_report``)."""
+    d = result["decisions"]
+    out = ["Fit time (seconds per CV fold fit on a sample; per test dataset, the mean of its samples):", ""]
+    out += ["| predictor | Spearman with true times (mean over datasets) | MAE of log10 seconds | datasets |"]
+    out += ["|---|---|---|---|"]
+    for name, q in d["fit_time"].items():
+        out.append(f"| {name} | {_num(q['spearman'])} | {_num(q['mae_log10'])} | {q['n_datasets']} |")
+    out += ["", "Time budget (seconds per CV fold fit on a sample; regret against the best classifier that "
+            "truly fits, in points; over: share of picks that truly did not fit):", ""]  # fmt: skip
+    names = list(d["budget"][0]["methods"]) if d["budget"] else []
+    header = ["budget", "datasets", "classifiers that fit"] + [f"{n} regret / over" for n in names]
+    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in d["budget"]:
+        cells = [f"{row['budget']:g} s", str(row["n_datasets"]), _pct(row["fit_share"])]
+        cells += [f"{_num(m['mean_regret'])} / {_pct(m['over_budget'])}" for m in row["methods"].values()]
+        out.append("| " + " | ".join(cells) + " |")
+    i = d["intervals"]
+    out += ["", "Intervals (predicted accuracy -/+ scale x (spread + floor), scale calibrated on each fold's "
+            "validation datasets):", ""]  # fmt: skip
+    out += ["| nominal | coverage on held-out cells | mean width (points) | coverage of -/+ spread alone | "
+            "mean scale | cells |", "|---|---|---|---|---|---|"]  # fmt: skip
+    out.append(
+        f"| {_pct(i['nominal'])} | {_pct(i['coverage'])} | {_num(i['mean_width'])} | "
+        f"{_pct(i['raw_spread_coverage'])} | {_num(i.get('mean_scale'))} | {i['cells']} |"
+    )
+    curves = [("all datasets", d["verify"])] + sorted((d.get("verify_by_group") or {}).items())
+    for title, part in curves:
+        out += ["", f"Verify curve, {title} ({part['n_datasets']} datasets; SBS regret on the same truths "
+                f"{_num(part['sbs_mean_regret'])}):", ""]  # fmt: skip
+        out += ["| verify K | mean regret | gap closed | CPU s per table | share of the whole portfolio's cost | "
+                "pick by mean of measured and predicted: regret | gap closed |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for p in part["curve"]:
+            label = "all (brute force)" if p["label"] == "all" else p["label"]
+            out.append(
+                f"| {label} | {_num(p['mean_regret'])} | {_pct(p['gap_closed'])} | "
+                f"{_num(p['cpu_seconds'])} | {_pct(p['cost_share'])} | "
+                f"{_num(p.get('blend_mean_regret'))} | {_pct(p.get('blend_gap_closed'))} |"
+            )
+    return "\n".join(out)
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("json", type=Path, help="a beyonder evaluate --corpus --json report")
@@ -125,8 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group", help="one corpus of the report (by_group), e.g. uci")
     parser.add_argument("--n-boot", type=int, default=1000, help="resamples (the run's evaluate.n_boot)")
     parser.add_argument("--seed", type=int, default=42, help="the run's seed")
+    parser.add_argument("--decisions", action="store_true", help="the decisions tables (fit time, budget, "
+                        "intervals, verify curve) instead")  # fmt: skip
     args = parser.parse_args(argv)
     result = json.loads(args.json.read_text())
+    if args.decisions:
+        if not result.get("decisions"):
+            parser.error(f"{args.json} has no decisions part (written before it existed, or without beyonder)")
+        print(decision_tables(result))
+        return 0
     print(table(result, args.against, args.group, args.n_boot, args.seed))
     return 0
 

@@ -13,6 +13,8 @@ import os
 import sys
 import warnings
 
+import numpy as np
+
 from beyonder.errors import first_line
 
 COMMANDS = ("recommend", "embed", "finetune")
@@ -30,6 +32,23 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", help=target_help)
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="rank only the classifiers predicted to fit on the whole table within SECONDS",
+    )
+    p.add_argument(
+        "--verify",
+        type=int,
+        default=0,
+        metavar="K",
+        help="cross-validate the top K on a sample of the table and rank them by measured accuracy",
+    )
+    p.add_argument(
+        "--dask-address",
+        help="Dask scheduler for --verify (default: $BEYONDER_DASK_ADDRESS; none: this process)",
+    )
 
     p = sub.add_parser("embed", help="the model's dataset embedding (learned meta-features)")
     p.add_argument("path", help="CSV, ARFF or Parquet file")
@@ -104,10 +123,20 @@ def _read(args: argparse.Namespace):
 
 
 def _recommend(args: argparse.Namespace) -> int:
+    from beyonder.decisions import DecisionError, check_budget
     from beyonder.recommend import as_json, recommend
 
+    try:  # a bad option fails before the file is read or the model loaded
+        check_budget(args.time_budget)
+        if args.verify < 0:
+            raise DecisionError(f"verify must be between 0 and the portfolio's size, got {args.verify}")
+    except DecisionError as exc:
+        return _fail(args.command, str(exc))
     frame, target = _read(args)  # a bad file fails before the model is loaded
-    table = recommend(frame, target=target, model=args.model)
+    table = recommend(
+        frame, target=target, model=args.model, time_budget=args.time_budget, verify=args.verify,
+        dask_address=args.dask_address,
+    )  # fmt: skip
     table.attrs["model"] = args.model
     if args.json:
         print(json.dumps({"path": args.path, **as_json(table)}, indent=2))
@@ -116,20 +145,43 @@ def _recommend(args: argparse.Namespace) -> int:
         f"{args.path}: {len(frame)} rows, target {target!r}, "
         f"{table.attrs.get('subsamples')} subsamples averaged; model {args.model}"
     )
-    header = f"{'rank':>4}  {'classifier':<16}{'accuracy':>10}{'spread':>9}{'fit time':>12}"
+    coverage = table.attrs.get("interval_coverage")
+    interval = f"{coverage:.0%} interval" if coverage else "interval"
+    verified = "measured" in "".join(table.columns)
+    header = (
+        f"{'rank':>4}  {'classifier':<16}{'accuracy':>10}{'spread':>9}{interval:>17}"
+        f"{'fit/fold':>11}{'whole table':>13}" + (f"{'measured (CV)':>16}" if verified else "")
+    )
     print(header)
-    for row in table.itertuples(index=False):
-        print(
-            f"{row.rank:>4}  {row.classifier:<16}{row.predicted_accuracy:>10.3f}"
-            f"{row.spread:>9.3f}{_seconds(row.predicted_fit_time):>12}"
+    ranked = table[table["rank"] > 0]
+    for row in ranked.itertuples(index=False):
+        bounds = "-" if np.isnan(row.accuracy_low) else f"[{row.accuracy_low:.3f}, {row.accuracy_high:.3f}]"
+        line = (
+            f"{row.rank:>4}  {row.classifier:<16}{row.predicted_accuracy:>10.3f}{row.spread:>9.3f}{bounds:>17}"
+            f"{_seconds(row.predicted_fit_time):>11}{_seconds(row.predicted_table_fit_time):>13}"
         )
+        if verified:
+            measured = row.measured_accuracy
+            line += f"{'-' if np.isnan(measured) else f'{measured:.3f} +- {row.measured_std:.3f}':>16}"
+        print(line)
+    k = table.attrs.get("verified", 0)
+    if k:
+        seconds = float(np.nansum(table["measured_cv_seconds"]))
+        print(f"the top {k} were cross-validated on one sample ({seconds:.1f} s of single-threaded fits) and ranked by measured accuracy")
+    close = table.attrs.get("too_close_to_call") or []
+    if len(close) > 1:
+        print(f"too close to call by prediction: {', '.join(close)} (their intervals reach the top one's)")
+    for item in table.attrs.get("left_out") or []:
+        print(f"left out: {item['classifier']}: {item['reason']}")
     kernel = table.attrs.get("best_svm_kernel")
     print(f"best SVM kernel: {kernel}" if kernel else "best SVM kernel: (no SVM in the portfolio)")
     return 0
 
 
 def _seconds(value: float) -> str:
-    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
+    if np.isnan(value):
+        return "-"
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s" if value < 600 else f"{value / 60:.0f} min"
 
 
 def _embed(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ class Corpus:
     accuracy: np.ndarray
     fit_time: np.ndarray
     classifiers: list[str]
+    predict_time: np.ndarray | None = None  # seconds per fold, for the cost of verifying picks
 
     def subset(self, mask: np.ndarray) -> Corpus:
         return Corpus(
@@ -37,7 +38,14 @@ class Corpus:
             self.accuracy[mask],
             self.fit_time[mask],
             self.classifiers,
+            None if self.predict_time is None else self.predict_time[mask],
         )
+
+    def cv_seconds(self, n_folds: int = 5) -> np.ndarray:
+        """Seconds of each label's whole cross-validation (fit and predict, every fold), from
+        the labels' per-fold time columns: what measuring that classifier on the sample cost."""
+        per_fold = self.fit_time if self.predict_time is None else self.fit_time + np.nan_to_num(self.predict_time)
+        return n_folds * per_fold
 
     def dataset_means(self) -> Corpus:
         """The same samples, each labelled with the mean accuracy of its dataset's samples of
@@ -48,7 +56,7 @@ class Corpus:
         task = self.index["task"].fillna("") if "task" in self.index else ""
         keys = (self.index["dataset"].astype(str) + "\0" + self.index["kind"].astype(str) + "\0" + task).to_numpy()
         means = pd.DataFrame(self.accuracy).groupby(keys).transform("mean").to_numpy(np.float64)
-        return Corpus(self.index, means, self.fit_time, self.classifiers)
+        return Corpus(self.index, means, self.fit_time, self.classifiers, self.predict_time)
 
 
 def load_corpus(layout: Layout, classifiers: list[str], include_augmented: bool = True) -> Corpus:
@@ -65,7 +73,11 @@ def load_corpus(layout: Layout, classifiers: list[str], include_augmented: bool 
     time = labels.pivot_table(index="sample_id", columns="classifier", values="fit_time", dropna=False)
     acc = acc.reindex(index=index["sample_id"], columns=classifiers)
     time = time.reindex(index=index["sample_id"], columns=classifiers)
-    return Corpus(index, acc.to_numpy(np.float64), time.to_numpy(np.float64), list(classifiers))
+    predict = None
+    if "predict_time" in labels:
+        predict = labels.pivot_table(index="sample_id", columns="classifier", values="predict_time", dropna=False)
+        predict = predict.reindex(index=index["sample_id"], columns=classifiers).to_numpy(np.float64)
+    return Corpus(index, acc.to_numpy(np.float64), time.to_numpy(np.float64), list(classifiers), predict)
 
 
 def test_datasets(corpus: Corpus, params: Params) -> set[str]:

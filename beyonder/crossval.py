@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from beyonder import decisions
 from beyonder.baselines import LandmarkRidge, MetaFeatureForest, NearestDatasets, meta_matrix
 from beyonder.corpus import Corpus, per_dataset_mean
 from beyonder.encoding import EncodedSample
@@ -59,6 +60,7 @@ def _concat(a: Corpus, b: Corpus | None) -> Corpus:
         np.vstack([a.accuracy, b.accuracy]),
         np.vstack([a.fit_time, b.fit_time]),
         a.classifiers,
+        None if a.predict_time is None or b.predict_time is None else np.vstack([a.predict_time, b.predict_time]),
     )
 
 
@@ -167,6 +169,7 @@ def predict_fold(
     start: list[np.ndarray] | None = None,
     seeds: int = 1,
     variants: dict[str, dict[str, Any]] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Train every method on ``train_datasets`` of ``train_ws``; predict the original samples of
     ``test_datasets`` of ``test_ws``. Returns (predictions per method, SBS train means).
@@ -178,7 +181,10 @@ def predict_fold(
     ``variants``: ablations on the same folds and truth, ``beyonder_<name>`` each: overrides of
     ``BeyonderConfig`` fields, ``train_groups`` (e.g. ``["uci"]``) to train only on the
     datasets of those corpora (``Workspace.groups``), ``train_kinds`` (e.g. ``["bootstrap",
-    "noise"]``) to train only on those kinds of samples (leaving out derived tasks, say)."""
+    "noise"]``) to train only on those kinds of samples (leaving out derived tasks, say).
+    ``details``: a dict that, when given, receives what the decision metrics need beyond
+    accuracies (``decision_details``); an out-parameter, so callers that only rank keep the
+    two-value return."""
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
     pool = _concat(train_ws.original, train_ws.augmented)
@@ -197,13 +203,19 @@ def predict_fold(
             name = "beyonder" if m == 0 else f"beyonder_seed{m}"
             member_config = replace(config, seed=config.seed + SEED_STRIDE * m)
             member, val = _fit_beyonder(train_ws, train, member_config, seed, val_fraction, log, start)
-            members.append(member.predict(encoded)["accuracy"])
+            output = member.predict(encoded)
+            members.append(output["accuracy"])
             preds[name] = members[-1]
             # leave the SBS's pick only for a predicted gain that paid off on validation samples
             margin = np.inf
             if len(val.index):
-                val_pred = member.predict([train_ws.encoded[s] for s in val.index["sample_id"]])["accuracy"]
+                val_out = member.predict([train_ws.encoded[s] for s in val.index["sample_id"]])
+                val_pred = val_out["accuracy"]
                 margin = choose_margin(val_pred, val.accuracy, sbs_index)
+            if m == 0 and details is not None:
+                details.update(
+                    decision_details(train_ws, original_train, test, output, val, val_out if len(val.index) else None)
+                )
             log(f"  {name}_cautious: leaves the SBS's pick for a predicted gain over {margin:.4f}")
             preds[f"{name}_cautious"] = cautious(members[-1], sbs_index, margin)
             if m == 0:
@@ -258,6 +270,40 @@ def predict_fold(
         rng = np.random.default_rng(seed)
         preds["random"] = rng.random(test.accuracy.shape)
     return preds, train_means
+
+
+def decision_details(
+    ws: Workspace,
+    original_train: Corpus,
+    test: Corpus,
+    output: dict[str, np.ndarray],
+    val: Corpus,
+    val_out: dict[str, np.ndarray] | None,
+) -> dict[str, Any]:
+    """Per test sample: Beyonder's accuracy, view spread and fit time, and the baseline fit
+    time (training medians per row x feature); the interval scale calibrated on the fold's
+    validation datasets (bootstrap samples, per dataset as ``recommend`` reads a table)."""
+    def size(corpus: Corpus) -> np.ndarray:
+        return np.array([np.prod(ws.encoded[s].cells.shape[:2]) for s in corpus.index["sample_id"]], dtype=float)
+
+    scale = float("nan")
+    if val_out is not None:
+        is_boot = (val.index["kind"] == "bootstrap").to_numpy()
+        names = sorted(set(val.index["dataset"][is_boot]))
+        boot = val.subset(is_boot)
+        pred = per_dataset_mean(boot, val_out["accuracy"][is_boot]).reindex(names).to_numpy()
+        spread = decisions.per_dataset_spread(
+            boot.index["dataset"].to_numpy(), val_out["accuracy"][is_boot], val_out["accuracy_spread"][is_boot], names
+        )
+        truth = per_dataset_mean(boot, boot.accuracy).reindex(names).to_numpy()
+        scale = decisions.calibrate_scale(truth, pred, spread)
+    return {
+        "accuracy": output["accuracy"],
+        "view_std": output["accuracy_spread"],
+        "fit_time": output["fit_time"],
+        "baseline_time": decisions.time_baseline(original_train.fit_time, size(original_train), size(test)),
+        "interval_scale": scale,
+    }
 
 
 def _sbs_table(train_means: np.ndarray, datasets: list[str], classifiers: list[str]) -> pd.DataFrame:
@@ -354,6 +400,8 @@ class RunSettings:
     start: list[np.ndarray] | None = None
     seeds: int = 1
     variants: dict[str, dict[str, Any]] | None = None
+    budgets: tuple[float, ...] = tuple(EvaluateParams().time_budgets)
+    """Time budgets (seconds per fold fit on a sample) the decisions report scores."""
 
     def scoring(self) -> tuple[float, int, int]:
         """``score``'s last three arguments."""
@@ -367,20 +415,27 @@ class RunSettings:
 def cross_validate(
     ws: Workspace, folds: list[set[str]], config: BeyonderConfig, settings: RunSettings | None = None
 ) -> dict[str, Any]:
-    """Grouped K-fold: each fold's datasets are predicted by methods trained on the others."""
+    """Grouped K-fold: each fold's datasets are predicted by methods trained on the others.
+    With Beyonder among the methods, ``decisions`` has its fit-time quality, regret under each
+    of ``settings.budgets`` (seconds per fold fit on a sample), interval coverage and the
+    ``--verify K`` curve (``decision_report``)."""
     settings = settings or RunSettings()
     methods, seed, log = settings.methods, settings.seed, settings.log
     collected: dict[str, list[pd.DataFrame]] = defaultdict(list)
     sbs_rows = []
+    fold_details: list[tuple[set[str], dict[str, Any]]] = []
     for k, test_sets in enumerate(folds):
         if not test_sets:
             continue
         train_sets = set().union(*(f for i, f in enumerate(folds) if i != k))
         log(f"fold {k + 1}/{len(folds)}: {len(test_sets)} test datasets, {len(train_sets)} training datasets")
+        details: dict[str, Any] = {}
         preds, train_means = predict_fold(
             ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k), methods, seed + k,
-            **settings.training(),
+            details=details, **settings.training(),
         )
+        if details:
+            fold_details.append((test_sets, details))
         test = ws.original.subset(_rows(ws.original, test_sets, True))
         for name, p in preds.items():
             collected[name].append(per_dataset_mean(test, p))
@@ -390,6 +445,8 @@ def cross_validate(
     sbs_means = pd.concat(sbs_rows)
     report = score(ws.original, predictions, sbs_means, *settings.scoring())
     report["folds"] = [sorted(f) for f in folds]
+    if fold_details:
+        report["decisions"] = _pooled_decisions(ws.original, fold_details, sbs_means, settings.budgets, ws.groups)
     by_group: dict[str, set[str]] = defaultdict(set)
     for dataset in ws.original.index["dataset"]:
         by_group[ws.groups.get(dataset, "")].add(dataset)
@@ -400,6 +457,47 @@ def cross_validate(
                 predictions, sbs_means, *settings.scoring(),
             )
             for group, members in sorted(by_group.items())
+        }  # fmt: skip
+    return report
+
+
+def _pooled_decisions(
+    original: Corpus,
+    fold_details: list[tuple[set[str], dict[str, Any]]],
+    sbs_means: pd.DataFrame,
+    budgets: tuple[float, ...],
+    groups: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """``decision_report`` over every fold's test samples at once (each scored by its own
+    fold's model, SBS and interval scale); with several corpora (``groups``), the verify
+    curve per corpus too (``verify_by_group``)."""
+    parts, pooled = [], defaultdict(list)
+    for test_sets, details in fold_details:
+        mask = _rows(original, test_sets, True)
+        parts.append(mask.nonzero()[0])
+        for key, value in details.items():
+            rows = int(mask.sum())
+            pooled[key].append(np.full(rows, value) if np.ndim(value) == 0 else value)
+    order = np.concatenate(parts)
+    test = Corpus(
+        original.index.iloc[order].reset_index(drop=True),
+        original.accuracy[order],
+        original.fit_time[order],
+        original.classifiers,
+        None if original.predict_time is None else original.predict_time[order],
+    )
+    details = {k: np.concatenate(v) for k, v in pooled.items()}
+    sbs_index = {d: int(np.nanargmax(row)) for d, row in zip(sbs_means.index, sbs_means.to_numpy(), strict=True)}
+    report = decisions.decision_report(test, details, sbs_index, sbs_means, budgets)
+    names = test.index["dataset"].to_numpy()
+    by_group = {groups.get(d, "") for d in names} if groups else set()
+    if len(by_group) > 1:
+        report["verify_by_group"] = {
+            group or "(unknown)": decisions.verify_curve(
+                names, test.accuracy, test.cv_seconds(), details["accuracy"],
+                {d: i for d, i in sbs_index.items() if groups.get(d, "") == group},
+            )
+            for group in sorted(by_group)
         }  # fmt: skip
     return report
 
@@ -451,4 +549,16 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "classifiers": report.get("classifiers", []),
         "per_dataset": report.get("per_dataset", []),
         "folds": report.get("folds", []),
+        **({"decisions": _rounded_tree(report["decisions"])} if report.get("decisions") else {}),
     }
+
+
+def _rounded_tree(value: Any) -> Any:
+    """Every float of a nested dict/list through ``rounded`` (ints and strings kept)."""
+    if isinstance(value, dict):
+        return {k: _rounded_tree(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded_tree(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return rounded(value)
+    return value

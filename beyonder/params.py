@@ -250,6 +250,8 @@ class EvaluateParams:
     corpus_samples: int = 4
     """Bootstrap samples per dataset in ``beyonder evaluate --corpus`` workspaces."""
     n_boot: int = 1000
+    time_budgets: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.1])
+    """Seconds per CV fold fit on a sample: the budgets whose regret evaluate scores."""
 
     def scoring(self, seed: int) -> dict[str, Any]:
         """The keyword arguments of ``beyonder.evaluation``'s metrics."""

@@ -1,7 +1,9 @@
 """The registered MLflow model (logged as code, so loading it unpickles nothing).
 
 Input: a dataset as a DataFrame that includes its target column, named by the ``target``
-param (default in the model's metadata). Output: one row per portfolio classifier with its
+param (default in the model's metadata); ``time_budget`` (seconds) and ``verify`` (K) params
+as ``beyonder recommend --time-budget / --verify`` (left-out classifiers come last, rank 0,
+with their reason in ``left_out``). Output: one row per portfolio classifier with its
 predicted accuracy, spread and fit time, best first. Unusable input (no target column, one
 class...) raises ``MlflowException`` with ``INVALID_PARAMETER_VALUE``, which the scoring
 server (``mlflow models serve``) answers with HTTP 400 and the one-line reason.
@@ -24,9 +26,13 @@ class BeyonderModel(PythonModel):
         self.default_target = context.model_config.get("target", "class") if context.model_config else "class"
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        target = (params or {}).get("target") or self.default_target
+        params = params or {}
+        target = params.get("target") or self.default_target
         try:
-            return self.recommender.predict(pd.DataFrame(model_input), target)
+            return self.recommender.predict(
+                pd.DataFrame(model_input), target, time_budget=params.get("time_budget"),
+                verify=params.get("verify") or 0,
+            )  # fmt: skip
         except RecommendError as exc:
             raise MlflowException(f"beyonder: {exc}", error_code=INVALID_PARAMETER_VALUE) from None
 

@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
-from beyonder import tracking
+from beyonder import decisions, tracking
 from beyonder.cleaning import CleaningConfig, clean_dataset
 from beyonder.encoding import EncodedSample, encode_sample
 from beyonder.errors import error_line, first_line
-from beyonder.params import SampleParams
+from beyonder.params import LabelParams, SampleParams
 from beyonder.registry import pyfunc_artifact, registered_artifact
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import RESERVED, SVM_KERNELS, TARGET
@@ -38,7 +38,18 @@ MODEL_ARTIFACT = "beyonder"
 """The artifact of the logged MLflow model that holds the saved ``Recommender``."""
 DEFAULT_MODEL = "models:/beyonder@champion"
 DEFAULT_TARGET = "class"
-OUTPUT_COLUMNS = ["rank", "classifier", "predicted_accuracy", "spread", "predicted_fit_time"]
+OUTPUT_COLUMNS = [
+    "rank",
+    "classifier",
+    "predicted_accuracy",
+    "spread",
+    "accuracy_low",
+    "accuracy_high",
+    "predicted_fit_time",
+    "predicted_table_fit_time",
+]
+"""Columns of every answer; ``time_budget`` adds ``left_out``, ``verify`` adds
+``measured_accuracy``, ``measured_std`` and ``measured_cv_seconds``."""
 
 
 class RecommendError(ValueError):
@@ -59,6 +70,10 @@ class Recommender:
         replace: bool = SampleParams.replace,
         subsamples: int = SampleParams.subsamples,
         seed: int = 0,
+        n_folds: int = LabelParams.n_folds,
+        fit_timeout: float | None = None,
+        interval_scale: float | None = None,
+        interval_coverage: float = decisions.DEFAULT_COVERAGE,
     ):
         self.estimator = estimator
         self.cleaning = cleaning or CleaningConfig()
@@ -66,6 +81,12 @@ class Recommender:
         self.replace = replace
         self.subsamples = subsamples
         self.seed = seed
+        self.n_folds = n_folds  # the label stage's CV, for --verify
+        self.fit_timeout = fit_timeout
+        # calibrated on the training's validation datasets (decisions.calibrate_scale); None:
+        # a model saved before calibration existed, whose intervals are unknown
+        self.interval_scale = interval_scale
+        self.interval_coverage = interval_coverage
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -74,6 +95,10 @@ class Recommender:
             "replace": self.replace,
             "subsamples": self.subsamples,
             "seed": self.seed,
+            "n_folds": self.n_folds,
+            "fit_timeout": self.fit_timeout,
+            "interval_scale": self.interval_scale,
+            "interval_coverage": self.interval_coverage,
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -102,6 +127,10 @@ class Recommender:
             settings["replace"],
             settings["subsamples"],
             settings["seed"],
+            n_folds=settings.get("n_folds", LabelParams.n_folds),
+            fit_timeout=settings.get("fit_timeout"),
+            interval_scale=settings.get("interval_scale"),
+            interval_coverage=settings.get("interval_coverage", decisions.DEFAULT_COVERAGE),
         )
 
     def samples(
@@ -115,6 +144,10 @@ class Recommender:
         read once, whole. ``name`` keys the randomness (as dataset names do in the sample
         stage); ``n`` overrides the number of samples.
         """
+        return self._draw(self.clean(frame, target), name, n)
+
+    def clean(self, frame: pd.DataFrame, target: str) -> pd.DataFrame:
+        """``frame`` cleaned as the training data was, its target column renamed ``TARGET``."""
         if not isinstance(frame, pd.DataFrame):
             raise RecommendError(f"expected a pandas DataFrame, got {type(frame).__name__}")
         try:
@@ -132,6 +165,9 @@ class Recommender:
             cleaned, _ = clean_dataset(data, self.cleaning)
         except ValueError as exc:
             raise RecommendError(str(exc).replace(f"'{TARGET}'", repr(column))) from None
+        return cleaned
+
+    def _draw(self, cleaned: pd.DataFrame, name: str, n: int | None) -> list[pd.DataFrame]:
         if n is None:
             n = 1 if len(cleaned) <= self.sample_rows and not self.replace else self.subsamples
         drawn = bootstrap_samples(cleaned, name, self.sample_rows, n, self.replace, self.seed)
@@ -146,23 +182,105 @@ class Recommender:
         with _blas_controller().limit(limits=1, user_api="blas"):
             return [encode_sample(s) for s in samples]
 
-    def predict(self, frame: pd.DataFrame, target: str) -> pd.DataFrame:
-        """Ranked table: classifier, predicted accuracy, spread, predicted fit time (s)."""
-        encoded = self.encode(self.samples(frame, target))
+    def predict(
+        self,
+        frame: pd.DataFrame,
+        target: str,
+        time_budget: float | None = None,
+        verify: int = 0,
+        dask_address: str | None = None,
+    ) -> pd.DataFrame:
+        """Ranked table: classifier, predicted accuracy, spread, its calibrated interval
+        (``accuracy_low``/``_high``, NaN for an uncalibrated model), predicted fit time per
+        CV fold on a sample and for one fit on the whole table (s).
+
+        ``time_budget`` (seconds): only the classifiers predicted to fit on the whole table
+        within it are ranked; the others follow with ``rank`` 0 and the reason in
+        ``left_out``. ``verify`` K: the top K ranked are cross-validated on one sample of the
+        table (``decisions.verify_top``, on Dask at ``dask_address`` or
+        ``$BEYONDER_DASK_ADDRESS`` when set) and come first, by measured accuracy.
+        Raises ``RecommendError`` for bad input."""
+        n_classifiers = len(self.estimator.config.classifiers)
+        try:
+            budget = decisions.check_budget(time_budget)
+            k = decisions.check_verify(verify, n_classifiers)
+        except decisions.DecisionError as exc:
+            raise RecommendError(str(exc)) from None
+        cleaned = self.clean(frame, target)
+        samples = self._draw(cleaned, "input", None)
+        encoded = self.encode(samples)
         out = self.estimator.predict(encoded)
         accuracy = out["accuracy"]  # samples x classifiers
+        classifiers = self.estimator.config.classifiers
+        spread = np.sqrt(accuracy.var(axis=0) + (out["accuracy_spread"] ** 2).mean(axis=0))
+        predicted = accuracy.mean(axis=0)
+        scale = np.nan if self.interval_scale is None else float(self.interval_scale)
+        low, high = decisions.intervals(predicted, spread, scale)
+        rows = len(samples[0]) if samples else self.sample_rows
+        table_rows = len(cleaned)
+        fold_time = out["fit_time"].mean(axis=0)
         table = pd.DataFrame(
             {
-                "classifier": self.estimator.config.classifiers,
-                "predicted_accuracy": accuracy.mean(axis=0),
-                "spread": np.sqrt(accuracy.var(axis=0) + (out["accuracy_spread"] ** 2).mean(axis=0)),
-                "predicted_fit_time": out["fit_time"].mean(axis=0),
+                "classifier": classifiers,
+                "predicted_accuracy": predicted,
+                "spread": spread,
+                "accuracy_low": low,
+                "accuracy_high": high,
+                "predicted_fit_time": fold_time,
+                "predicted_table_fit_time": decisions.table_fit_time(
+                    fold_time, classifiers, table_rows, rows, self.n_folds
+                ),
             }
         )
         table = table.sort_values("predicted_accuracy", ascending=False, kind="stable")
         table.insert(0, "rank", np.arange(1, len(table) + 1))
         table = table.reset_index(drop=True)
-        table.attrs["subsamples"] = len(encoded)
+        left_out: list[dict[str, Any]] = []
+        dropped = table.iloc[:0]
+        if budget is not None:
+            table, dropped, left_out = decisions.apply_budget(table, budget)
+        close = decisions.too_close_to_call(table)
+        if k:
+            table = self._verify(table, samples[0], min(k, len(table)), dask_address)
+        if budget is not None:
+            table["left_out"] = ""
+            dropped = dropped.assign(rank=0, left_out=[r["reason"] for r in left_out])
+            table = pd.concat([table, dropped], ignore_index=True) if len(dropped) else table
+        table.attrs.update(
+            {
+                "subsamples": len(encoded),
+                "time_budget": budget,
+                "left_out": left_out,
+                "too_close_to_call": close,
+                "interval_coverage": self.interval_coverage if np.isfinite(scale) else None,
+                "verified": int(k),
+                "table_rows": table_rows,
+            }
+        )
+        return table
+
+    def _verify(self, table: pd.DataFrame, sample: pd.DataFrame, k: int, address: str | None) -> pd.DataFrame:
+        """The top ``k`` rows cross-validated on ``sample``, first and ranked by measured
+        accuracy (a failed CV sorts last among them), then the others by prediction."""
+        top = table["classifier"].iloc[:k].tolist()
+        records = {
+            r["classifier"]: r
+            for r in decisions.verify_top(
+                sample, top, self.n_folds, self.seed, self.fit_timeout, decisions.dask_address(address)
+            )
+        }
+        table = table.copy()
+        table["measured_accuracy"] = [records[c]["accuracy"] if c in records else np.nan for c in table["classifier"]]
+        table["measured_std"] = [records[c]["accuracy_std"] if c in records else np.nan for c in table["classifier"]]
+        table["measured_cv_seconds"] = [
+            (records[c]["fit_time"] + records[c]["predict_time"]) * records[c]["n_folds"] if c in records else np.nan
+            for c in table["classifier"]
+        ]
+        verified = table.iloc[:k].sort_values(
+            ["measured_accuracy", "predicted_accuracy"], ascending=False, kind="stable", na_position="last"
+        )
+        table = pd.concat([verified, table.iloc[k:]], ignore_index=True)
+        table["rank"] = np.arange(1, len(table) + 1)
         return table
 
     def embed(self, frame: pd.DataFrame, target: str) -> np.ndarray:
@@ -295,16 +413,28 @@ def recommend(
     data: pd.DataFrame | str | Path,
     target: str | None = None,
     model: str | Path | Recommender = DEFAULT_MODEL,
+    time_budget: float | None = None,
+    verify: int = 0,
+    dask_address: str | None = None,
 ) -> pd.DataFrame:
     """Rank the model's classifier portfolio for a table (a DataFrame or a CSV/ARFF/Parquet
     path) whose class column is ``target`` (default ``class``; an ARFF file's own class
     attribute when reading ARFF without ``target``).
 
     Returns one row per classifier, best first: ``rank``, ``classifier``,
-    ``predicted_accuracy``, ``spread`` (over the bootstrap subsamples and views) and
-    ``predicted_fit_time`` (seconds per CV fold fit on a ``sample_rows``-row sample). ``.attrs`` holds
-    ``best_svm_kernel``, ``target``, ``rows``, ``subsamples`` (bootstrap samples averaged)
-    and ``model``.
+    ``predicted_accuracy``, ``spread`` (over the bootstrap subsamples and views),
+    ``accuracy_low``/``accuracy_high`` (the interval calibrated to hold the true accuracy
+    ``attrs["interval_coverage"]`` of the time on held-out datasets; NaN for a model saved
+    without calibration), ``predicted_fit_time`` (seconds per CV fold fit on a
+    ``sample_rows``-row sample) and ``predicted_table_fit_time`` (one fit on the whole
+    cleaned table). ``time_budget`` (seconds on the whole table) ranks only the classifiers
+    predicted to fit in it; the others follow with rank 0 and a ``left_out`` reason.
+    ``verify`` K cross-validates the top K on one sample of the table (label stage protocol;
+    Dask at ``dask_address`` or ``$BEYONDER_DASK_ADDRESS``) and ranks them by the measured
+    accuracy (``measured_accuracy``, ``measured_std``, ``measured_cv_seconds``), then the
+    rest by prediction. ``.attrs`` holds ``best_svm_kernel``, ``target``, ``rows``,
+    ``subsamples`` (bootstrap samples averaged), ``model``, ``too_close_to_call`` (the
+    classifiers whose interval reaches the top one's), ``left_out`` and ``verified``.
     Raises ``RecommendError`` (one-line message) for unusable input.
     """
     if isinstance(data, pd.DataFrame):
@@ -312,7 +442,7 @@ def recommend(
     else:
         frame, column = read_table(data, target)
     recommender = load_recommender(model)
-    table = recommender.predict(frame, column)
+    table = recommender.predict(frame, column, time_budget=time_budget, verify=verify, dask_address=dask_address)
     table.attrs.update(
         {
             "best_svm_kernel": best_svm_kernel(table),
@@ -332,17 +462,25 @@ def as_json(table: pd.DataFrame) -> dict[str, Any]:
         "subsamples": table.attrs.get("subsamples"),
         "model": str(table.attrs.get("model")),
         "best_svm_kernel": table.attrs.get("best_svm_kernel"),
+        "interval_coverage": table.attrs.get("interval_coverage"),
+        "too_close_to_call": table.attrs.get("too_close_to_call", []),
+        "time_budget": table.attrs.get("time_budget"),
+        "left_out": table.attrs.get("left_out", []),
+        "verified": table.attrs.get("verified", 0),
         "ranking": [
-            {
-                "rank": int(r["rank"]),
-                "classifier": str(r["classifier"]),
-                "predicted_accuracy": float(r["predicted_accuracy"]),
-                "spread": float(r["spread"]),
-                "predicted_fit_time": float(r["predicted_fit_time"]),
-            }
+            {k: _json_value(v) for k, v in r.items() if k != "left_out" or v}
             for r in table.to_dict("records")
         ],
     }
+
+
+def _json_value(value: Any) -> Any:
+    """NumPy scalars as Python ones, NaN as null (JSON has no NaN)."""
+    if isinstance(value, np.integer | int) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return None if np.isnan(value) else float(value)
+    return value
 
 
 class _CallableModule(types.ModuleType):

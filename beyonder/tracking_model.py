@@ -26,18 +26,28 @@ OUTPUT_SCHEMA = Schema(
         ColSpec("string", "classifier"),
         ColSpec("double", "predicted_accuracy"),
         ColSpec("double", "spread"),
+        ColSpec("double", "accuracy_low"),
+        ColSpec("double", "accuracy_high"),
         ColSpec("double", "predicted_fit_time"),
+        ColSpec("double", "predicted_table_fit_time"),
     ]
 )
 
 
 def signature() -> ModelSignature:
     """Input: any table (its columns differ per dataset, so they are checked by the model
-    itself); the ``target`` param names the class column; output: the ranked portfolio."""
+    itself); the ``target`` param names the class column, ``time_budget`` and ``verify`` are
+    ``recommend``'s; output: the ranked portfolio."""
     return ModelSignature(
         inputs=None,
         outputs=OUTPUT_SCHEMA,
-        params=ParamSchema([ParamSpec("target", "string", DEFAULT_TARGET)]),
+        params=ParamSchema(
+            [
+                ParamSpec("target", "string", DEFAULT_TARGET),
+                ParamSpec("time_budget", "double", None),  # seconds; None: no budget
+                ParamSpec("verify", "long", 0),  # K top picks to cross-validate
+            ]
+        ),
     )
 
 

@@ -24,7 +24,10 @@ import pytest
 from helpers import TINY_CLASSIFIERS, table, tiny_registry
 
 REPO = Path(__file__).resolve().parents[1]
-OUTPUT_COLUMNS = ["rank", "classifier", "predicted_accuracy", "spread", "predicted_fit_time"]
+OUTPUT_COLUMNS = [
+    "rank", "classifier", "predicted_accuracy", "spread", "accuracy_low", "accuracy_high",
+    "predicted_fit_time", "predicted_table_fit_time",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -312,6 +315,18 @@ def test_mlflow_models_serve_answers_like_recommend(registry, capsys) -> None:
         assert served["rank"].tolist() == local["rank"].tolist()
         for column in ("predicted_accuracy", "spread", "predicted_fit_time"):
             np.testing.assert_allclose(served[column], local[column], rtol=1e-6, atol=1e-6)
+
+        # a time budget (from the model's own predicted times: no clock involved)
+        budget = float(local["predicted_table_fit_time"].median())
+        body = json.dumps({"dataframe_split": split, "params": {"target": target, "time_budget": budget}}).encode()
+        status, answer = _post(f"{base}/invocations", body, "application/json")
+        assert status == 200, answer
+        rc, out, err = _cli(capsys, "recommend", str(registry.csv), "--json", "--time-budget", str(budget))
+        budgeted = pd.DataFrame(json.loads(out)["ranking"])
+        assert [(r["classifier"], r["rank"]) for r in answer["predictions"]] == list(
+            zip(budgeted["classifier"], budgeted["rank"], strict=True)
+        )
+        assert 0 in budgeted["rank"].tolist()
 
         # CSV works too (the model's default target, "class")
         status, answer = _post(f"{base}/invocations", registry.csv.read_bytes(), "text/csv")

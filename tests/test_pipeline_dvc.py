@@ -201,6 +201,11 @@ def test_metrics_show_has_the_evaluate_metrics(pipeline: Pipeline) -> None:
         for key in ("mean_regret", "regret_minus_sbs", "regret_minus_sbs_low", "regret_minus_sbs_high"):
             assert metrics[method][key] == written[method][key], (method, key, metrics)
     _check_headline(written, json.loads((pipeline.repo / "evaluation" / "report.json").read_text()))
+    # the decisions a user acts on, scored on the same held-out datasets (beyonder/decisions.py)
+    decisions = written["decisions"]
+    for key in ("fit_time_beyonder_mae_log10", "fit_time_baseline_mae_log10", "verify_0_regret", "verify_all_regret"):
+        assert isinstance(decisions[key], int | float), decisions
+    assert decisions["verify_0_cpu_seconds"] == 0 and decisions["verify_all_cpu_seconds"] > 0
     assert "metrics/train.json" in result.stdout
     train = json.loads((pipeline.repo / "metrics" / "train.json").read_text())
     assert train["epochs"] == 1

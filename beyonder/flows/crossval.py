@@ -106,7 +106,10 @@ def crossval_flow(
     start = None
     if pretrain_corpus and "beyonder" in methods:
         start = pretrain(workspace(pretrain_corpus), config, log=logger.info)
-    settings = RunSettings(methods, **params.evaluate.scoring(seed), log=logger.info, start=start, seeds=seeds, variants=variants)
+    settings = RunSettings(
+        methods, **params.evaluate.scoring(seed), log=logger.info, start=start, seeds=seeds,
+        variants=variants, budgets=tuple(params.evaluate.time_budgets),
+    )  # fmt: skip
     if corpus:
         ws = workspace(corpus)
         fold_sets = grouped_folds(sorted(set(ws.original.index["dataset"])), folds, seed, families)

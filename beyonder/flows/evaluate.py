@@ -9,7 +9,13 @@ from prefect import flow, get_run_logger
 
 from beyonder.config import Layout
 from beyonder.params import load_params
-from beyonder.stages.evaluate import evaluate, predict_test, register, write_evaluation
+from beyonder.stages.evaluate import (
+    decision_metrics,
+    evaluate,
+    predict_test,
+    register,
+    write_evaluation,
+)
 
 
 @flow(name="evaluate")
@@ -19,6 +25,9 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     layout = Layout(root)
     predictions = predict_test(params, layout, log=logger.warning)
     report, table = evaluate(predictions.corpus, predictions.by_method, params)
+    report["decisions"] = decision_metrics(
+        predictions.corpus, predictions.outputs, predictions.interval_scale, params, layout.root
+    )
     metrics = write_evaluation(report, table, layout)
     version, decision = register(report, metrics, layout, predictions.no_champion)
     new = report["methods"]["beyonder"]

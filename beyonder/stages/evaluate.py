@@ -18,6 +18,7 @@ from beyonder import tracking
 from beyonder.champion import Decision, decide
 from beyonder.config import Layout
 from beyonder.corpus import Corpus, load_corpus, per_dataset, test_datasets
+from beyonder.decisions import decision_report, time_baseline
 from beyonder.encoding import encode_sample
 from beyonder.errors import error_line
 from beyonder.evaluation import evaluate_methods, headline, single_best, svm_task
@@ -25,12 +26,59 @@ from beyonder.inference import BeyonderPredictor
 from beyonder.params import Params
 from beyonder.recommend import Recommender
 from beyonder.report import write_report
+from beyonder.schema import RESERVED
 from beyonder.storage import read_json, write_json, write_text
 
 
 def predict_corpus(estimator: BeyonderPredictor, corpus: Corpus, root: str | Path) -> np.ndarray:
+    return predict_outputs(estimator, corpus, root)["accuracy"]
+
+
+def predict_outputs(estimator: BeyonderPredictor, corpus: Corpus, root: str | Path) -> dict[str, np.ndarray]:
+    """Everything the model predicts per sample: accuracy, its spread over views, fit time."""
     encoded = [encode_sample(pd.read_parquet(Path(root) / f)) for f in corpus.index["file"]]
-    return estimator.predict(encoded)["accuracy"]
+    return estimator.predict(encoded)
+
+
+def sample_sizes(corpus: Corpus, root: str | Path) -> np.ndarray:
+    """Rows x features of each sample, from its Parquet metadata (nothing is read)."""
+    import pyarrow.parquet as pq
+
+    sizes = []
+    for file, rows in zip(corpus.index["file"], corpus.index["rows"], strict=True):
+        features = len([c for c in pq.read_schema(root / file).names if c not in RESERVED])
+        sizes.append(float(rows) * max(features, 1))
+    return np.array(sizes)
+
+
+def decision_metrics(
+    corpus: Corpus,
+    outputs: dict[str, np.ndarray],
+    interval_scale: float | None,
+    params: Params,
+    root: str | Path,
+) -> dict[str, Any]:
+    """The model's fit-time quality (against training medians per row x feature), regret
+    under ``evaluate.time_budgets``, the coverage of its stored intervals and the verify
+    curve, on the test datasets (``outputs``: ``predict_outputs`` of their samples, in corpus
+    order)."""
+    root = Path(root)
+    test_sets = test_datasets(corpus, params)
+    is_test = corpus.index["dataset"].isin(test_sets).to_numpy()
+    train, held_out = corpus.subset(~is_test), corpus.subset(is_test)
+    train_means = np.nanmean(per_dataset(train, train.accuracy, sorted(set(train.index["dataset"]))), axis=0)
+    datasets = sorted(test_sets)
+    sbs_means = pd.DataFrame([train_means] * len(datasets), index=datasets, columns=corpus.classifiers)
+    sbs = int(np.nanargmax(train_means))
+    details = {
+        "accuracy": outputs["accuracy"],
+        "view_std": outputs["accuracy_spread"],
+        "fit_time": outputs["fit_time"],
+        "baseline_time": time_baseline(train.fit_time, sample_sizes(train, root), sample_sizes(held_out, root)),
+        "interval_scale": np.full(len(held_out.index), np.nan if interval_scale is None else interval_scale),
+    }
+    budgets = tuple(params.evaluate.time_budgets)
+    return decision_report(held_out, details, dict.fromkeys(datasets, sbs), sbs_means, budgets, params.label.n_folds)
 
 
 @dataclass
@@ -42,6 +90,8 @@ class Predictions:
     corpus: Corpus
     by_method: dict[str, np.ndarray]
     no_champion: str
+    outputs: dict[str, np.ndarray]  # the new model's: accuracy, its spread, fit time
+    interval_scale: float | None  # the new model's calibrated interval scale
 
 
 def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = print) -> Predictions:
@@ -49,7 +99,8 @@ def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = pr
     corpus = load_corpus(layout, params.label.classifiers, include_augmented=False)
     test = corpus.subset(corpus.index["dataset"].isin(test_datasets(corpus, params)).to_numpy())
     recommender = Recommender.load(layout.model / "beyonder")
-    by_method = {"beyonder": predict_corpus(recommender.estimator, test, layout.root)}
+    outputs = predict_outputs(recommender.estimator, test, layout.root)
+    by_method = {"beyonder": outputs["accuracy"]}
 
     tracking.configure(layout.root)
     run = read_json(layout.model / "run.json")
@@ -68,13 +119,15 @@ def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = pr
                 f"champion version {champion.version} cannot predict on this evaluation "
                 f"({error_line(exc)}); the new model replaces it"
             )
-    return Predictions(corpus, by_method, no_champion)
+    return Predictions(corpus, by_method, no_champion, outputs, recommender.interval_scale)
 
 
 def write_evaluation(report: dict, table: pd.DataFrame, layout: Layout) -> dict:
     """``evaluation/`` (report, per-dataset CSV, plots' CSVs and figures) and
     ``metrics/evaluate.json``; returns the headline metrics."""
     metrics = headline(report)
+    if "decisions" in report:
+        metrics["decisions"] = decision_headline(report["decisions"])
     write_json(report, layout.evaluation / "report.json")
     write_text(table.to_csv(index=False), layout.evaluation / "per_dataset.csv")
     write_report(table, report, layout.evaluation)  # regret.csv, rankings.csv, figures/*.png
@@ -91,7 +144,7 @@ def register(report: dict, metrics: dict, layout: Layout, no_champion: str) -> t
     tracking.set_alias(version, tracking.CHAMPION if decision.promote else tracking.CHALLENGER)
     with mlflow.start_run(run_id=run["run_id"]):
         for method, values in metrics.items():
-            if isinstance(values, dict) and method != "svm_kernel":
+            if isinstance(values, dict) and method not in ("svm_kernel", "decisions"):
                 mlflow.log_metrics({f"eval_{method}_{k}": v for k, v in values.items() if v is not None})
         mlflow.log_artifacts(str(layout.evaluation), artifact_path="evaluation")
     return version, decision
@@ -136,3 +189,22 @@ def evaluate(
                     }
                 )
     return report, pd.DataFrame(rows)
+
+
+def decision_headline(report: dict[str, Any]) -> dict[str, Any]:
+    """A few numbers of ``decision_metrics`` for ``dvc metrics show``: fit-time Spearman and
+    log10 MAE (model and baseline), interval coverage, budgeted regret, the verify curve."""
+    from beyonder.evaluation import rounded
+
+    out: dict[str, Any] = {}
+    for name, quality in report["fit_time"].items():
+        out[f"fit_time_{name}_spearman"] = rounded(quality["spearman"])
+        out[f"fit_time_{name}_mae_log10"] = rounded(quality["mae_log10"])
+    out["interval_coverage"] = rounded(report["intervals"]["coverage"])
+    for row in report["budget"]:
+        for name, values in row["methods"].items():
+            out[f"budget_{row['budget']:g}s_{name}_regret"] = rounded(values["mean_regret"])
+    for point in report["verify"]["curve"]:
+        out[f"verify_{point['label']}_regret"] = rounded(point["mean_regret"])
+        out[f"verify_{point['label']}_cpu_seconds"] = rounded(point["cpu_seconds"])
+    return out

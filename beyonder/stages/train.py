@@ -19,6 +19,7 @@ import pandas as pd
 from beyonder import tracking
 from beyonder.config import Layout
 from beyonder.corpus import Corpus, load_corpus, train_val_masks
+from beyonder.decisions import validation_scale
 from beyonder.encoding import EncodedSample
 from beyonder.estimator import Beyonder
 from beyonder.inference import BeyonderConfig
@@ -58,9 +59,10 @@ def training_data(params: Params, layout: Layout) -> TrainingData:
     return TrainingData(corpus.subset(train_mask), corpus.subset(val_mask))
 
 
-def recommender_for(estimator: Any, params: Params) -> Recommender:
+def recommender_for(estimator: Any, params: Params, interval_scale: float | None = None) -> Recommender:
     """The fitted network with the cleaning and sampling it was trained with, so a new table is
-    read the way the training samples were."""
+    read the way the training samples were, the label stage's CV settings (``--verify``) and
+    the interval scale calibrated on the validation datasets."""
     return Recommender(
         estimator,
         params.clean,
@@ -68,6 +70,9 @@ def recommender_for(estimator: Any, params: Params) -> Recommender:
         replace=params.sample.replace,
         subsamples=params.sample.subsamples,
         seed=params.seed,
+        n_folds=params.label.n_folds,
+        fit_timeout=params.label.fit_timeout,
+        interval_scale=interval_scale,
     )
 
 
@@ -103,7 +108,13 @@ def train_and_log(
             validation=(encoded[1], val.accuracy, val.fit_time),
             callbacks=[EpochLogger(), EpochProgress(log, config.epochs)],
         )
-        model_dir = recommender_for(estimator, params).save(layout.model / "beyonder")
+        boot = (val.index["kind"] == "bootstrap").to_numpy()
+        scale = validation_scale(
+            estimator, [e for e, b in zip(encoded[1], boot, strict=True) if b],
+            val.index["dataset"][boot].tolist(), val.accuracy[boot],
+        )  # fmt: skip
+        mlflow.log_param("interval_scale", scale)
+        model_dir = recommender_for(estimator, params, scale).save(layout.model / "beyonder")
         example = pd.read_parquet(Path(layout.root) / train.index["file"].iloc[0])
         model_uri = log_pyfunc(model_dir, example)
         history = estimator.history_
