@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -215,7 +216,8 @@ def encode_view(
         # these units), as NRMSE counts them: a few hidden outliers must not drown the rest
         present = np.where(~truth_missing[:, num], numeric_target[:, num], np.nan)
         present = np.where(observed[:, num], np.clip(np.nan_to_num(z), -_CLIP_TARGET, _CLIP_TARGET), present)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # columns with no true value here
             spread = np.nan_to_num(np.nanvar(present, axis=0), nan=1.0) if len(present) else np.ones(len(num))
         numeric_weight = np.zeros((n, p), dtype=np.float32)
         numeric_weight[:, num] = 1.0 / np.maximum(spread, 0.5)[None, :]

@@ -121,15 +121,21 @@ def impute(
     use_target: bool = False,
     model: str | Path | CellImputer = DEFAULT_MODEL,
     seed: int | None = None,
+    name: str | None = None,
 ) -> pd.DataFrame:
     """Fill the missing cells of a table (a DataFrame or a CSV/ARFF/Parquet path).
 
     ``target``: the class column; it is never read to fill the features, and its own missing
     cells stay missing, unless ``use_target`` (then it is one more column). Returns a new
-    DataFrame; ``.attrs["filled"]`` counts the filled cells. Raises ``ImputeError``.
+    DataFrame; ``.attrs["filled"]`` counts the filled cells. Raises ``ImputeError`` (one
+    line, starting with ``name``, the path, or "table").
     """
-    frame = read_table(data, target)[0] if not isinstance(data, pd.DataFrame) else data
-    what = "table" if isinstance(data, pd.DataFrame) else str(data)
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    else:
+        frame, found = read_table(data, target)
+        target = target or found
+    what = name or ("table" if isinstance(data, pd.DataFrame) else str(data))
     if target is not None and target not in frame.columns:
         raise ImputeError(f"{what}: no target column {target!r}")
     features = frame if (target is None or use_target) else frame.drop(columns=[target])
