@@ -49,7 +49,8 @@ CHANNELS = (
     "knn",  # the mean standardised value of the row's nearest rows (numeric columns)
 )
 K_NEIGHBOURS = 5
-RIDGE = 2.0
+RIDGE = 8.0
+RIDGE_ROUNDS = 2
 N_CHANNELS = len(CHANNELS)
 CONFIG_FILE = "imputer.json"
 MODEL_FILE = "imputer.keras"
@@ -261,13 +262,20 @@ def _cheap_estimates(cells: np.ndarray, observed: np.ndarray, levels: np.ndarray
     x = np.where(observed, cells[:, :, 0] + 2.0 * cells[:, :, 1] * cells[:, :, 3], 0.0).astype(np.float64)
     o = observed.astype(np.float64)
     categorical = cells[0, :, 3] > 0 if n else np.zeros(p, dtype=bool)
-    for j in np.flatnonzero(~categorical):
-        rows = observed[:, j]
-        if rows.sum() < MIN_OBSERVED or p < 2:
-            continue
-        a = np.delete(x, j, axis=1)
-        w = np.linalg.solve(a[rows].T @ a[rows] + RIDGE * np.eye(p - 1), a[rows].T @ x[rows, j])
-        cells[:, j, 6] = np.clip(a @ w, -_CLIP_INPUT, _CLIP_INPUT)
+    # chained ridge regressions (IterativeImputer's idea, two rounds): each numeric column from
+    # the others, missing predictors at their mean first, then at the first round's estimates
+    filled = x.copy()
+    for _ in range(RIDGE_ROUNDS):
+        estimates = filled.copy()
+        for j in np.flatnonzero(~categorical):
+            rows = observed[:, j]
+            if rows.sum() < MIN_OBSERVED or p < 2:
+                continue
+            a = np.delete(filled, j, axis=1)
+            w = np.linalg.solve(a[rows].T @ a[rows] + RIDGE * np.eye(p - 1), a[rows].T @ x[rows, j])
+            cells[:, j, 6] = np.clip(a @ w, -_CLIP_INPUT, _CLIP_INPUT)
+            estimates[:, j] = np.where(observed[:, j], x[:, j], cells[:, j, 6])
+        filled = estimates
     # nearest rows by the mean squared difference over the features both rows hold
     both = o @ o.T
     sq = (x * x) @ o.T

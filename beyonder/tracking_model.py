@@ -79,28 +79,3 @@ def log_pyfunc(model_dir: Path, example: pd.DataFrame) -> str:
     )
     return info.model_uri
 
-
-IMPUTER_PACKAGES = ("mlflow", "numpy", "pandas", "pyarrow", "scikit-learn", "keras", "tensorflow-cpu", "liac-arff", "pyyaml")
-"""What the served imputer imports: its network runs in Keras."""
-
-
-def log_imputer(model_dir: Path) -> str:
-    """Log the trained imputer in the active run as a pyfunc model (``beyonder/pyfunc_imputer.py``),
-    with the ``beyonder`` package as code and its requirements; returns its URI."""
-    import beyonder.pyfunc_imputer
-    from beyonder.imputer import ARTIFACT
-
-    requirements = []
-    for package in IMPUTER_PACKAGES:
-        try:
-            requirements.append(f"{package}~={version(package)}")
-        except PackageNotFoundError:
-            requirements.append(package)
-    info = mlflow.pyfunc.log_model(
-        name="imputer_model",
-        python_model=beyonder.pyfunc_imputer.__file__,
-        artifacts={ARTIFACT: str(model_dir)},
-        code_paths=[str(Path(beyonder.__file__).parent)],
-        pip_requirements=requirements,
-    )
-    return info.model_uri

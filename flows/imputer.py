@@ -14,7 +14,7 @@ from beyonder.imputation import CellImputer
 from beyonder.progress import EpochProgress
 from beyonder.stages.imputer import corpus_split, imputer_config, load_tables, validation_scores
 from beyonder.storage import write_json
-from beyonder.tracking_model import log_imputer
+from beyonder.tracking_imputer import log_imputer
 
 
 @task(name="load-tables")
