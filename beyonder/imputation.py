@@ -49,7 +49,7 @@ CHANNELS = (
     "knn",  # the mean standardised value of the row's nearest rows (numeric columns)
 )
 K_NEIGHBOURS = 5
-RIDGE = 8.0
+RIDGE_PENALTIES = (0.01, 0.1, 1.0, 10.0, 100.0)
 RIDGE_ROUNDS = 2
 N_CHANNELS = len(CHANNELS)
 CONFIG_FILE = "imputer.json"
@@ -249,6 +249,26 @@ def encode_view(
     return View(cells, levels_in, numeric_target, level_target, mean, std, level_map, votes, weight)
 
 
+def ridge_loo(a: np.ndarray, y: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Ridge regression of ``y`` on ``a`` (with an intercept) predicting ``query``'s rows, its
+    penalty chosen among ``RIDGE_PENALTIES`` by exact leave-one-out error (from one SVD): near
+    collinear columns (parts of a whole, sizes and their squares) want almost none, noisy
+    small views much; one fixed penalty served neither."""
+    mean_a, mean_y = a.mean(axis=0), y.mean()
+    u, s, vt = np.linalg.svd(a - mean_a, full_matrices=False)
+    uy = u.T @ (y - mean_y)
+    best_error, best_w = np.inf, np.zeros(a.shape[1])
+    for penalty in RIDGE_PENALTIES:
+        shrink = s / (s * s + penalty)
+        w = vt.T @ (shrink * uy)
+        hat = (u * u) @ (s * shrink) + 1.0 / len(y)  # leverage, the intercept's share included
+        residual = (y - mean_y - (a - mean_a) @ w) / np.maximum(1.0 - hat, 1e-6)
+        error = float(np.mean(residual * residual))
+        if error < best_error:
+            best_error, best_w = error, w
+    return mean_y + (query - mean_a) @ best_w
+
+
 def _cheap_estimates(cells: np.ndarray, observed: np.ndarray, levels: np.ndarray, max_levels: int) -> np.ndarray:
     """Fill the ``ridge`` and ``knn`` channels in place; return the nearest rows' level votes.
 
@@ -272,8 +292,7 @@ def _cheap_estimates(cells: np.ndarray, observed: np.ndarray, levels: np.ndarray
             if rows.sum() < MIN_OBSERVED or p < 2:
                 continue
             a = np.delete(filled, j, axis=1)
-            w = np.linalg.solve(a[rows].T @ a[rows] + RIDGE * np.eye(p - 1), a[rows].T @ x[rows, j])
-            cells[:, j, 6] = np.clip(a @ w, -_CLIP_INPUT, _CLIP_INPUT)
+            cells[:, j, 6] = np.clip(ridge_loo(a[rows], x[rows, j], a), -_CLIP_INPUT, _CLIP_INPUT)
             estimates[:, j] = np.where(observed[:, j], x[:, j], cells[:, j, 6])
         filled = estimates
     # nearest rows by the mean squared difference over the features both rows hold

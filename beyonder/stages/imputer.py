@@ -27,7 +27,7 @@ from beyonder.imputation import (
 )
 from beyonder.imputation_scores import hide, scores, scoring_tables, sklearn_fill
 
-STAGE_KEYS = {"score_tables", "score_rows", "score_pattern"}
+STAGE_KEYS = {"folders", "score_tables", "score_rows", "score_pattern"}
 """Keys of the ``impute`` section that are the stage's, not the network's."""
 
 
@@ -44,10 +44,12 @@ def imputer_config(params: dict[str, Any]) -> ImputerConfig:
 
 
 def corpus_split(params: dict[str, Any]) -> tuple[dict, list[str], list[str], list[str]]:
-    """The corpus files and their (train, validation, test) dataset names."""
-    files = corpus_files((params.get("ingest") or {}).get("local", {}).get("folders") or [])
+    """The corpus files (``impute.folders``, else ``ingest.local.folders``) and their (train,
+    validation, test) dataset names."""
+    folders = (params.get("impute") or {}).get("folders") or (params.get("ingest") or {}).get("local", {}).get("folders")
+    files = corpus_files(folders or [])
     if not files:
-        raise ValueError("params.yaml: ingest.local.folders holds no CSV, ARFF or Parquet file to train the imputer on")
+        raise ValueError(f"params.yaml: the imputer's folders {folders} hold no CSV, ARFF or Parquet file to train on")
     train, val, test = split_names(sorted(files), params)
     return files, train, val, test
 
