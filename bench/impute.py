@@ -125,11 +125,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(row), file=sys.stderr, flush=True)
     frame = pd.DataFrame(rows)
     summary = summarise(frame)
+    wins = head_to_head(frame)
     report = {
         "command": "python bench/impute.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "tables": [name for name, _, _ in tables],
         "n_tables": len(tables),
         "summary": summary,
+        "head_to_head": wins,
         "rows": rows,
     }
     if args.json_path:
@@ -137,7 +139,24 @@ def main(argv: list[str] | None = None) -> int:
 
         write_json(report, Path(args.json_path))
     print(markdown(summary))
+    print()
+    for w in wins:
+        print(f"- {w['pattern']}: Beyonder's NRMSE below {w['rival']}'s on {w['wins']} of {w['tables']} tables")
+    print(f"\n{len(tables)} held-out tables: {', '.join(name for name, _, _ in tables)}")
     return 0
+
+
+def head_to_head(frame: pd.DataFrame) -> list[dict]:
+    """Per pattern and rival: on how many tables Beyonder's NRMSE is the lower one."""
+    out = []
+    if "beyonder" not in set(frame["method"]):
+        return out
+    for pattern, group in frame.groupby("pattern", sort=False):
+        table = group.pivot(index="table", columns="method", values="nrmse").dropna()
+        for rival in (m for m in table.columns if m != "beyonder"):
+            out.append({"pattern": pattern, "rival": rival, "wins": int((table["beyonder"] < table[rival]).sum()),
+                        "tables": len(table)})  # fmt: skip
+    return out
 
 
 def summarise(frame: pd.DataFrame) -> list[dict]:

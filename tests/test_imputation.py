@@ -201,3 +201,42 @@ def _write(df: pd.DataFrame, path: Path) -> None:
     from beyonder.imputer import write_table
 
     write_table(df, path, {".csv": "csv", ".parquet": "parquet", ".arff": "arff"}[path.suffix])
+
+
+def test_the_split_holds_out_what_evaluate_holds_out() -> None:
+    import yaml
+
+    from beyonder.imputation import corpus_files, split_names
+    from beyonder.splits import grouped_test_split
+
+    repo = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    names = sorted(corpus_files([repo / f for f in params["ingest"]["local"]["folders"]]))
+    train, val, test = split_names(names, params)
+    sp = params["split"]
+    assert set(test) == grouped_test_split(names, sp["test_fraction"], params["seed"], sp["families"])
+    assert not (set(train) & set(test)) and not (set(val) & set(test)) and not (set(train) & set(val))
+    assert len(train) + len(val) + len(test) == len(names)
+
+
+def test_imputer_params() -> None:
+    from beyonder.stages.imputer import imputer_config
+
+    assert imputer_config({"seed": 7, "impute": {"dim": 8, "score_tables": 3}}).seed == 7
+    assert imputer_config({"seed": 7, "impute": {"seed": 1}}).seed == 1
+    with pytest.raises(ValueError, match="unknown impute keys"):
+        imputer_config({"impute": {"dims": 8}})
+
+
+def test_scoring_helpers_count_hidden_cells_only() -> None:
+    from beyonder.imputation_scores import hide, scores, sklearn_fill
+
+    X = frame(40).drop(columns=["class"])
+    masked, hidden = hide(X, "mcar30", [0])
+    assert hidden.any() and masked.isna().to_numpy()[hidden].all()
+    assert scores(X, X, hidden) == {"nrmse": 0.0, "accuracy": 1.0}
+    for method in ("simple", "knn", "iterative"):
+        filled = sklearn_fill(masked, method, 0)
+        assert not filled.isna().any().any()
+        result = scores(X, filled, hidden)
+        assert result["nrmse"] > 0 and 0 <= result["accuracy"] <= 1

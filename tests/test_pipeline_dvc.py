@@ -156,6 +156,10 @@ def test_repro_ran_every_stage(pipeline: Pipeline) -> None:
     assert (pipeline.repo / "dvc.lock").is_file()
     lock = yaml.safe_load((pipeline.repo / "dvc.lock").read_text())
     assert set(lock["stages"]) == set(STAGES)
+    # the imputer stage: its model, its metrics beside the mean-imputation baseline
+    assert (pipeline.repo / "data" / "imputer" / "imputer.keras").is_file()
+    imputer = json.loads((pipeline.repo / "metrics" / "imputer.json").read_text())
+    assert imputer["epochs"] == 1 and imputer["score_tables"] >= 1 and "simple_nrmse" in imputer
 
 
 def test_dag_lists_the_stages(pipeline: Pipeline) -> None:
