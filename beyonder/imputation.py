@@ -660,9 +660,10 @@ class CellImputer:
         level_prob: dict[int, np.ndarray] = {
             j: np.zeros((n, len(full.levels[j]))) for j in np.flatnonzero(full.categorical)
         }
-        plans = []
-        for _ in range(max(1, views or c.views)):
-            plans.extend(view_plan(n, p, n_own, c, rng))
+        plans = view_plan(n, p, n_own, c, rng)
+        if len(plans) > 1:  # one view holds the whole table: more passes would repeat it
+            for _ in range(max(1, views or c.views) - 1):
+                plans.extend(view_plan(n, p, n_own, c, rng))
         for start in range(0, len(plans), 64):
             chunk = plans[start : start + 64]
             encoded = [encode_view(full, rows, cols, None, c.levels) for rows, cols in chunk]
