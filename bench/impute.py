@@ -60,6 +60,7 @@ def held_out_tables(params: dict, max_tables: int, max_rows: int, seed: int) -> 
 def downstream(X: pd.DataFrame, y: pd.Series, seed: int) -> float | None:
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
+    from beyonder.labelling import _as_strings
     from beyonder.portfolio import build_classifier
 
     counts = y.value_counts()
@@ -73,7 +74,7 @@ def downstream(X: pd.DataFrame, y: pd.Series, seed: int) -> float | None:
     X = X.copy()
     X.columns = [str(c) for c in X.columns]
     for c in categorical:
-        X[c] = X[c].astype(object).where(X[c].notna(), None).astype("string")
+        X[c] = _as_strings(X[c])  # as the labelling engine passes them (missing: NaN)
     for c in numeric:
         X[c] = pd.to_numeric(X[c]).astype(float)
     model = build_classifier("hist_gb", seed, numeric, categorical)
