@@ -103,9 +103,13 @@ def table(result: dict[str, Any], against: list[str], group: str | None, n_boot:
             f"| brute force: 5-fold CV of one sample | {ref['mean_regret']:.2f} (SBS on the same "
             f"truths {ref['sbs_mean_regret']:.2f}, {int(ref['n_datasets'])} datasets) | | "
             + "| " * len(against)
-            + f"- | - | {ref['gap_closed']:.0%} | - | - | - | - |"
+            + f"- | - | {ref['gap_closed']:.0%} | - | - | {_number(ref.get('spearman'))} | - |"
         )
     return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def _signed(value: float | None, other: float | None, ci: list | None) -> str:

@@ -9,7 +9,7 @@ four ways, on the same bootstrap samples and CV settings (``params.yaml``'s ``se
 
   (a) sequential: ``beyonder.labelling.label_sample`` in a plain loop in this process, one
       core, no Prefect, no Dask, no cache (the seed's loop);
-  (b) engine, 1 worker: the label flow (``flows.label.label_flow``) on a fresh cache, with a
+  (b) engine, 1 worker: the label flow (``beyonder.flows.label.label_flow``) on a fresh cache, with a
       local Dask cluster of 1 single-threaded worker process;
   (c) engine, 2 workers: the same on a fresh cache, 2 workers;
   (d) cached rerun: (c) again with every label in the cache.
@@ -55,7 +55,12 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from beyonder.params import Params
 
 REPO = Path(__file__).resolve().parents[1]
 PREFERRED = (
@@ -109,9 +114,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # --------------------------------------------------------------------------- the slice
 
 
-def build_workspace(args: argparse.Namespace, params: dict, root: Path) -> list[dict]:
+def build_workspace(args: argparse.Namespace, params: Params, root: Path) -> list[dict]:
     """Ingest, clean and sample the slice with the library; returns the sample index."""
-    from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
+    from beyonder.cleaning import CleaningError, clean_dataset
     from beyonder.config import Layout
     from beyonder.datasets import LoadFailure
     from beyonder.sampling import bootstrap_samples
@@ -126,16 +131,13 @@ def build_workspace(args: argparse.Namespace, params: dict, root: Path) -> list[
     files = {p.stem: p for p in sorted(args.uci.iterdir()) if p.suffix.lower() in SUFFIXES}
     order = [n for n in PREFERRED if n in files] + [n for n in files if n not in PREFERRED]
     layout = Layout(root)
-    config = CleaningConfig(**(params.get("clean") or {}))
-    seed = int(params.get("seed", 0))
+    config, seed, local = params.clean, params.seed, params.ingest.local
     entries: list[dict] = []
     chosen: list[dict] = []
     for name in order:
         if len(chosen) == args.datasets:
             break
-        local = (params.get("ingest") or {}).get("local") or {}
-        override = (local.get("overrides") or {}).get(name)
-        raw = load_file(files[name], target=local.get("target", "class"), override=override)
+        raw = load_file(files[name], target=local.target, override=local.overrides.get(name))
         if isinstance(raw, LoadFailure):
             print(f"  skip {name}: {raw.reason}", file=sys.stderr)
             continue
@@ -278,19 +280,17 @@ def run_sequential(
     return time.perf_counter() - start, records
 
 
-def run_engine(root: Path, params: dict, workers: int, fresh: bool) -> float:
-    import yaml
-
+def run_engine(root: Path, params: Params, workers: int, fresh: bool) -> float:
     from beyonder.config import Layout
-    from flows.label import label_flow
+    from beyonder.flows.label import label_flow
 
     layout = Layout(root)
     if fresh:
         shutil.rmtree(layout.label_cache, ignore_errors=True)
         shutil.rmtree(layout.labels, ignore_errors=True)
-    params = {**params, "compute": {**params["compute"], "workers": workers, "dask_address": None}}
+    params = replace(params, compute=replace(params.compute, workers=workers, dask_address=None))
     path = root / "params.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    path.write_text(params.to_yaml())
     start = time.perf_counter()
     label_flow(params_path=str(path), root=str(root))
     return time.perf_counter() - start
@@ -316,22 +316,19 @@ def same_labels(root: Path, sequential: list[tuple]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from flows.runtime import quiet_environment
+    from beyonder.flows.runtime import quiet_environment
 
     quiet_environment()
-    import yaml
-
-    from beyonder.schema import PORTFOLIO
+    from beyonder.params import load_params
     from beyonder.stages.label import cv_settings
 
     if os.environ.pop("BEYONDER_DASK_ADDRESS", None):
         print("BEYONDER_DASK_ADDRESS ignored: this benchmark uses local clusters", file=sys.stderr)
-    params = yaml.safe_load(args.params.read_text())
-    classifiers = list(params.get("label", {}).get("classifiers") or PORTFOLIO)
-    params["label"]["classifiers"] = classifiers
+    params = load_params(args.params)
+    classifiers = params.label.classifiers
     if args.batch_fits is not None:
-        params["compute"]["batch_fits"] = args.batch_fits
-    cv = cv_settings(params["label"], int(params.get("seed", 0)))
+        params = replace(params, compute=replace(params.compute, batch_fits=args.batch_fits))
+    cv = cv_settings(params.label, params.seed)
 
     tmp = None
     if args.workdir:
@@ -365,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             "peak_rss": mem.peak,
         }
 
-        from flows.runtime import prefect_api
+        from beyonder.flows.runtime import prefect_api
 
         saved_url = os.environ.pop("PREFECT_API_URL", None)  # always a fresh temporary server
         start = time.perf_counter()
@@ -429,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
             "classifiers": classifiers,
             "n_folds": cv.n_folds,
             "fit_timeout": cv.fit_timeout,
-            "batch_fits": int(params["compute"].get("batch_fits", 20)),
+            "batch_fits": params.compute.batch_fits,
             "labels": n_labels,
         },
         "prefect_server_start_s": prefect_start,

@@ -39,7 +39,10 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from beyonder.params import Params
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FOLDER = REPO / "corpus" / "uci"  # the bundled UCI tables (Parquet, target `class`)
@@ -99,25 +102,18 @@ def _registry_champion() -> str | None:
     return "models:/beyonder@champion"
 
 
-def _stand_in(frames: list[tuple[str, Any, str]], params: dict, directory: Path) -> str:
+def _stand_in(frames: list[tuple[str, Any, str]], params: Params, directory: Path) -> str:
     """A model of the configured size, trained one epoch on random labels; returns its folder."""
     import numpy as np
 
     from beyonder.encoding import encode_sample
     from beyonder.estimator import Beyonder
-    from beyonder.recommend import Recommender
-    from beyonder.schema import PORTFOLIO
-    from beyonder.stages.clean import cleaning_config
-    from beyonder.stages.train import model_config
+    from beyonder.stages.train import model_config, recommender_for
 
-    classifiers = list((params.get("label") or {}).get("classifiers") or PORTFOLIO)
-    config = model_config(params, classifiers)
+    classifiers = params.label.classifiers
+    config = model_config(params)
     config.epochs = 1
-    sample = params.get("sample") or {}
-    recommender = Recommender(
-        Beyonder(config), cleaning_config(params), int(sample.get("rows", 500)),
-        bool(sample.get("replace", True)), int(sample.get("subsamples", 4)), int(params.get("seed", 0)),
-    )  # fmt: skip
+    recommender = recommender_for(Beyonder(config), params)
     samples = [s for name, frame, target in frames for s in recommender.samples(frame, target, name=name, n=2)]
     rng = np.random.default_rng(0)
     accuracy = rng.uniform(0.5, 1.0, size=(len(samples), len(classifiers)))
@@ -236,12 +232,12 @@ def _paths(args: argparse.Namespace) -> list[Path]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
-    import yaml
 
-    from beyonder.labelling import CVSettings
+    from beyonder.params import Params, load_params
     from beyonder.recommend import best_svm_kernel, load_recommender, read_table
+    from beyonder.stages.label import cv_settings
 
-    params = yaml.safe_load(args.params.read_text()) if args.params.is_file() else {}
+    params = load_params(args.params) if args.params.is_file() else Params()
     frames = []
     for path in _paths(args):
         frame, target = read_table(path)
@@ -259,13 +255,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
     recommender = load_recommender(model, cache=False)
     load_s = time.perf_counter() - start
-    label = params.get("label") or {}
-    timeout = label.get("fit_timeout")
-    cv = CVSettings(
-        n_folds=int(label.get("n_folds", 5)),
-        seed=int(params.get("seed", 0)),
-        fit_timeout=float(timeout) if timeout else None,
-    )
+    cv = cv_settings(params.label, params.seed)
     start = time.perf_counter()
     recommender.predict(frames[0][1], frames[0][2])  # warm-up: first calls fill caches
     warmup_s = time.perf_counter() - start

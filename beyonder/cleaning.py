@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from beyonder.params import CleaningConfig
 from beyonder.schema import RESERVED, TARGET, unique_names
 
 OTHER = "__other__"
@@ -50,24 +51,6 @@ class of its own or a categorical level that means "unknown".
 """
 
 _CHUNK_COLUMNS = 256  # numeric columns handled per 2-D block: bounds memory on wide frames
-
-
-@dataclass
-class CleaningConfig:
-    """Thresholds of the cleaning rules (defaults match the 5-fold CV labelling)."""
-
-    n_folds: int = 5
-    """Classes need at least this many rows, or stratified CV cannot put one in every fold."""
-    max_categories: int = 50
-    """A categorical keeps at most ``max_categories - 1`` levels plus ``__other__``."""
-    id_like_unique_share: float = 0.95
-    """A non-float column with at least this share of distinct values is taken for an ID."""
-    max_missing_share: float = 0.95
-    """A column with a larger share of missing values is dropped."""
-    max_features: int | None = None
-    """Keep at most this many features (``None`` = all), dropping the most-missing first."""
-    min_rows: int = 10
-    """Fewer rows than this after cleaning makes the dataset unusable."""
 
 
 class CleaningError(ValueError):

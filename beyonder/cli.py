@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                 help="an ablation trained on the same folds, scored as beyonder_NAME: train "
                 "settings (e.g. --variant wide rows=128 max_features=32), train_groups=uci (train "
                 "only on those corpora's datasets), train_kinds=bootstrap,noise (only those "
-                "kinds of samples); repeatable",
+                "kinds of samples), finetune=all|heads|none (with --pretrain-corpus: fine-tune "
+                "all layers, the heads only, or start fresh); repeatable",
             )
             p.add_argument("--json", dest="json_path", help="write the report as JSON here")
             p.add_argument(
@@ -72,11 +73,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_stage(stage: str, params: str = "params.yaml", root: str = ".") -> dict:
-    """Run one stage's flow against a Prefect API (a temporary local one if none is set)."""
-    from flows.runtime import prefect_api, quiet_environment
+    """Run one stage's flow against a Prefect API (a temporary local one if none is set).
 
+    The params file is checked first, so a typo in it is one line before any server starts."""
+    from beyonder.flows.runtime import prefect_api, quiet_environment
+    from beyonder.params import load_params
+
+    load_params(params)
     quiet_environment()
-    flow = getattr(importlib.import_module(f"flows.{stage}"), f"{stage}_flow")
+    flow = getattr(importlib.import_module(f"beyonder.flows.{stage}"), f"{stage}_flow")
     with prefect_api():
         return flow(params_path=params, root=root)
 
@@ -93,7 +98,7 @@ def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
     from beyonder.inference import BeyonderConfig
 
     lists = {"train_groups", "train_kinds"}
-    known = {f.name for f in fields(BeyonderConfig)} | lists
+    known = {f.name for f in fields(BeyonderConfig)} | lists | {"finetune"}
     variants: dict[str, dict] = {}
     for name, *pairs in specs:
         settings: dict = {}
@@ -108,12 +113,14 @@ def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
 
 def run_crossval(args: argparse.Namespace) -> dict:
     """``beyonder evaluate --corpus DIR`` or ``--train-corpus A --test-corpus B``."""
-    from flows.runtime import prefect_api, quiet_environment
+    from beyonder.flows.runtime import prefect_api, quiet_environment
+    from beyonder.params import load_params
 
     if not args.corpus and not (args.train_corpus and args.test_corpus):
         raise ValueError("give --corpus DIR, or both --train-corpus and --test-corpus")
+    load_params(args.params)
     quiet_environment()
-    from flows.crossval import crossval_flow
+    from beyonder.flows.crossval import crossval_flow
 
     with prefect_api():
         result = crossval_flow(
@@ -152,7 +159,7 @@ def _main(argv: list[str] | None) -> int:
         return run_impute(args)
     if args.command in COMMANDS:
         return run(args)
-    from beyonder.config import ParamsError
+    from beyonder.params import ParamsError
 
     try:
         if args.command == "evaluate" and (args.corpus or args.train_corpus or args.test_corpus):

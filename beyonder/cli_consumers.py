@@ -88,7 +88,7 @@ def _fail(command: str, message: str) -> int:
 
 def _quiet() -> None:
     """No telemetry, no TensorFlow/MLflow chatter on stderr (errors still show)."""
-    from flows.runtime import quiet_environment
+    from beyonder.flows.runtime import quiet_environment
 
     quiet_environment()
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

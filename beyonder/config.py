@@ -1,29 +1,10 @@
-"""Reading ``params.yaml`` and the fixed layout of stage outputs under ``data/``."""
+"""The fixed layout of stage outputs under ``data/``, and stable seeds (``params.yaml`` is read
+by ``beyonder/params.py``)."""
 
 from __future__ import annotations
 
 import zlib
 from pathlib import Path
-from typing import Any
-
-import yaml
-
-
-class ParamsError(ValueError):
-    """params.yaml is missing or malformed."""
-
-
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise ParamsError(f"{path}: no such params file (run from the repository root)")
-    try:
-        params = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(params, dict):
-        raise ParamsError(f"{path}: expected a mapping at the top level")
-    return params
 
 
 def stable_seed(*parts: object) -> list[int]:

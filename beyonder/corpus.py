@@ -11,14 +11,14 @@ the remaining datasets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from beyonder.config import Layout
 from beyonder.encoding import EncodedSample, encode_sample
-from beyonder.splits import DEFAULT_FAMILIES, grouped_test_split
+from beyonder.params import Params
+from beyonder.splits import grouped_test_split
 from beyonder.storage import read_json
 
 
@@ -68,39 +68,27 @@ def load_corpus(layout: Layout, classifiers: list[str], include_augmented: bool 
     return Corpus(index, acc.to_numpy(np.float64), time.to_numpy(np.float64), list(classifiers))
 
 
-def split_params(params: dict[str, Any]) -> dict[str, Any]:
-    split = params.get("split") or {}
-    return {
-        "test_fraction": float(split.get("test_fraction", 0.25)),
-        "val_fraction": float(split.get("val_fraction", 0.2)),
-        "families": tuple(split.get("families") or DEFAULT_FAMILIES),
-        "test_sources": split.get("test_sources"),
-    }
-
-
-def test_datasets(corpus: Corpus, params: dict[str, Any]) -> set[str]:
+def test_datasets(corpus: Corpus, params: Params) -> set[str]:
     """Datasets held out for evaluation: whole families of the original (non-augmented) data."""
-    sp = split_params(params)
+    split = params.split
     original = corpus.index[corpus.index["kind"] == "bootstrap"]
     eligible = None
-    if sp["test_sources"]:
-        eligible = set(original.loc[original["source"].isin(sp["test_sources"]), "dataset"])
-    return grouped_test_split(
-        original["dataset"], sp["test_fraction"], int(params.get("seed", 0)), sp["families"], eligible
-    )
+    if split.test_sources:
+        eligible = set(original.loc[original["source"].isin(split.test_sources), "dataset"])
+    return grouped_test_split(original["dataset"], split.test_fraction, params.seed, split.families, eligible)
 
 
-def train_val_masks(corpus: Corpus, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def train_val_masks(corpus: Corpus, params: Params) -> tuple[np.ndarray, np.ndarray]:
     """Boolean masks over the corpus: training samples and validation samples.
 
     Samples without a single label are dropped; samples of test datasets never appear.
     """
-    sp = split_params(params)
+    split = params.split
     test = test_datasets(corpus, params)
     datasets = corpus.index["dataset"]
     usable = ~np.all(np.isnan(corpus.accuracy), axis=1) & ~datasets.isin(test).to_numpy()
     candidates = sorted(set(datasets[usable]))
-    val = grouped_test_split(candidates, sp["val_fraction"], int(params.get("seed", 0)) + 1, sp["families"])
+    val = grouped_test_split(candidates, split.val_fraction, params.seed + 1, split.families)
     if len(val) == len(candidates):  # tiny corpora: keep at least one dataset for training
         val = set()
     in_val = datasets.isin(val).to_numpy()

@@ -21,7 +21,17 @@ from beyonder.baselines import LandmarkRidge, MetaFeatureForest, NearestDatasets
 from beyonder.corpus import Corpus, per_dataset_mean
 from beyonder.encoding import EncodedSample
 from beyonder.estimator import Beyonder, BeyonderConfig, dataset_features, new_network
-from beyonder.evaluation import HEADLINE, choose, evaluate_methods, regret, rounded, svm_task
+from beyonder.evaluation import (
+    HEADLINE,
+    choose,
+    evaluate_methods,
+    regret,
+    rounded,
+    spearman_rows,
+    svm_task,
+)
+from beyonder.finetune import freeze_encoder
+from beyonder.params import EvaluateParams
 from beyonder.splits import DEFAULT_FAMILIES, grouped_test_split
 
 METHODS = ("beyonder", "landmark_ridge", "pymfe_rf", "pymfe_knn", "random")
@@ -70,9 +80,11 @@ def _fit_beyonder(
     val_fraction: float,
     log: Callable[[str], None],
     start: list[np.ndarray] | None = None,
+    heads_only: bool = False,
 ) -> tuple[Beyonder, Corpus]:
     """Fit on ``train`` with early stopping on a grouped validation split of its datasets;
-    ``start``: weights of a pretrained network to fine-tune (all layers) instead of a fresh one.
+    ``start``: weights of a pretrained network to fine-tune instead of a fresh one (all layers,
+    or with ``heads_only`` the heads alone: the seed's transfer by the last layers).
     Returns the fitted model and its validation samples (with the labels it was given)."""
     if config.dataset_targets:
         train = train.dataset_means()
@@ -86,6 +98,8 @@ def _fit_beyonder(
     if start is not None:
         model = new_network(config)
         model.set_weights(start)
+        if heads_only:
+            freeze_encoder(model)
     est = Beyonder(config).fit(
         [ws.encoded[s] for s in fit.index["sample_id"]],
         fit.accuracy,
@@ -95,6 +109,10 @@ def _fit_beyonder(
     )
     return est, val
 
+
+FINETUNE = ("all", "heads", "none")
+"""What a variant does with pretrained weights (``--pretrain-corpus``): fine-tune all layers,
+the heads only, or ignore them and start fresh."""
 
 MARGINS = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, np.inf)
 """Predicted accuracy gains over the SBS's pick that ``choose_margin`` tries."""
@@ -195,6 +213,9 @@ def predict_fold(
         for name, overrides in (variants or {}).items():
             settings = dict(overrides)
             groups, kinds = settings.pop("train_groups", None), settings.pop("train_kinds", None)
+            finetune = settings.pop("finetune", "all")
+            if finetune not in FINETUNE:
+                raise ValueError(f"variant {name}: finetune must be one of {FINETUNE}, got {finetune!r}")
             subset = train
             if groups is not None:
                 wanted = {d for d, g in train_ws.groups.items() if g in set(groups)}
@@ -202,7 +223,10 @@ def predict_fold(
             if kinds is not None:
                 subset = subset.subset(subset.index["kind"].isin(kinds).to_numpy())
             log(f"  beyonder_{name}: {overrides}")
-            variant, _ = _fit_beyonder(train_ws, subset, replace(config, **settings), seed, val_fraction, log, start)
+            variant, _ = _fit_beyonder(
+                train_ws, subset, replace(config, **settings), seed, val_fraction, log,
+                None if finetune == "none" else start, heads_only=finetune == "heads",
+            )  # fmt: skip
             preds[f"beyonder_{name}"] = variant.predict(encoded)["accuracy"]
         if config.views > 1:  # the test-time ensembling ablation, at no training cost
             preds["beyonder_1view"] = est.predict(encoded, views=1)["accuracy"]
@@ -219,6 +243,8 @@ def predict_fold(
         preds["landmark_ridge"] = ridge.predict(
             dataset_features([test_ws.encoded[s] for s in test.index["sample_id"]], config)
         )
+        if "beyonder" in preds:  # does the deep part add anything once shrunk towards the linear?
+            preds["beyonder_ridge_mean"] = (preds["beyonder"] + preds["landmark_ridge"]) / 2
     if {"pymfe_rf", "pymfe_knn"} & set(methods):
         X_train, columns = meta_matrix([train_ws.meta[s] for s in original_train.index["sample_id"]])
         X_test, _ = meta_matrix([test_ws.meta[s] for s in test.index["sample_id"]], columns)
@@ -245,8 +271,10 @@ def cv_one_sample(corpus: Corpus, sbs_index: dict[str, int]) -> dict[str, float]
     truth share no CV noise); the SBS (``sbs_index`` per dataset) is priced with the same
     truths. This is what running cross-validation on the table itself achieves, i.e. what
     Beyonder is meant to replace: the realistic ceiling of any selector that reads one sample.
-    Needs at least two labelled samples per dataset; others are skipped."""
-    cv_regret, sbs_regret = [], []
+    Its ``spearman`` (one sample's CV ranking against the others' mean) is likewise the
+    ranking quality that CV noise allows. Needs at least two labelled samples per dataset;
+    others are skipped."""
+    cv_regret, sbs_regret, cv_spearman = [], [], []
     with warnings.catch_warnings():  # a classifier labelled in no other sample
         warnings.simplefilter("ignore", RuntimeWarning)
         for dataset, rows in sorted(corpus.index.groupby("dataset").indices.items()):
@@ -259,6 +287,7 @@ def cv_one_sample(corpus: Corpus, sbs_index: dict[str, int]) -> dict[str, float]
             truth = np.array([np.nanmean(np.delete(accuracy, i, axis=0), axis=0) for i in range(len(accuracy))])
             cv_regret.append(float(np.nanmean(regret(truth, choose(accuracy)))))
             sbs_regret.append(float(np.nanmean(regret(truth, np.full(len(truth), sbs_index[dataset])))))
+            cv_spearman.append(float(np.nanmean(spearman_rows(truth, accuracy))))
     cv_mean = float(np.mean(cv_regret)) if cv_regret else float("nan")
     sbs_mean = float(np.mean(sbs_regret)) if sbs_regret else float("nan")
     return {
@@ -266,6 +295,7 @@ def cv_one_sample(corpus: Corpus, sbs_index: dict[str, int]) -> dict[str, float]
         "mean_regret": cv_mean,
         "sbs_mean_regret": sbs_mean,
         "gap_closed": (sbs_mean - cv_mean) / sbs_mean if sbs_mean > 1e-12 else float("nan"),
+        "spearman": float(np.nanmean(cv_spearman)) if cv_spearman else float("nan"),
     }
 
 
@@ -308,22 +338,38 @@ def score(
     return report
 
 
+@dataclass
+class RunSettings:
+    """What a comparison (``cross_validate``, ``train_test``) keeps alike on every fold: the
+    methods compared; how they are scored (``tie_tolerance``, ``n_boot`` and ``seed`` of
+    ``beyonder.evaluation``; the defaults are ``params.yaml``'s ``evaluate``); how Beyonder
+    trains (``start``: pretrained weights it fine-tunes from, see ``pretrain``; ``seeds`` and
+    ``variants``: see ``predict_fold``); and where progress lines go (``log``)."""
+
+    methods: tuple[str, ...] = METHODS
+    tie_tolerance: float = EvaluateParams.tie_tolerance
+    n_boot: int = EvaluateParams.n_boot
+    seed: int = 0
+    log: Callable[[str], None] = print
+    start: list[np.ndarray] | None = None
+    seeds: int = 1
+    variants: dict[str, dict[str, Any]] | None = None
+
+    def scoring(self) -> tuple[float, int, int]:
+        """``score``'s last three arguments."""
+        return self.tie_tolerance, self.n_boot, self.seed
+
+    def training(self) -> dict[str, Any]:
+        """``predict_fold``'s keyword arguments but the seed (which moves per fold)."""
+        return {"log": self.log, "start": self.start, "seeds": self.seeds, "variants": self.variants}
+
+
 def cross_validate(
-    ws: Workspace,
-    folds: list[set[str]],
-    config: BeyonderConfig,
-    methods: tuple[str, ...] = METHODS,
-    tie_tolerance: float = 0.005,
-    n_boot: int = 1000,
-    seed: int = 0,
-    log: Callable[[str], None] = print,
-    start: list[np.ndarray] | None = None,
-    seeds: int = 1,
-    variants: dict[str, dict[str, Any]] | None = None,
+    ws: Workspace, folds: list[set[str]], config: BeyonderConfig, settings: RunSettings | None = None
 ) -> dict[str, Any]:
-    """Grouped K-fold: each fold's datasets are predicted by methods trained on the others
-    (Beyonder fine-tuned from ``start`` when pretrained weights are given; ``seeds`` and
-    ``variants``: see ``predict_fold``)."""
+    """Grouped K-fold: each fold's datasets are predicted by methods trained on the others."""
+    settings = settings or RunSettings()
+    methods, seed, log = settings.methods, settings.seed, settings.log
     collected: dict[str, list[pd.DataFrame]] = defaultdict(list)
     sbs_rows = []
     for k, test_sets in enumerate(folds):
@@ -333,7 +379,7 @@ def cross_validate(
         log(f"fold {k + 1}/{len(folds)}: {len(test_sets)} test datasets, {len(train_sets)} training datasets")
         preds, train_means = predict_fold(
             ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k), methods, seed + k,
-            log=log, start=start, seeds=seeds, variants=variants,
+            **settings.training(),
         )
         test = ws.original.subset(_rows(ws.original, test_sets, True))
         for name, p in preds.items():
@@ -342,7 +388,7 @@ def cross_validate(
         sbs_rows.append(_sbs_table(train_means, datasets, ws.original.classifiers))
     predictions = {name: pd.concat(frames) for name, frames in collected.items() if frames}
     sbs_means = pd.concat(sbs_rows)
-    report = score(ws.original, predictions, sbs_means, tie_tolerance, n_boot, seed)
+    report = score(ws.original, predictions, sbs_means, *settings.scoring())
     report["folds"] = [sorted(f) for f in folds]
     by_group: dict[str, set[str]] = defaultdict(set)
     for dataset in ws.original.index["dataset"]:
@@ -351,7 +397,7 @@ def cross_validate(
         report["by_group"] = {
             group or "(unknown)": score(
                 ws.original.subset(_rows(ws.original, members, True)),
-                predictions, sbs_means, tie_tolerance, n_boot, seed,
+                predictions, sbs_means, *settings.scoring(),
             )
             for group, members in sorted(by_group.items())
         }  # fmt: skip
@@ -359,29 +405,19 @@ def cross_validate(
 
 
 def train_test(
-    train_ws: Workspace,
-    test_ws: Workspace,
-    config: BeyonderConfig,
-    methods: tuple[str, ...] = METHODS,
-    tie_tolerance: float = 0.005,
-    n_boot: int = 1000,
-    seed: int = 0,
-    log: Callable[[str], None] = print,
-    start: list[np.ndarray] | None = None,
-    seeds: int = 1,
-    variants: dict[str, dict[str, Any]] | None = None,
+    train_ws: Workspace, test_ws: Workspace, config: BeyonderConfig, settings: RunSettings | None = None
 ) -> dict[str, Any]:
     """Train on every dataset of one corpus, test on every dataset of another."""
+    settings = settings or RunSettings()
     train_sets = set(train_ws.original.index["dataset"])
     test_sets = set(test_ws.original.index["dataset"])
     preds, train_means = predict_fold(
-        train_ws, train_sets, test_ws, test_sets, config, methods, seed, log=log, start=start,
-        seeds=seeds, variants=variants,
+        train_ws, train_sets, test_ws, test_sets, config, settings.methods, settings.seed, **settings.training()
     )
     test = test_ws.original
     predictions = {name: per_dataset_mean(test, p) for name, p in preds.items()}
     datasets = sorted(test_sets)
-    return score(test, predictions, _sbs_table(train_means, datasets, test.classifiers), tie_tolerance, n_boot, seed)
+    return score(test, predictions, _sbs_table(train_means, datasets, test.classifiers), *settings.scoring())
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:

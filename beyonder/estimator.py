@@ -54,19 +54,34 @@ EMBEDDING_LAYER = EMBEDDING
 """The layer whose output is the dataset embedding (what ``Beyonder.embed`` returns)."""
 
 
-def masked_accuracy_loss(rank_weight: float):
-    """MSE on accuracies, MSE on accuracies relative to the sample's mean, and a pairwise
-    logistic ranking loss weighted by how far apart the two true accuracies are.
-    Missing labels (NaN) drop out of every term."""
+REGRET_TEMPERATURE = 0.01
+"""Softness of the pick in the regret term: a classifier predicted 1 point (0.01) below the top
+is chosen e^-1 times as often as the top one."""
+
+
+def masked_accuracy_loss(rank_weight: float, regret_weight: float = 0.0, reference: int | None = None):
+    """MSE on accuracies, MSE on accuracies relative to a reference, a pairwise logistic
+    ranking loss weighted by how far apart the two true accuracies are and, with
+    ``regret_weight``, the expected regret of a soft pick (softmax of the predictions at
+    ``REGRET_TEMPERATURE``): the selection metric itself, made differentiable.
+
+    ``reference``: the classifier whose accuracy the relative term subtracts (the training
+    SBS: targets relative to the SBS, the question a user asks: "better than always X?");
+    None: the sample's mean over classifiers. Missing labels (NaN) drop out of every term (a
+    sample missing the reference classifier's label falls back on its mean)."""
 
     def loss(y_true, y_pred):
         mask = ops.cast(ops.logical_not(ops.isnan(y_true)), y_pred.dtype)
         t = ops.where(mask > 0, y_true, 0.0)
         n = ops.maximum(ops.sum(mask, axis=-1, keepdims=True), 1.0)
         mse = ops.sum(mask * (y_pred - t) ** 2, axis=-1) / ops.squeeze(n, -1)
-        rel_t = t - ops.sum(mask * t, axis=-1, keepdims=True) / n
-        rel_p = y_pred - ops.sum(mask * y_pred, axis=-1, keepdims=True) / n
-        rel = ops.sum(mask * (rel_p - rel_t) ** 2, axis=-1) / ops.squeeze(n, -1)
+        ref_t = ops.sum(mask * t, axis=-1, keepdims=True) / n
+        ref_p = ops.sum(mask * y_pred, axis=-1, keepdims=True) / n
+        if reference is not None:
+            has_ref = mask[:, reference : reference + 1]
+            ref_t = has_ref * t[:, reference : reference + 1] + (1.0 - has_ref) * ref_t
+            ref_p = has_ref * y_pred[:, reference : reference + 1] + (1.0 - has_ref) * ref_p
+        rel = ops.sum(mask * ((y_pred - ref_p) - (t - ref_t)) ** 2, axis=-1) / ops.squeeze(n, -1)
         dt = ops.expand_dims(t, -1) - ops.expand_dims(t, -2)
         dp = ops.expand_dims(y_pred, -1) - ops.expand_dims(y_pred, -2)
         pair = ops.expand_dims(mask, -1) * ops.expand_dims(mask, -2) * ops.cast(dt > 1e-3, dt.dtype)
@@ -74,7 +89,13 @@ def masked_accuracy_loss(rank_weight: float):
         ranking = ops.sum(weight * ops.softplus(-20.0 * dp), axis=(-1, -2)) / ops.maximum(
             ops.sum(weight, axis=(-1, -2)), 1e-6
         )
-        return 100.0 * (mse + rel) + rank_weight * ranking
+        total = 100.0 * (mse + rel) + rank_weight * ranking
+        if regret_weight:
+            logits = ops.where(mask > 0, y_pred / REGRET_TEMPERATURE, -1e9)
+            pick = ops.softmax(logits, axis=-1) * mask
+            best = ops.max(ops.where(mask > 0, t, -1.0), axis=-1, keepdims=True)
+            total = total + regret_weight * 10.0 * ops.sum(pick * (best - t), axis=-1)
+        return total
 
     return loss
 
@@ -133,14 +154,26 @@ class Beyonder(BeyonderPredictor):
         self.model_: keras.Model | None = None
         self.history_: dict[str, list[float]] = {}
         self._embedder: tuple[keras.Model, keras.Model] | None = None
+        self.sbs_: str | None = None
 
     def _compile(self, model: keras.Model) -> None:
         model.compile(
             optimizer=keras.optimizers.AdamW(self.config.learning_rate, weight_decay=1e-4),
-            loss={"accuracy": masked_accuracy_loss(self.config.rank_weight), "fit_time": masked_mse},
+            loss={"accuracy": self._accuracy_loss(), "fit_time": masked_mse},
             loss_weights={"accuracy": 1.0, "fit_time": self.config.time_weight},
             jit_compile=False,  # XLA compiles for about a minute on CPU and gains little here
         )
+
+    def _accuracy_loss(self):
+        c = self.config
+        if c.relative_to not in ("mean", "sbs"):
+            raise ValueError(f"relative_to must be 'mean' or 'sbs', got {c.relative_to!r}")
+        reference = None
+        if c.relative_to == "sbs":
+            if self.sbs_ is None:
+                raise ValueError("relative_to='sbs' needs the training labels (call fit)")
+            reference = c.classifiers.index(self.sbs_)
+        return masked_accuracy_loss(c.rank_weight, c.regret_weight, reference)
 
     def fit(
         self,
@@ -169,6 +202,10 @@ class Beyonder(BeyonderPredictor):
             model = new_network(c)
             if c.prior_init:
                 start_from_prior(model, accuracy, fit_time, dataset_features(samples, c))
+        with warnings.catch_warnings():  # a classifier without any label
+            warnings.simplefilter("ignore", RuntimeWarning)
+            means = np.nanmean(np.asarray(accuracy, dtype=np.float64), axis=0)
+        self.sbs_ = c.classifiers[int(np.nanargmax(np.nan_to_num(means, nan=-np.inf)))]
         self._compile(model)
         train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True)
         val = None

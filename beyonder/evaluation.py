@@ -111,7 +111,7 @@ def single_best(train_true: ArrayLike) -> int:
     return int(np.nanargmax(means))
 
 
-def _spearman_rows(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+def spearman_rows(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Spearman correlation per row over the cells labelled and predicted; ``NaN`` where undefined."""
     out = np.full(true.shape[0], np.nan)
     for i in range(true.shape[0]):
@@ -150,7 +150,7 @@ def _per_row(
         "sbs_regret": sbs_regret,
         "top1": picked >= hit_line,
         "top3": np.nan_to_num(top3_best, nan=-np.inf) >= hit_line,
-        "spearman": _spearman_rows(true, pred),
+        "spearman": spearman_rows(true, pred),
     }
 
 

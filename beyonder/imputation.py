@@ -801,14 +801,14 @@ def split_names(names: Sequence[str], params: dict[str, Any]) -> tuple[list[str]
     the test families are those ``evaluate`` holds out (``split.test_fraction``, ``seed``), the
     validation families those ``train`` stops early on, so a table the benchmark scores was
     never trained on, by the selector or the imputer."""
-    from beyonder.corpus import split_params
-    from beyonder.splits import grouped_test_split
+    from beyonder.splits import DEFAULT_FAMILIES, grouped_test_split
 
-    sp = split_params(params)
+    split = params.get("split") or {}
+    families = tuple(split.get("families") or DEFAULT_FAMILIES)
     seed = int(params.get("seed", 0))
-    test = grouped_test_split(names, sp["test_fraction"], seed, sp["families"])
+    test = grouped_test_split(names, float(split.get("test_fraction", 0.25)), seed, families)
     rest = sorted(set(names) - test)
-    val = grouped_test_split(rest, sp["val_fraction"], seed + 1, sp["families"])
+    val = grouped_test_split(rest, float(split.get("val_fraction", 0.2)), seed + 1, families)
     if len(val) == len(rest):
         val = set()
     return sorted(set(rest) - val), sorted(val), sorted(test)

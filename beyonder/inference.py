@@ -18,6 +18,7 @@ import numpy as np
 
 from beyonder.encoding import N_GLOBALS, N_LANDMARKS, EncodedSample, batch, view
 from beyonder.network import NETWORK_FILE, NumpyNetwork
+from beyonder.params import TrainParams
 from beyonder.schema import PORTFOLIO
 
 CONFIG_FILE = "beyonder.json"
@@ -29,31 +30,21 @@ EMBEDDING = "dataset_embedding"
 
 
 @dataclass
-class BeyonderConfig:
-    """Every knob of the network and its training; saved beside the weights."""
+class BeyonderConfig(TrainParams):
+    """Every knob of the network and its training; saved beside the weights.
+
+    The ``train`` section of ``params.yaml`` (``TrainParams``: the one home of its defaults)
+    plus what a saved model also needs: the classifiers it predicts, its seed, and
+    ``landmarks`` (off: the landmarker globals are zeroed, for ablations)."""
 
     classifiers: list[str] = field(default_factory=lambda: list(PORTFOLIO))
-    rows: int = 64
-    max_features: int = 16
-    dim: int = 32
-    heads: int = 4
-    blocks: int = 2
-    inducing: int = 16
-    dropout: float = 0.0
-    epochs: int = 30
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    rank_weight: float = 1.0
-    time_weight: float = 0.1
-    patience: int = 8
-    views: int = 4
-    landmarks: bool = True  # feed the landmarker globals (off: zeroed, for ablations)
-    prior_init: bool = True  # heads start at a ridge regression on the globals, see start_from_prior
-    dataset_targets: bool = True  # train on each dataset's mean labels (Corpus.dataset_means)
+    landmarks: bool = True
     seed: int = 0
 
 
 def read_config(directory: str | Path) -> BeyonderConfig:
+    """The config saved beside a model's weights; a key it lacks (a model saved before that
+    knob existed) takes today's default."""
     return BeyonderConfig(**json.loads((Path(directory) / CONFIG_FILE).read_text()))
 
 

@@ -24,6 +24,7 @@ from beyonder import tracking
 from beyonder.cleaning import CleaningConfig, clean_dataset
 from beyonder.encoding import EncodedSample, encode_sample
 from beyonder.errors import error_line, first_line
+from beyonder.params import SampleParams
 from beyonder.registry import pyfunc_artifact, registered_artifact
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import RESERVED, SVM_KERNELS, TARGET
@@ -54,9 +55,9 @@ class Recommender:
         self,
         estimator: BeyonderPredictor,
         cleaning: CleaningConfig | None = None,
-        sample_rows: int = 500,
-        replace: bool = True,
-        subsamples: int = 4,
+        sample_rows: int = SampleParams.rows,
+        replace: bool = SampleParams.replace,
+        subsamples: int = SampleParams.subsamples,
         seed: int = 0,
     ):
         self.estimator = estimator

@@ -6,15 +6,16 @@ import numpy as np
 import pandas as pd
 
 from beyonder.config import stable_seed
+from beyonder.params import SampleParams
 from beyonder.schema import ROW_ID, TARGET
 
 
 def bootstrap_samples(
     frame: pd.DataFrame,
     dataset: str,
-    rows: int = 500,
-    per_dataset: int = 3,
-    replace: bool = True,
+    rows: int = SampleParams.rows,
+    per_dataset: int = SampleParams.per_dataset,
+    replace: bool = SampleParams.replace,
     seed: int = 0,
 ) -> list[tuple[str, pd.DataFrame]]:
     """``per_dataset`` samples of ``min(rows, len(frame))`` rows, drawn per class in proportion.

@@ -9,36 +9,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from beyonder.config import stable_seed
-
-DEFAULT_FAMILIES = (
-    # UCI near-duplicates
-    r"^spectf?\.",
-    r"^colic",
-    r"^anneal",
-    r"^heart",
-    r"^bridges",
-    r"^column\d",
-    r"^solar\.flare",
-    # StatLib families of the bundled corpus (corpus/statlib_binarized/manifest.json's
-    # ``family``); autoprice is the price of the UCI autos cars
-    r"^(autos|autoprice)$",
-    r"^analcatdata_",
-    r"^csb_",
-    r"^sleuth_",
-    r"^christensen",
-    r"^visualizing_",
-    r"^chscase_",
-    r"^witmer_",
-    r"^smoothmeth_",
-    r"^rmftsa_",
-    r"^diggle_",
-    r"^rabe_",
-    r"^baseball",
-    r"^colleges_",
-    r"^cpu",
-    r"^puma",
-)
-"""The params' ``split.families`` (``tests/test_sampling_splits.py`` holds them equal)."""
+from beyonder.params import DEFAULT_FAMILIES
 
 
 def family_of(dataset: str, patterns: Sequence[str] = DEFAULT_FAMILIES) -> str:

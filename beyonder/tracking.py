@@ -78,3 +78,19 @@ def set_alias(version: Any, alias: str, name: str = MODEL_NAME) -> None:
     from mlflow.tracking import MlflowClient
 
     MlflowClient().set_registered_model_alias(name, alias, str(version.version))
+
+
+def log_crossval(result: dict[str, Any], setting: dict[str, Any], root: str | Path = ".") -> None:
+    """One MLflow run for a ``beyonder evaluate --corpus`` report: its setting as params, each
+    method's headline metrics (``<method>_<metric>``), the one-sample CV reference, and the
+    whole report as ``crossval.json``."""
+    import mlflow
+
+    configure(root)
+    with mlflow.start_run(run_name="crossval"):
+        mlflow.log_params(dict(setting))
+        for method, metrics in result["methods"].items():
+            mlflow.log_metrics({f"{method}_{k}": v for k, v in metrics.items() if isinstance(v, float)})
+        reference = {k: v for k, v in result["cv_one_sample"].items() if isinstance(v, float)}
+        mlflow.log_metrics({f"cv_one_sample_{k}": v for k, v in reference.items()})
+        mlflow.log_dict(result, "crossval.json")

@@ -13,7 +13,45 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from beyonder.stages.label import LABEL_COLUMNS
+
 TINY_CLASSIFIERS = ["logreg", "decision_tree", "knn", "svm_linear", "svm_rbf"]
+REPEATABLE_LABEL_COLUMNS = [c for c in LABEL_COLUMNS if c not in ("fit_time", "predict_time")]
+"""Labels table columns that must not depend on how or when the work ran (timings do)."""
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Absolute names a Python file imports, at the top or inside functions: modules, and
+    ``module.name`` for each name taken from one (it may be a submodule)."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def mixed_frame(n: int = 120, seed: int = 0, target: str = "class") -> pd.DataFrame:
+    """A small table of mixed types that classifiers can learn: a signal ``x``, an integer
+    ``count``, a categorical ``colour`` and a ``noise`` column (both with gaps), and a yes/no
+    ``target`` that follows ``x``."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "count": rng.integers(0, 7, size=n),
+            "colour": rng.choice(["red", "green", "blue"], size=n).astype(object),
+            "noise": rng.normal(size=n),
+        }
+    )
+    frame.loc[::9, "noise"] = np.nan
+    frame.loc[::11, "colour"] = None
+    frame[target] = np.where(x + rng.normal(scale=0.7, size=n) > 0, "yes", "no").astype(object)
+    return frame
 
 
 def tiny_recommender(classifiers: list[str] | None = None, seed: int = 0, sample_rows: int = 120):

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from helpers import mixed_frame
 
 
 @dataclass(frozen=True)
@@ -48,21 +49,6 @@ def _iris() -> pd.DataFrame:
     frame = bunch.data.copy()
     frame.columns = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
     frame["class"] = np.asarray(bunch.target_names)[bunch.target]
-    return frame
-
-
-def _mixed(n: int = 120, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=n)
-    frame = pd.DataFrame(
-        {
-            "x": x,
-            "count": rng.integers(0, 7, size=n),
-            "colour": rng.choice(["red", "green", "blue"], size=n),
-            "noise": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
-        }
-    )
-    frame["class"] = np.where(x + rng.normal(scale=0.7, size=n) > 0, "yes", "no")
     return frame
 
 
@@ -106,7 +92,7 @@ def write_good_corpus(folder: str | Path) -> dict[str, Expect]:
     folder.mkdir(parents=True, exist_ok=True)
     _iris().to_csv(folder / "good_iris.csv", index=False)
     (folder / "good_weather.arff").write_text(_WEATHER_ARFF + "\n".join(_weather_rows()) + "\n")
-    _mixed().to_parquet(folder / "good_mixed.parquet", index=False)
+    mixed_frame().to_parquet(folder / "good_mixed.parquet", index=False)
     return {name: Expect(True, what="good dataset") for name in GOOD}
 
 
@@ -162,7 +148,7 @@ def write_hostile_corpus(folder: str | Path, good: bool = True) -> dict[str, Exp
         ),
     )
     good_parquet = io.BytesIO()
-    _mixed(200, seed=3).to_parquet(good_parquet, index=False)
+    mixed_frame(200, seed=3).to_parquet(good_parquet, index=False)
     data = good_parquet.getvalue()
     text(
         "truncated_parquet",
@@ -291,7 +277,7 @@ def write_hostile_corpus(folder: str | Path, good: bool = True) -> dict[str, Exp
     frame["mixed"] = [i if i % 4 else f"s{i % 3}" for i in range(60)]
     frame["mostly_numbers"] = [str(i * 1.5) if i % 40 else "n/a?" for i in range(60)]
     csv("mixed_column", frame, usable("a column of mixed numbers and strings", "numeric_columns"))
-    frame = _mixed(80, seed=2)
+    frame = mixed_frame(80, seed=2)
     frame["x"] = frame["x"].map(lambda v: f"{v:.3f}".replace(".", ","))
     csv(
         "semicolons",

@@ -399,7 +399,7 @@ def test_wide_frame_is_fast():
     frame[TARGET] = rng.integers(0, 3, n)
     frame.loc[:4, TARGET] = np.nan  # forces the row take path
     start = time.perf_counter()
-    out, report = clean_dataset(frame)
+    out, report = clean_dataset(frame, CleaningConfig(max_features=None))  # every column kept
     elapsed = time.perf_counter() - start
     assert out.shape == (n - 5, k + 2)
     assert report["dropped_columns"] == {"ints": "id_like"}

@@ -124,13 +124,13 @@ def test_csv_arff_and_parquet_give_the_same_recommendation(registry, tmp_path) -
 
 
 def test_cli_recommend_prints_a_ranked_table_and_json(registry, capsys, monkeypatch) -> None:
-    import flows.runtime
+    import beyonder.flows.runtime
     from beyonder.recommend import recommend
 
     def no_prefect():
         raise AssertionError("recommend must not start a Prefect API")
 
-    monkeypatch.setattr(flows.runtime, "prefect_api", no_prefect)
+    monkeypatch.setattr(beyonder.flows.runtime, "prefect_api", no_prefect)
     rc, out, err = _cli(capsys, "recommend", str(registry.csv), "--target", "class")
     assert rc == 0, err
     lines = out.splitlines()

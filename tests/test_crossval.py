@@ -15,6 +15,7 @@ import yaml
 
 from beyonder.corpus import Corpus
 from beyonder.crossval import (
+    RunSettings,
     Workspace,
     cautious,
     choose_margin,
@@ -26,7 +27,8 @@ from beyonder.crossval import (
     train_test,
 )
 from beyonder.encoding import encode_sample
-from beyonder.estimator import BeyonderConfig
+from beyonder.estimator import BeyonderConfig, new_network
+from beyonder.params import LocalSource, SampleParams, load_params, parse_params
 from beyonder.schema import ROW_ID, TARGET
 from beyonder.splits import grouped_folds
 
@@ -69,7 +71,7 @@ def report() -> dict:
     ws = _workspace(n_datasets=16, per_dataset=1)
     folds = grouped_folds(sorted(set(ws.original.index["dataset"])), 2, seed=0, families=())
     methods = ("beyonder", "landmark_ridge", "pymfe_knn", "pymfe_rf", "random")
-    return cross_validate(ws, folds, CONFIG, methods, n_boot=50)
+    return cross_validate(ws, folds, CONFIG, RunSettings(methods, n_boot=50))
 
 
 def test_every_dataset_is_tested_once_on_held_out_folds(report: dict) -> None:
@@ -83,7 +85,7 @@ def test_json_layout_has_every_method_and_the_one_view_ablation(report: dict) ->
     result = summary(report)
     assert result["n_datasets"] == 16
     expected = {
-        "beyonder", "beyonder_1view", "beyonder_knn", "beyonder_cautious",
+        "beyonder", "beyonder_1view", "beyonder_knn", "beyonder_cautious", "beyonder_ridge_mean",
         "landmark_ridge", "sbs", "oracle", "random", "pymfe_rf", "pymfe_knn",
     }  # fmt: skip
     assert set(result["methods"]) == expected
@@ -105,7 +107,7 @@ def test_pretrained_weights_start_the_fine_tuning() -> None:
     synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(4, 1, prefix="real", seed=2)
     start = pretrain(synthetic, CONFIG, log=lambda _: None)
     assert len(start) > 0 and all(np.isfinite(w).all() for w in start)
-    tuned = train_test(synthetic, real, CONFIG, ("beyonder",), n_boot=20, start=start, log=lambda _: None)
+    tuned = train_test(synthetic, real, CONFIG, RunSettings(("beyonder",), n_boot=20, start=start, log=lambda _: None))
     assert tuned["methods"]["beyonder"]["mean_regret"] >= 0
     assert sorted(row["dataset"] for row in tuned["per_dataset"]) == [f"real{i}" for i in range(4)]
 
@@ -121,6 +123,42 @@ def test_pretrained_weights_start_the_fine_tuning() -> None:
     rng = np.random.default_rng(0)
     other = [w + rng.normal(0, 0.2, w.shape).astype(w.dtype) if w.dtype.kind == "f" else w for w in start]
     assert np.abs(beyonder(start) - beyonder(other)).max() > 1e-4, "the pretrained weights were ignored"
+
+
+def test_heads_only_fine_tuning_keeps_the_pretrained_encoder() -> None:
+    """``finetune=heads``: every layer below the heads keeps its pretrained weights and the heads
+    move; ``finetune=none`` ignores the pretrained weights (a fresh start); unknown: refused."""
+    from beyonder.crossval import _fit_beyonder
+    from beyonder.finetune import HEAD_LAYERS
+
+    synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(5, 1, prefix="real", seed=2)
+    start = pretrain(synthetic, CONFIG, log=lambda _: None)
+    reference = new_network(CONFIG)
+    reference.set_weights(start)
+    est, _ = _fit_beyonder(real, real.original, CONFIG, 0, 0.2, lambda _: None, start, heads_only=True)
+    moved = {
+        layer.name
+        for layer, before in zip(est.model_.layers, reference.layers, strict=True)
+        if any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), before.get_weights(), strict=True))
+    }
+    assert moved and moved <= set(HEAD_LAYERS)
+
+    sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
+    variants = {"fresh": {"finetune": "none"}, "heads": {"finetune": "heads"}}
+    preds, _ = predict_fold(
+        synthetic, sets[0], real, sets[1], CONFIG, ("beyonder",), log=lambda _: None, start=start, variants=variants
+    )
+    plain, _ = predict_fold(
+        synthetic, sets[0], real, sets[1], CONFIG, ("beyonder", "landmark_ridge"), log=lambda _: None
+    )
+    np.testing.assert_allclose(preds["beyonder_fresh"], plain["beyonder"], atol=1e-6)
+    np.testing.assert_allclose(plain["beyonder_ridge_mean"], (plain["beyonder"] + plain["landmark_ridge"]) / 2)
+    assert np.abs(preds["beyonder_heads"] - preds["beyonder"]).max() > 1e-4
+    with pytest.raises(ValueError, match="finetune must be one of"):
+        predict_fold(
+            synthetic, sets[0], real, sets[1], CONFIG, ("beyonder",), log=lambda _: None, start=start,
+            variants={"bad": {"finetune": "last"}},
+        )  # fmt: skip
 
 
 def test_extra_seeds_are_scored_alone_and_averaged() -> None:
@@ -167,6 +205,7 @@ def test_cv_one_sample_prices_each_samples_pick_with_the_other_samples() -> None
     assert result["mean_regret"] == pytest.approx(5.0)  # (10 + 0) / 2
     assert result["sbs_mean_regret"] == pytest.approx(22.5)  # a: (10 + 0) / 2, b: 40
     assert result["gap_closed"] == pytest.approx(17.5 / 22.5)
+    assert result["spearman"] == pytest.approx(0.0)  # a: each sample ranks the pair wrong (-1), b: right (+1)
     assert cv_one_sample(corpus, {"c": 1})["n_datasets"] == 0
 
 
@@ -184,22 +223,26 @@ def test_margin_is_chosen_on_validation_regret_ties_to_the_sbs() -> None:
 
 
 def test_corpus_workspace_takes_its_samples_per_dataset_from_evaluate(tmp_path) -> None:
-    from flows.crossval import corpus_workspace
+    from beyonder.workspaces import corpus_workspace
 
-    params = {
-        "seed": 1,
-        "ingest": {"sklearn": {"enabled": True}, "local": {"target": "class"}},
-        "sample": {"rows": 500, "per_dataset": 2},
-        "evaluate": {"corpus_samples": 4},
-    }
+    params = parse_params(
+        {
+            "seed": 1,
+            "ingest": {"sklearn": {"enabled": True}, "local": {"target": "target", "enabled": False}},
+            "sample": {"rows": 300, "per_dataset": 2},
+            "evaluate": {"corpus_samples": 4},
+        }
+    )
     root = corpus_workspace(tmp_path / "my corpus", params, base=tmp_path / "corpora")
-    derived = yaml.safe_load((root / "params.yaml").read_text())
-    assert derived["sample"] == {"rows": 500, "per_dataset": 4}
-    assert derived["ingest"] == {"local": {"target": "class", "enabled": True, "folders": [str(tmp_path / "my corpus")]}}
-    assert params["sample"]["per_dataset"] == 2  # the caller's params untouched
-    del params["evaluate"]
-    derived = yaml.safe_load((corpus_workspace(tmp_path / "other", params, base=tmp_path / "c") / "params.yaml").read_text())
-    assert derived["sample"]["per_dataset"] == 2
+    derived = load_params(root / "params.yaml")
+    assert derived.sample == SampleParams(rows=300, per_dataset=4)
+    assert derived.ingest.local == LocalSource(target="target", enabled=True, folders=[str(tmp_path / "my corpus")])
+    assert [s for s in ("sklearn", "synthetic", "openml") if getattr(derived.ingest, s).enabled] == []
+    assert derived.seed == 1 and derived.train == params.train
+    assert params.sample.per_dataset == 2  # the caller's params untouched
+    params.evaluate.corpus_samples = 0
+    derived = load_params(corpus_workspace(tmp_path / "other", params, base=tmp_path / "c") / "params.yaml")
+    assert derived.sample.per_dataset == 2
 
 
 def test_dataset_means_label_each_sample_with_its_datasets_mean_per_kind() -> None:
@@ -228,9 +271,9 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
     reported apart as well as together."""
     from dataclasses import replace
 
-    from flows.crossval import corpus_workspace
+    from beyonder.workspaces import corpus_workspace
 
-    params = {"seed": 1, "ingest": {"local": {"target": "class"}}, "sample": {"per_dataset": 2}}
+    params = parse_params({"seed": 1, "ingest": {"local": {"target": "class"}}, "sample": {"per_dataset": 2}})
     root = corpus_workspace([tmp_path / "uci", tmp_path / "statlib"], params, base=tmp_path / "c")
     assert root.name == "uci-statlib"
     derived = yaml.safe_load((root / "params.yaml").read_text())
@@ -240,7 +283,7 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
     groups = {f"d{i}": "first" if i < 3 else "second" for i in range(8)}
     ws = replace(ws, groups=groups)
     folds = grouped_folds(sorted(groups), 2, seed=0, families=())
-    report = cross_validate(ws, folds, CONFIG, ("landmark_ridge", "random"), n_boot=20)
+    report = cross_validate(ws, folds, CONFIG, RunSettings(("landmark_ridge", "random"), n_boot=20))
     assert set(report["by_group"]) == {"first", "second"}
     assert report["by_group"]["first"]["n_datasets"] == 3
     assert report["by_group"]["second"]["n_datasets"] == 5
@@ -250,7 +293,7 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
     out = summary(report)
     assert set(out["by_group"]["first"]["methods"]) == set(out["methods"])
     assert "per_dataset" not in out["by_group"]["first"]
-    assert "by_group" not in cross_validate(replace(ws, groups={}), folds, CONFIG, ("random",), n_boot=20)
+    assert "by_group" not in cross_validate(replace(ws, groups={}), folds, CONFIG, RunSettings(("random",), n_boot=20))
 
 
 def test_variants_are_trained_on_the_same_folds_and_scored_side_by_side() -> None:

@@ -116,6 +116,7 @@ def test_dataset_means_average_each_task_apart() -> None:
 
 def test_augment_writes_one_task_per_dataset_over_all_its_samples(tmp_path) -> None:
     from beyonder.config import Layout
+    from beyonder.params import DerivedParams
     from beyonder.stages.augment import derived_tasks
 
     layout = Layout(tmp_path)
@@ -127,8 +128,8 @@ def test_augment_writes_one_task_per_dataset_over_all_its_samples(tmp_path) -> N
         samples.append({"sample_id": f"demo__s{k}", "dataset": "demo", "source": "local",
                         "file": str(path.relative_to(tmp_path))})  # fmt: skip
     (layout.augmented / "samples").mkdir(parents=True)
-    assert derived_tasks(samples, layout, {"per_dataset": 0}, seed=5) == []
-    entries = derived_tasks(samples, layout, {"per_dataset": 2}, seed=5)
+    assert derived_tasks(samples, layout, DerivedParams(per_dataset=0), seed=5) == []
+    entries = derived_tasks(samples, layout, DerivedParams(per_dataset=2), seed=5)
     assert [e["sample_id"] for e in entries] == [
         "demo__s0__derived0", "demo__s0__derived1", "demo__s1__derived0", "demo__s1__derived1"
     ]  # fmt: skip

@@ -4,13 +4,14 @@ any of them reruns the stage and nothing stale survives a ``dvc repro``."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import imported_modules
 
 REPO = Path(__file__).resolve().parents[1]
+FLOWS = REPO / "beyonder" / "flows"
 STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
 
 
@@ -22,13 +23,7 @@ def _module_file(name: str) -> Path | None:
 
 
 def _imports(path: Path) -> set[str]:
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
-    return {n for n in names if n.split(".")[0] in ("beyonder", "flows")}
+    return {n for n in imported_modules(path) if n.split(".")[0] == "beyonder"}
 
 
 def code_closure(start: Path) -> set[Path]:
@@ -47,7 +42,7 @@ def code_closure(start: Path) -> set[Path]:
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_every_module_a_stage_runs_is_a_dependency(stage: str) -> None:
     deps = [REPO / d for d in STAGES[stage]["deps"]]
-    closure = code_closure(REPO / "flows" / f"{stage}.py")
+    closure = code_closure(FLOWS / f"{stage}.py")
     missing = sorted(
         str(f.relative_to(REPO))
         for f in closure
@@ -57,5 +52,18 @@ def test_every_module_a_stage_runs_is_a_dependency(stage: str) -> None:
 
 
 def test_the_closure_follows_imports_inside_functions() -> None:
-    closure = {str(p.relative_to(REPO)) for p in code_closure(REPO / "flows" / "ingest.py")}
+    closure = {str(p.relative_to(REPO)) for p in code_closure(FLOWS / "ingest.py")}
     assert {"beyonder/stages/ingest.py", "beyonder/sources/local.py", "beyonder/sources/openml_source.py"} <= closure
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_every_params_entry_of_a_stage_names_a_real_knob(stage: str) -> None:
+    """``dvc.yaml``'s ``params`` of each stage name sections or keys that ``Params`` has, so
+    a renamed knob cannot leave a stage depending on nothing."""
+    from beyonder.params import Params
+
+    for entry in STAGES[stage].get("params", []):
+        node: object = Params()
+        for part in entry.split("."):
+            assert hasattr(node, part), f"dvc.yaml stage {stage!r}: params entry {entry!r} is not a knob"
+            node = getattr(node, part)

@@ -201,6 +201,23 @@ def fitted() -> Beyonder:
     return Beyonder(config).fit(samples, accuracy, fit_time)
 
 
+def test_sbs_relative_regret_loss_trains_and_knows_the_training_sbs() -> None:
+    """``relative_to='sbs'`` with the regret term: one epoch trains to a finite loss, and the
+    reference is the classifier with the best mean training accuracy."""
+    config = BeyonderConfig(
+        epochs=1, dim=16, blocks=1, batch_size=4, relative_to="sbs", regret_weight=1.0
+    )
+    samples = [encode_sample(_frame(n_rows=n, seed=s)) for s, n in enumerate((40, 50, 60, 45))]
+    rng = np.random.default_rng(1)
+    accuracy = rng.uniform(0.4, 0.8, size=(len(samples), len(config.classifiers)))
+    accuracy[:, 5] = 0.95
+    est = Beyonder(config).fit(samples, accuracy, np.full_like(accuracy, 0.1))
+    assert est.sbs_ == config.classifiers[5]
+    assert np.isfinite(est.history_["loss"][0])
+    with pytest.raises(ValueError, match="relative_to"):
+        Beyonder(BeyonderConfig(epochs=1, relative_to="median")).fit(samples, accuracy, accuracy)
+
+
 def _invariance_sample() -> pd.DataFrame:
     frame = _frame(n_rows=60, seed=11)  # <= 64 rows, <= 16 features: read whole
     assert len(frame) <= 64 and len(_features(frame)) <= 16
@@ -314,8 +331,8 @@ def test_unfitted_model_refuses(tmp_path) -> None:
 # --- the loss ----------------------------------------------------------------------------------
 
 
-def _loss(y_true: np.ndarray, y_pred: np.ndarray, rank_weight: float = 1.0) -> np.ndarray:
-    out = masked_accuracy_loss(rank_weight)(
+def _loss(y_true: np.ndarray, y_pred: np.ndarray, rank_weight: float = 1.0, **options) -> np.ndarray:
+    out = masked_accuracy_loss(rank_weight, **options)(
         keras.ops.convert_to_tensor(y_true.astype(np.float32)),
         keras.ops.convert_to_tensor(y_pred.astype(np.float32)),
     )
@@ -339,6 +356,39 @@ def test_loss_with_a_missing_label_equals_the_loss_without_that_classifier() -> 
     keep = [0, 2, 3]
     np.testing.assert_allclose(
         _loss(y_true, y_pred), _loss(y_true[:, keep], y_pred[:, keep]), rtol=1e-6
+    )
+
+
+def test_regret_term_is_the_regret_of_a_confident_pick_and_ignores_missing_labels() -> None:
+    """With the ranking and MSE terms equal, the regret term adds 10 x weight x the true regret
+    of the predicted top classifier when the predictions are far apart (a near-hard pick)."""
+    y_true = np.array([[0.9, np.nan, 0.7, 0.8]])
+    right = np.array([[0.95, 2.0, 0.3, 0.5]])  # picks the best (0.9): no regret
+    wrong = np.array([[0.3, 2.0, 0.95, 0.5]])  # picks 0.7: regret 0.2
+    for pred, regret in ((right, 0.0), (wrong, 0.2)):
+        added = _loss(y_true, pred, regret_weight=2.0) - _loss(y_true, pred)
+        np.testing.assert_allclose(added, 10.0 * 2.0 * regret, atol=1e-4)
+
+
+def test_relative_term_measures_departures_from_the_reference_classifier() -> None:
+    """Predictions off by the same shift everywhere: relative to the mean or to any classifier
+    the error is zero; shifting the reference alone shows only in the SBS-relative term."""
+    y_true = np.array([[0.9, 0.6, 0.7, 0.8]])
+    shifted = y_true + 0.1
+    np.testing.assert_allclose(
+        _loss(y_true, shifted, reference=1), _loss(y_true, shifted), rtol=1e-6
+    )
+    off_reference = y_true.copy()
+    off_reference[0, 1] += 0.2
+    # relative to classifier 1 every other classifier seems 0.2 too low: 3 x 0.04 / 4
+    expected_rel = 3 * 0.2**2 / 4
+    mse = 0.2**2 / 4
+    plain = _loss(y_true, off_reference, rank_weight=0.0, reference=1)
+    np.testing.assert_allclose(plain, 100.0 * (mse + expected_rel), rtol=1e-5)
+    missing_reference = y_true.copy()
+    missing_reference[0, 1] = np.nan  # falls back on the mean: equals the mean-relative loss
+    np.testing.assert_allclose(
+        _loss(missing_reference, off_reference, reference=1), _loss(missing_reference, off_reference), rtol=1e-6
     )
 
 

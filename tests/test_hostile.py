@@ -76,7 +76,7 @@ def corpus(tmp_path_factory) -> tuple[Path, dict[str, Expect]]:
 def runs(tmp_path_factory, corpus) -> dict:
     """Ingest + clean on the hostile folder and on the good datasets alone (one Prefect API)."""
     from beyonder.cli import run_stage
-    from flows.runtime import prefect_api, quiet_environment
+    from beyonder.flows.runtime import prefect_api, quiet_environment
 
     base = tmp_path_factory.mktemp("hostile")
     (base / "corpus").symlink_to(corpus[0], target_is_directory=True)

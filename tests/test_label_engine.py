@@ -19,36 +19,29 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from helpers import REPEATABLE_LABEL_COLUMNS
 
 from beyonder.cleaning import clean_dataset
 from beyonder.config import Layout
+from beyonder.flows.runtime import quiet_environment
 from beyonder.labelling import CVSettings, label_key
+from beyonder.params import parse_params
 from beyonder.sources.sklearn_sets import load_sklearn
 from beyonder.stages.ingest import storable
 from beyonder.stages.label import LabelCache, cv_settings, pending_jobs
 from beyonder.stages.sample import sample_one, write_sample_index
 from beyonder.storage import write_parquet
-from flows.runtime import quiet_environment
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CLASSIFIERS = ["logreg", "gaussian_nb", "decision_tree"]
-COMPARED = [
-    "sample_id",
-    "dataset",
-    "kind",
-    "classifier",
-    "accuracy",
-    "accuracy_std",
-    "n_folds",
-    "error",
-]
-"""Labels table columns that must not depend on how the work was split (timings do)."""
+COMPARED = REPEATABLE_LABEL_COLUMNS
 
 
 # --------------------------------------------------------------------------- workspace helpers
@@ -86,8 +79,8 @@ def add_dataset(root: Path, name: str, per_dataset: int) -> list[dict]:
     (raw,) = load_sklearn([name])
     cleaned, _ = clean_dataset(storable(raw))
     write_parquet(cleaned, layout.dataset_file(layout.clean, raw.name))
-    cfg = {**params["sample"], "per_dataset": per_dataset}
-    return sample_one({"name": raw.name, "source": "sklearn"}, layout, cfg, int(params["seed"]))
+    settings = replace(parse_params(params).sample, per_dataset=per_dataset)
+    return sample_one({"name": raw.name, "source": "sklearn"}, layout, settings, int(params["seed"]))
 
 
 def read_params(root: Path) -> dict:
@@ -127,7 +120,8 @@ def label(root: Path) -> dict:
 
 def cv_of(root: Path) -> CVSettings:
     params = read_params(root)
-    return cv_settings(params["label"], int(params["seed"]))
+    parsed = parse_params(params)
+    return cv_settings(parsed.label, parsed.seed)
 
 
 def free_port() -> int:
@@ -173,7 +167,7 @@ def prefect_api() -> Iterator[str]:
     """One temporary Prefect API for the module's runs (exported as ``PREFECT_API_URL``, so
     ``run_stage`` and the ``beyonder`` subprocesses use it instead of starting their own)."""
     quiet_environment()
-    from flows.runtime import prefect_api as api
+    from beyonder.flows.runtime import prefect_api as api
 
     saved = os.environ.get("PREFECT_API_URL")
     os.environ.pop("PREFECT_API_URL", None)

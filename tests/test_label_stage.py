@@ -11,11 +11,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import REPEATABLE_LABEL_COLUMNS, mixed_frame
 from sklearn.datasets import load_iris
 
 from beyonder.cleaning import clean_dataset
 from beyonder.config import Layout
 from beyonder.labelling import CVSettings, label_key
+from beyonder.params import parse_params
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import TARGET
 from beyonder.stages.label import (
@@ -34,16 +36,7 @@ from beyonder.storage import frame_hash, write_json, write_parquet
 
 CLASSIFIERS = ["logreg", "gaussian_nb", "decision_tree"]
 CV = CVSettings(n_folds=3, seed=0, fit_timeout=None)
-COMPARED = [
-    "sample_id",
-    "dataset",
-    "kind",
-    "classifier",
-    "accuracy",
-    "accuracy_std",
-    "n_folds",
-    "error",
-]
+COMPARED = REPEATABLE_LABEL_COLUMNS
 
 
 def _iris() -> pd.DataFrame:
@@ -54,19 +47,7 @@ def _iris() -> pd.DataFrame:
 
 
 def _mixed(n: int = 120, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=n)
-    frame = pd.DataFrame(
-        {
-            "x": x,
-            "noise": rng.normal(size=n),
-            "colour": rng.choice(["red", "green", "blue"], size=n).astype(object),
-            TARGET: np.where(x + rng.normal(scale=0.7, size=n) > 0, "yes", "no").astype(object),
-        }
-    )
-    frame.loc[::9, "noise"] = np.nan
-    frame.loc[::11, "colour"] = None
-    return frame
+    return mixed_frame(n, seed, target=TARGET)
 
 
 def _write_samples(root, datasets: dict[str, pd.DataFrame], per_dataset: int = 1) -> list[dict]:
@@ -318,10 +299,21 @@ def test_labels_do_not_depend_on_order_or_batching(tmp_path) -> None:
     ("cfg", "expected"),
     [
         ({"n_folds": 5, "fit_timeout": 60}, CVSettings(5, 42, 60.0)),
-        ({}, CVSettings(5, 42, None)),
-        ({"n_folds": "3", "fit_timeout": None}, CVSettings(3, 42, None)),
+        ({}, CVSettings(5, 42, 60.0)),
+        ({"n_folds": 3, "fit_timeout": None}, CVSettings(3, 42, None)),
         ({"fit_timeout": 0}, CVSettings(5, 42, None)),
     ],
 )
 def test_cv_settings(cfg: dict, expected: CVSettings) -> None:
-    assert cv_settings(cfg, 42) == expected
+    assert cv_settings(parse_params({"label": cfg}).label, 42) == expected
+
+
+def test_cv_settings_keys_labels_alike_however_the_timeout_is_written() -> None:
+    """The CV settings are part of every label's cache key: a timeout of 60 and of 60.0 must
+    find the same cached labels."""
+    from beyonder.params import LabelParams
+
+    assert cv_settings(LabelParams(fit_timeout=60), 0) == cv_settings(LabelParams(fit_timeout=60.0), 0)
+    assert label_key("h", "knn", cv_settings(LabelParams(fit_timeout=60), 0)) == label_key(
+        "h", "knn", CVSettings(5, 0, 60.0)
+    )

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import mixed_frame
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
@@ -23,19 +24,8 @@ KEYS = {"classifier", "accuracy", "accuracy_std", "fit_time", "predict_time", "n
 
 
 def _sample(n_source: int = 40, n_rows: int = 60, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    x1 = rng.normal(size=n_source)
-    source = pd.DataFrame(
-        {
-            "x1": x1,
-            "x2": rng.normal(size=n_source),
-            "c": rng.choice(["u", "v", "w"], size=n_source).astype(object),
-            schema.TARGET: np.where(x1 + rng.normal(scale=0.5, size=n_source) > 0, "pos", "neg"),
-        }
-    )
-    source.loc[3, "x2"] = np.nan
-    source.loc[4, "c"] = np.nan
-    idx = rng.integers(0, n_source, n_rows)
+    source = mixed_frame(n_source, seed, target=schema.TARGET)
+    idx = np.random.default_rng(seed).integers(0, n_source, n_rows)
     sample = source.iloc[idx].reset_index(drop=True)
     sample[schema.ROW_ID] = idx
     return sample

@@ -1,6 +1,6 @@
 """End to end: the whole pipeline on a tiny corpus in a copy of the repository.
 
-One module-scoped run (minutes) of the scheduled retrain flow (``flows/retrain.py``: a real
+One module-scoped run (minutes) of the scheduled retrain flow (``beyonder/flows/retrain.py``: a real
 Prefect flow that runs ``dvc repro``) serves every test here, in any order: the stages run and
 the champion crowned (by the champion rule, on the report it wrote), the DAG, the metrics, the
 labels table, the evaluation report as DVC plots and MLflow artifacts, the champion model from
@@ -114,7 +114,7 @@ def pipeline(tmp_path_factory) -> Pipeline:
 def _retrain(repo: Path, env: dict[str, str]) -> dict:
     """One run of the retrain flow, as the weekly deployment runs it; returns its summary."""
     result = subprocess.run(
-        [sys.executable, "-m", "flows.retrain", str(repo)],
+        [sys.executable, "-m", "beyonder.flows.retrain", str(repo)],
         cwd=repo, env=env, capture_output=True, text=True, timeout=REPRO_TIMEOUT,
     )  # fmt: skip
     lines = [line for line in result.stdout.splitlines() if line.startswith("retrain: ")]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from beyonder.corpus import split_params
+from beyonder.params import load_params
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import ROW_ID, TARGET
 from beyonder.splits import DEFAULT_FAMILIES, family_of, grouped_folds, grouped_test_split
@@ -248,7 +248,7 @@ def test_only_eligible_families_are_held_out() -> None:
 
 def test_default_families_match_params_yaml() -> None:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert tuple(split_params(params)["families"]) == DEFAULT_FAMILIES
+    assert tuple(params["split"]["families"]) == DEFAULT_FAMILIES == tuple(load_params(REPO / "params.yaml").split.families)
 
 
 # --- grouped_folds ---------------------------------------------------------------------------

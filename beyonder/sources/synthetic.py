@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,11 @@ class SyntheticSpec:
     generators: tuple[str, ...] = GENERATORS
     zero_chance: float = 0.3
     """Chance that categorical/missing/label-noise shares are each exactly 0 (clean datasets)."""
+
+    @classmethod
+    def from_ranges(cls, ranges: dict[str, Any]) -> SyntheticSpec:
+        """A spec from a params ``spec`` mapping, whose ranges YAML reads as lists."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in ranges.items()})
 
     def __post_init__(self) -> None:
         for field_name in ("rows", "features", "classes"):
@@ -448,15 +454,21 @@ def _labels_from_scores(scores: np.ndarray, priors: np.ndarray) -> np.ndarray:
     counts = np.bincount(labels, minlength=k)
     for c in np.flatnonzero(counts < MIN_PER_CLASS):
         margin = biased[:, c] - biased[np.arange(n), labels]
-        for row in np.argsort(-margin, kind="stable"):
-            if counts[c] >= MIN_PER_CLASS:
-                break
-            donor = labels[row]
-            if donor != c and counts[donor] > MIN_PER_CLASS:
-                labels[row] = c
-                counts[donor] -= 1
-                counts[c] += 1
+        _fill_class(labels, counts, c, np.argsort(-margin, kind="stable"))
     return labels
+
+
+def _fill_class(labels: np.ndarray, counts: np.ndarray, c: int, order: np.ndarray) -> None:
+    """Relabel rows, in ``order``, of classes that can spare one (more than MIN_PER_CLASS
+    rows) to class ``c`` until it has MIN_PER_CLASS; ``labels`` and ``counts`` change in place."""
+    for row in order:
+        if counts[c] >= MIN_PER_CLASS:
+            break
+        donor = labels[row]
+        if donor != c and counts[donor] > MIN_PER_CLASS:
+            labels[row] = c
+            counts[donor] -= 1
+            counts[c] += 1
 
 
 def _top_up_labels(rng: np.random.Generator, y: np.ndarray, k: int) -> np.ndarray:
@@ -464,14 +476,7 @@ def _top_up_labels(rng: np.random.Generator, y: np.ndarray, k: int) -> np.ndarra
     y = np.asarray(y, dtype=int).copy()
     counts = np.bincount(y, minlength=k)
     for c in np.flatnonzero(counts < MIN_PER_CLASS):
-        for row in rng.permutation(len(y)):
-            if counts[c] >= MIN_PER_CLASS:
-                break
-            donor = y[row]
-            if donor != c and counts[donor] > MIN_PER_CLASS:
-                y[row] = c
-                counts[donor] -= 1
-                counts[c] += 1
+        _fill_class(y, counts, c, rng.permutation(len(y)))
     return y
 
 

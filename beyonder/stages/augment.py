@@ -14,8 +14,6 @@ rescaling) are not stored: the encoding is invariant to them or training draws t
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -23,9 +21,11 @@ from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
 from beyonder.config import Layout, stable_seed
 from beyonder.derived import choose_transforms, derive_task
 from beyonder.noise import inject_noise
+from beyonder.params import AugmentSynthetic, DerivedParams, NoiseParams, Params, SampleParams
 from beyonder.sampling import bootstrap_samples
 from beyonder.schema import TARGET
 from beyonder.sources.synthetic import SyntheticSpec, load_synthetic
+from beyonder.stages.label import sample_index
 from beyonder.storage import frame_hash, write_json, write_parquet
 
 
@@ -43,21 +43,32 @@ def _entry(sample_id: str, dataset: str, source: str, kind: str, sample: pd.Data
     }
 
 
-def noisy_copies(samples: list[dict], layout: Layout, cfg: dict[str, Any], seed: int) -> list[dict]:
+def augmented_samples(params: Params, layout: Layout) -> list[dict]:
+    """Every augmented sample (noisy copies, derived tasks, extra synthetic datasets), written
+    with their index; labelling them is the label engine's work."""
+    (layout.augmented / "samples").mkdir(parents=True, exist_ok=True)
+    samples, settings = sample_index(layout), params.augment
+    entries = noisy_copies(samples, layout, settings.noise, params.seed)
+    entries += derived_tasks(samples, layout, settings.derived, params.seed)
+    entries += synthetic_extra(layout, settings.synthetic, params.sample, params.clean, params.seed)
+    write_augment_index(entries, layout)
+    return entries
+
+
+def noisy_copies(samples: list[dict], layout: Layout, noise: NoiseParams, seed: int) -> list[dict]:
     """Noisy copies of about ``share`` of the samples (chosen per sample from the seed)."""
-    share = float(cfg.get("share", 0.0))
     entries = []
     for s in samples:
         rng = np.random.default_rng(stable_seed(seed, "noise", s["sample_id"]))
-        if rng.random() >= share:
+        if rng.random() >= noise.share:
             continue
         sample = pd.read_parquet(layout.root / s["file"])
         noisy = inject_noise(
             sample,
             rng,
-            numeric_jitter=float(cfg.get("numeric_jitter", 0.1)),
-            categorical_flip=float(cfg.get("categorical_flip", 0.05)),
-            label_noise=float(cfg.get("label_noise", 0.05)),
+            numeric_jitter=noise.numeric_jitter,
+            categorical_flip=noise.categorical_flip,
+            label_noise=noise.label_noise,
         )
         if noisy[TARGET].nunique() < 2:
             continue
@@ -65,9 +76,9 @@ def noisy_copies(samples: list[dict], layout: Layout, cfg: dict[str, Any], seed:
     return entries
 
 
-def derived_tasks(samples: list[dict], layout: Layout, cfg: dict[str, Any], seed: int) -> list[dict]:
+def derived_tasks(samples: list[dict], layout: Layout, derived: DerivedParams, seed: int) -> list[dict]:
     """``per_dataset`` derived tasks per real dataset, each applied to all its samples."""
-    n_tasks = int(cfg.get("per_dataset", 0))
+    n_tasks = derived.per_dataset
     entries: list[dict] = []
     if n_tasks <= 0:
         return entries
@@ -85,15 +96,15 @@ def derived_tasks(samples: list[dict], layout: Layout, cfg: dict[str, Any], seed
 
 
 def synthetic_extra(
-    layout: Layout, cfg: dict[str, Any], sample_cfg: dict[str, Any], cleaning: CleaningConfig, seed: int
+    layout: Layout, synthetic: AugmentSynthetic, sampling: SampleParams, cleaning: CleaningConfig, seed: int
 ) -> list[dict]:
-    """Bootstrap samples of ``n_datasets`` extra synthetic datasets."""
-    n = int(cfg.get("n_datasets", 0))
-    if n <= 0:
+    """``synthetic.per_dataset`` bootstrap samples (drawn as ``sampling`` says) of each of
+    ``synthetic.n_datasets`` extra synthetic datasets."""
+    if synthetic.n_datasets <= 0:
         return []
-    spec = SyntheticSpec(**{k: tuple(v) for k, v in (cfg.get("spec") or {}).items()})
+    spec = SyntheticSpec.from_ranges(synthetic.spec)
     entries = []
-    for raw in load_synthetic(n, stable_seed(seed, "augment")[1], spec, prefix="augment"):
+    for raw in load_synthetic(synthetic.n_datasets, stable_seed(seed, "augment")[1], spec, prefix="augment"):
         try:
             cleaned, _ = clean_dataset(raw.frame.rename(columns={raw.target: TARGET}), cleaning)
         except CleaningError:
@@ -101,9 +112,9 @@ def synthetic_extra(
         for sample_id, sample in bootstrap_samples(
             cleaned,
             raw.name,
-            rows=int(sample_cfg.get("rows", 500)),
-            per_dataset=int(cfg.get("per_dataset", sample_cfg.get("per_dataset", 3))),
-            replace=bool(sample_cfg.get("replace", True)),
+            rows=sampling.rows,
+            per_dataset=synthetic.per_dataset,
+            replace=sampling.replace,
             seed=seed,
         ):
             entries.append(_entry(sample_id, raw.name, "augment", "synthetic", sample, layout))

@@ -3,8 +3,6 @@ cleaned is quarantined with its reason and the others go on."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
@@ -13,10 +11,6 @@ from beyonder.errors import one_line
 from beyonder.schema import TARGET
 from beyonder.sources._common import describe_error
 from beyonder.storage import read_json, write_json, write_parquet
-
-
-def cleaning_config(params: dict[str, Any]) -> CleaningConfig:
-    return CleaningConfig(**(params.get("clean") or {}))
 
 
 def clean_one(entry: dict, layout: Layout, config: CleaningConfig) -> dict:

@@ -12,51 +12,50 @@ import pandas as pd
 from beyonder.config import Layout
 from beyonder.datasets import LoadFailure, RawDataset, safe_name
 from beyonder.errors import error_line
+from beyonder.params import IngestParams
 from beyonder.schema import RESERVED, TARGET, unique_names
 from beyonder.storage import frame_hash, write_json, write_parquet
 
 SOURCES = ("sklearn", "synthetic", "local", "openml")
 
 
-def source_loader(source: str, cfg: dict[str, Any], seed: int) -> Callable[[], Iterator]:
-    """A zero-argument callable that yields the source's ``RawDataset | LoadFailure``."""
+def source_loader(source: str, settings: Any, seed: int) -> Callable[[], Iterator]:
+    """A zero-argument callable that yields the source's ``RawDataset | LoadFailure``;
+    ``settings`` is the source's section of ``ingest`` (``beyonder.params``)."""
     if source == "sklearn":
         from beyonder.sources.sklearn_sets import load_sklearn
 
-        return lambda: load_sklearn(cfg.get("names"))
+        return lambda: load_sklearn(settings.names)
     if source == "synthetic":
         from beyonder.sources.synthetic import SyntheticSpec, load_synthetic
 
-        spec = SyntheticSpec(**{k: tuple(v) for k, v in (cfg.get("spec") or {}).items()})
-        return lambda: load_synthetic(int(cfg.get("n_datasets", 10)), seed, spec)
+        spec = SyntheticSpec.from_ranges(settings.spec)
+        return lambda: load_synthetic(settings.n_datasets, seed, spec)
     if source == "local":
         from beyonder.sources.local import load_local
 
-        folders = cfg.get("folders") or []
-
         def local() -> Iterator:
-            for folder in folders:
+            for folder in settings.folders:
                 if not Path(folder).is_dir():
                     yield LoadFailure(safe_name(folder), "local", str(folder), "no such folder")
                     continue
-                yield from load_local(folder, cfg.get("target", "class"), cfg.get("overrides") or {})
+                yield from load_local(folder, settings.target, settings.overrides)
 
         return local
     if source == "openml":
         from beyonder.sources.openml_source import load_openml
 
         return lambda: load_openml(
-            dataset_ids=cfg.get("dataset_ids") or None,
-            suite=cfg.get("suite"),
-            cache_dir=cfg.get("cache_dir", "data/openml_cache"),
-            max_rows=cfg.get("max_rows"),
+            dataset_ids=settings.dataset_ids or None,
+            suite=settings.suite,
+            cache_dir=settings.cache_dir,
+            max_rows=settings.max_rows,
         )
     raise ValueError(f"unknown source {source!r} (known: {', '.join(SOURCES)})")
 
 
-def enabled_sources(params: dict[str, Any]) -> list[str]:
-    ingest = params.get("ingest", {})
-    return [s for s in SOURCES if (ingest.get(s) or {}).get("enabled", False)]
+def enabled_sources(ingest: IngestParams) -> list[str]:
+    return [s for s in SOURCES if getattr(ingest, s).enabled]
 
 
 def storable(dataset: RawDataset) -> pd.DataFrame:
@@ -112,7 +111,7 @@ def store_dataset(dataset: RawDataset, layout: Layout) -> dict[str, Any]:
 
 def ingest_source(
     source: str,
-    cfg: dict[str, Any],
+    settings: Any,
     seed: int,
     layout: Layout,
     taken: Iterable[str] = (),
@@ -126,7 +125,7 @@ def ingest_source(
     entries, failures = [], []
     used = set(taken)
     try:
-        items = list(source_loader(source, cfg, seed)())
+        items = list(source_loader(source, settings, seed)())
     except Exception as exc:  # the source as a whole failed (e.g. no network for OpenML)
         return [], [{"name": source, "source": source, "origin": "", "reason": error_line(exc)}]
     for item in items:

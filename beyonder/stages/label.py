@@ -19,6 +19,7 @@ import pandas as pd
 
 from beyonder.config import Layout
 from beyonder.labelling import CVSettings, label_key, label_sample
+from beyonder.params import LabelParams
 from beyonder.storage import read_json, write_json, write_parquet
 
 LABEL_COLUMNS = [
@@ -35,13 +36,11 @@ LABEL_COLUMNS = [
 ]
 
 
-def cv_settings(cfg: dict[str, Any], seed: int) -> CVSettings:
-    timeout = cfg.get("fit_timeout")
-    return CVSettings(
-        n_folds=int(cfg.get("n_folds", 5)),
-        seed=seed,
-        fit_timeout=float(timeout) if timeout else None,
-    )
+def cv_settings(label: LabelParams, seed: int) -> CVSettings:
+    """The CV a label is computed with (part of its cache key, so the timeout is always a
+    float: 60 and 60.0 are one setting); a ``fit_timeout`` of 0 is none."""
+    timeout = float(label.fit_timeout) if label.fit_timeout else None
+    return CVSettings(n_folds=int(label.n_folds), seed=int(seed), fit_timeout=timeout)
 
 
 class LabelCache:

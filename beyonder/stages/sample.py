@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
 from beyonder.config import Layout
+from beyonder.params import SampleParams
 from beyonder.sampling import bootstrap_samples
 from beyonder.storage import frame_hash, read_json, write_json, write_parquet
 
 
-def sample_one(report: dict, layout: Layout, cfg: dict[str, Any], seed: int) -> list[dict]:
+def sample_one(report: dict, layout: Layout, settings: SampleParams, seed: int) -> list[dict]:
     """Write the samples of one dataset; too few rows -> no samples (and a reason)."""
     name = report["name"]
     frame = pd.read_parquet(layout.dataset_file(layout.clean, name))
-    if len(frame) < int(cfg.get("min_rows", 50)):
-        return [{"dataset": name, "skipped": f"{len(frame)} rows < min_rows {cfg.get('min_rows', 50)}"}]
+    if len(frame) < settings.min_rows:
+        return [{"dataset": name, "skipped": f"{len(frame)} rows < min_rows {settings.min_rows}"}]
     entries = []
     for sample_id, sample in bootstrap_samples(
-        frame,
-        name,
-        rows=int(cfg.get("rows", 500)),
-        per_dataset=int(cfg.get("per_dataset", 3)),
-        replace=bool(cfg.get("replace", True)),
-        seed=seed,
+        frame, name, rows=settings.rows, per_dataset=settings.per_dataset, replace=settings.replace, seed=seed
     ):
         path = layout.dataset_file(layout.samples, sample_id)
         write_parquet(sample, path)

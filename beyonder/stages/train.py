@@ -1,23 +1,120 @@
-"""Train: labelled samples -> a fitted Beyonder, validated on whole held-out datasets.
+"""Train: labelled samples -> a fitted Beyonder, validated on whole held-out datasets, saved
+with the training's cleaning and sampling settings and logged to MLflow.
 
 The corpus, its splits and their rules live in ``beyonder/corpus.py``; this module turns the
-``train`` section of ``params.yaml`` into the network's configuration.
+typed params into the network's configuration and runs one training, so the train flow
+(``beyonder/flows/train.py``) only orchestrates.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+import mlflow
+import pandas as pd
+
+from beyonder import tracking
+from beyonder.config import Layout
+from beyonder.corpus import Corpus, load_corpus, train_val_masks
+from beyonder.encoding import EncodedSample
+from beyonder.estimator import Beyonder
 from beyonder.inference import BeyonderConfig
+from beyonder.params import Params
+from beyonder.progress import EpochLogger, EpochProgress
+from beyonder.recommend import Recommender
+from beyonder.storage import write_json
+from beyonder.tracking_model import log_pyfunc
 
 
-def model_config(params: dict[str, Any], classifiers: list[str]) -> BeyonderConfig:
-    """``BeyonderConfig`` from the ``train`` section (unknown keys are an error)."""
-    cfg = dict(params.get("train") or {})
-    known = {f.name for f in fields(BeyonderConfig)}
-    unknown = set(cfg) - known
-    if unknown:
-        raise ValueError(f"params.yaml: unknown train keys {sorted(unknown)} (known: {sorted(known)})")
-    cfg.setdefault("seed", int(params.get("seed", 0)))
-    return BeyonderConfig(classifiers=list(classifiers), **cfg)
+def model_config(params: Params) -> BeyonderConfig:
+    """``BeyonderConfig``: the ``train`` section, the ``label`` classifiers and the seed."""
+    return BeyonderConfig(**asdict(params.train), classifiers=list(params.label.classifiers), seed=params.seed)
+
+
+@dataclass
+class TrainingData:
+    """The samples a model is fitted on and those it stops early on (whole datasets apart)."""
+
+    train: Corpus
+    val: Corpus
+
+    def describe(self) -> str:
+        return (
+            f"training on {len(self.train.index)} samples of {self.train.index['dataset'].nunique()} "
+            f"datasets, validating on {len(self.val.index)} samples of {self.val.index['dataset'].nunique()} datasets"
+        )
+
+
+def training_data(params: Params, layout: Layout) -> TrainingData:
+    """The labelled corpus split for training; each dataset's mean labels as its targets when
+    ``train.dataset_targets`` says so."""
+    corpus = load_corpus(layout, params.label.classifiers)
+    train_mask, val_mask = train_val_masks(corpus, params)
+    if params.train.dataset_targets:
+        corpus = corpus.dataset_means()
+    return TrainingData(corpus.subset(train_mask), corpus.subset(val_mask))
+
+
+def recommender_for(estimator: Any, params: Params) -> Recommender:
+    """The fitted network with the cleaning and sampling it was trained with, so a new table is
+    read the way the training samples were."""
+    return Recommender(
+        estimator,
+        params.clean,
+        sample_rows=params.sample.rows,
+        replace=params.sample.replace,
+        subsamples=params.sample.subsamples,
+        seed=params.seed,
+    )
+
+
+def train_and_log(
+    params: Params,
+    layout: Layout,
+    data: TrainingData,
+    encoded: tuple[Sequence[EncodedSample], Sequence[EncodedSample]],
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Fit Beyonder in one MLflow run (params, epoch metrics, the pyfunc model), save it under
+    ``data/model/beyonder`` with ``run.json`` (what evaluate registers), and write
+    ``metrics/train.json``; returns those metrics. ``encoded``: the training and validation
+    samples, encoded (the flow encodes them as a task)."""
+    config = model_config(params)
+    train, val = data.train, data.val
+    tracking.configure(layout.root)
+    with mlflow.start_run(run_name="train") as run:
+        mlflow.log_params({f"train.{k}": v for k, v in vars(config).items() if k != "classifiers"})
+        mlflow.log_params(
+            {
+                "seed": params.seed,
+                "classifiers": ",".join(config.classifiers),
+                "train_samples": len(train.index),
+                "val_samples": len(val.index),
+                "train_datasets": train.index["dataset"].nunique(),
+            }
+        )
+        estimator = Beyonder(config).fit(
+            encoded[0],
+            train.accuracy,
+            train.fit_time,
+            validation=(encoded[1], val.accuracy, val.fit_time),
+            callbacks=[EpochLogger(), EpochProgress(log, config.epochs)],
+        )
+        model_dir = recommender_for(estimator, params).save(layout.model / "beyonder")
+        example = pd.read_parquet(Path(layout.root) / train.index["file"].iloc[0])
+        model_uri = log_pyfunc(model_dir, example)
+        history = estimator.history_
+        metrics = {
+            "epochs": len(history.get("loss", [])),
+            "train_loss": history["loss"][-1],
+            "val_loss": min(history["val_loss"]) if history.get("val_loss") else None,
+            "train_samples": len(train.index),
+            "val_samples": len(val.index),
+        }
+        write_json({"run_id": run.info.run_id, "model_uri": model_uri}, layout.model / "run.json")
+    write_json(metrics, layout.metrics / "train.json")
+    log(f"model logged as {model_uri}")
+    return metrics

@@ -6,7 +6,10 @@ import contextlib
 import errno
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from beyonder.params import ComputeParams
 
 QUIET_ENV = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -99,15 +102,15 @@ def _drain_prefect_workers() -> None:
             pass
 
 
-def dask_runner(compute: dict[str, Any]):
+def dask_runner(compute: ComputeParams):
     """A ``DaskTaskRunner``: the cluster at ``compute.dask_address`` (or ``$BEYONDER_DASK_ADDRESS``),
     else a local cluster with one single-threaded worker process per core."""
     from prefect_dask import DaskTaskRunner
 
-    address = os.environ.get("BEYONDER_DASK_ADDRESS") or compute.get("dask_address")
+    address = os.environ.get("BEYONDER_DASK_ADDRESS") or compute.dask_address
     if address:
         return DaskTaskRunner(address=address)
-    workers = int(compute.get("workers") or 0) or (os.cpu_count() or 1)
+    workers = compute.workers or (os.cpu_count() or 1)
     # single-threaded BLAS/OpenMP in every worker, or the workers fight over the cores
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
@@ -116,7 +119,7 @@ def dask_runner(compute: dict[str, Any]):
             "n_workers": workers,
             "threads_per_worker": 1,
             "processes": True,
-            "memory_limit": compute.get("memory_limit", "auto"),
+            "memory_limit": compute.memory_limit,
             "dashboard_address": None,
         }
     )

@@ -5,15 +5,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pandas as pd
 from distributed import KilledWorker
 from prefect import flow, get_run_logger, task
 from prefect.futures import as_completed
 from tqdm import tqdm
 
-from beyonder.config import Layout, load_params
+from beyonder.config import Layout
 from beyonder.errors import error_line
+from beyonder.flows.runtime import TRANSIENT_RETRIES, dask_runner
 from beyonder.labelling import CVSettings, label_key
-from beyonder.schema import PORTFOLIO
+from beyonder.params import ComputeParams, Params, load_params
 from beyonder.stages.label import (
     Job,
     LabelCache,
@@ -25,7 +27,6 @@ from beyonder.stages.label import (
     sample_index,
     write_labels,
 )
-from flows.runtime import TRANSIENT_RETRIES, dask_runner
 
 
 @task(name="label-batch", **TRANSIENT_RETRIES)
@@ -43,7 +44,7 @@ def label_batch(jobs: list[Job], cv: CVSettings, cache_root: str, root: str) -> 
 
 
 def compute_labels(
-    jobs: list[Job], cv: CVSettings, cache: LabelCache, root: str, compute: dict
+    jobs: list[Job], cv: CVSettings, cache: LabelCache, root: str, compute: ComputeParams
 ) -> dict[str, str]:
     """Run the jobs as batched Prefect tasks on Dask, with a progress bar of fits.
 
@@ -56,7 +57,7 @@ def compute_labels(
     if not jobs:
         logger.info("all labels cached: nothing to compute")
         return {}
-    batches = batch_jobs(jobs, int(compute.get("batch_fits", 20)))
+    batches = batch_jobs(jobs, compute.batch_fits)
     total = sum(j.fits for j in jobs)
     logger.info("%d labels to compute in %d batches", total, len(batches))
 
@@ -98,17 +99,18 @@ def _batch_failure(exc: BaseException) -> str:
     return f"batch failed: {error_line(exc)}"
 
 
+def label_entries(entries: list[dict], params: Params, root: str) -> pd.DataFrame:
+    """The labels of these samples (the label or augment index): cached ones read, missing
+    ones computed on Dask; labels that could not be computed carry their reason."""
+    classifiers = params.label.classifiers
+    cv = cv_settings(params.label, params.seed)
+    cache = LabelCache(Layout(root).label_cache)
+    lost = compute_labels(pending_jobs(entries, classifiers, cv, cache), cv, cache, root, params.compute)
+    return assemble_labels(entries, classifiers, cv, cache, reasons=lost)
+
+
 @flow(name="label")
 def label_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
-    params = load_params(params_path)
     layout = Layout(root)
-    cfg = params.get("label") or {}
-    classifiers = list(cfg.get("classifiers") or PORTFOLIO)
-    cv = cv_settings(cfg, int(params.get("seed", 0)))
-    cache = LabelCache(layout.label_cache)
-    samples = sample_index(layout)
-    lost = compute_labels(
-        pending_jobs(samples, classifiers, cv, cache), cv, cache, root, params.get("compute") or {}
-    )
-    table = assemble_labels(samples, classifiers, cv, cache, reasons=lost)
+    table = label_entries(sample_index(layout), load_params(params_path), root)
     return write_labels(table, layout.labels / "labels.parquet")

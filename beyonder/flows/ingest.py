@@ -3,19 +3,22 @@ recorded in ``data/raw/failures.json`` (also logged to MLflow)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow, get_run_logger, task
 
-from beyonder.config import Layout, load_params
+from beyonder.config import Layout
+from beyonder.flows.runtime import TRANSIENT_RETRIES
+from beyonder.params import load_params
 from beyonder.stages.ingest import enabled_sources, ingest_source, write_manifest
 from beyonder.stages.quarantine import log_stage_report, problem_line
-from flows.runtime import TRANSIENT_RETRIES
 
 
 @task(name="ingest-source", **TRANSIENT_RETRIES)
 def ingest_source_task(
-    source: str, cfg: dict, seed: int, root: str, taken: list[str]
+    source: str, settings: Any, seed: int, root: str, taken: list[str]
 ) -> tuple[list[dict], list[dict]]:
-    return ingest_source(source, cfg, seed, Layout(root), taken)
+    return ingest_source(source, settings, seed, Layout(root), taken)
 
 
 @flow(name="ingest")
@@ -25,13 +28,9 @@ def ingest_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     layout = Layout(root)
     layout.raw.mkdir(parents=True, exist_ok=True)
     entries, failures = [], []
-    for source in enabled_sources(params):
-        taken = sorted(
-            e["name"] for e in entries
-        )  # an earlier source's dataset is never overwritten
-        got, failed = ingest_source_task(
-            source, params["ingest"][source], int(params.get("seed", 0)), root, taken
-        )
+    for source in enabled_sources(params.ingest):
+        taken = sorted(e["name"] for e in entries)  # an earlier source's dataset is never overwritten
+        got, failed = ingest_source_task(source, getattr(params.ingest, source), params.seed, root, taken)
         logger.info("%s: %d datasets, %d failures", source, len(got), len(failed))
         entries += got
         failures += failed

@@ -8,7 +8,7 @@ is not reliably worse than the SBS, else it is ``challenger``. This
 flow reports which stages ran and which versions hold the two aliases before and after.
 
 Deploy it with a local server and worker (README, "Scheduled retraining"), or run it once:
-``python -m flows.retrain [ROOT]`` (a temporary Prefect server unless ``PREFECT_API_URL``).
+``python -m beyonder.flows.retrain [ROOT]`` (a temporary Prefect server unless ``PREFECT_API_URL``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 if __name__ == "__main__":  # offline settings before Prefect reads them (at import)
-    from flows.runtime import quiet_environment
+    from beyonder.flows.runtime import quiet_environment
 
     quiet_environment()
 
@@ -168,8 +168,8 @@ def deployment(name: str = DEPLOYMENT, cron: str = WEEKLY_CRON, timezone: str = 
 if __name__ == "__main__":
     import json
 
+    from beyonder.flows.runtime import prefect_api
     from beyonder.interrupt import run_interruptibly
-    from flows.runtime import prefect_api
 
     def main() -> int:
         with prefect_api():

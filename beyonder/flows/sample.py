@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 
-from beyonder.config import Layout, load_params
+from beyonder.config import Layout
+from beyonder.flows.runtime import TRANSIENT_RETRIES
+from beyonder.params import SampleParams, load_params
 from beyonder.stages.sample import clean_reports, sample_one, write_sample_index
-from flows.runtime import TRANSIENT_RETRIES
 
 
 @task(name="sample-dataset", **TRANSIENT_RETRIES)
-def sample_task(report: dict, root: str, cfg: dict, seed: int) -> list[dict]:
-    return sample_one(report, Layout(root), cfg, seed)
+def sample_task(report: dict, root: str, settings: SampleParams, seed: int) -> list[dict]:
+    return sample_one(report, Layout(root), settings, seed)
 
 
 @flow(name="sample")
@@ -21,7 +22,7 @@ def sample_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     layout = Layout(root)
     entries = []
     for report in clean_reports(layout):
-        entries += sample_task(report, root, params.get("sample") or {}, int(params.get("seed", 0)))
+        entries += sample_task(report, root, params.sample, params.seed)
     for e in entries:
         if "skipped" in e:
             logger.warning("no samples of %s: %s", e["dataset"], e["skipped"])

@@ -6,10 +6,11 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 
 from beyonder.cleaning import CleaningConfig
-from beyonder.config import Layout, load_params
-from beyonder.stages.clean import clean_one, cleaning_config, raw_manifest, write_clean_index
+from beyonder.config import Layout
+from beyonder.flows.runtime import TRANSIENT_RETRIES
+from beyonder.params import load_params
+from beyonder.stages.clean import clean_one, raw_manifest, write_clean_index
 from beyonder.stages.quarantine import log_stage_report, problem_line
-from flows.runtime import TRANSIENT_RETRIES
 
 
 @task(name="clean-dataset", **TRANSIENT_RETRIES)
@@ -22,7 +23,7 @@ def clean_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     logger = get_run_logger()
     params = load_params(params_path)
     layout = Layout(root)
-    config = cleaning_config(params)
+    config = params.clean
     results = [clean_task(entry, root, config) for entry in raw_manifest(layout)]
     for r in results:
         if r["status"] != "ok":

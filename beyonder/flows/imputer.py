@@ -9,8 +9,9 @@ import mlflow
 from prefect import flow, get_run_logger, task
 
 from beyonder import tracking
-from beyonder.config import Layout, load_params
+from beyonder.config import Layout
 from beyonder.imputation import CellImputer
+from beyonder.params import load_params
 from beyonder.progress import EpochProgress
 from beyonder.stages.imputer import corpus_split, imputer_config, load_tables, validation_scores
 from beyonder.storage import write_json
@@ -25,7 +26,7 @@ def load_task(files: dict, names: list[str], config, target: str):
 @flow(name="imputer")
 def imputer_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     logger = get_run_logger()
-    params = load_params(params_path)
+    params = asdict(load_params(params_path))  # checked and typed; the stage reads it as a mapping
     layout = Layout(root)
     config = imputer_config(params)
     files, train_names, val_names, test_names = corpus_split(params)

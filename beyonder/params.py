@@ -1,0 +1,417 @@
+"""``params.yaml`` as typed sections: every knob of the pipeline, with its one default.
+
+Each section of ``params.yaml`` is parsed once, by ``load_params``, into the dataclass below
+that holds the only defaults in the code (``tests/test_params.py`` holds them equal to the
+shipped ``params.yaml``, so the two never drift). Stages then read attributes
+(``params.sample.rows``), never ``.get("rows", 500)``. A key the dataclass does not know, or a
+value of the wrong type, stops the command with one line that names the file, the section and
+the key, e.g. ``params.yaml: train: unknown key 'epoch' (known: ...)``: a typo would otherwise
+silently train with the default.
+
+``dvc exp run -S train.epochs=3`` keeps working: it edits ``params.yaml``, which is parsed here.
+A new section needs a dataclass here, a field of ``Params``, and its name in the ``params`` of
+the DVC stages that read it (``dvc.yaml``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from beyonder.schema import PORTFOLIO
+
+
+class ParamsError(ValueError):
+    """params.yaml is missing or malformed; the message is one line that says where."""
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+@dataclass
+class LocalSource:
+    """CSV, Parquet and ARFF files in local folders (the bundled ``corpus/``)."""
+
+    enabled: bool = True
+    folders: list[str] = field(default_factory=lambda: ["corpus/uci", "corpus/statlib_binarized"])
+    target: str = "class"
+    """The target column of CSV and Parquet files; ARFF: ``% CLASSINDEX``, else the last attribute."""
+    overrides: dict[str, str] = field(default_factory=dict)
+    """Per-dataset target column, e.g. ``{flags: religion}``."""
+
+
+@dataclass
+class SklearnSource:
+    """scikit-learn's bundled datasets."""
+
+    enabled: bool = False
+    names: list[str] = field(default_factory=lambda: ["iris", "wine", "breast_cancer", "digits"])
+
+
+@dataclass
+class SyntheticSource:
+    """Generated datasets (``beyonder.sources.synthetic``)."""
+
+    enabled: bool = False
+    n_datasets: int = 20
+    spec: dict[str, Any] = field(default_factory=dict)
+    """Ranges of the generator (``SyntheticSpec`` fields), e.g. ``rows: [80, 1200]``."""
+
+
+@dataclass
+class OpenMLSource:
+    """OpenML datasets and suites (needs the network)."""
+
+    enabled: bool = False
+    suite: int | str | None = None
+    dataset_ids: list[int] = field(default_factory=list)
+    max_rows: int | None = 20000
+    cache_dir: str = "data/openml_cache"
+
+
+@dataclass
+class IngestParams:
+    local: LocalSource = field(default_factory=LocalSource)
+    sklearn: SklearnSource = field(default_factory=SklearnSource)
+    synthetic: SyntheticSource = field(default_factory=SyntheticSource)
+    openml: OpenMLSource = field(default_factory=OpenMLSource)
+
+
+# --------------------------------------------------------------------------- clean, sample, label, compute
+
+
+@dataclass
+class CleaningConfig:
+    """Thresholds of the cleaning rules (``beyonder/cleaning.py``): the ``clean`` section."""
+
+    n_folds: int = 5
+    """Classes need at least this many rows, or stratified CV cannot put one in every fold."""
+    max_categories: int = 50
+    """A categorical keeps at most ``max_categories - 1`` levels plus ``__other__``."""
+    id_like_unique_share: float = 0.95
+    """A non-float column with at least this share of distinct values is taken for an ID."""
+    max_missing_share: float = 0.95
+    """A column with a larger share of missing values is dropped."""
+    max_features: int | None = 500
+    """Keep at most this many features (``None`` = all), dropping the most-missing first."""
+    min_rows: int = 20
+    """Fewer rows than this after cleaning makes the dataset unusable."""
+
+
+@dataclass
+class SampleParams:
+    rows: int = 500
+    per_dataset: int = 2
+    min_rows: int = 20
+    """A cleaned dataset with fewer rows gets no samples."""
+    replace: bool = True
+    subsamples: int = 2
+    """Bootstrap samples averaged when recommending for a new table."""
+
+
+@dataclass
+class LabelParams:
+    classifiers: list[str] = field(default_factory=lambda: list(PORTFOLIO))
+    n_folds: int = 5
+    fit_timeout: float | None = 60.0
+    """Seconds per fold fit, checked after each fold; ``None`` or 0: no limit."""
+
+
+@dataclass
+class ComputeParams:
+    workers: int = 0
+    """Local Dask workers; 0: one per core."""
+    dask_address: str | None = None
+    """An existing cluster, e.g. ``tcp://127.0.0.1:8786`` (or ``$BEYONDER_DASK_ADDRESS``)."""
+    memory_limit: str | int = "auto"
+    """Per worker: bytes, ``"4GB"`` or ``"auto"``."""
+    batch_fits: int = 20
+    """Classifier labels per Prefect task."""
+
+
+# --------------------------------------------------------------------------- augment
+
+
+@dataclass
+class NoiseParams:
+    share: float = 0.25
+    """Of the bootstrap samples that get a noisy copy."""
+    numeric_jitter: float = 0.1
+    categorical_flip: float = 0.05
+    label_noise: float = 0.05
+
+
+@dataclass
+class AugmentSynthetic:
+    n_datasets: int = 6
+    per_dataset: int = 2
+    spec: dict[str, Any] = field(default_factory=dict)
+    """Ranges of the generator, as ``ingest.synthetic.spec``."""
+
+
+@dataclass
+class DerivedParams:
+    per_dataset: int = 0
+    """New tasks per real dataset (``beyonder/derived.py``), labelled afresh; 0: none."""
+
+
+@dataclass
+class AugmentParams:
+    noise: NoiseParams = field(default_factory=NoiseParams)
+    synthetic: AugmentSynthetic = field(default_factory=AugmentSynthetic)
+    derived: DerivedParams = field(default_factory=DerivedParams)
+
+
+# --------------------------------------------------------------------------- split, train, evaluate
+
+DEFAULT_FAMILIES = (
+    # UCI near-duplicates
+    r"^spectf?\.",
+    r"^colic",
+    r"^anneal",
+    r"^heart",
+    r"^bridges",
+    r"^column\d",
+    r"^solar\.flare",
+    # StatLib families of the bundled corpus (corpus/statlib_binarized/manifest.json's
+    # ``family``); autoprice is the price of the UCI autos cars
+    r"^(autos|autoprice)$",
+    r"^analcatdata_",
+    r"^csb_",
+    r"^sleuth_",
+    r"^christensen",
+    r"^visualizing_",
+    r"^chscase_",
+    r"^witmer_",
+    r"^smoothmeth_",
+    r"^rmftsa_",
+    r"^diggle_",
+    r"^rabe_",
+    r"^baseball",
+    r"^colleges_",
+    r"^cpu",
+    r"^puma",
+)
+"""The default of ``split.families``: datasets matching one pattern form one family, kept on
+one side of every split (``beyonder/splits.py``)."""
+
+
+@dataclass
+class SplitParams:
+    test_fraction: float = 0.25
+    """Of the dataset families held out for evaluate."""
+    val_fraction: float = 0.2
+    """Of the remaining families used for early stopping."""
+    families: list[str] = field(default_factory=lambda: list(DEFAULT_FAMILIES))
+    """Datasets matching one pattern form one family, kept on one side of every split."""
+    test_sources: list[str] | None = None
+    """e.g. ``[sklearn, local]`` to evaluate on real datasets only."""
+
+
+@dataclass
+class TrainParams:
+    """The network and its training; ``BeyonderConfig`` extends it with what a saved model
+    also needs (its classifiers, its seed)."""
+
+    rows: int = 64
+    max_features: int = 16
+    dim: int = 32
+    heads: int = 4
+    blocks: int = 2
+    inducing: int = 16
+    dropout: float = 0.1
+    epochs: int = 40
+    batch_size: int = 16
+    learning_rate: float = 0.001
+    rank_weight: float = 1.0
+    regret_weight: float = 0.0
+    """Weight of the expected regret of a soft pick in the loss (0: off)."""
+    relative_to: str = "mean"
+    """The relative loss term's reference: ``mean`` over classifiers, or the training ``sbs``."""
+    time_weight: float = 0.1
+    patience: int = 8
+    views: int = 2
+    """Random views per sample averaged at prediction."""
+    prior_init: bool = True
+    """Heads start at a ridge regression of the labels on the landmarkers and globals."""
+    dataset_targets: bool = True
+    """Targets: each dataset's mean labels over its samples, not one sample's CV."""
+
+
+@dataclass
+class EvaluateParams:
+    tie_tolerance: float = 0.005
+    corpus_samples: int = 4
+    """Bootstrap samples per dataset in ``beyonder evaluate --corpus`` workspaces."""
+    n_boot: int = 1000
+
+    def scoring(self, seed: int) -> dict[str, Any]:
+        """The keyword arguments of ``beyonder.evaluation``'s metrics."""
+        return {"tie_tolerance": self.tie_tolerance, "n_boot": self.n_boot, "seed": seed}
+
+
+@dataclass
+class ImputeParams:
+    """The masked-cell imputer (``beyonder/imputation.py``): ``ImputerConfig``'s fields but the
+    seed (the top-level one), plus what the ``imputer`` stage reads."""
+
+    folders: list[str] | None = None
+    """Tables to train on; None: ``ingest.local.folders``."""
+    rows: int = 64
+    features: int = 16
+    levels: int = 16
+    dim: int = 32
+    heads: int = 4
+    blocks: int = 2
+    dropout: float = 0.0
+    epochs: int = 16
+    views_per_table: int = 6
+    batch_size: int = 16
+    learning_rate: float = 0.002
+    mask_min: float = 0.05
+    mask_max: float = 0.5
+    mnar_share: float = 0.25
+    max_table_rows: int = 2000
+    predict_rows: int = 256
+    context_rows: int = 128
+    views: int = 2
+    patience: int = 3
+    score_tables: int = 12
+    score_rows: int = 300
+    score_pattern: str = "mcar20"
+
+
+@dataclass
+class Params:
+    """All of ``params.yaml``."""
+
+    seed: int = 42
+    ingest: IngestParams = field(default_factory=IngestParams)
+    clean: CleaningConfig = field(default_factory=CleaningConfig)
+    sample: SampleParams = field(default_factory=SampleParams)
+    label: LabelParams = field(default_factory=LabelParams)
+    compute: ComputeParams = field(default_factory=ComputeParams)
+    augment: AugmentParams = field(default_factory=AugmentParams)
+    split: SplitParams = field(default_factory=SplitParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    impute: ImputeParams = field(default_factory=ImputeParams)
+
+    def to_yaml(self) -> str:
+        """The params as ``params.yaml`` text (a corpus workspace's own params file)."""
+        return yaml.safe_dump(dataclasses.asdict(self), sort_keys=False)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """``params.yaml`` parsed and checked: missing keys take the defaults above; unknown keys
+    and wrong types raise ``ParamsError`` with one line naming the file, section and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: no such params file (run from the repository root)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ParamsError(f"{path}: not valid YAML: {first}") from exc
+    return parse_params(raw, source=str(path))
+
+
+def parse_params(raw: Any, source: str = "params.yaml") -> Params:
+    """``Params`` from the mapping ``yaml.safe_load`` returns (``None``: all defaults)."""
+    if raw is not None and not isinstance(raw, dict):
+        raise ParamsError(f"{source}: expected a mapping at the top level")
+    return _section(Params, raw, source, "")
+
+
+def _section(cls: type, raw: Any, source: str, where: str) -> Any:
+    """One dataclass from one mapping; ``where`` is its dotted place (``augment.noise``)."""
+    if raw is None:
+        return cls()
+    here = f"{source}: {where}" if where else source
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{here}: expected a mapping, got {_shown(raw)}")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    for key in raw:
+        if key not in known:
+            kind = "key" if where else "section"
+            raise ParamsError(f"{here}: unknown {kind} {key!r} (known: {', '.join(known)})")
+    values = {}
+    for key, value in raw.items():
+        place = f"{where}.{key}" if where else key
+        if dataclasses.is_dataclass(hints[key]):
+            values[key] = _section(hints[key], value, source, place)
+        else:
+            values[key] = _typed(value, hints[key], f"{here}: {key!r}" if where else f"{source}: {key!r}")
+    return cls(**values)
+
+
+def _typed(value: Any, hint: Any, what: str) -> Any:
+    """``value`` checked against ``hint`` (ints accepted where floats are asked for)."""
+    checked = _check(value, hint)
+    if checked is _WRONG:
+        raise ParamsError(f"{what} must be {_type_name(hint)}, got {_shown(value)}")
+    return checked
+
+
+_WRONG = object()
+
+
+def _check(value: Any, hint: Any) -> Any:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for arg in args:
+            if (checked := _check(value, arg)) is not _WRONG:
+                return checked
+        return _WRONG
+    if hint is type(None):
+        return None if value is None else _WRONG
+    if hint is bool:
+        return value if isinstance(value, bool) else _WRONG
+    if hint is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _WRONG
+    if hint is float:
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else _WRONG
+    if hint is str:
+        return value if isinstance(value, str) else _WRONG
+    if origin is list:
+        if not isinstance(value, list):
+            return _WRONG
+        items = [_check(v, args[0]) for v in value]
+        return _WRONG if any(i is _WRONG for i in items) else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            return _WRONG
+        items = {k: _check(v, args[1]) for k, v in value.items()}
+        bad = any(not isinstance(k, str) for k in items) or any(v is _WRONG for v in items.values())
+        return _WRONG if bad else items
+    raise TypeError(f"params: no check for the type {hint!r}")  # pragma: no cover - a new field's type
+
+
+def _type_name(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    if hint is type(None):
+        return "null"
+    if origin is list:
+        return f"a list of {_type_name(args[0])}"
+    if origin is dict:
+        return f"a mapping of {_type_name(args[1])}"
+    return "anything" if hint is Any else hint.__name__
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
