@@ -78,4 +78,3 @@ def log_pyfunc(model_dir: Path, example: pd.DataFrame) -> str:
         pip_requirements=serving_requirements(),
     )
     return info.model_uri
-
