@@ -2,7 +2,8 @@
 
 ``beyonder.recommend(df, target="class")`` ranks the portfolio for a table with the registered
 champion model (see ``beyonder/recommend.py``); it is imported on first use, so
-``import beyonder`` stays light (no TensorFlow, no MLflow).
+``import beyonder`` stays light (no TensorFlow, no MLflow). ``beyonder.impute(df)`` and
+``beyonder.BeyonderImputer`` fill missing cells with the trained imputer (``beyonder/imputer.py``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_LAZY = ("recommend",)
+_LAZY = ("recommend", "impute", "BeyonderImputer")
 
 
 def __getattr__(name: str) -> Any:
+    if name in ("impute", "BeyonderImputer"):  # beyonder/imputer.py (TensorFlow on first fill)
+        return getattr(importlib.import_module("beyonder.imputer"), name)
     if name in _LAZY:
         # the module is callable: beyonder.recommend(df, target=...) calls recommend.recommend
         return importlib.import_module(f"beyonder.{name}")

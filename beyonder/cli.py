@@ -7,8 +7,8 @@ import argparse
 import importlib
 import sys
 
-STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate")
-KERAS_COMMANDS = ("train", "evaluate", "finetune")
+STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate", "imputer")
+KERAS_COMMANDS = ("train", "evaluate", "finetune", "impute", "imputer")
 """Commands that train or load the Keras network: TensorFlow is imported first, quietly
 (``beyonder.quiet``). ``recommend`` and ``embed`` run the network in NumPy
 (``beyonder/network.py``) and never import TensorFlow."""
@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     from beyonder.cli_consumers import add_commands
 
     add_commands(sub)  # recommend, embed, finetune: use a trained model, no Prefect
+    from beyonder.cli_impute import add_command
+
+    add_command(sub)  # impute: fill missing cells with the trained imputer, no Prefect
     return parser
 
 
@@ -150,6 +153,10 @@ def _main(argv: list[str] | None) -> int:
         import_tensorflow()
     from beyonder.cli_consumers import COMMANDS, run
 
+    if args.command == "impute":
+        from beyonder.cli_impute import run_impute
+
+        return run_impute(args)
     if args.command in COMMANDS:
         return run(args)
     from beyonder.params import ParamsError

@@ -259,6 +259,37 @@ class EvaluateParams:
 
 
 @dataclass
+class ImputeParams:
+    """The masked-cell imputer (``beyonder/imputation.py``): ``ImputerConfig``'s fields but the
+    seed (the top-level one), plus what the ``imputer`` stage reads."""
+
+    folders: list[str] | None = None
+    """Tables to train on; None: ``ingest.local.folders``."""
+    rows: int = 64
+    features: int = 16
+    levels: int = 16
+    dim: int = 32
+    heads: int = 4
+    blocks: int = 2
+    dropout: float = 0.0
+    epochs: int = 16
+    views_per_table: int = 6
+    batch_size: int = 16
+    learning_rate: float = 0.002
+    mask_min: float = 0.05
+    mask_max: float = 0.5
+    mnar_share: float = 0.25
+    max_table_rows: int = 2000
+    predict_rows: int = 256
+    context_rows: int = 128
+    views: int = 2
+    patience: int = 3
+    score_tables: int = 12
+    score_rows: int = 300
+    score_pattern: str = "mcar20"
+
+
+@dataclass
 class Params:
     """All of ``params.yaml``."""
 
@@ -272,6 +303,7 @@ class Params:
     split: SplitParams = field(default_factory=SplitParams)
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    impute: ImputeParams = field(default_factory=ImputeParams)
 
     def to_yaml(self) -> str:
         """The params as ``params.yaml`` text (a corpus workspace's own params file)."""

@@ -13,6 +13,8 @@ from typing import Any
 
 EXPERIMENT = "beyonder"
 MODEL_NAME = "beyonder"
+IMPUTER_NAME = "beyonder-imputer"
+"""The registered imputer (``beyonder impute``, the ``imputer`` stage)."""
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 DATABASE = "mlflow.db"

@@ -28,7 +28,7 @@ def repo_files() -> list[Path]:
 
 def tiny_params() -> dict:
     """``params.yaml`` shrunk to minutes: iris, wine and one synthetic set instead of the bundled
-    corpus, two classifiers, one epoch."""
+    corpus, two classifiers, one epoch; a tiny imputer trained one epoch on ``corpus/uci``."""
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["ingest"]["sklearn"].update(enabled=True, names=["iris", "wine"])
     params["ingest"]["synthetic"].update(enabled=True, n_datasets=1)
@@ -40,6 +40,10 @@ def tiny_params() -> dict:
     params["augment"]["synthetic"]["n_datasets"] = 0
     params["train"]["epochs"] = 1
     params["evaluate"]["n_boot"] = 50
+    params["impute"].update(
+        folders=["corpus/uci"], rows=16, features=4, levels=4, dim=8, heads=2, blocks=1, epochs=1,
+        views_per_table=1, predict_rows=32, context_rows=8, views=1, score_tables=2, score_rows=60,
+    )  # fmt: skip
     return params
 
 

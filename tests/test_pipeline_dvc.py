@@ -33,7 +33,7 @@ from beyonder.champion import decide
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate")
+STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "imputer", "evaluate")
 CLASSIFIERS = TINY_CLASSIFIERS
 REPRO_TIMEOUT = int(os.environ.get("BEYONDER_TEST_REPRO_TIMEOUT", "900"))
 """Seconds for the first ``dvc repro`` (about 4-8 min on 2 busy cores; 14 min seen under load)."""
@@ -156,9 +156,13 @@ def test_repro_ran_every_stage(pipeline: Pipeline) -> None:
     assert (pipeline.repo / "dvc.lock").is_file()
     lock = yaml.safe_load((pipeline.repo / "dvc.lock").read_text())
     assert set(lock["stages"]) == set(STAGES)
+    # the imputer stage: its model, its metrics beside the mean-imputation baseline
+    assert (pipeline.repo / "data" / "imputer" / "imputer.keras").is_file()
+    imputer = json.loads((pipeline.repo / "metrics" / "imputer.json").read_text())
+    assert imputer["epochs"] == 1 and imputer["score_tables"] >= 1 and "simple_nrmse" in imputer
 
 
-def test_dag_lists_the_seven_stages(pipeline: Pipeline) -> None:
+def test_dag_lists_the_stages(pipeline: Pipeline) -> None:
     result = pipeline.run("dag")
     assert result.returncode == 0, _report(result)
     for stage in STAGES:

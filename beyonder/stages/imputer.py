@@ -1,0 +1,89 @@
+"""Imputer stage: params -> the imputer's config, the corpus's tables split by family, and the
+held-out scores that ``dvc metrics show`` prints (``metrics/imputer.json``).
+
+The imputer trains on the bundled corpus's files directly (``ingest.local.folders``), not on
+``data/clean``: cleaning drops the columns with many missing cells and caps rare levels, and an
+imputer must see tables as users have them. The split is the pipeline's own
+(``imputation.split_names``): the test families that ``evaluate`` holds out are never trained
+on, the validation families stop training early and give the stage's metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+import numpy as np
+
+from beyonder.config import stable_seed
+from beyonder.imputation import (
+    CellImputer,
+    ImputerConfig,
+    Table,
+    corpus_files,
+    load_features,
+    split_names,
+    training_table,
+)
+from beyonder.imputation_scores import hide, scores, scoring_tables, sklearn_fill
+
+STAGE_KEYS = {"folders", "score_tables", "score_rows", "score_pattern"}
+"""Keys of the ``impute`` section that are the stage's, not the network's."""
+
+
+def imputer_config(params: dict[str, Any]) -> ImputerConfig:
+    """``ImputerConfig`` from the ``impute`` section (unknown keys are an error); the seed is
+    the top-level ``seed`` unless the section sets its own."""
+    section = {k: v for k, v in (params.get("impute") or {}).items() if k not in STAGE_KEYS}
+    known = {f.name for f in fields(ImputerConfig)}
+    unknown = set(section) - known
+    if unknown:
+        raise ValueError(f"params.yaml: unknown impute keys {sorted(unknown)} (known: {sorted(known | STAGE_KEYS)})")
+    section.setdefault("seed", int(params.get("seed", 0)))
+    return ImputerConfig(**section)
+
+
+def corpus_split(params: dict[str, Any]) -> tuple[dict, list[str], list[str], list[str]]:
+    """The corpus files (``impute.folders``, else ``ingest.local.folders``) and their (train,
+    validation, test) dataset names."""
+    folders = (params.get("impute") or {}).get("folders") or (params.get("ingest") or {}).get("local", {}).get("folders")
+    files = corpus_files(folders or [])
+    if not files:
+        raise ValueError(f"params.yaml: the imputer's folders {folders} hold no CSV, ARFF or Parquet file to train on")
+    train, val, test = split_names(sorted(files), params)
+    return files, train, val, test
+
+
+def load_tables(files: dict, names: list[str], config: ImputerConfig, target: str = "class") -> list[Table]:
+    """Training tables of ``names`` (the target dropped, see ``imputation.training_table``)."""
+    tables = []
+    for name in names:
+        table = training_table(load_features(files[name], target), config.max_table_rows, stable_seed(config.seed, name))
+        if table is not None:
+            tables.append(table)
+    return tables
+
+
+def validation_scores(imputer: CellImputer, files: dict, names: list[str], params: dict[str, Any]) -> dict[str, Any]:
+    """Mean NRMSE (numeric cells) and accuracy (categorical cells) of the imputer, mean
+    imputation and KNN on validation tables with ``score_pattern`` cells hidden."""
+    from beyonder.imputer import fill
+
+    section = params.get("impute") or {}
+    seed = int(params.get("seed", 0))
+    pattern = str(section.get("score_pattern", "mcar20"))
+    target = (params.get("ingest") or {}).get("local", {}).get("target", "class")
+    tables = scoring_tables(files, names, int(section.get("score_tables", 12)), int(section.get("score_rows", 300)),
+                            seed, target)  # fmt: skip
+    results: dict[str, list[dict]] = {"beyonder": [], "simple": [], "knn": []}
+    for name, X, _ in tables:
+        masked, hidden = hide(X, pattern, stable_seed(seed, name, pattern))
+        results["beyonder"].append(scores(X, fill(masked, imputer, seed=seed), hidden))
+        for method in ("simple", "knn"):
+            results[method].append(scores(X, sklearn_fill(masked, method, seed), hidden))
+    metrics: dict[str, Any] = {"score_tables": len(tables), "score_pattern": pattern}
+    for method, rows in results.items():
+        for key in ("nrmse", "accuracy"):
+            values = [r[key] for r in rows if r[key] is not None]
+            metrics[f"{method}_{key}"] = round(float(np.mean(values)), 4) if values else None
+    return metrics
