@@ -458,7 +458,12 @@ def _layers() -> tuple:
     import keras
     from keras import layers, ops
 
-    from beyonder.model import AttentionBlock
+    from beyonder.model import (
+        AttentionBlock,
+        attend_across_features,
+        cells_from_columns,
+        column_sequences,
+    )
 
     @keras.saving.register_keras_serializable(package="beyonder")
     class CellBlock(layers.Layer):
@@ -476,21 +481,10 @@ def _layers() -> tuple:
             self.row_attention.build(seq, seq)
 
         def call(self, x, row_mask, feature_mask, training=False):
-            batch, rows, features = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
-            flat = ops.reshape(x, (batch * rows, features, self.dim))
-            fmask = ops.reshape(
-                ops.broadcast_to(ops.expand_dims(feature_mask, 1), (batch, rows, features)),
-                (batch * rows, features),
-            )
-            flat = self.feature_attention(flat, flat, fmask, training=training)
-            x = ops.reshape(flat, (batch, rows, features, self.dim))
-            cols = ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (batch * features, rows, self.dim))
-            rmask = ops.reshape(
-                ops.broadcast_to(ops.expand_dims(row_mask, 1), (batch, features, rows)),
-                (batch * features, rows),
-            )
+            x = attend_across_features(self.feature_attention, x, feature_mask, training)
+            cols, rmask = column_sequences(x, row_mask)
             cols = self.row_attention(cols, cols, rmask, training=training)
-            return ops.transpose(ops.reshape(cols, (batch, features, rows, self.dim)), (0, 2, 1, 3))
+            return cells_from_columns(cols, ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2])
 
         def get_config(self):
             return {**super().get_config(), "dim": self.dim, "heads": self.heads, "dropout": self.dropout}

@@ -78,6 +78,36 @@ class AttentionBlock(layers.Layer):
         return {**super().get_config(), "dim": self.dim, "heads": self.heads, "dropout": self.dropout}
 
 
+def attend_across_features(block, x, feature_mask, training=False):
+    """``block`` (self-attention) across the features of each row: one sequence per (sample,
+    row) of the ``(batch, rows, features, dim)`` cells, padded features masked out."""
+    batch, rows, features, dim = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2], ops.shape(x)[3]
+    flat = ops.reshape(x, (batch * rows, features, dim))
+    fmask = ops.reshape(
+        ops.broadcast_to(ops.expand_dims(feature_mask, 1), (batch, rows, features)),
+        (batch * rows, features),
+    )
+    flat = block(flat, flat, fmask, training=training)
+    return ops.reshape(flat, (batch, rows, features, dim))
+
+
+def column_sequences(x, row_mask):
+    """The cells as one sequence per (sample, feature), with the mask of their real rows, for
+    attention across rows."""
+    batch, rows, features, dim = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2], ops.shape(x)[3]
+    cols = ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (batch * features, rows, dim))
+    rmask = ops.reshape(
+        ops.broadcast_to(ops.expand_dims(row_mask, 1), (batch, features, rows)),
+        (batch * features, rows),
+    )
+    return cols, rmask
+
+
+def cells_from_columns(cols, batch, rows, features):
+    """``column_sequences``' layout back to ``(batch, rows, features, dim)``."""
+    return ops.transpose(ops.reshape(cols, (batch, features, rows, ops.shape(cols)[-1])), (0, 2, 1, 3))
+
+
 @keras.saving.register_keras_serializable(package="beyonder")
 class AxialBlock(layers.Layer):
     """Attention across features (within each row), then across rows (within each feature).
@@ -103,25 +133,13 @@ class AxialBlock(layers.Layer):
         self.row_attention.build(seq, (None, self.inducing, self.dim))
 
     def call(self, x, row_mask, feature_mask, training=False):
+        x = attend_across_features(self.feature_attention, x, feature_mask, training)
+        cols, rmask = column_sequences(x, row_mask)
         batch, rows, features = ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2]
-        # across features: one sequence per (sample, row)
-        flat = ops.reshape(x, (batch * rows, features, self.dim))
-        fmask = ops.reshape(
-            ops.broadcast_to(ops.expand_dims(feature_mask, 1), (batch, rows, features)),
-            (batch * rows, features),
-        )
-        flat = self.feature_attention(flat, flat, fmask, training=training)
-        x = ops.reshape(flat, (batch, rows, features, self.dim))
-        # across rows: one sequence per (sample, feature)
-        cols = ops.reshape(ops.transpose(x, (0, 2, 1, 3)), (batch * features, rows, self.dim))
-        rmask = ops.reshape(
-            ops.broadcast_to(ops.expand_dims(row_mask, 1), (batch, features, rows)),
-            (batch * features, rows),
-        )
         points = ops.broadcast_to(self.points, (batch * features, self.inducing, self.dim))
         summary = self.induce(points, cols, rmask, training=training)
         cols = self.row_attention(cols, summary, None, training=training)
-        return ops.transpose(ops.reshape(cols, (batch, features, rows, self.dim)), (0, 2, 1, 3))
+        return cells_from_columns(cols, batch, rows, features)
 
     def get_config(self):
         return {

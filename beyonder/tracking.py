@@ -8,6 +8,8 @@ second), so ``tracking_uri`` is free for code that must stay light (``recommend`
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +96,15 @@ def log_crossval(result: dict[str, Any], setting: dict[str, Any], root: str | Pa
         reference = {k: v for k, v in result["cv_one_sample"].items() if isinstance(v, float)}
         mlflow.log_metrics({f"cv_one_sample_{k}": v for k, v in reference.items()})
         mlflow.log_dict(result, "crossval.json")
+
+
+def pinned(packages: Sequence[str]) -> list[str]:
+    """Each package at the release series installed here (``numpy~=2.4.6``), or unpinned
+    where it is not installed."""
+    requirements = []
+    for package in packages:
+        try:
+            requirements.append(f"{package}~={version(package)}")
+        except PackageNotFoundError:
+            requirements.append(package)
+    return requirements

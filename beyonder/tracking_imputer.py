@@ -3,10 +3,11 @@ from ``tracking_model`` so the selector's stages do not depend on the imputer's 
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlflow
+
+from beyonder.tracking import pinned
 
 IMPUTER_PACKAGES = ("mlflow", "numpy", "pandas", "pyarrow", "scikit-learn", "keras", "tensorflow-cpu", "liac-arff", "pyyaml")
 """What the served imputer imports: its network runs in Keras."""
@@ -18,12 +19,7 @@ def log_imputer(model_dir: Path) -> str:
     import beyonder.pyfunc_imputer
     from beyonder.imputer import ARTIFACT
 
-    requirements = []
-    for package in IMPUTER_PACKAGES:
-        try:
-            requirements.append(f"{package}~={version(package)}")
-        except PackageNotFoundError:
-            requirements.append(package)
+    requirements = pinned(IMPUTER_PACKAGES)
     info = mlflow.pyfunc.log_model(
         name="imputer_model",
         python_model=beyonder.pyfunc_imputer.__file__,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import mlflow
@@ -12,6 +11,7 @@ from mlflow.types.schema import ColSpec, ParamSchema, ParamSpec, Schema
 
 import beyonder
 import beyonder.pyfunc_model
+from beyonder import tracking
 from beyonder.recommend import MODEL_ARTIFACT
 from beyonder.schema import ROW_ID, TARGET
 
@@ -63,13 +63,7 @@ def serving_requirements() -> list[str]:
 
     Not ``beyonder``: on a package index that name is an unrelated project; the code travels
     with the model instead (``code_paths`` in ``log_pyfunc``)."""
-    requirements = []
-    for package in SERVING_PACKAGES:
-        try:
-            requirements.append(f"{package}~={version(package)}")
-        except PackageNotFoundError:
-            requirements.append(package)
-    return requirements
+    return tracking.pinned(SERVING_PACKAGES)
 
 
 def log_pyfunc(model_dir: Path, example: pd.DataFrame) -> str:
