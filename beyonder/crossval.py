@@ -187,6 +187,9 @@ def predict_fold(
     two-value return."""
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
+    for name, overrides in (variants or {}).items():  # before any training, not after hours of it
+        if overrides.get("finetune", "all") not in FINETUNE:
+            raise ValueError(f"variant {name}: finetune must be one of {FINETUNE}, got {overrides['finetune']!r}")
     pool = _concat(train_ws.original, train_ws.augmented)
     keep = _training_rows(pool, train_datasets)
     keep &= ~np.all(np.isnan(pool.accuracy), axis=1)
@@ -226,8 +229,6 @@ def predict_fold(
             settings = dict(overrides)
             groups, kinds = settings.pop("train_groups", None), settings.pop("train_kinds", None)
             finetune = settings.pop("finetune", "all")
-            if finetune not in FINETUNE:
-                raise ValueError(f"variant {name}: finetune must be one of {FINETUNE}, got {finetune!r}")
             subset = train
             if groups is not None:
                 wanted = {d for d, g in train_ws.groups.items() if g in set(groups)}
