@@ -26,6 +26,7 @@ from keras import ops
 
 from beyonder.baselines import PRIOR_RIDGE, logit, ridge
 from beyonder.encoding import N_CHANNELS, N_GLOBALS, N_LANDMARKS, EncodedSample, view
+from beyonder.evaluation import single_best
 from beyonder.inference import (
     CONFIG_FILE,
     EMBEDDING,
@@ -202,10 +203,8 @@ class Beyonder(BeyonderPredictor):
             model = new_network(c)
             if c.prior_init:
                 start_from_prior(model, accuracy, fit_time, dataset_features(samples, c))
-        with warnings.catch_warnings():  # a classifier without any label
-            warnings.simplefilter("ignore", RuntimeWarning)
-            means = np.nanmean(np.asarray(accuracy, dtype=np.float64), axis=0)
-        self.sbs_ = c.classifiers[int(np.nanargmax(np.nan_to_num(means, nan=-np.inf)))]
+        # the reference of SBS-relative targets, from the training labels alone
+        self.sbs_ = c.classifiers[single_best(accuracy)] if c.relative_to == "sbs" else None
         self._compile(model)
         train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True)
         val = None
