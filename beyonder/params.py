@@ -123,6 +123,29 @@ class LabelParams:
     """Seconds per fold fit, checked after each fold; ``None`` or 0: no limit."""
 
 
+DEFAULT_C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+"""The default ``regularisation.grid``: C on a log grid, 10^-3 ... 10^3 (1: the library default)."""
+
+
+@dataclass
+class RegularisationParams:
+    """Labels and heads for the regularisation strength C of some portfolio members: the CV
+    accuracy at each C of ``grid``, on the portfolio labels' samples, folds and budgets (the
+    ``label`` stage computes them; C = 1 is the portfolio label itself, read from its cache).
+    Off by default: it adds labels to the default ``dvc repro`` (bench/RESULTS.md,
+    "Regularisation (issue 17)")."""
+
+    enabled: bool = False
+    classifiers: list[str] = field(default_factory=lambda: ["svm_rbf", "logreg"])
+    """Members whose C is varied (``portfolio.TUNABLE``)."""
+    grid: list[float] = field(default_factory=lambda: list(DEFAULT_C_GRID))
+    """The C values; adding one computes only its labels (the rest are cached)."""
+
+    def active(self) -> list[str]:
+        """The classifiers that get curves: ``classifiers`` when enabled, else none."""
+        return list(self.classifiers) if self.enabled and self.grid else []
+
+
 @dataclass
 class ComputeParams:
     workers: int = 0
@@ -298,6 +321,7 @@ class Params:
     clean: CleaningConfig = field(default_factory=CleaningConfig)
     sample: SampleParams = field(default_factory=SampleParams)
     label: LabelParams = field(default_factory=LabelParams)
+    regularisation: RegularisationParams = field(default_factory=RegularisationParams)
     compute: ComputeParams = field(default_factory=ComputeParams)
     augment: AugmentParams = field(default_factory=AugmentParams)
     split: SplitParams = field(default_factory=SplitParams)
