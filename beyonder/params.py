@@ -258,6 +258,8 @@ class TrainParams:
     relative_to: str = "mean"
     """The relative loss term's reference: ``mean`` over classifiers, or the training ``sbs``."""
     time_weight: float = 0.1
+    curve_weight: float = 1.0
+    """Weight of the regularisation heads' loss (the C curves; only with ``regularisation`` on)."""
     patience: int = 8
     views: int = 2
     """Random views per sample averaged at prediction."""

@@ -21,13 +21,12 @@ from beyonder.stages.label import (
     LabelCache,
     assemble_labels,
     batch_jobs,
-    curves_table,
     cv_settings,
     grid_names,
     pending_jobs,
     run_job,
     sample_index,
-    write_labels,
+    write_label_tables,
 )
 
 
@@ -120,11 +119,4 @@ def label_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     params = load_params(params_path)
     portfolio, grid = list(params.label.classifiers), grid_names(params.regularisation)
     table = label_entries(sample_index(layout), params, root, list(dict.fromkeys(portfolio + grid)))
-    summary = write_labels(table[table["classifier"].isin(portfolio)].reset_index(drop=True), layout.labels / "labels.parquet")
-    curves = layout.labels / "regularisation.parquet"
-    if grid:
-        summary["regularisation"] = write_labels(curves_table(table[table["classifier"].isin(grid)]), curves)
-    else:  # off: no stale curves from an earlier run
-        for path in (curves, curves.with_suffix(".summary.json")):
-            path.unlink(missing_ok=True)
-    return summary
+    return write_label_tables(table, portfolio, grid, layout)

@@ -1,0 +1,305 @@
+"""The regularisation strength C (issue 17): C-grid labels in the label engine's cache, the
+network's ``curve`` heads, what ``recommend`` answers, and the evaluation tables' maths."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_encoding_model import _frame
+from test_label_stage import _iris, _mixed, _run_all, _write_samples
+
+from beyonder.config import Layout
+from beyonder.corpus import Corpus, concat, load_corpus
+from beyonder.encoding import encode_sample
+from beyonder.estimator import Beyonder, BeyonderConfig, masked_curve_loss
+from beyonder.inference import NumpyBeyonder
+from beyonder.labelling import CVSettings, label_key
+from beyonder.params import RegularisationParams, parse_params
+from beyonder.portfolio import at_C, build_classifier, classifier_config, split_name
+from beyonder.regularisation import (
+    combined_report,
+    crossval_report,
+    curve_report,
+    fold_details,
+    sbs_of_c,
+    suggest,
+)
+from beyonder.schema import ROW_ID, TARGET
+from beyonder.stages.label import (
+    LabelCache,
+    assemble_labels,
+    grid_names,
+    pending_jobs,
+    write_label_tables,
+)
+
+CV = CVSettings(n_folds=3, seed=0, fit_timeout=None)
+TOL = 1e-5
+
+# --- labels --------------------------------------------------------------------------------------
+
+
+def test_grid_names_build_the_classifier_with_that_C_and_C1_is_the_portfolio_label() -> None:
+    assert at_C("svm_rbf", 0.01) == "svm_rbf@C=0.01" and split_name("svm_rbf@C=0.01") == ("svm_rbf", 0.01)
+    assert split_name("knn") == ("knn", None)
+    pipe = build_classifier("logreg@C=1000", 0, ["a"], ["b"])
+    assert pipe.get_params()["model__C"] == 1000.0
+    # C = 1 is the library default: the same configuration, so the same cache key
+    assert classifier_config("svm_rbf@C=1") == classifier_config("svm_rbf")
+    assert label_key("h", "svm_rbf@C=1", CV) == label_key("h", "svm_rbf", CV)
+    assert label_key("h", "svm_rbf@C=10", CV) != label_key("h", "svm_rbf", CV)
+    assert label_key("h", "svm_rbf@C=10", CV) != label_key("h", "logreg@C=10", CV)
+    with pytest.raises(ValueError, match="no C"):
+        at_C("knn", 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        at_C("logreg", 0.0)
+    with pytest.raises(ValueError, match="regularisation"):
+        grid_names(RegularisationParams(enabled=True, classifiers=["hist_gb"]))
+    assert grid_names(RegularisationParams(enabled=False)) == []
+    assert grid_names(RegularisationParams(enabled=True, classifiers=["logreg"], grid=[0.1, 1])) == [
+        "logreg@C=0.1", "logreg@C=1",
+    ]  # fmt: skip
+
+
+def test_adding_a_grid_point_computes_only_its_labels(tmp_path) -> None:
+    """C = 1 comes from the portfolio's cache; a new grid point is only its own labels; the
+    portfolio keys are unchanged (an older cache stays valid)."""
+    root = tmp_path.resolve()
+    samples = _write_samples(root, {"iris": _iris(), "mixed": _mixed()})
+    cache = LabelCache(Layout(root).label_cache)
+    portfolio = ["logreg", "gaussian_nb"]
+    _run_all(pending_jobs(samples, portfolio, CV, cache), cache, root)
+    before = {p.name for p in cache.root.rglob("*.json")}
+
+    grid = grid_names(RegularisationParams(enabled=True, classifiers=["logreg"], grid=[0.01, 1.0]))
+    jobs = pending_jobs(samples, portfolio + grid, CV, cache)
+    assert [j.classifiers for j in jobs] == [["logreg@C=0.01"]] * len(samples)  # C = 1 is cached
+    _run_all(jobs, cache, root)
+    assert before <= {p.name for p in cache.root.rglob("*.json")}
+
+    wider = grid_names(RegularisationParams(enabled=True, classifiers=["logreg"], grid=[0.01, 1.0, 100.0]))
+    jobs = pending_jobs(samples, portfolio + wider, CV, cache)
+    assert [j.classifiers for j in jobs] == [["logreg@C=100"]] * len(samples)
+    _run_all(jobs, cache, root)
+    assert pending_jobs(samples, portfolio + wider, CV, cache) == []
+
+    # one pass for a fresh cache: svm_rbf and svm_rbf@C=1 are one label, fitted once
+    fresh = LabelCache(root / "other")
+    jobs = pending_jobs(samples[:1], ["svm_rbf", "svm_rbf@C=1", "svm_rbf@C=0.1"], CV, fresh)
+    assert jobs[0].classifiers == ["svm_rbf", "svm_rbf@C=0.1"]
+
+    table = assemble_labels(samples, portfolio + wider, CV, cache)
+    summary = write_label_tables(table, portfolio, wider, Layout(root))
+    assert summary["labels"] == 2 * len(samples) and summary["regularisation"]["labels"] == 3 * len(samples)
+    curves = pd.read_parquet(Layout(root).curves)
+    assert set(curves["classifier"]) == {"logreg"} and sorted(set(curves["C"])) == [0.01, 1.0, 100.0]
+    labels = pd.read_parquet(Layout(root).labels / "labels.parquet")
+    merged = curves[curves["C"] == 1.0].merge(labels[labels["classifier"] == "logreg"], on="sample_id")
+    np.testing.assert_array_equal(merged["accuracy_x"], merged["accuracy_y"])  # one label
+    # C matters on these samples (else the grid would be pointless)
+    assert curves.groupby("sample_id")["accuracy"].agg(np.ptp).max() > 0
+
+    # the corpus reads them as (samples, tuned, grid); a grid point without labels is NaN
+    reg = RegularisationParams(enabled=True, classifiers=["logreg", "svm_rbf"], grid=[0.01, 1.0, 100.0, 1e4])
+    corpus = load_corpus(Layout(root), portfolio, regularisation=reg)
+    assert corpus.curves.shape == (len(samples), 2, 4)
+    assert np.isnan(corpus.curves[:, 1]).all() and np.isnan(corpus.curves[:, 0, 3]).all()
+    assert not np.isnan(corpus.curves[:, 0, :3]).any()
+    np.testing.assert_array_equal(corpus.curves[:, 0, 1], corpus.accuracy[:, 0])
+
+    write_label_tables(table, portfolio, [], Layout(root))  # off again: no stale curves
+    assert not Layout(root).curves.exists()
+    assert load_corpus(Layout(root), portfolio).curves is None
+
+
+def test_params_section_defaults_and_types() -> None:
+    params = parse_params({"regularisation": {"enabled": True, "grid": [0.1, 1, 10]}})
+    assert params.regularisation.grid == [0.1, 1.0, 10.0]
+    assert params.regularisation.active() == ["svm_rbf", "logreg"]
+    assert parse_params(None).regularisation.active() == []  # off by default
+
+
+def test_corpus_curves_follow_subsets_means_and_concat() -> None:
+    index = pd.DataFrame({"sample_id": list("abc"), "dataset": ["x", "x", "y"], "kind": "bootstrap"})
+    curves = np.arange(12, dtype=float).reshape(3, 2, 2)
+    corpus = Corpus(index, np.zeros((3, 1)), np.zeros((3, 1)), ["logreg"], None, curves, ["logreg", "svm_rbf"], [0.1, 1.0])
+    np.testing.assert_array_equal(corpus.subset(np.array([False, True, True])).curves, curves[1:])
+    means = corpus.dataset_means().curves
+    np.testing.assert_array_equal(means[0], (curves[0] + curves[1]) / 2)
+    np.testing.assert_array_equal(means[2], curves[2])
+    plain = Corpus(index.assign(sample_id=list("def")), np.ones((3, 1)), np.ones((3, 1)), ["logreg"])
+    both = concat(corpus, plain)
+    assert both.curves.shape == (6, 2, 2) and np.isnan(both.curves[3:]).all()
+    assert both.tuned == ["logreg", "svm_rbf"]
+
+
+# --- the heads -----------------------------------------------------------------------------------
+
+TUNED, GRID = ["svm_rbf", "logreg"], [0.01, 1.0, 100.0]
+
+
+@pytest.fixture(scope="module")
+def fitted() -> Beyonder:
+    """A small Beyonder with curve heads, one epoch; half the samples have no C labels."""
+    config = BeyonderConfig(
+        epochs=1, rows=64, max_features=16, dim=16, blocks=1, batch_size=4, tuned=TUNED, grid=GRID
+    )
+    samples = [encode_sample(_frame(n_rows=n, seed=s)) for s, n in enumerate((40, 64, 90, 50, 30, 70))]
+    rng = np.random.default_rng(0)
+    k = len(config.classifiers)
+    accuracy = rng.uniform(0.4, 1.0, size=(len(samples), k))
+    curves = rng.uniform(0.4, 1.0, size=(len(samples), len(TUNED), len(GRID)))
+    curves[::2] = np.nan  # an older workspace's samples: masked, not zero
+    val = (samples[:2], accuracy[:2], np.full((2, k), 0.1), curves[:2])
+    return Beyonder(config).fit(samples, accuracy, np.full_like(accuracy, 0.1), validation=val, curves=curves)
+
+
+def _invariance_sample() -> pd.DataFrame:
+    return _frame(n_rows=60, seed=11)  # read whole: exactly invariant
+
+
+def test_curve_head_shape_range_and_invariances(fitted: Beyonder) -> None:
+    assert np.isfinite(fitted.history_["loss"]).all() and np.isfinite(fitted.history_["val_loss"]).all()
+    frame = _invariance_sample()
+    base = fitted.predict([encode_sample(frame)])
+    assert base["curve"].shape == (1, len(TUNED), len(GRID))
+    assert ((base["curve"] > 0) & (base["curve"] < 1)).all()
+    rng = np.random.default_rng(3)
+    features = [c for c in frame.columns if c not in (TARGET, ROW_ID)]
+    other = frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
+    other = other[[features[j] for j in rng.permutation(len(features))] + [TARGET, ROW_ID]]
+    other[TARGET] = other[TARGET].map({"a": "q", "b": "p", "c": "r"})
+    np.testing.assert_allclose(fitted.predict([encode_sample(other)])["curve"], base["curve"], rtol=0, atol=TOL)
+    different = fitted.predict([encode_sample(_frame(n_rows=20, seed=3, classes=("a", "b")))])["curve"]
+    assert np.abs(different - base["curve"]).max() > 1e-6  # not trivially constant
+
+
+def test_curve_head_is_exported_and_served_without_keras(fitted: Beyonder, tmp_path) -> None:
+    directory = fitted.save(tmp_path / "model")
+    numpy_model = NumpyBeyonder.load(directory)
+    assert numpy_model.config.tuned == TUNED and numpy_model.config.grid == GRID
+    samples = [encode_sample(_invariance_sample()), encode_sample(_frame(n_rows=100, seed=8))]
+    np.testing.assert_allclose(numpy_model.predict(samples)["curve"], fitted.predict(samples)["curve"], atol=TOL)
+    # a config without tuned classifiers (every model saved before them) has no curve head
+    assert "curve" not in BeyonderConfig().outputs()
+
+
+def test_curve_loss_masks_missing_labels() -> None:
+    loss = masked_curve_loss(2, 3)
+    t = np.array([[0.5, 0.6, np.nan, np.nan, np.nan, np.nan]], dtype=np.float32)
+    p = np.array([[0.5, 0.6, 0.1, 0.9, 0.2, 0.3]], dtype=np.float32)
+    assert float(np.asarray(loss(t, p))[0]) == pytest.approx(0.0, abs=1e-6)  # nothing else is scored
+    worse = np.array([[0.6, 0.6, 0.1, 0.9, 0.2, 0.3]], dtype=np.float32)
+    assert float(np.asarray(loss(t, worse))[0]) > 0
+    empty = np.full((1, 6), np.nan, dtype=np.float32)
+    assert float(np.asarray(loss(empty, p))[0]) == 0.0
+
+
+# --- recommend -----------------------------------------------------------------------------------
+
+
+def test_suggest_picks_the_best_predicted_C() -> None:
+    curve = np.array([[0.7, 0.8, 0.75], [0.9, 0.85, 0.85]])
+    out = suggest(curve, TUNED, GRID)
+    assert [o["suggested_C"] for o in out] == [1.0, 0.01]
+    assert out[1]["predicted_accuracy"] == 0.9 and out[1]["predicted_accuracy_default"] == 0.85
+    # without C = 1 on the grid, the default comes from the accuracy head
+    off = suggest(curve, TUNED, [0.01, 0.1, 100.0], default=np.array([0.6, 0.5]))
+    assert [o["predicted_accuracy_default"] for o in off] == [0.6, 0.5]
+
+
+def test_recommend_gives_suggested_C_per_tuned_classifier(fitted: Beyonder, tmp_path) -> None:
+    from beyonder.cleaning import CleaningConfig
+    from beyonder.recommend import REGULARISATION_COLUMNS, Recommender, as_json, recommend
+
+    directory = Recommender(fitted, CleaningConfig(), sample_rows=60, subsamples=2).save(tmp_path / "rec")
+    frame = _frame(n_rows=80, seed=21).drop(columns=[ROW_ID]).rename(columns={TARGET: "class"})
+    table = recommend(frame, target="class", model=directory)
+    for column in REGULARISATION_COLUMNS:
+        assert column in table
+    tuned = table.set_index("classifier").loc[TUNED]
+    assert tuned["suggested_C"].isin(GRID).all()
+    assert (tuned["accuracy_at_suggested_C"] >= tuned["accuracy_at_default_C"] - 1e-12).all()
+    assert table.set_index("classifier").drop(index=TUNED)["suggested_C"].isna().all()
+    answer = json.loads(json.dumps(as_json(table)))  # valid JSON
+    assert [r["classifier"] for r in answer["regularisation"]] == TUNED
+    first = answer["regularisation"][0]
+    assert set(first) >= {"suggested_C", "predicted_accuracy", "predicted_accuracy_default", "curve"}
+    assert first["suggested_C"] == tuned.loc["svm_rbf", "suggested_C"]
+    assert len(first["curve"]) == len(GRID)
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+
+def test_curve_report_regrets_and_paired_intervals() -> None:
+    """Two datasets, one classifier, grid (0.01, 1, 100): hand-computed regrets."""
+    true = np.array([[[0.70, 0.80, 0.90]], [[0.85, 0.80, 0.60]]])  # best: C=100, then C=0.01
+    pred = np.array([[[0.1, 0.2, 0.3]], [[0.3, 0.2, 0.1]]])  # right both times
+    sbs = np.array([[2], [2]])  # SBS of C: 100
+    report = curve_report(true, {"beyonder": pred}, sbs, ["svm_rbf"], GRID, n_boot=200, seed=0)
+    methods = report["classifiers"]["svm_rbf"]["methods"]
+    assert methods["beyonder"]["mean_regret"] == pytest.approx(0.0)
+    assert methods["default"]["mean_regret"] == pytest.approx((10 + 5) / 2)
+    assert methods["sbs"]["mean_regret"] == pytest.approx((0 + 25) / 2)
+    assert methods["oracle"]["mean_regret"] == 0.0
+    assert report["classifiers"]["svm_rbf"]["best_C_counts"] == [1, 0, 1]
+    pooled = report["pooled"]["beyonder"]
+    assert pooled["regret_minus_default"] == pytest.approx(-7.5)
+    low, high = pooled["regret_minus_default_ci"]
+    assert low == pytest.approx(-10.0) and high == pytest.approx(-5.0)  # resamples of {-10, -5}
+    assert pooled["better_worse_than_default"] == [2, 0]
+    assert report["pooled"]["default"]["regret_minus_sbs"] == pytest.approx(7.5 - 12.5)
+
+
+def test_sbs_of_c_is_the_best_mean_over_training_datasets() -> None:
+    train = np.array([[[0.7, 0.8, 0.9]], [[0.85, 0.8, 0.6]]])  # means 0.775, 0.8, 0.75
+    assert sbs_of_c(train).tolist() == [1]
+    assert sbs_of_c(np.full((2, 1, 3), np.nan)).tolist() == [-1]
+
+
+def test_combined_report_scores_classifier_and_C_against_the_sbs_at_default() -> None:
+    """Portfolio (knn, svm_rbf), svm_rbf tuned over (0.01, 1, 100)."""
+    classifiers = ["knn", "svm_rbf"]
+    true_acc = np.array([[0.80, 0.75], [0.70, 0.72]])
+    true_curves = np.array([[[0.85, 0.75, 0.70]], [[0.60, 0.72, 0.65]]])
+    # dataset 0: svm_rbf at C=0.01 is best (0.85); dataset 1: svm_rbf at C=1 (0.72)
+    acc_pred = np.array([[0.9, 0.1], [0.1, 0.9]])
+    curve_pred = np.array([[[0.95, 0.1, 0.1]], [[0.1, 0.92, 0.2]]])
+    sbs = np.array([0, 0])  # knn
+    report = combined_report(
+        true_acc, true_curves, {"beyonder": (acc_pred, None), "beyonder_c": (acc_pred, curve_pred)},
+        sbs, classifiers, ["svm_rbf"], GRID, n_boot=100,
+    )  # fmt: skip
+    assert report["answers"] == ["knn", "svm_rbf", "svm_rbf@C=0.01", "svm_rbf@C=100"]
+    m = report["methods"]
+    assert m["beyonder_c"]["mean_regret"] == pytest.approx(0.0)
+    assert m["beyonder"]["mean_regret"] == pytest.approx((5 + 0) / 2)  # knn on 0, svm_rbf@1 on 1
+    assert m["sbs"]["mean_regret"] == pytest.approx((5 + 2) / 2)
+
+
+def test_crossval_report_pools_folds_with_their_own_sbs_of_c() -> None:
+    index = pd.DataFrame(
+        {"sample_id": [f"s{i}" for i in range(4)], "dataset": ["a", "a", "b", "c"], "kind": "bootstrap"}
+    )
+    curves = np.array([[[0.6, 0.8, 0.7]], [[0.6, 0.8, 0.7]], [[0.9, 0.7, 0.6]], [[0.5, 0.6, 0.9]]])
+    acc = curves[:, 0, 1:2]
+    corpus = Corpus(index, acc, np.zeros_like(acc), ["svm_rbf"], None, curves, ["svm_rbf"], GRID)
+    folds = []
+    for test_sets in ({"a"}, {"b", "c"}):
+        is_test = index["dataset"].isin(test_sets).to_numpy()
+        train, test = corpus.subset(~is_test), corpus.subset(is_test)
+        details = fold_details(train, test, {"beyonder": test.curves})  # a perfect predictor
+        folds.append((test_sets, details))
+    # fold 1 trains on b and c: mean curve (0.7, 0.65, 0.75), so its SBS of C is 100
+    assert folds[0][1]["sbs_c"].tolist() == [[2], [2]]
+    assert folds[1][1]["sbs_c"].tolist() == [[1], [1]]  # trained on a alone: C = 1
+    sbs_means = pd.DataFrame({"svm_rbf": [1.0, 1.0, 1.0]}, index=["a", "b", "c"])
+    predictions = {"beyonder": pd.DataFrame({"svm_rbf": [0.8, 0.7, 0.6]}, index=["a", "b", "c"])}
+    report = crossval_report(corpus, folds, sbs_means, predictions, n_boot=50)
+    assert report["datasets"] == ["a", "b", "c"]
+    assert report["classifiers"]["svm_rbf"]["methods"]["beyonder"]["mean_regret"] == pytest.approx(0.0)
+    assert "beyonder_c" in report["combined"]["methods"]
