@@ -303,3 +303,41 @@ def test_crossval_report_pools_folds_with_their_own_sbs_of_c() -> None:
     assert report["datasets"] == ["a", "b", "c"]
     assert report["classifiers"]["svm_rbf"]["methods"]["beyonder"]["mean_regret"] == pytest.approx(0.0)
     assert "beyonder_c" in report["combined"]["methods"]
+
+
+def test_evaluate_corpus_reports_C_and_classifier_plus_C_tables() -> None:
+    """``cross_validate`` on a workspace with curves: the regularisation table comes with the
+    report and the JSON summary (the best C follows a dataset's kind, so the landmarkers can
+    learn it); a workspace without curves has none."""
+    from dataclasses import replace
+
+    from test_crossval import CONFIG, _workspace
+
+    from beyonder.crossval import RunSettings, cross_validate, summary
+    from beyonder.splits import grouped_folds
+
+    ws = _workspace(n_datasets=12, per_dataset=1)
+    rng = np.random.default_rng(0)
+    n = len(ws.original.index)
+    linear = np.array([int(d[1:]) % 2 == 0 for d in ws.original.index["dataset"]])
+    shape = np.where(linear[:, None], [0.9, 0.8, 0.7], [0.6, 0.7, 0.85])  # best C: 0.01 or 100
+    curves = np.stack([shape, shape - 0.05], axis=1) + rng.normal(0, 0.005, (n, 2, 3))
+    original = replace(ws.original, curves=curves, tuned=["svm_rbf", "logreg"], grid=list(GRID))
+    ws = replace(ws, original=original)
+    folds = grouped_folds(sorted(set(ws.original.index["dataset"])), 2, seed=0, families=())
+    config = replace(CONFIG, tuned=["svm_rbf", "logreg"], grid=list(GRID))
+    report = cross_validate(ws, folds, config, RunSettings(("beyonder", "landmark_ridge"), n_boot=50))
+    result = json.loads(json.dumps(summary(report)))
+    table = result["regularisation"]
+    assert table["tuned"] == ["svm_rbf", "logreg"] and table["grid"] == GRID
+    for name in ("svm_rbf", "logreg"):
+        methods = table["classifiers"][name]["methods"]
+        assert set(methods) == {"beyonder", "landmark_ridge", "sbs", "default", "oracle"}
+        assert methods["oracle"]["mean_regret"] == 0
+    pooled = table["pooled"]
+    assert pooled["landmark_ridge"]["mean_regret"] < pooled["sbs"]["mean_regret"]
+    assert len(pooled["beyonder"]["regret_minus_default_ci"]) == 2
+    assert {"beyonder", "beyonder_c", "landmark_ridge_c", "sbs", "oracle"} <= set(table["combined"]["methods"])
+    plain = _workspace(n_datasets=6, per_dataset=1)
+    folds = grouped_folds(sorted(set(plain.original.index["dataset"])), 2, seed=0, families=())
+    assert "regularisation" not in cross_validate(plain, folds, CONFIG, RunSettings(("landmark_ridge",), n_boot=20))
