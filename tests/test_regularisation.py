@@ -341,3 +341,37 @@ def test_evaluate_corpus_reports_C_and_classifier_plus_C_tables() -> None:
     plain = _workspace(n_datasets=6, per_dataset=1)
     folds = grouped_folds(sorted(set(plain.original.index["dataset"])), 2, seed=0, families=())
     assert "regularisation" not in cross_validate(plain, folds, CONFIG, RunSettings(("landmark_ridge",), n_boot=20))
+
+
+def test_bench_table_prints_the_regularisation_tables(tmp_path, capsys) -> None:
+    """``bench/crossval_table.py --regularisation`` on a report's JSON form."""
+    import importlib.util
+    from pathlib import Path
+
+    from beyonder.crossval import _rounded_tree
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "crossval_table.py"
+    spec = importlib.util.spec_from_file_location("crossval_table", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    index = pd.DataFrame({"sample_id": ["s0", "s1", "s2"], "dataset": ["a", "b", "c"], "kind": "bootstrap"})
+    curves = np.array([[[0.6, 0.8, 0.7]], [[0.9, 0.7, 0.6]], [[0.5, 0.6, 0.9]]])
+    corpus = Corpus(index, curves[:, 0, 1:2], np.zeros((3, 1)), ["svm_rbf"], None, curves, ["svm_rbf"], GRID)
+    folds = []
+    for test_sets in ({"a"}, {"b", "c"}):
+        is_test = index["dataset"].isin(test_sets).to_numpy()
+        test = corpus.subset(is_test)
+        folds.append((test_sets, fold_details(corpus.subset(~is_test), test, {"beyonder": test.curves[:, :, ::-1]})))
+    sbs_means = pd.DataFrame({"svm_rbf": [1.0] * 3}, index=["a", "b", "c"])
+    predictions = {"beyonder": pd.DataFrame({"svm_rbf": [0.8, 0.7, 0.6]}, index=["a", "b", "c"])}
+    report = _rounded_tree(crossval_report(corpus, folds, sbs_means, predictions, n_boot=50))
+    file = tmp_path / "run.json"
+    file.write_text(json.dumps({"regularisation": report}))
+    assert module.main([str(file), "--regularisation"]) == 0
+    text = capsys.readouterr().out
+    assert "svm_rbf (3 datasets" in text and "| default |" in text and "Classifier + C" in text
+    # reversed curves: a still picks its best (C = 1), b and c their worst (30 and 40 points)
+    assert "| beyonder | 23.33 " in text
+    file.write_text(json.dumps({"methods": {}}))
+    with pytest.raises(SystemExit):
+        module.main([str(file), "--regularisation"])
