@@ -375,3 +375,29 @@ def test_bench_table_prints_the_regularisation_tables(tmp_path, capsys) -> None:
     file.write_text(json.dumps({"methods": {}}))
     with pytest.raises(SystemExit):
         module.main([str(file), "--regularisation"])
+
+
+def test_evaluate_stage_scores_the_curve_heads_on_its_test_datasets() -> None:
+    """``regularisation_metrics`` (the ``evaluate`` stage): a predictor that knows the test
+    curves has no regret; the headline carries the suggested C against C = 1 with its interval;
+    a model without curve heads adds nothing."""
+    from beyonder.stages.evaluate import regularisation_headline, regularisation_metrics
+
+    rng = np.random.default_rng(0)
+    n = 24
+    index = pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)], "dataset": [f"d{i // 2}" for i in range(n)], "kind": "bootstrap"})
+    curves = rng.uniform(0.5, 0.9, size=(n, 2, 3))
+    accuracy = np.column_stack([rng.uniform(0.5, 0.9, n), curves[:, 0, 1], curves[:, 1, 1]])
+    corpus = Corpus(index, accuracy, np.zeros_like(accuracy), ["knn", "svm_rbf", "logreg"], None, curves, TUNED, GRID)
+    params = parse_params({"split": {"test_fraction": 0.5, "families": []}})
+    from beyonder.corpus import test_datasets
+
+    is_test = index["dataset"].isin(test_datasets(corpus, params)).to_numpy()
+    outputs = {"accuracy": accuracy[is_test], "curve": curves[is_test]}
+    report = regularisation_metrics(corpus, outputs, params)
+    assert report["classifiers"]["svm_rbf"]["n_datasets"] == len(test_datasets(corpus, params))
+    assert report["pooled"]["beyonder"]["mean_regret"] == pytest.approx(0.0, abs=1e-9)  # within a dataset's samples
+    headline = regularisation_headline(report)
+    assert headline["svm_rbf_beyonder_regret"] == 0.0 and headline["regret_minus_default"] <= 0
+    assert {"regret_minus_default_low", "regret_minus_default_high", "combined_beyonder_c_regret"} <= set(headline)
+    assert regularisation_metrics(corpus, {"accuracy": accuracy[is_test]}, params) == {}
