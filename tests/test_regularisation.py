@@ -401,3 +401,25 @@ def test_evaluate_stage_scores_the_curve_heads_on_its_test_datasets() -> None:
     assert headline["svm_rbf_beyonder_regret"] == 0.0 and headline["regret_minus_default"] <= 0
     assert {"regret_minus_default_low", "regret_minus_default_high", "combined_beyonder_c_regret"} <= set(headline)
     assert regularisation_metrics(corpus, {"accuracy": accuracy[is_test]}, params) == {}
+
+
+def test_finetuning_a_new_portfolio_keeps_the_curve_heads(fitted: Beyonder, tmp_path) -> None:
+    """``beyonder finetune`` with a changed portfolio rebuilds the accuracy and fit-time heads;
+    the curve heads (no C labels to tune them on) stay, their own weights frozen (they move
+    only as much as the shared ``head_hidden`` layer that finetuning trains)."""
+    from beyonder.cleaning import CleaningConfig
+    from beyonder.finetune import LabelledSamples, finetune
+    from beyonder.recommend import Recommender
+
+    frames = [_frame(n_rows=50, seed=s) for s in range(3)]
+    classifiers = [*fitted.config.classifiers[:3], "svm_rbf"]
+    data = LabelledSamples(frames, np.full((3, 4), 0.7), np.full((3, 4), 0.01), classifiers, ["a", "b", "c"])
+    saved = NumpyBeyonder.load(fitted.save(tmp_path / "base"))  # as finetune reads a registered model
+    tuned, _ = finetune(Recommender(saved, CleaningConfig()), data, epochs=1)
+    sample = [encode_sample(_invariance_sample())]
+    out = tuned.estimator.predict(sample)
+    assert out["accuracy"].shape == (1, 4)
+    np.testing.assert_allclose(out["curve"], fitted.predict(sample)["curve"], atol=0.01)
+    for part in ("curve_deep", "curve_linear"):
+        for new, old in zip(tuned.estimator.model_.get_layer(part).get_weights(), fitted.model_.get_layer(part).get_weights(), strict=True):
+            np.testing.assert_array_equal(new, old)
