@@ -196,6 +196,12 @@ def regularisation_tables(result: dict[str, Any]) -> str:
                 f"{_versus(m, methods.get('default'), vs.get('default'))} | {_versus(m, methods.get('sbs'), vs.get('sbs'))} | "
                 f"{_num(m['median_regret'])} | {_num(m['top1'])} | {m['choice_counts']} |"
             )
+    brute = reg.get("cv_one_sample")
+    if brute:
+        out += ["", "Brute force (C picked by one sample's grid CV, priced on the dataset's other samples; C = 1 on the same truths):", ""]
+        out += ["| classifier | datasets | regret of the CV pick | regret of C = 1 |", "|---|---|---|---|"]
+        for name, values in brute.items():
+            out.append(f"| {name} | {values.get('n_datasets', '-')} | {_num(values['mean_regret'])} | {_num(values['default_mean_regret'])} |")
     pooled = reg["pooled"]
     out += ["", "Pooled (each dataset's regret averaged over the tuned classifiers):", ""]
     out += ["| method | mean regret [95% CI] | minus C = 1 [paired] | better / worse than C = 1 | minus SBS of C [paired] | better / worse than SBS of C |",

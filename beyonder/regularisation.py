@@ -369,4 +369,54 @@ def crossval_report(
         for k, name in enumerate(original.tuned)
     }
     report["datasets"] = datasets
+    report["cv_one_sample"] = cv_one_sample(names, original.curves[order], original.grid, original.tuned)
     return report
+
+
+def cv_one_sample(datasets: np.ndarray, curves: np.ndarray, grid: Sequence[float], tuned: Sequence[str]) -> dict[str, Any]:
+    """The brute-force reference for C (as ``crossval.cv_one_sample`` for the classifier):
+    pick each dataset's C by the C-grid CV of one of its samples, price that pick with the mean
+    labels of its *other* samples (so pick and truth share no CV noise), and price C = 1 on the
+    same truths. What grid-searching C on the table itself achieves: the realistic ceiling of
+    any C selector that reads one sample. Needs two labelled samples per dataset; per tuned
+    classifier and pooled (each dataset's regret averaged over the tuned classifiers)."""
+    curves = np.asarray(curves, dtype=np.float64)
+    at_default = default_index(grid)
+    out: dict[str, Any] = {}
+    pooled: dict[str, list[list[float]]] = {"cv": [], "default": []}
+    groups = pd.Series(np.arange(len(curves))).groupby(np.asarray(datasets)).indices
+    for k, name in enumerate(tuned):
+        cv_regret, default_regret = [], []
+        for rows in groups.values():
+            values = curves[rows, k, :]
+            values = values[~np.isnan(values).any(axis=1)]
+            if len(values) < 2:
+                cv_regret.append(np.nan)
+                default_regret.append(np.nan)
+                continue
+            truth = np.array([np.delete(values, i, axis=0).mean(axis=0) for i in range(len(values))])
+            best = truth.max(axis=1)
+            picks = values.argmax(axis=1)
+            cv_regret.append(float(np.mean(100 * (best - truth[np.arange(len(truth)), picks]))))
+            default_regret.append(
+                float(np.mean(100 * (best - truth[:, at_default]))) if at_default is not None else np.nan
+            )
+        cv_array, default_array = np.array(cv_regret), np.array(default_regret)
+        pooled["cv"].append(cv_regret)
+        pooled["default"].append(default_regret)
+        out[name] = {
+            "n_datasets": int(np.sum(~np.isnan(cv_array))),
+            "mean_regret": _mean(cv_array),
+            "default_mean_regret": _mean(default_array),
+        }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cv_pooled = np.nanmean(np.array(pooled["cv"]), axis=0) if pooled["cv"] else np.array([])
+        default_pooled = np.nanmean(np.array(pooled["default"]), axis=0) if pooled["default"] else np.array([])
+    out["pooled"] = {"mean_regret": _mean(cv_pooled), "default_mean_regret": _mean(default_pooled)}
+    return out
+
+
+def _mean(values: np.ndarray) -> float:
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else float("nan")

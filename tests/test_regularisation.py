@@ -423,3 +423,16 @@ def test_finetuning_a_new_portfolio_keeps_the_curve_heads(fitted: Beyonder, tmp_
     for part in ("curve_deep", "curve_linear"):
         for new, old in zip(tuned.estimator.model_.get_layer(part).get_weights(), fitted.model_.get_layer(part).get_weights(), strict=True):
             np.testing.assert_array_equal(new, old)
+
+
+def test_brute_force_reference_picks_C_on_one_sample_and_prices_it_on_the_other() -> None:
+    from beyonder.regularisation import cv_one_sample
+
+    # dataset a: sample 0 says C = 0.01, sample 1 says C = 100; dataset b: one sample only
+    curves = np.array([[[0.9, 0.8, 0.7]], [[0.7, 0.8, 0.95]], [[0.5, 0.6, 0.7]]])
+    out = cv_one_sample(np.array(["a", "a", "b"]), curves, GRID, ["svm_rbf"])
+    # pick 0.01 priced on sample 1: 0.95 - 0.7 = 25; pick 100 priced on sample 0: 0.9 - 0.7 = 20
+    assert out["svm_rbf"]["n_datasets"] == 1
+    assert out["svm_rbf"]["mean_regret"] == pytest.approx(22.5)
+    assert out["svm_rbf"]["default_mean_regret"] == pytest.approx((15 + 10) / 2)
+    assert out["pooled"]["mean_regret"] == pytest.approx(22.5)
