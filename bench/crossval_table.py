@@ -3,6 +3,7 @@
     python bench/crossval_table.py bench/crossval/bundled_5fold.json --against landmark_ridge
     python bench/crossval_table.py bench/crossval/bundled_5fold.json --group uci
     python bench/crossval_table.py bench/crossval/bundled_decisions.json --decisions
+    python bench/crossval_table.py A.json B.json --against beyonder   # two runs as one table
 
 One row per method, best mean regret first: mean regret [95% bootstrap CI], the paired interval
 of its regret minus the SBS's and minus each ``--against`` method's (same resampled datasets),
@@ -14,6 +15,11 @@ Paired intervals come from the JSON's ``regret_vs_ci``; a JSON written before th
 gets them recomputed from its ``per_dataset`` picks with the library's own
 ``beyonder.evaluation.evaluate_methods`` (the same resamples: ``--n-boot`` and ``--seed`` as
 the run's ``evaluate`` params).
+
+Several JSONs of one workspace, folds and seed (the same datasets and truths, checked) make one
+table: their methods side by side, paired intervals recomputed across them from the picks. A
+method named in several runs appears once when its picks agree and otherwise again for each
+later run, suffixed ``_run2``, ``_run3``...: a rerun of a method shows how far it reproduces.
 
 ``--decisions`` prints instead the tables of the report's ``decisions`` part: fit-time quality
 against the baseline, regret under each time budget, interval coverage and the ``--verify K``
@@ -56,6 +62,32 @@ def recomputed_pairs(result: dict[str, Any], n_boot: int, seed: int) -> dict[str
     sbs = np.array([classifiers.index(row["sbs_choice"]) for row in rows])
     report = evaluate_methods(true, preds, sbs, n_boot=n_boot, seed=seed)
     return {name: m["regret_vs_ci"] for name, m in report["methods"].items()}
+
+
+def merged(results: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
+    """One report from several runs on the same datasets and truths: the first run's report with
+    the later runs' methods added (see the module docstring) and their per-dataset picks joined;
+    ``regret_vs_ci`` is dropped so ``table`` recomputes every pair across the runs."""
+    first = results[0]
+    out = {**first, "methods": dict(first["methods"]), "per_dataset": [dict(r) for r in first["per_dataset"]]}
+    out.pop("by_group", None)
+    expected = [(r["dataset"], r["true"]) for r in first["per_dataset"]], first.get("classifiers")
+    for k, (result, name) in enumerate(zip(results[1:], names[1:], strict=True), start=2):
+        if ([(r["dataset"], r["true"]) for r in result["per_dataset"]], result.get("classifiers")) != expected:
+            raise ValueError(f"{name}: not the datasets, classifiers and truths of {names[0]}: not pairable")
+        for method, metrics in result["methods"].items():
+            picks = [r.get(f"{method}_choice") for r in result["per_dataset"]]
+            target = method
+            if method in out["methods"]:
+                if picks == [r.get(f"{method}_choice") for r in out["per_dataset"]]:
+                    continue
+                target = f"{method}_run{k}"
+            out["methods"][target] = metrics
+            for row, pick in zip(out["per_dataset"], picks, strict=True):
+                if pick is not None:
+                    row[f"{target}_choice"] = pick
+    out["methods"] = {name: {k: v for k, v in m.items() if k != "regret_vs_ci"} for name, m in out["methods"].items()}
+    return out
 
 
 def _interval(ci: list | None) -> str:
@@ -253,7 +285,8 @@ def _pair(values: list | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("json", type=Path, help="a beyonder evaluate --corpus --json report")
+    parser.add_argument("json", type=Path, nargs="+", help="a beyonder evaluate --corpus --json report, or "
+                        "several of the same workspace, folds and seed")  # fmt: skip
     parser.add_argument("--against", action="append", default=[], help="also pair every method with this one")
     parser.add_argument("--group", help="one corpus of the report (by_group), e.g. uci")
     parser.add_argument("--n-boot", type=int, default=1000, help="resamples (the run's evaluate.n_boot)")
@@ -263,15 +296,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--regularisation", action="store_true", help="the regularisation tables (suggested C "
                         "against C = 1 and the SBS of C; classifier + C) instead")  # fmt: skip
     args = parser.parse_args(argv)
-    result = json.loads(args.json.read_text())
+    results = [json.loads(path.read_text()) for path in args.json]
+    if len(results) > 1 and (args.group or args.decisions or args.regularisation):
+        parser.error("--group, --decisions and --regularisation read one report: give one JSON")
+    try:
+        result = results[0] if len(results) == 1 else merged(results, [str(p) for p in args.json])
+    except ValueError as err:
+        parser.error(str(err))
     if args.regularisation:
         if not result.get("regularisation"):
-            parser.error(f"{args.json} has no regularisation part (a workspace without C labels, or written before)")
+            parser.error(f"{args.json[0]} has no regularisation part (a workspace without C labels, or written before)")
         print(regularisation_tables(result))
         return 0
     if args.decisions:
         if not result.get("decisions"):
-            parser.error(f"{args.json} has no decisions part (written before it existed, or without beyonder)")
+            parser.error(f"{args.json[0]} has no decisions part (written before it existed, or without beyonder)")
         print(decision_tables(result))
         return 0
     print(table(result, args.against, args.group, args.n_boot, args.seed))

@@ -55,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                 "settings (e.g. --variant wide rows=128 max_features=32), train_groups=uci (train "
                 "only on those corpora's datasets), train_kinds=bootstrap,noise (only those "
                 "kinds of samples), finetune=all|heads|none (with --pretrain-corpus: fine-tune "
-                "all layers, the heads only, or start fresh); repeatable",
+                "all layers, the heads only, or start fresh), seed_offset=1000 (the fold's seed plus "
+                "this: 1000 is --seeds' second member, so a variant can be paired seed by seed); "
+                "repeatable",
             )
             p.add_argument("--json", dest="json_path", help="write the report as JSON here")
             p.add_argument(
@@ -89,8 +91,8 @@ def run_stage(stage: str, params: str = "params.yaml", root: str = ".") -> dict:
 def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
     """``[["wide", "rows=128"], ["uci_only", "train_groups=uci"]]`` -> ``{"wide": {"rows":
     128}, "uci_only": {"train_groups": ["uci"]}}``; values are read as YAML scalars, and
-    ``train_groups`` and ``train_kinds`` as comma-separated lists. Unknown train settings are
-    refused here, with the key named, before hours of labelling and training."""
+    ``train_groups`` and ``train_kinds`` as comma-separated lists, ``seed_offset`` as an int.
+    Unknown train settings are refused here, with the key named, before hours of labelling and training."""
     from dataclasses import fields
 
     import yaml
@@ -98,7 +100,7 @@ def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
     from beyonder.inference import BeyonderConfig
 
     lists = {"train_groups", "train_kinds"}
-    known = {f.name for f in fields(BeyonderConfig)} | lists | {"finetune"}
+    known = {f.name for f in fields(BeyonderConfig)} | lists | {"finetune", "seed_offset"}
     variants: dict[str, dict] = {}
     for name, *pairs in specs:
         settings: dict = {}

@@ -174,7 +174,8 @@ def predict_fold(
     ``variants``: ablations on the same folds and truth, ``beyonder_<name>`` each: overrides of
     ``BeyonderConfig`` fields, ``train_groups`` (e.g. ``["uci"]``) to train only on the
     datasets of those corpora (``Workspace.groups``), ``train_kinds`` (e.g. ``["bootstrap",
-    "noise"]``) to train only on those kinds of samples (leaving out derived tasks, say).
+    "noise"]``) to train only on those kinds of samples (leaving out derived tasks, say),
+    ``seed_offset`` to move the fold's seed (``SEED_STRIDE``: the seed of ``beyonder_seed1``).
     ``details``: a dict that, when given, receives what the decision metrics need beyond
     accuracies (``decision_details``); an out-parameter, so callers that only rank keep the
     two-value return."""
@@ -225,6 +226,7 @@ def predict_fold(
             settings = dict(overrides)
             groups, kinds = settings.pop("train_groups", None), settings.pop("train_kinds", None)
             finetune = settings.pop("finetune", "all")
+            settings["seed"] = settings.get("seed", config.seed) + int(settings.pop("seed_offset", 0))
             subset = train
             if groups is not None:
                 wanted = {d for d, g in train_ws.groups.items() if g in set(groups)}

@@ -318,3 +318,21 @@ def test_variants_are_trained_on_the_same_folds_and_scored_side_by_side() -> Non
     assert sizes[0] == sizes[1] != sizes[2]
     trained = sum(int(line.split()[1]) + int(line.split()[4]) for line in sizes[2:])
     assert trained == 4
+
+
+def test_a_variant_with_the_second_members_seed_offset_is_that_member() -> None:
+    """``seed_offset=SEED_STRIDE`` (``--variant NAME seed_offset=1000``) trains a variant with
+    the seed of ``--seeds``' second member in every fold, so a changed setting can be paired seed
+    by seed: with no other change it is that member, prediction for prediction."""
+    from beyonder.cli import parse_variants
+    from beyonder.crossval import SEED_STRIDE
+
+    variants = parse_variants([["again", f"seed_offset={SEED_STRIDE}"]])
+    assert variants == {"again": {"seed_offset": SEED_STRIDE}}
+    ws = _workspace(n_datasets=6, per_dataset=1)
+    preds, _ = predict_fold(
+        ws, {f"d{i}" for i in range(5)}, ws, {"d5"}, CONFIG, ("beyonder",), log=lambda _: None, seeds=2,
+        variants=variants,
+    )  # fmt: skip
+    np.testing.assert_allclose(preds["beyonder_again"], preds["beyonder_seed1"], atol=1e-6)
+    assert not np.allclose(preds["beyonder_again"], preds["beyonder"], atol=1e-6)
