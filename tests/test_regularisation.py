@@ -211,7 +211,7 @@ def test_suggest_picks_the_best_predicted_C() -> None:
     assert [o["predicted_accuracy_default"] for o in off] == [0.6, 0.5]
 
 
-def test_recommend_gives_suggested_C_per_tuned_classifier(fitted: Beyonder, tmp_path) -> None:
+def test_recommend_gives_suggested_C_per_tuned_classifier(fitted: Beyonder, tmp_path, capsys) -> None:
     from beyonder.cleaning import CleaningConfig
     from beyonder.recommend import REGULARISATION_COLUMNS, Recommender, as_json, recommend
 
@@ -230,6 +230,18 @@ def test_recommend_gives_suggested_C_per_tuned_classifier(fitted: Beyonder, tmp_
     assert set(first) >= {"suggested_C", "predicted_accuracy", "predicted_accuracy_default", "curve"}
     assert first["suggested_C"] == tuned.loc["svm_rbf", "suggested_C"]
     assert len(first["curve"]) == len(GRID)
+    # the command: one line per tuned classifier after the ranking, and the same in --json
+    from beyonder.cli import main
+
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False)
+    assert main(["recommend", str(path), "--model", str(directory)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "suggested C =" in line]
+    assert [line.split(":")[0] for line in lines] == TUNED
+    assert main(["recommend", str(path), "--model", str(directory), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert [r["classifier"] for r in printed["regularisation"]] == TUNED
+    assert {"suggested_C", "accuracy_at_default_C"} <= set(printed["ranking"][0])
 
 
 # --- evaluation ----------------------------------------------------------------------------------
