@@ -92,3 +92,29 @@ def decide(
     n = report.get("n_datasets")
     on = f" on the same {n} test datasets" if n is not None else ""
     return Decision(wins, f"{why}{on}; not reliably worse than the SBS")
+
+
+def decide_imputer(new: dict, champion: dict | None, no_champion: str = "no champion to compare with") -> Decision:
+    """The imputer's rule, on its validation scores (``stages.imputer.validation_scores``: the
+    same tables and hidden cells for every imputer scored).
+
+    * An imputer that does not beat mean imputation (``simple_nrmse``; on tables without
+      numeric cells, most-frequent accuracy ``simple_accuracy``) never serves: a user would do
+      better with ``SimpleImputer``.
+    * With no champion to compare with (``champion`` None: none yet, or one that cannot be
+      scored; ``no_champion`` says which), the new imputer serves.
+    * Otherwise it serves only if its NRMSE is lower than the champion's on the same tables
+      (accuracy higher, without numeric cells); a tie keeps the champion.
+    """
+    key, better = ("nrmse", min) if new.get("beyonder_nrmse") is not None else ("accuracy", max)
+    mine = _number(new.get(f"beyonder_{key}"))
+    simple = _number(new.get(f"simple_{key}"))
+    if math.isnan(mine) or (not math.isnan(simple) and better(mine, simple) == simple):
+        return Decision(False, f"{key} {mine:.4f} does not beat mean imputation's {simple:.4f}")
+    beats_simple = f"{key} {mine:.4f} beats mean imputation's {simple:.4f}"
+    if champion is None:
+        return Decision(True, f"{no_champion}; {beats_simple}")
+    theirs = _number(champion.get(f"beyonder_{key}"))
+    wins = math.isnan(theirs) or (mine != theirs and better(mine, theirs) == mine)
+    relation = "better than" if wins else "not better than"
+    return Decision(wins, f"{key} {mine:.4f} {relation} the champion's {theirs:.4f} on the same tables; {beats_simple}")

@@ -56,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                 "only on those corpora's datasets), train_kinds=bootstrap,noise (only those "
                 "kinds of samples), finetune=all|heads|none (with --pretrain-corpus: fine-tune "
                 "all layers, the heads only, or start fresh), seed_offset=1000 (the fold's seed plus "
-                "this: 1000 is --seeds' second member, so a variant can be paired seed by seed); "
-                "repeatable",
+                "this: 1000 is --seeds' second member, so a variant can be paired seed by seed), "
+                "pretrain=cells [pretrain_epochs=N] (start from an encoder pre-trained to fill "
+                "hidden cells of the fold's training samples); repeatable",
             )
             p.add_argument("--json", dest="json_path", help="write the report as JSON here")
             p.add_argument(
@@ -100,7 +101,7 @@ def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
     from beyonder.inference import BeyonderConfig
 
     lists = {"train_groups", "train_kinds"}
-    known = {f.name for f in fields(BeyonderConfig)} | lists | {"finetune", "seed_offset"}
+    known = {f.name for f in fields(BeyonderConfig)} | lists | {"finetune", "seed_offset", "pretrain", "pretrain_epochs"}
     variants: dict[str, dict] = {}
     for name, *pairs in specs:
         settings: dict = {}

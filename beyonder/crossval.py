@@ -17,11 +17,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from beyonder import decisions, regularisation
+from beyonder import cell_pretraining, decisions, regularisation
 from beyonder.baselines import LandmarkRidge, MetaFeatureForest, NearestDatasets, meta_matrix
 from beyonder.corpus import Corpus, concat, per_dataset_mean
 from beyonder.encoding import EncodedSample
-from beyonder.estimator import Beyonder, BeyonderConfig, dataset_features, new_network
+from beyonder.estimator import (
+    Beyonder,
+    BeyonderConfig,
+    dataset_features,
+    new_network,
+    start_from_prior,
+)
 from beyonder.evaluation import (
     HEADLINE,
     choose,
@@ -75,10 +81,13 @@ def _fit_beyonder(
     log: Callable[[str], None],
     start: list[np.ndarray] | None = None,
     heads_only: bool = False,
+    encoder: dict[str, list[np.ndarray]] | None = None,
 ) -> tuple[Beyonder, Corpus]:
     """Fit on ``train`` with early stopping on a grouped validation split of its datasets;
     ``start``: weights of a pretrained network to fine-tune instead of a fresh one (all layers,
     or with ``heads_only`` the heads alone: the seed's transfer by the last layers).
+    ``encoder``: pre-trained encoder layers only (``cell_pretraining``), under fresh heads that
+    start from the prior as usual; ``heads_only`` then freezes exactly those layers.
     Returns the fitted model and its validation samples (with the labels it was given)."""
     if config.dataset_targets:
         train = train.dataset_means()
@@ -94,6 +103,15 @@ def _fit_beyonder(
         model.set_weights(start)
         if heads_only:
             freeze_encoder(model)
+    elif encoder is not None:
+        model = new_network(config)
+        cell_pretraining.load_encoder(model, encoder)
+        if config.prior_init:
+            samples = [ws.encoded[s] for s in fit.index["sample_id"]]
+            curves = None if fit.curves is None else fit.flat_curves()  # the C curves' heads too
+            start_from_prior(model, fit.accuracy, fit.fit_time, dataset_features(samples, config), curves)
+        if heads_only:
+            cell_pretraining.freeze(model, list(encoder))
     est = Beyonder(config).fit(
         [ws.encoded[s] for s in fit.index["sample_id"]],
         fit.accuracy,
@@ -175,7 +193,10 @@ def predict_fold(
     ``BeyonderConfig`` fields, ``train_groups`` (e.g. ``["uci"]``) to train only on the
     datasets of those corpora (``Workspace.groups``), ``train_kinds`` (e.g. ``["bootstrap",
     "noise"]``) to train only on those kinds of samples (leaving out derived tasks, say),
-    ``seed_offset`` to move the fold's seed (``SEED_STRIDE``: the seed of ``beyonder_seed1``).
+    ``seed_offset`` to move the fold's seed (``SEED_STRIDE``: the seed of ``beyonder_seed1``),
+    ``pretrain="cells"`` (and ``pretrain_epochs``) to start from an encoder pre-trained on the
+    masked-cell objective over the fold's training samples (``cell_pretraining``; with
+    ``finetune="heads"`` that encoder stays frozen).
     ``details``: a dict that, when given, receives what the decision metrics need beyond
     accuracies (``decision_details``); an out-parameter, so callers that only rank keep the
     two-value return."""
@@ -184,6 +205,8 @@ def predict_fold(
     for name, overrides in (variants or {}).items():  # before any training, not after hours of it
         if overrides.get("finetune", "all") not in FINETUNE:
             raise ValueError(f"variant {name}: finetune must be one of {FINETUNE}, got {overrides['finetune']!r}")
+        if overrides.get("pretrain", "cells") != "cells":
+            raise ValueError(f"variant {name}: pretrain must be 'cells' (masked-cell), got {overrides['pretrain']!r}")
     pool = _concat(train_ws.original, train_ws.augmented)
     keep = _training_rows(pool, train_datasets)
     keep &= ~np.all(np.isnan(pool.accuracy), axis=1)
@@ -222,10 +245,12 @@ def predict_fold(
                 est = member
         if seeds > 1:
             preds["beyonder_ensemble"] = np.mean(members, axis=0)
+        encoders: dict[tuple, dict[str, list[np.ndarray]]] = {}
         for name, overrides in (variants or {}).items():
             settings = dict(overrides)
             groups, kinds = settings.pop("train_groups", None), settings.pop("train_kinds", None)
             finetune = settings.pop("finetune", "all")
+            pretrain, epochs = settings.pop("pretrain", None), settings.pop("pretrain_epochs", None)
             settings["seed"] = settings.get("seed", config.seed) + int(settings.pop("seed_offset", 0))
             subset = train
             if groups is not None:
@@ -234,9 +259,22 @@ def predict_fold(
             if kinds is not None:
                 subset = subset.subset(subset.index["kind"].isin(kinds).to_numpy())
             log(f"  beyonder_{name}: {overrides}")
+            variant_config = replace(config, **settings)
+            encoder = None
+            if pretrain == "cells":  # the masked-cell objective on this fold's training tables
+                key = (epochs, *(getattr(variant_config, k) for k in cell_pretraining.ENCODER_SETTINGS))
+                if key not in encoders:  # variants that differ only after pre-training share it
+                    encoders[key], losses = cell_pretraining.pretrain_encoder(
+                        [train_ws.encoded[s] for s in original_train.index["sample_id"]], variant_config,
+                        epochs or cell_pretraining.PRETRAIN_EPOCHS,
+                    )  # fmt: skip
+                    log(f"  beyonder_{name}: masked-cell loss {losses['loss']:.4f} "
+                        f"(predicting zero: {losses['zero_prediction_loss']:.4f})")  # fmt: skip
+                encoder = encoders[key]
             variant, _ = _fit_beyonder(
-                train_ws, subset, replace(config, **settings), seed, val_fraction, log,
-                None if finetune == "none" else start, heads_only=finetune == "heads",
+                train_ws, subset, variant_config, seed, val_fraction, log,
+                None if finetune == "none" or encoder is not None else start, heads_only=finetune == "heads",
+                encoder=encoder,
             )  # fmt: skip
             preds[f"beyonder_{name}"] = variant.predict(encoded)["accuracy"]
         if config.views > 1:  # the test-time ensembling ablation, at no training cost

@@ -240,3 +240,51 @@ def test_scoring_helpers_count_hidden_cells_only() -> None:
         assert not filled.isna().any().any()
         result = scores(X, filled, hidden)
         assert result["nrmse"] > 0 and 0 <= result["accuracy"] <= 1
+
+
+def test_the_imputer_serves_only_if_it_beats_the_mean_and_the_champion(model: Path, tmp_path: Path, monkeypatch) -> None:
+    """``register_imputer``: the first imputer that beats mean imputation becomes champion; the
+    same imputer registered again ties with the champion on the same tables and stays
+    challenger; scores worse than mean imputation never serve."""
+    import mlflow
+    from helpers import use_registry
+
+    from beyonder import tracking
+    from beyonder.champion import decide_imputer
+    from beyonder.imputation import CellImputer
+    from beyonder.stages.imputer import register_imputer, validation_scores
+    from beyonder.tracking_imputer import log_imputer
+
+    files = {}
+    for s in range(2):
+        files[f"t{s}"] = tmp_path / f"t{s}.csv"
+        frame(60, 10 + s).to_csv(files[f"t{s}"], index=False)
+    params = {"seed": 0, "impute": {"score_tables": 2, "score_rows": 60, "score_pattern": "mcar20"}}
+    imputer = CellImputer.load(model)
+    metrics = validation_scores(imputer, files, list(files), params)
+    assert metrics["score_tables"] == 2 and metrics["beyonder_nrmse"] is not None
+    metrics["simple_nrmse"] = metrics["beyonder_nrmse"] + 1.0  # the rule under test, not this tiny net
+    old_uri = mlflow.get_tracking_uri()
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(key, raising=False)
+    try:
+        use_registry(tmp_path / "registry")
+        decisions = []
+        for _ in range(2):
+            with mlflow.start_run():
+                uri = log_imputer(model)
+            version, decision = register_imputer(uri, metrics, files, list(files), params, str(tmp_path))
+            decisions.append((version.version, decision))
+        assert decisions[0][1].promote and "no champion yet" in decisions[0][1].reason
+        assert not decisions[1][1].promote and "not better than the champion" in decisions[1][1].reason
+        assert str(tracking.champion_version(tracking.IMPUTER_NAME).version) == str(decisions[0][0])
+        assert str(tracking.alias_version(tracking.CHALLENGER, tracking.IMPUTER_NAME).version) == str(decisions[1][0])
+    finally:
+        mlflow.set_tracking_uri(old_uri)
+        mlflow.set_registry_uri(old_uri)
+    worse = {**metrics, "simple_nrmse": metrics["beyonder_nrmse"] - 0.01}
+    assert not decide_imputer(worse, None).promote
+    categorical_only = {"beyonder_nrmse": None, "beyonder_accuracy": 0.6, "simple_accuracy": 0.5}
+    assert decide_imputer(categorical_only, None).promote
+    assert not decide_imputer(categorical_only, {"beyonder_accuracy": 0.7}).promote
+    assert decide_imputer(categorical_only, {"beyonder_accuracy": 0.55}).promote

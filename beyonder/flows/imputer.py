@@ -1,5 +1,6 @@
 """Imputer flow: train the masked-cell imputer on the corpus's training families, score it on
-the validation families, log it to MLflow and register it as ``beyonder-imputer``."""
+the validation families, log it to MLflow and register it as ``beyonder-imputer``: champion
+if it beats mean imputation and the current champion on those tables, else challenger."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from beyonder.config import Layout
 from beyonder.imputation import CellImputer
 from beyonder.params import load_params
 from beyonder.progress import EpochProgress
-from beyonder.stages.imputer import corpus_split, imputer_config, load_tables, validation_scores
+from beyonder.stages.imputer import (
+    corpus_split,
+    imputer_config,
+    load_tables,
+    register_imputer,
+    validation_scores,
+)
 from beyonder.storage import write_json
 from beyonder.tracking_imputer import log_imputer
 
@@ -53,10 +60,13 @@ def imputer_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
         )
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if isinstance(v, int | float)})
         model_uri = log_imputer(folder)
-        version = tracking.register(model_uri, tracking.IMPUTER_NAME)
-        tracking.set_alias(version, tracking.CHAMPION, tracking.IMPUTER_NAME)
-        write_json({"run_id": run.info.run_id, "model_uri": model_uri, "version": str(version.version)},
-                   folder / "run.json")  # fmt: skip
+        version, decision = register_imputer(model_uri, metrics, files, val_names, params, root)
+        metrics["promoted"] = int(decision.promote)
+        mlflow.set_tag("decision", decision.reason)
+        write_json({"run_id": run.info.run_id, "model_uri": model_uri, "version": str(version.version),
+                    "promoted": decision.promote, "decision": decision.reason}, folder / "run.json")  # fmt: skip
     write_json(metrics, layout.metrics / "imputer.json")
-    logger.info("imputer: %s; registered %s version %s @champion", metrics, tracking.IMPUTER_NAME, version.version)
+    alias = tracking.CHAMPION if decision.promote else tracking.CHALLENGER
+    logger.info("imputer: %s; registered %s version %s @%s: %s", metrics, tracking.IMPUTER_NAME, version.version,
+                alias, decision.reason)  # fmt: skip
     return metrics

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from beyonder.champion import Decision, decide_imputer
 from beyonder.config import stable_seed
 from beyonder.imputation import (
     CellImputer,
@@ -87,3 +88,29 @@ def validation_scores(imputer: CellImputer, files: dict, names: list[str], param
             values = [r[key] for r in rows if r[key] is not None]
             metrics[f"{method}_{key}"] = round(float(np.mean(values)), 4) if values else None
     return metrics
+
+
+def register_imputer(
+    model_uri: str, metrics: dict[str, Any], files: dict, val_names: list[str], params: dict[str, Any], root: str = "."
+) -> tuple[Any, Decision]:
+    """Register the new imputer and give it the alias ``champion.decide_imputer`` chooses:
+    ``champion`` if it beats mean imputation and the current champion, scored on the same
+    validation tables and hidden cells, else ``challenger``. A champion that cannot be loaded or
+    scored (a missing artifact, another layout) does not block: the reason says so."""
+    from beyonder import tracking
+    from beyonder.errors import error_line
+    from beyonder.imputer import load_imputer
+
+    champion = tracking.champion_version(tracking.IMPUTER_NAME)
+    scored, why = None, "no champion yet"
+    if champion is not None:
+        try:
+            old = load_imputer(f"models:/{tracking.IMPUTER_NAME}/{champion.version}", root)
+            scored = validation_scores(old, files, val_names, params)
+        except Exception as exc:  # noqa: BLE001 - any failure of the old model means no comparison
+            why = f"champion version {champion.version} cannot be scored ({error_line(exc)})"
+    decision = decide_imputer(metrics, scored, why)
+    version = tracking.register(model_uri, tracking.IMPUTER_NAME)
+    alias = tracking.CHAMPION if decision.promote else tracking.CHALLENGER
+    tracking.set_alias(version, alias, tracking.IMPUTER_NAME)
+    return version, decision
