@@ -24,6 +24,11 @@ later run, suffixed ``_run2``, ``_run3``...: a rerun of a method shows how far i
 ``--decisions`` prints instead the tables of the report's ``decisions`` part: fit-time quality
 against the baseline, regret under each time budget, interval coverage and the ``--verify K``
 curve (overall and per corpus).
+
+``--regularisation`` prints instead the tables of the report's ``regularisation`` part (issue
+17: a workspace labelled with ``regularisation.enabled``): per tuned classifier, how well each
+method's suggested C does against C = 1 and the SBS of C; pooled over the tuned classifiers;
+and the combined answer (classifier + C) against the SBS classifier at its default.
 """
 
 from __future__ import annotations
@@ -205,6 +210,79 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+def regularisation_tables(result: dict[str, Any]) -> str:
+    """The ``regularisation`` part as markdown: regrets in accuracy points against the
+    per-dataset best grid point, paired 95% intervals (bold: wholly on one side of zero)."""
+    reg = result["regularisation"]
+    grid = ", ".join(f"{c:g}" for c in reg["grid"])
+    out = [f"C grid: {grid}; regret against the per-dataset best grid point (points)."]
+    for name, part in reg["classifiers"].items():
+        methods = part["methods"]
+        out += ["", f"{name} ({part['n_datasets']} datasets; best C per dataset, by grid point: {part['best_C_counts']}):", ""]
+        out += ["| method | mean regret [95% CI] | minus C = 1 [paired] | minus SBS of C [paired] | median | top-1 | picks per grid point |",
+                "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for method, m in sorted(methods.items(), key=lambda kv: kv[1]["mean_regret"]):
+            vs = m.get("regret_vs_ci", {})
+            out.append(
+                f"| {method} | {_num(m['mean_regret'])} {_interval_plain(m['mean_regret_ci'])} | "
+                f"{_versus(m, methods.get('default'), vs.get('default'))} | {_versus(m, methods.get('sbs'), vs.get('sbs'))} | "
+                f"{_num(m['median_regret'])} | {_num(m['top1'])} | {m['choice_counts']} |"
+            )
+    brute = reg.get("cv_one_sample")
+    if brute:
+        out += ["", "Brute force (C picked by one sample's grid CV, priced on the dataset's other samples; C = 1 on the same truths):", ""]
+        out += ["| classifier | datasets | regret of the CV pick | regret of C = 1 |", "|---|---|---|---|"]
+        for name, values in brute.items():
+            out.append(f"| {name} | {values.get('n_datasets', '-')} | {_num(values['mean_regret'])} | {_num(values['default_mean_regret'])} |")
+    pooled = reg["pooled"]
+    out += ["", "Pooled (each dataset's regret averaged over the tuned classifiers):", ""]
+    out += ["| method | mean regret [95% CI] | minus C = 1 [paired] | better / worse than C = 1 | minus SBS of C [paired] | better / worse than SBS of C |",
+            "|---|---|---|---|---|---|"]  # fmt: skip
+    for method, m in sorted(pooled.items(), key=lambda kv: kv[1]["mean_regret"]):
+        out.append(
+            f"| {method} | {_num(m['mean_regret'])} {_interval_plain(m['mean_regret_ci'])} | "
+            f"{_signed_ci(m.get('regret_minus_default'), m.get('regret_minus_default_ci'))} | "
+            f"{_pair(m.get('better_worse_than_default'))} | "
+            f"{_signed_ci(m.get('regret_minus_sbs'), m.get('regret_minus_sbs_ci'))} | {_pair(m.get('better_worse_than_sbs'))} |"
+        )
+    combined = reg.get("combined") or {}
+    if combined:
+        methods = combined["methods"]
+        out += ["", f"Classifier + C ({combined['n_datasets']} datasets; {len(combined['answers'])} answers: every "
+                "classifier at its default, every tuned classifier at every C; `_c`: picks C too):", ""]  # fmt: skip
+        out += ["| method | mean regret [95% CI] | minus SBS at its default [paired] | better / worse than SBS | minus beyonder [paired] | top-1 |",
+                "|---|---|---|---|---|---|"]  # fmt: skip
+        for method, m in sorted(methods.items(), key=lambda kv: kv[1]["mean_regret"]):
+            vs = m.get("regret_vs_ci", {})
+            out.append(
+                f"| {method} | {_num(m['mean_regret'])} {_interval_plain(m['mean_regret_ci'])} | "
+                f"{_versus(m, methods.get('sbs'), vs.get('sbs'))} | {_pair(m.get('better_worse_than_sbs'))} | "
+                f"{_versus(m, methods.get('beyonder'), vs.get('beyonder'))} | {_num(m['top1'])} |"
+            )
+    return "\n".join(out)
+
+
+def _interval_plain(ci: list | None) -> str:
+    return "-" if not ci or None in ci else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
+
+
+def _versus(m: dict, other: dict | None, ci: list | None) -> str:
+    """Mean regret minus the other's, with the paired interval; 0 against itself."""
+    if other is None:
+        return "-"
+    if other is m:
+        return "0"
+    return _signed_ci(m["mean_regret"] - other["mean_regret"], ci)
+
+
+def _signed_ci(value: float | None, ci: list | None) -> str:
+    return "-" if value is None else f"{value:+.2f} {_interval(ci)}"
+
+
+def _pair(values: list | None) -> str:
+    return "-" if not values else f"{values[0]} / {values[1]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("json", type=Path, nargs="+", help="a beyonder evaluate --corpus --json report, or "
@@ -215,14 +293,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="the run's seed")
     parser.add_argument("--decisions", action="store_true", help="the decisions tables (fit time, budget, "
                         "intervals, verify curve) instead")  # fmt: skip
+    parser.add_argument("--regularisation", action="store_true", help="the regularisation tables (suggested C "
+                        "against C = 1 and the SBS of C; classifier + C) instead")  # fmt: skip
     args = parser.parse_args(argv)
     results = [json.loads(path.read_text()) for path in args.json]
-    if len(results) > 1 and (args.group or args.decisions):
-        parser.error("--group and --decisions read one report: give one JSON")
+    if len(results) > 1 and (args.group or args.decisions or args.regularisation):
+        parser.error("--group, --decisions and --regularisation read one report: give one JSON")
     try:
         result = results[0] if len(results) == 1 else merged(results, [str(p) for p in args.json])
     except ValueError as err:
         parser.error(str(err))
+    if args.regularisation:
+        if not result.get("regularisation"):
+            parser.error(f"{args.json[0]} has no regularisation part (a workspace without C labels, or written before)")
+        print(regularisation_tables(result))
+        return 0
     if args.decisions:
         if not result.get("decisions"):
             parser.error(f"{args.json[0]} has no decisions part (written before it existed, or without beyonder)")

@@ -175,6 +175,12 @@ def _recommend(args: argparse.Namespace) -> int:
         print(f"left out: {item['classifier']}: {item['reason']}")
     kernel = table.attrs.get("best_svm_kernel")
     print(f"best SVM kernel: {kernel}" if kernel else "best SVM kernel: (no SVM in the portfolio)")
+    for item in table.attrs.get("regularisation") or []:  # a model with regularisation heads
+        if item["suggested_C"] is not None:
+            print(
+                f"{item['classifier']}: suggested C = {item['suggested_C']:g} (predicted accuracy "
+                f"{item['predicted_accuracy']:.3f}; at the default C = 1: {item['predicted_accuracy_default']:.3f})"
+            )
     return 0
 
 

@@ -25,6 +25,7 @@ class Layout:
         self.clean = self.data / "clean"
         self.samples = self.data / "samples"
         self.labels = self.data / "labels"
+        self.curves = self.labels / "regularisation.parquet"  # the C-grid labels (label stage)
         self.label_cache = self.data / "cache" / "labels"
         self.augmented = self.data / "augmented"
         self.model = self.data / "model"

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from beyonder import cell_pretraining, decisions
+from beyonder import cell_pretraining, decisions, regularisation
 from beyonder.baselines import LandmarkRidge, MetaFeatureForest, NearestDatasets, meta_matrix
-from beyonder.corpus import Corpus, per_dataset_mean
+from beyonder.corpus import Corpus, concat, per_dataset_mean
 from beyonder.encoding import EncodedSample
 from beyonder.estimator import (
     Beyonder,
@@ -59,15 +59,7 @@ class Workspace:
 
 
 def _concat(a: Corpus, b: Corpus | None) -> Corpus:
-    if b is None or not len(b.index):
-        return a
-    return Corpus(
-        pd.concat([a.index, b.index], ignore_index=True),
-        np.vstack([a.accuracy, b.accuracy]),
-        np.vstack([a.fit_time, b.fit_time]),
-        a.classifiers,
-        None if a.predict_time is None or b.predict_time is None else np.vstack([a.predict_time, b.predict_time]),
-    )
+    return concat(a, b)  # curves (regularisation labels) included
 
 
 def _training_rows(corpus: Corpus, datasets: set[str]) -> np.ndarray:
@@ -116,15 +108,17 @@ def _fit_beyonder(
         cell_pretraining.load_encoder(model, encoder)
         if config.prior_init:
             samples = [ws.encoded[s] for s in fit.index["sample_id"]]
-            start_from_prior(model, fit.accuracy, fit.fit_time, dataset_features(samples, config))
+            curves = None if fit.curves is None else fit.flat_curves()  # the C curves' heads too
+            start_from_prior(model, fit.accuracy, fit.fit_time, dataset_features(samples, config), curves)
         if heads_only:
             cell_pretraining.freeze(model, list(encoder))
     est = Beyonder(config).fit(
         [ws.encoded[s] for s in fit.index["sample_id"]],
         fit.accuracy,
         fit.fit_time,
-        validation=([ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time),
+        validation=([ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time, val.curves),
         model=model,
+        curves=fit.curves,
     )
     return est, val
 
@@ -221,6 +215,7 @@ def predict_fold(
     test = test_ws.original.subset(_rows(test_ws.original, test_datasets, True))
     train_means = np.nanmean(per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0)
     preds: dict[str, np.ndarray] = {}
+    curves: dict[str, np.ndarray] = {}  # predicted C curves of the test samples (issue 17)
     if "beyonder" in methods:
         encoded = [test_ws.encoded[s] for s in test.index["sample_id"]]
         sbs_index = int(np.nanargmax(train_means))
@@ -242,6 +237,8 @@ def predict_fold(
                 details.update(
                     decision_details(train_ws, original_train, test, output, val, val_out if len(val.index) else None)
                 )
+                if "curve" in output:
+                    curves["beyonder"] = output["curve"]
             log(f"  {name}_cautious: leaves the SBS's pick for a predicted gain over {margin:.4f}")
             preds[f"{name}_cautious"] = cautious(members[-1], sbs_index, margin)
             if m == 0:
@@ -295,6 +292,14 @@ def predict_fold(
         preds["landmark_ridge"] = ridge.predict(
             dataset_features([test_ws.encoded[s] for s in test.index["sample_id"]], config)
         )
+        if targets.curves is not None:  # the C curves from the same features
+            curve_ridge = LandmarkRidge().fit(
+                dataset_features([train_ws.encoded[s] for s in original_train.index["sample_id"]], config),
+                targets.flat_curves(),
+            )
+            curves["landmark_ridge"] = curve_ridge.predict(
+                dataset_features([test_ws.encoded[s] for s in test.index["sample_id"]], config)
+            ).reshape(len(test.index), *targets.curves.shape[1:])
         if "beyonder" in preds:  # does the deep part add anything once shrunk towards the linear?
             preds["beyonder_ridge_mean"] = (preds["beyonder"] + preds["landmark_ridge"]) / 2
     if {"pymfe_rf", "pymfe_knn"} & set(methods):
@@ -309,6 +314,8 @@ def predict_fold(
     if "random" in methods:
         rng = np.random.default_rng(seed)
         preds["random"] = rng.random(test.accuracy.shape)
+    if details is not None and curves:
+        details.update(regularisation.fold_details(original_train, test, curves))
     return preds, train_means
 
 
@@ -487,6 +494,11 @@ def cross_validate(
     report["folds"] = [sorted(f) for f in folds]
     if fold_details:
         report["decisions"] = _pooled_decisions(ws.original, fold_details, sbs_means, settings.budgets, ws.groups)
+        if ws.original.curves is not None:  # the regularisation strength C (issue 17)
+            tie, n_boot, seed = settings.scoring()
+            report["regularisation"] = regularisation.crossval_report(
+                ws.original, fold_details, sbs_means, predictions, n_boot, seed, tie
+            )
     by_group: dict[str, set[str]] = defaultdict(set)
     for dataset in ws.original.index["dataset"]:
         by_group[ws.groups.get(dataset, "")].add(dataset)
@@ -590,6 +602,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "per_dataset": report.get("per_dataset", []),
         "folds": report.get("folds", []),
         **({"decisions": _rounded_tree(report["decisions"])} if report.get("decisions") else {}),
+        **({"regularisation": _rounded_tree(report["regularisation"])} if report.get("regularisation") else {}),
     }
 
 

@@ -29,8 +29,8 @@ from beyonder.encoding import N_CHANNELS, N_GLOBALS, N_LANDMARKS, EncodedSample,
 from beyonder.evaluation import single_best
 from beyonder.inference import (
     CONFIG_FILE,
+    CURVE,
     EMBEDDING,
-    OUTPUTS,
     PREDICT_BATCH,
     BeyonderConfig,
     BeyonderPredictor,
@@ -101,6 +101,29 @@ def masked_accuracy_loss(rank_weight: float, regret_weight: float = 0.0, referen
     return loss
 
 
+def masked_curve_loss(n_tuned: int, n_grid: int):
+    """The regularisation heads' loss: per tuned classifier, MSE of its accuracy curve over
+    the C grid plus MSE of the curve relative to its own mean (its shape, which decides the
+    best C), averaged over the curves a sample has; missing labels (NaN) drop out, so a sample
+    without C labels (older workspaces, augmented samples) adds nothing."""
+
+    def loss(y_true, y_pred):
+        t = ops.reshape(y_true, (-1, n_tuned, n_grid))
+        p = ops.reshape(y_pred, (-1, n_tuned, n_grid))
+        mask = ops.cast(ops.logical_not(ops.isnan(t)), p.dtype)
+        t = ops.where(mask > 0, t, 0.0)
+        count = ops.sum(mask, axis=-1)
+        n = ops.maximum(count, 1.0)
+        mse = ops.sum(mask * (p - t) ** 2, axis=-1) / n
+        ref_t = ops.expand_dims(ops.sum(mask * t, axis=-1) / n, -1)
+        ref_p = ops.expand_dims(ops.sum(mask * p, axis=-1) / n, -1)
+        rel = ops.sum(mask * ((p - ref_p) - (t - ref_t)) ** 2, axis=-1) / n
+        present = ops.cast(count > 0, p.dtype)
+        return 100.0 * ops.sum(present * (mse + rel), axis=-1) / ops.maximum(ops.sum(present, axis=-1), 1.0)
+
+    return loss
+
+
 def masked_mse(y_true, y_pred):
     """MSE over the labels that are present (NaN = missing)."""
     mask = ops.cast(ops.logical_not(ops.isnan(y_true)), y_pred.dtype)
@@ -111,9 +134,10 @@ def masked_mse(y_true, y_pred):
 class _Batches(keras.utils.PyDataset):
     """Batches of random views; a fresh draw every epoch, reproducible from the seed."""
 
-    def __init__(self, samples, accuracy, fit_time, config: BeyonderConfig, shuffle: bool):
+    def __init__(self, samples, accuracy, fit_time, config: BeyonderConfig, shuffle: bool, curves=None):
         super().__init__()
         self.samples, self.accuracy, self.fit_time = samples, accuracy, fit_time
+        self.curves = curves  # (samples, tuned x grid) when the network has the curve head
         self.config, self.shuffle = config, shuffle
         self.epoch = 0
         self._plan()
@@ -138,6 +162,8 @@ class _Batches(keras.utils.PyDataset):
         ]
         inputs = _inputs(views, self.config)
         targets = {"accuracy": self.accuracy[idx], "fit_time": self.fit_time[idx]}
+        if self.curves is not None:
+            targets[CURVE] = self.curves[idx]
         return inputs, targets
 
     def on_epoch_end(self) -> None:
@@ -158,10 +184,16 @@ class Beyonder(BeyonderPredictor):
         self.sbs_: str | None = None
 
     def _compile(self, model: keras.Model) -> None:
+        c = self.config
+        loss = {"accuracy": self._accuracy_loss(), "fit_time": masked_mse}
+        weights = {"accuracy": 1.0, "fit_time": c.time_weight}
+        if c.n_curve:
+            loss[CURVE] = masked_curve_loss(len(c.tuned), len(c.grid))
+            weights[CURVE] = c.curve_weight
         model.compile(
-            optimizer=keras.optimizers.AdamW(self.config.learning_rate, weight_decay=1e-4),
-            loss={"accuracy": self._accuracy_loss(), "fit_time": masked_mse},
-            loss_weights={"accuracy": 1.0, "fit_time": self.config.time_weight},
+            optimizer=keras.optimizers.AdamW(c.learning_rate, weight_decay=1e-4),
+            loss=loss,
+            loss_weights=weights,
             jit_compile=False,  # XLA compiles for about a minute on CPU and gains little here
         )
 
@@ -181,17 +213,21 @@ class Beyonder(BeyonderPredictor):
         samples: Sequence[EncodedSample],
         accuracy: np.ndarray,
         fit_time: np.ndarray,
-        validation: tuple[Sequence[EncodedSample], np.ndarray, np.ndarray] | None = None,
+        validation: tuple[Sequence[EncodedSample], np.ndarray, np.ndarray] | tuple | None = None,
         callbacks: Sequence[keras.callbacks.Callback] = (),
         verbose: int = 0,
         model: keras.Model | None = None,
+        curves: np.ndarray | None = None,
     ) -> Beyonder:
         """Train on encoded samples; ``fit_time`` in seconds (log10 is taken here).
 
         ``model``: train this network (e.g. a loaded one with its encoder frozen, see
-        ``beyonder.finetune``) instead of a freshly built one.
+        ``beyonder.finetune``) instead of a freshly built one. ``curves``: the C-grid labels,
+        (samples, tuned, grid) or flattened, for a config with ``tuned`` (None: all missing,
+        so only the other heads learn); ``validation`` may carry them as a fourth item.
         """
         c = self.config
+        curves = _curve_targets(curves, len(samples), c)
         # Keras' global state (layer-name counters, TensorFlow's default graph) would otherwise
         # make a fit depend on what the process built before it: the same seed gave different
         # weights in a second fit, and cross-validation folds depended on earlier folds.
@@ -202,16 +238,17 @@ class Beyonder(BeyonderPredictor):
         if model is None:
             model = new_network(c)
             if c.prior_init:
-                start_from_prior(model, accuracy, fit_time, dataset_features(samples, c))
+                start_from_prior(model, accuracy, fit_time, dataset_features(samples, c), curves)
         # the reference of SBS-relative targets, from the training labels alone
         self.sbs_ = c.classifiers[single_best(accuracy)] if c.relative_to == "sbs" else None
         self._compile(model)
-        train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True)
+        train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True, curves=curves)
         val = None
         all_callbacks = list(callbacks)
         if validation is not None and len(validation[0]):
-            vs, va, vt = validation
-            val = _Batches(list(vs), _f32(va), _log_time(vt), c, shuffle=False)
+            vs, va, vt = validation[:3]
+            vc = _curve_targets(validation[3] if len(validation) > 3 else None, len(vs), c)
+            val = _Batches(list(vs), _f32(va), _log_time(vt), c, shuffle=False, curves=vc)
             all_callbacks.append(
                 keras.callbacks.EarlyStopping(
                     patience=c.patience, restore_best_weights=True, monitor="val_loss"
@@ -239,7 +276,7 @@ class Beyonder(BeyonderPredictor):
         if embedding:
             return {EMBEDDING: np.asarray(self._embedding_model(model).predict_on_batch(padded))[:n]}
         out = model.predict_on_batch(padded)
-        return {k: np.asarray(out[k])[:n] for k in OUTPUTS}
+        return {k: np.asarray(out[k])[:n] for k in self.config.outputs()}
 
     def _embedding_model(self, model: keras.Model) -> keras.Model:
         if self._embedder is None or self._embedder[0] is not model:
@@ -300,7 +337,7 @@ def check_export(model: keras.Model, network: NumpyNetwork, config: BeyonderConf
         views.append(EncodedSample(cells, rng.normal(size=N_GLOBALS).astype(np.float32)))
     inputs = network_inputs(views, config)
     keras_out = model(inputs, training=False)
-    expected = {k: np.asarray(keras_out[k]) for k in OUTPUTS}
+    expected = {k: np.asarray(keras_out[k]) for k in config.outputs()}
     embedding = model.get_layer(EMBEDDING_LAYER).output
     expected[EMBEDDING] = np.asarray(keras.Model(model.input, embedding)(inputs, training=False))
     differences = max_difference(expected, network(inputs))
@@ -313,7 +350,7 @@ def check_export(model: keras.Model, network: NumpyNetwork, config: BeyonderConf
 def new_network(config: BeyonderConfig) -> keras.Model:
     """A freshly initialised network of the size ``config`` asks for."""
     c = config
-    return build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout)
+    return build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout, c.n_curve)
 
 
 PRIOR_KERNEL_SCALE = 0.1
@@ -321,7 +358,11 @@ PRIOR_KERNEL_SCALE = 0.1
 
 
 def start_from_prior(
-    model: keras.Model, accuracy: np.ndarray, fit_time: np.ndarray, globals_: np.ndarray | None = None
+    model: keras.Model,
+    accuracy: np.ndarray,
+    fit_time: np.ndarray,
+    globals_: np.ndarray | None = None,
+    curves: np.ndarray | None = None,
 ) -> None:
     """Start each head at a ridge regression of its labels (logit accuracy, log10 fit time) on
     the dataset-level features ``globals_`` (landmarkers included), with small weights on the
@@ -329,8 +370,11 @@ def start_from_prior(
     training spends its few datasets learning where a dataset departs from it (the bias trick
     of keras-io's imbalanced-classification example, with a linear model in place of a mean).
     Without ``globals_`` each head starts at the training means (the single best solver's view).
+    ``curves`` (samples, tuned x grid): the same for the regularisation heads, when there are.
     """
     targets = {"accuracy": logit(accuracy), "fit_time": _log_time(fit_time).astype(np.float64)}
+    if curves is not None and any(layer.name == f"{CURVE}_deep" for layer in model.layers):
+        targets[CURVE] = logit(curves)
     for name, y in targets.items():
         if globals_ is None:
             kernel, bias = np.zeros((N_GLOBALS, y.shape[1])), _column_means(y)
@@ -340,6 +384,19 @@ def start_from_prior(
         deep_kernel, _ = deep.get_weights()
         deep.set_weights([deep_kernel * PRIOR_KERNEL_SCALE, bias.astype(deep_kernel.dtype)])
         model.get_layer(f"{name}_linear").set_weights([kernel.astype(deep_kernel.dtype)])
+
+
+def _curve_targets(curves: np.ndarray | None, n: int, config: BeyonderConfig) -> np.ndarray | None:
+    """The curve head's targets as (samples, tuned x grid) float32 (all NaN when not given),
+    or None for a config without the head."""
+    if not config.n_curve:
+        return None
+    if curves is None:
+        return np.full((n, config.n_curve), np.nan, dtype=np.float32)
+    flat = np.asarray(curves, dtype=np.float32).reshape(n, -1)
+    if flat.shape[1] != config.n_curve:
+        raise ValueError(f"curves have {flat.shape[1]} values per sample, the config's head {config.n_curve}")
+    return flat
 
 
 def _column_means(y: np.ndarray) -> np.ndarray:

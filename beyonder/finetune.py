@@ -36,7 +36,7 @@ import pandas as pd
 from beyonder.encoding import encode_sample
 from beyonder.estimator import EMBEDDING_LAYER, Beyonder
 from beyonder.inference import NumpyBeyonder
-from beyonder.model import HEADS, head
+from beyonder.model import CURVE, HEADS, head
 from beyonder.recommend import Recommender, RecommendError, read_table
 
 HEAD_LAYERS = ("head_hidden", *(f"{name}_{part}" for name in HEADS for part in ("deep", "linear")))
@@ -176,7 +176,8 @@ def portfolio(model_classifiers: list[str], labelled: list[str], requested: list
 def adapt_heads(model: keras.Model, old: list[str], new: list[str]) -> keras.Model:
     """``model`` with ``accuracy``/``fit_time`` heads of one output per classifier of ``new``
     (``model`` itself when the portfolio is unchanged); the encoder and ``head_hidden`` layers
-    are shared with ``model``."""
+    are shared with ``model``, and so are its regularisation heads (``curve``: fine-tuning
+    labels have no C curves, so they stay frozen and as they were)."""
     if list(old) == list(new):
         return model
     hidden = model.get_layer("accuracy_deep").input  # head_hidden -> dropout
@@ -190,6 +191,8 @@ def adapt_heads(model: keras.Model, old: list[str], new: list[str]) -> keras.Mod
         outputs[name] = head(name, len(new), activation, hidden, dataset, deep, linear)
         for layer, part in ((deep, "deep"), (linear, "linear")):
             layer.set_weights(_remap(model.get_layer(f"{name}_{part}").get_weights(), old, new))
+    if any(layer.name == CURVE for layer in model.layers):  # the C curves: kept as they are
+        outputs[CURVE] = model.get_layer(CURVE).output
     return keras.Model(inputs=model.input, outputs=outputs, name=model.name)
 
 

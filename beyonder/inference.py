@@ -25,6 +25,8 @@ CONFIG_FILE = "beyonder.json"
 PREDICT_BATCH = 64
 """Views per network call when predicting."""
 OUTPUTS = ("accuracy", "fit_time")
+CURVE = "curve"
+"""The regularisation heads' output (``model.CURVE``), present when the config has ``tuned``."""
 EMBEDDING = "dataset_embedding"
 """The network's dataset embedding (the input of its heads): what ``embed`` returns."""
 
@@ -34,12 +36,25 @@ class BeyonderConfig(TrainParams):
     """Every knob of the network and its training; saved beside the weights.
 
     The ``train`` section of ``params.yaml`` (``TrainParams``: the one home of its defaults)
-    plus what a saved model also needs: the classifiers it predicts, its seed, and
-    ``landmarks`` (off: the landmarker globals are zeroed, for ablations)."""
+    plus what a saved model also needs: the classifiers it predicts, its seed,
+    ``landmarks`` (off: the landmarker globals are zeroed, for ablations), and the
+    regularisation heads' ``tuned`` classifiers and C ``grid`` (empty: no such heads, as in
+    every model saved before they existed)."""
 
     classifiers: list[str] = field(default_factory=lambda: list(PORTFOLIO))
     landmarks: bool = True
     seed: int = 0
+    tuned: list[str] = field(default_factory=list)
+    grid: list[float] = field(default_factory=list)
+
+    @property
+    def n_curve(self) -> int:
+        """Values of the ``curve`` head: tuned classifiers x grid points (0: no head)."""
+        return len(self.tuned) * len(self.grid) if self.tuned and self.grid else 0
+
+    def outputs(self) -> tuple[str, ...]:
+        """The network's outputs for this config."""
+        return (*OUTPUTS, CURVE) if self.n_curve else OUTPUTS
 
 
 def read_config(directory: str | Path) -> BeyonderConfig:
@@ -68,8 +83,8 @@ class BeyonderPredictor:
     config: BeyonderConfig
 
     def _network(self, inputs: dict[str, np.ndarray], embedding: bool) -> dict[str, Any]:
-        """The network on one batch: ``accuracy`` and ``fit_time``, or (``embedding``)
-        ``dataset_embedding``, one row per view."""
+        """The network on one batch: ``accuracy`` and ``fit_time`` (and ``curve``), or
+        (``embedding``) ``dataset_embedding``, one row per view."""
         raise NotImplementedError
 
     def _check_fitted(self) -> None:
@@ -99,26 +114,35 @@ class BeyonderPredictor:
         return {k: np.concatenate([np.asarray(o[k], dtype=np.float64) for o in outs]) for k in outs[0]}
 
     def predict(self, samples: Sequence[EncodedSample], views: int | None = None) -> dict[str, np.ndarray]:
-        """Mean and spread over ``views`` random views of each sample.
+        """Mean and spread over ``views`` random views of each sample; with regularisation
+        heads also ``curve``: (samples, tuned, grid) predicted accuracies at each C.
 
         A sample that fits in one view (rows and features within the limits) is read whole,
         once: the result is then exactly invariant to row and column order.
         """
         self._check_fitted()
+        c = self.config
         drawn, counts = self._views(samples, views)
         if not drawn:
-            k = len(self.config.classifiers)
-            empty = np.zeros((0, k))
-            return {"accuracy": empty, "accuracy_spread": empty.copy(), "fit_time": empty.copy()}
+            empty = np.zeros((0, len(c.classifiers)))
+            out = {"accuracy": empty, "accuracy_spread": empty.copy(), "fit_time": empty.copy()}
+            if c.n_curve:
+                out[CURVE] = np.zeros((0, len(c.tuned), len(c.grid)))
+            return out
         out = self._run(drawn)
         bounds = np.cumsum([0, *counts])
         parts = list(zip(bounds[:-1], bounds[1:], strict=True))
         accuracy = [out["accuracy"][a:b] for a, b in parts]
-        return {
+        result = {
             "accuracy": np.array([acc.mean(axis=0) for acc in accuracy]),
             "accuracy_spread": np.array([acc.std(axis=0) for acc in accuracy]),
             "fit_time": np.array([10 ** out["fit_time"][a:b].mean(axis=0) for a, b in parts]),
         }
+        if c.n_curve:
+            result[CURVE] = np.array([out[CURVE][a:b].mean(axis=0) for a, b in parts]).reshape(
+                len(parts), len(c.tuned), len(c.grid)
+            )
+        return result
 
     def embed(self, samples: Sequence[EncodedSample], views: int | None = None) -> np.ndarray:
         """Learned meta-features: the network's dataset embedding (the input of its heads,
@@ -153,7 +177,7 @@ class NumpyBeyonder(BeyonderPredictor):
 
     def _network(self, inputs: dict[str, np.ndarray], embedding: bool) -> dict[str, Any]:
         out = self.network(inputs)
-        return {EMBEDDING: out[EMBEDDING]} if embedding else {k: out[k] for k in OUTPUTS}
+        return {EMBEDDING: out[EMBEDDING]} if embedding else {k: out[k] for k in self.config.outputs()}
 
     def keras(self):
         """The Keras ``Beyonder`` saved in the same folder (imports TensorFlow)."""

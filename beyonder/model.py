@@ -175,6 +175,10 @@ class AttentionPool(layers.Layer):
 HEADS = {"accuracy": "sigmoid", "fit_time": "linear"}
 """The outputs, each one value per portfolio classifier, and their activations."""
 
+CURVE = "curve"
+"""The optional output of the regularisation heads: the CV accuracy at each C of the grid for
+each tuned classifier (``tuned x grid`` values, sigmoid), from the same dataset embedding."""
+
 
 def head(name: str, units: int, activation: str, hidden, dataset, deep=None, linear=None):
     """One output: a deep part on the dataset embedding plus a linear part on the dataset-level
@@ -194,8 +198,12 @@ def build_model(
     blocks: int = 2,
     inducing: int = 16,
     dropout: float = 0.0,
+    n_curve: int = 0,
 ) -> keras.Model:
-    """Beyonder: dataset sample in, (accuracy, log10 fit time) per portfolio classifier out."""
+    """Beyonder: dataset sample in, (accuracy, log10 fit time) per portfolio classifier out;
+    with ``n_curve`` > 0 also ``curve``: the accuracy at each grid point of each tuned
+    classifier's C (``n_curve`` = tuned x grid), a head like the others, so it inherits their
+    invariances (it reads only the pooled embedding and the dataset-level numbers)."""
     cells = keras.Input((None, None, N_CHANNELS), name="cells")
     row_mask = keras.Input((None,), name="row_mask")
     feature_mask = keras.Input((None,), name="feature_mask")
@@ -216,6 +224,8 @@ def build_model(
     outputs = {
         name: head(name, n_classifiers, activation, h, dataset) for name, activation in HEADS.items()
     }
+    if n_curve:
+        outputs[CURVE] = head(CURVE, n_curve, "sigmoid", h, dataset)
     return keras.Model(
         inputs={"cells": cells, "row_mask": row_mask, "feature_mask": feature_mask, "globals": dataset},
         outputs=outputs,

@@ -31,7 +31,7 @@ TOLERANCE = 1e-5
 """Largest difference allowed between NumPy and Keras on any output."""
 _META = "__meta__"
 _MASKED_LOGIT = -1e9  # what Keras puts in the logits of masked keys (layers.Softmax)
-_HEAD_ACTIVATIONS = {"accuracy": "sigmoid", "fit_time": "linear"}  # beyonder.model.HEADS
+_HEAD_ACTIVATIONS = {"accuracy": "sigmoid", "fit_time": "linear", "curve": "sigmoid"}  # beyonder.model
 _BLOCK_PARTS = ("feature_attention", "induce", "row_attention")
 
 
@@ -79,7 +79,9 @@ def export_weights(model: Any) -> dict[str, np.ndarray]:
     pool = model.get_layer("pool_features")
     put("pool_features.seed", pool.seed)
     block("pool_features.block", pool.block)
-    for head in _HEAD_ACTIVATIONS:
+    names = {layer.name for layer in model.layers}
+    heads = [h for h in _HEAD_ACTIVATIONS if h in names]  # ``curve`` only with regularisation heads
+    for head in heads:
         dense(f"{head}_deep", model.get_layer(f"{head}_deep"))
         dense(f"{head}_linear", model.get_layer(f"{head}_linear"))
     meta = {
@@ -91,7 +93,7 @@ def export_weights(model: Any) -> dict[str, np.ndarray]:
         # all masked; without, its fused kernel leaves them uniform (per block: the pooling
         # block never has dropout)
         "zero_fully_masked": zeroing,
-        "heads_activation": {h: model.get_layer(h).activation.__name__ for h in _HEAD_ACTIVATIONS},
+        "heads_activation": {h: model.get_layer(h).activation.__name__ for h in heads},
     }
     weights[_META] = np.array(json.dumps(meta))
     return weights

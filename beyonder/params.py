@@ -123,6 +123,30 @@ class LabelParams:
     """Seconds per fold fit, checked after each fold; ``None`` or 0: no limit."""
 
 
+DEFAULT_C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
+"""The default ``regularisation.grid``: C on a log grid, 10^-3 ... 10^3 (1: the library default)."""
+
+
+@dataclass
+class RegularisationParams:
+    """Labels and heads for the regularisation strength C of some portfolio members: the CV
+    accuracy at each C of ``grid``, on the portfolio labels' samples, folds and budgets (the
+    ``label`` stage computes them; C = 1 is the portfolio label itself, read from its cache).
+    Off by default: on the bundled corpus it adds 5,616 labels (12 per sample) and 41% to the
+    label stage's CV seconds, which the default ``dvc repro`` (near 30 minutes on 2 cores with
+    the imputer) cannot spare (bench/RESULTS.md, "Regularisation (issue 17)")."""
+
+    enabled: bool = False
+    classifiers: list[str] = field(default_factory=lambda: ["svm_rbf", "logreg"])
+    """Members whose C is varied (``portfolio.TUNABLE``)."""
+    grid: list[float] = field(default_factory=lambda: list(DEFAULT_C_GRID))
+    """The C values; adding one computes only its labels (the rest are cached)."""
+
+    def active(self) -> list[str]:
+        """The classifiers that get curves: ``classifiers`` when enabled, else none."""
+        return list(self.classifiers) if self.enabled and self.grid else []
+
+
 @dataclass
 class ComputeParams:
     workers: int = 0
@@ -235,6 +259,8 @@ class TrainParams:
     relative_to: str = "mean"
     """The relative loss term's reference: ``mean`` over classifiers, or the training ``sbs``."""
     time_weight: float = 0.1
+    curve_weight: float = 1.0
+    """Weight of the regularisation heads' loss (the C curves; only with ``regularisation`` on)."""
     patience: int = 8
     views: int = 2
     """Random views per sample averaged at prediction."""
@@ -298,6 +324,7 @@ class Params:
     clean: CleaningConfig = field(default_factory=CleaningConfig)
     sample: SampleParams = field(default_factory=SampleParams)
     label: LabelParams = field(default_factory=LabelParams)
+    regularisation: RegularisationParams = field(default_factory=RegularisationParams)
     compute: ComputeParams = field(default_factory=ComputeParams)
     augment: AugmentParams = field(default_factory=AugmentParams)
     split: SplitParams = field(default_factory=SplitParams)

@@ -8,6 +8,7 @@ and cross-validated without leaking statistics of the test fold into the fit.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -72,6 +73,39 @@ PORTFOLIO_NAMES: tuple[str, ...] = tuple(schema.PORTFOLIO)
 def _check_name(name: str) -> None:
     if name not in PORTFOLIO_NAMES:
         raise ValueError(f"unknown classifier {name!r}; valid names: {', '.join(PORTFOLIO_NAMES)}")
+
+
+TUNABLE: tuple[str, ...] = ("logreg", "svm_linear", "svm_rbf", "svm_poly")
+"""Portfolio members with a regularisation strength ``C`` (their estimator's ``C``) that the
+``regularisation`` labels can vary."""
+
+_AT_C = "@C="
+
+
+def at_C(name: str, C: float) -> str:
+    """The name of portfolio member ``name`` refitted with ``C`` (e.g. ``svm_rbf@C=0.01``): a
+    classifier that ``build_classifier``, ``classifier_config`` and the label engine accept like
+    any other, so the C-grid labels use the portfolio's cache, folds and budgets unchanged."""
+    _check_name(name)
+    if name not in TUNABLE:
+        raise ValueError(f"classifier {name!r} has no C to vary; tunable: {', '.join(TUNABLE)}")
+    if not (isinstance(C, int | float) and math.isfinite(C) and C > 0):
+        raise ValueError(f"C must be a positive finite number, got {C!r}")
+    return f"{name}{_AT_C}{float(C):.12g}"
+
+
+def split_name(name: str) -> tuple[str, float | None]:
+    """``(portfolio member, C)`` of a name from ``at_C``; ``(name, None)`` for a plain name.
+    C is read back from the name itself, so the name alone determines the classifier."""
+    if _AT_C not in name:
+        return name, None
+    base, _, text = name.partition(_AT_C)
+    try:
+        C = float(text)
+    except ValueError:
+        raise ValueError(f"unknown classifier {name!r}: C {text!r} is not a number") from None
+    at_C(base, C)  # the same checks as when the name was made
+    return base, C
 
 
 # keep_empty_features: a column that is all-missing in a training fold becomes a constant
@@ -154,11 +188,15 @@ def build_classifier(name: str, seed: int, numeric: list[str], categorical: list
     ``numeric`` and ``categorical`` name the feature columns of the frames it will see; every
     other column (e.g. the target or row id) is dropped by the preprocessing.
     """
+    name, C = split_name(name)
     _check_name(name)
     if name == "hist_gb":
         return _hist_gb(seed, numeric, categorical)
     pre = _onehot_preprocessor(name, numeric, categorical)
-    return Pipeline([("preprocess", pre), ("model", _estimator(name, seed))])
+    pipe = Pipeline([("preprocess", pre), ("model", _estimator(name, seed))])
+    if C is not None:
+        pipe.set_params(model__C=C)
+    return pipe
 
 
 def _jsonable(value: Any) -> Any:
@@ -187,10 +225,13 @@ def classifier_config(name: str) -> dict[str, Any]:
     Derived from ``get_params(deep=True)`` of a reference pipeline (seed 0, one numeric and one
     categorical column), so any change to the estimator or its preprocessing changes it; it is
     meant to key a label cache. It is built with seed 0: the CV seed is keyed separately.
+    A name from ``at_C`` is described as its portfolio member with that ``C``, so
+    ``svm_rbf@C=1`` (the library default) is ``svm_rbf`` and shares its cached labels.
     """
-    _check_name(name)
+    base, _ = split_name(name)
+    _check_name(base)
     pipe = build_classifier(name, seed=0, numeric=["num"], categorical=["cat"])
     params = {key: _jsonable(value) for key, value in sorted(pipe.get_params(deep=True).items())}
-    config = {"name": name, "params": params}
+    config = {"name": base, "params": params}
     json.dumps(config, sort_keys=True, allow_nan=False)  # fail loudly if not serialisable
     return config

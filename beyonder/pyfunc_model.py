@@ -4,7 +4,9 @@ Input: a dataset as a DataFrame that includes its target column, named by the ``
 param (default in the model's metadata); ``time_budget`` (seconds) and ``verify`` (K) params
 as ``beyonder recommend --time-budget / --verify`` (left-out classifiers come last, rank 0,
 with their reason in ``left_out``). Output: one row per portfolio classifier with its
-predicted accuracy, spread and fit time, best first. Unusable input (no target column, one
+predicted accuracy, spread and fit time, best first; a model with regularisation heads adds,
+for each tuned classifier, ``suggested_C``, ``accuracy_at_suggested_C`` and
+``accuracy_at_default_C`` (``recommend.REGULARISATION_COLUMNS``). Unusable input (no target column, one
 class...) raises ``MlflowException`` with ``INVALID_PARAMETER_VALUE``, which the scoring
 server (``mlflow models serve``) answers with HTTP 400 and the one-line reason.
 """

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import ThreadpoolController
 
-from beyonder import decisions, tracking
+from beyonder import decisions, regularisation, tracking
 from beyonder.cleaning import CleaningConfig, clean_dataset
 from beyonder.encoding import EncodedSample, encode_sample
 from beyonder.errors import error_line, first_line
@@ -49,7 +49,11 @@ OUTPUT_COLUMNS = [
     "predicted_table_fit_time",
 ]
 """Columns of every answer; ``time_budget`` adds ``left_out``, ``verify`` adds
-``measured_accuracy``, ``measured_std`` and ``measured_cv_seconds``."""
+``measured_accuracy``, ``measured_std`` and ``measured_cv_seconds``; a model with
+regularisation heads adds ``REGULARISATION_COLUMNS``."""
+REGULARISATION_COLUMNS = ["suggested_C", "accuracy_at_suggested_C", "accuracy_at_default_C"]
+"""For each tuned classifier (NaN for the others): the C with the highest predicted accuracy
+on the model's grid, the predicted accuracy there and at the library default C = 1."""
 
 
 class RecommendError(ValueError):
@@ -219,6 +223,11 @@ class Recommender:
         rows = len(samples[0]) if samples else self.sample_rows
         table_rows = len(cleaned)
         fold_time = out["fit_time"].mean(axis=0)
+        config = self.estimator.config
+        suggestions = []
+        if "curve" in out:  # the regularisation heads: C per tuned classifier
+            default = [predicted[classifiers.index(c)] if c in classifiers else np.nan for c in config.tuned]
+            suggestions = regularisation.suggest(out["curve"].mean(axis=0), config.tuned, config.grid, np.array(default))
         table = pd.DataFrame(
             {
                 "classifier": classifiers,
@@ -232,6 +241,10 @@ class Recommender:
                 ),
             }
         )
+        if suggestions:
+            by_name = {s["classifier"]: s for s in suggestions}
+            for column, key in zip(REGULARISATION_COLUMNS, ("suggested_C", "predicted_accuracy", "predicted_accuracy_default"), strict=True):
+                table[column] = [_nan(by_name[c][key]) if c in by_name else np.nan for c in classifiers]
         table = table.sort_values("predicted_accuracy", ascending=False, kind="stable")
         table.insert(0, "rank", np.arange(1, len(table) + 1))
         table = table.reset_index(drop=True)
@@ -255,6 +268,7 @@ class Recommender:
                 "interval_coverage": self.interval_coverage if np.isfinite(scale) else None,
                 "verified": int(k),
                 "table_rows": table_rows,
+                "regularisation": suggestions,
             }
         )
         return table
@@ -434,7 +448,12 @@ def recommend(
     accuracy (``measured_accuracy``, ``measured_std``, ``measured_cv_seconds``), then the
     rest by prediction. ``.attrs`` holds ``best_svm_kernel``, ``target``, ``rows``,
     ``subsamples`` (bootstrap samples averaged), ``model``, ``too_close_to_call`` (the
-    classifiers whose interval reaches the top one's), ``left_out`` and ``verified``.
+    classifiers whose interval reaches the top one's), ``left_out``, ``verified`` and
+    ``regularisation``: for a model with regularisation heads, per tuned classifier the
+    suggested C, the predicted accuracy there and at the default C = 1, and the predicted
+    curve over the grid (``regularisation.suggest``); the table then has the columns
+    ``suggested_C``, ``accuracy_at_suggested_C`` and ``accuracy_at_default_C`` (NaN for
+    classifiers whose C is not predicted).
     Raises ``RecommendError`` (one-line message) for unusable input.
     """
     if isinstance(data, pd.DataFrame):
@@ -467,11 +486,19 @@ def as_json(table: pd.DataFrame) -> dict[str, Any]:
         "time_budget": table.attrs.get("time_budget"),
         "left_out": table.attrs.get("left_out", []),
         "verified": table.attrs.get("verified", 0),
+        "regularisation": [
+            {k: {c: _json_value(a) for c, a in v.items()} if isinstance(v, dict) else _json_value(v) for k, v in s.items()}
+            for s in table.attrs.get("regularisation", [])
+        ],
         "ranking": [
             {k: _json_value(v) for k, v in r.items() if k != "left_out" or v}
             for r in table.to_dict("records")
         ],
     }
+
+
+def _nan(value: Any) -> float:
+    return np.nan if value is None else float(value)
 
 
 def _json_value(value: Any) -> Any:

@@ -196,7 +196,8 @@ def test_label_key_ignores_everything_but_sample_classifier_and_cv():
     assert len({key, label_key("abd", "logreg", cv), label_key("abc", "knn", cv)}) == 3
     assert key != label_key("abc", "logreg", CVSettings(5, 43, 60.0))
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert stages["label"]["params"] == ["seed", "label"]
+    # ``regularisation`` decides which C-grid names are labelled, never a portfolio key
+    assert stages["label"]["params"] == ["seed", "label", "regularisation"]
 
 
 # --------------------------------------------------------------------------- (a) Dask cluster

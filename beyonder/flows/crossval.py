@@ -30,7 +30,7 @@ from beyonder.flows.ingest import ingest_flow
 from beyonder.flows.label import label_flow
 from beyonder.flows.runtime import TRANSIENT_RETRIES
 from beyonder.flows.sample import sample_flow
-from beyonder.params import Params, load_params
+from beyonder.params import Params, RegularisationParams, load_params
 from beyonder.splits import DEFAULT_FAMILIES, grouped_folds
 from beyonder.stages.train import model_config
 from beyonder.storage import write_json
@@ -65,10 +65,16 @@ def meta_task(files: list[str], hashes: list[str], root: str, seed: int) -> list
 
 
 def load_workspace(
-    root: Path, classifiers: list[str], seed: int, families: tuple[str, ...] = DEFAULT_FAMILIES
+    root: Path,
+    classifiers: list[str],
+    seed: int,
+    families: tuple[str, ...] = DEFAULT_FAMILIES,
+    regularisation: RegularisationParams | None = None,
 ) -> Workspace:
+    """A workspace's labelled samples, encodings and meta-features; with ``regularisation``
+    on, its C-grid labels too (NaN where it has none)."""
     layout = Layout(root)
-    everything = load_corpus(layout, classifiers, include_augmented=True)
+    everything = load_corpus(layout, classifiers, include_augmented=True, regularisation=regularisation)
     is_original = (everything.index["kind"] == "bootstrap").to_numpy()
     original, augmented = everything.subset(is_original), everything.subset(~is_original)
     encoded = dict(zip(everything.index["sample_id"], encode_corpus(everything, layout), strict=True))
@@ -101,7 +107,7 @@ def crossval_flow(
     config = model_config(params)
 
     def workspace(folder: str | list[str]) -> Workspace:
-        return load_workspace(workspace_root(folder, params), classifiers, seed, families)
+        return load_workspace(workspace_root(folder, params), classifiers, seed, families, params.regularisation)
 
     start = None
     if pretrain_corpus and "beyonder" in methods:

@@ -14,6 +14,7 @@ from beyonder.stages.evaluate import (
     evaluate,
     predict_test,
     register,
+    regularisation_metrics,
     write_evaluation,
 )
 
@@ -28,6 +29,8 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     report["decisions"] = decision_metrics(
         predictions.corpus, predictions.outputs, predictions.interval_scale, params, layout.root
     )
+    if curves := regularisation_metrics(predictions.corpus, predictions.outputs, params):
+        report["regularisation"] = curves
     metrics = write_evaluation(report, table, layout)
     version, decision = register(report, metrics, layout, predictions.no_champion)
     new = report["methods"]["beyonder"]

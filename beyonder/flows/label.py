@@ -22,10 +22,11 @@ from beyonder.stages.label import (
     assemble_labels,
     batch_jobs,
     cv_settings,
+    grid_names,
     pending_jobs,
     run_job,
     sample_index,
-    write_labels,
+    write_label_tables,
 )
 
 
@@ -99,10 +100,11 @@ def _batch_failure(exc: BaseException) -> str:
     return f"batch failed: {error_line(exc)}"
 
 
-def label_entries(entries: list[dict], params: Params, root: str) -> pd.DataFrame:
+def label_entries(entries: list[dict], params: Params, root: str, names: list[str] | None = None) -> pd.DataFrame:
     """The labels of these samples (the label or augment index): cached ones read, missing
-    ones computed on Dask; labels that could not be computed carry their reason."""
-    classifiers = params.label.classifiers
+    ones computed on Dask; labels that could not be computed carry their reason. ``names``:
+    what to label (default: the portfolio; the label stage adds the C grid)."""
+    classifiers = params.label.classifiers if names is None else names
     cv = cv_settings(params.label, params.seed)
     cache = LabelCache(Layout(root).label_cache)
     lost = compute_labels(pending_jobs(entries, classifiers, cv, cache), cv, cache, root, params.compute)
@@ -111,6 +113,10 @@ def label_entries(entries: list[dict], params: Params, root: str) -> pd.DataFram
 
 @flow(name="label")
 def label_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
+    """The portfolio labels (``labels.parquet``) and, with ``regularisation`` on, the C-grid
+    labels of the same samples (``regularisation.parquet``), computed in one pass."""
     layout = Layout(root)
-    table = label_entries(sample_index(layout), load_params(params_path), root)
-    return write_labels(table, layout.labels / "labels.parquet")
+    params = load_params(params_path)
+    portfolio, grid = list(params.label.classifiers), grid_names(params.regularisation)
+    table = label_entries(sample_index(layout), params, root, list(dict.fromkeys(portfolio + grid)))
+    return write_label_tables(table, portfolio, grid, layout)

@@ -14,7 +14,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from beyonder import tracking
+from beyonder import regularisation, tracking
 from beyonder.champion import Decision, decide
 from beyonder.config import Layout
 from beyonder.corpus import Corpus, load_corpus, per_dataset, test_datasets
@@ -96,7 +96,7 @@ class Predictions:
 
 def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = print) -> Predictions:
     """The new model's predictions on the test datasets, and the current champion's."""
-    corpus = load_corpus(layout, params.label.classifiers, include_augmented=False)
+    corpus = load_corpus(layout, params.label.classifiers, include_augmented=False, regularisation=params.regularisation)
     test = corpus.subset(corpus.index["dataset"].isin(test_datasets(corpus, params)).to_numpy())
     recommender = Recommender.load(layout.model / "beyonder")
     outputs = predict_outputs(recommender.estimator, test, layout.root)
@@ -128,6 +128,8 @@ def write_evaluation(report: dict, table: pd.DataFrame, layout: Layout) -> dict:
     metrics = headline(report)
     if "decisions" in report:
         metrics["decisions"] = decision_headline(report["decisions"])
+    if report.get("regularisation"):
+        metrics["regularisation"] = regularisation_headline(report["regularisation"])
     write_json(report, layout.evaluation / "report.json")
     write_text(table.to_csv(index=False), layout.evaluation / "per_dataset.csv")
     write_report(table, report, layout.evaluation)  # regret.csv, rankings.csv, figures/*.png
@@ -144,7 +146,7 @@ def register(report: dict, metrics: dict, layout: Layout, no_champion: str) -> t
     tracking.set_alias(version, tracking.CHAMPION if decision.promote else tracking.CHALLENGER)
     with mlflow.start_run(run_id=run["run_id"]):
         for method, values in metrics.items():
-            if isinstance(values, dict) and method not in ("svm_kernel", "decisions"):
+            if isinstance(values, dict) and method not in ("svm_kernel", "decisions", "regularisation"):
                 mlflow.log_metrics({f"eval_{method}_{k}": v for k, v in values.items() if v is not None})
         mlflow.log_artifacts(str(layout.evaluation), artifact_path="evaluation")
     return version, decision
@@ -207,4 +209,54 @@ def decision_headline(report: dict[str, Any]) -> dict[str, Any]:
     for point in report["verify"]["curve"]:
         out[f"verify_{point['label']}_regret"] = rounded(point["mean_regret"])
         out[f"verify_{point['label']}_cpu_seconds"] = rounded(point["cpu_seconds"])
+    return out
+
+
+def regularisation_metrics(corpus: Corpus, outputs: dict[str, np.ndarray], params: Params) -> dict[str, Any]:
+    """How well the model's ``curve`` heads pick C on the test datasets, next to C = 1 and the
+    SBS of C of the training datasets, and its classifier + C answer against the SBS at its
+    default (``regularisation.crossval_report`` with one fold); empty for a model without
+    those heads or a corpus without C labels. ``outputs``: ``predict_outputs`` of the test
+    samples, in corpus order."""
+    if "curve" not in outputs or corpus.curves is None:
+        return {}
+    test_sets = test_datasets(corpus, params)
+    is_test = corpus.index["dataset"].isin(test_sets).to_numpy()
+    train, held_out = corpus.subset(~is_test), corpus.subset(is_test)
+    datasets = sorted(test_sets)
+    train_means = np.nanmean(per_dataset(train, train.accuracy, sorted(set(train.index["dataset"]))), axis=0)
+    sbs_means = pd.DataFrame([train_means] * len(datasets), index=datasets, columns=corpus.classifiers)
+    predicted = pd.DataFrame(per_dataset(held_out, outputs["accuracy"], datasets), index=datasets, columns=corpus.classifiers)
+    fold = (set(datasets), regularisation.fold_details(train, held_out, {"beyonder": outputs["curve"]}))
+    scoring = params.evaluate
+    return regularisation.crossval_report(
+        corpus, [fold], sbs_means, {"beyonder": predicted}, scoring.n_boot, params.seed, scoring.tie_tolerance
+    )
+
+
+def regularisation_headline(report: dict[str, Any]) -> dict[str, Any]:
+    """A few numbers of ``regularisation_metrics`` for ``dvc metrics show``: per tuned
+    classifier the mean regret (points) of the suggested C, of C = 1 and of the SBS of C; pooled,
+    the suggested C's regret minus C = 1's with its paired 95% interval; and the combined
+    answer's regret next to the SBS classifier at its default."""
+    from beyonder.evaluation import rounded
+
+    out: dict[str, Any] = {}
+    for name, part in report.get("classifiers", {}).items():
+        for method in ("beyonder", "default", "sbs"):
+            if method in part["methods"]:
+                out[f"{name}_{method}_regret"] = rounded(part["methods"][method]["mean_regret"])
+    pooled = report.get("pooled", {}).get("beyonder", {})
+    if "regret_minus_default" in pooled:
+        low, high = pooled["regret_minus_default_ci"]
+        out.update(
+            {
+                "regret_minus_default": rounded(pooled["regret_minus_default"]),
+                "regret_minus_default_low": rounded(low),
+                "regret_minus_default_high": rounded(high),
+            }
+        )
+    for method, values in report.get("combined", {}).get("methods", {}).items():
+        if method in ("beyonder", "beyonder_c", "sbs"):
+            out[f"combined_{method}_regret"] = rounded(values["mean_regret"])
     return out

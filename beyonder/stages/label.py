@@ -5,6 +5,11 @@ seed) has a key, and its result lives in ``data/cache/labels/<key>.json``, writt
 atomically the moment it is computed. So a rerun computes only what is missing (a new dataset,
 a new classifier), an interrupted run resumes where it stopped, and the labels table is
 assembled from the cache, identical however the work was split or ordered.
+
+The ``regularisation`` section adds the C-grid labels (``svm_rbf@C=0.01``...) to the same
+jobs: same samples, folds, budgets and cache, written apart to ``regularisation.parquet``.
+The C = 1 point is the portfolio label itself (one cache key), and a new grid point is just
+new names: only its labels are computed.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import pandas as pd
 
 from beyonder.config import Layout
 from beyonder.labelling import CVSettings, label_key, label_sample
-from beyonder.params import LabelParams
+from beyonder.params import LabelParams, RegularisationParams
+from beyonder.portfolio import at_C, split_name
 from beyonder.storage import read_json, write_json, write_parquet
 
 LABEL_COLUMNS = [
@@ -82,10 +88,16 @@ class Job:
 def pending_jobs(
     samples: list[dict], classifiers: list[str], cv: CVSettings, cache: LabelCache
 ) -> list[Job]:
-    """The (sample, missing classifiers) pairs whose labels are not in the cache yet."""
+    """The (sample, missing classifiers) pairs whose labels are not in the cache yet. Names
+    that are one label (``svm_rbf`` and ``svm_rbf@C=1``: one cache key) are fitted once."""
     jobs = []
     for s in samples:
-        missing = [c for c in classifiers if cache.get(label_key(s["hash"], c, cv)) is None]
+        missing, seen = [], set()
+        for c in classifiers:
+            key = label_key(s["hash"], c, cv)
+            if key not in seen and cache.get(key) is None:
+                missing.append(c)
+            seen.add(key)
         if missing:
             jobs.append(Job(s["sample_id"], s["file"], s["hash"], missing))
     return jobs
@@ -168,6 +180,41 @@ def write_labels(table: pd.DataFrame, path: Path) -> dict:
         .to_dict("records"),
     }
     write_json(summary, path.with_suffix(".summary.json"))
+    return summary
+
+
+CURVE_COLUMNS = ["sample_id", "dataset", "kind", "classifier", "C", *LABEL_COLUMNS[4:]]
+"""The regularisation labels (``data/labels/regularisation.parquet``): one row per sample x
+classifier x C, the portfolio label's columns plus ``C``."""
+
+
+def grid_names(regularisation: RegularisationParams) -> list[str]:
+    """The label names of the C grid (``svm_rbf@C=0.01``...; none when it is off), checked
+    here so that a wrong classifier or C stops the stage before any labelling."""
+    try:
+        return [at_C(c, C) for c in regularisation.active() for C in regularisation.grid]
+    except ValueError as exc:
+        raise ValueError(f"params.yaml: regularisation: {exc}") from None
+
+
+def curves_table(labels: pd.DataFrame) -> pd.DataFrame:
+    """The C-grid rows of a labels table (names from ``at_C``), classifier and C apart."""
+    parts = labels["classifier"].map(split_name)
+    out = labels.assign(classifier=[p[0] for p in parts], C=[p[1] for p in parts])
+    out = out[out["C"].notna()]
+    return out[CURVE_COLUMNS].reset_index(drop=True)
+
+
+def write_label_tables(table: pd.DataFrame, portfolio: list[str], grid: list[str], layout: Layout) -> dict:
+    """Split one labels table (portfolio and C-grid names) into ``labels.parquet`` and, when
+    there is a grid, ``regularisation.parquet`` (its summary under ``regularisation``); with
+    no grid, an earlier run's curves are removed, so none can be read stale."""
+    summary = write_labels(table[table["classifier"].isin(portfolio)].reset_index(drop=True), layout.labels / "labels.parquet")
+    if grid:
+        summary["regularisation"] = write_labels(curves_table(table[table["classifier"].isin(grid)]), layout.curves)
+    else:
+        for path in (layout.curves, layout.curves.with_suffix(".summary.json")):
+            path.unlink(missing_ok=True)
     return summary
 
 

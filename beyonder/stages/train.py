@@ -31,8 +31,13 @@ from beyonder.tracking_model import log_pyfunc
 
 
 def model_config(params: Params) -> BeyonderConfig:
-    """``BeyonderConfig``: the ``train`` section, the ``label`` classifiers and the seed."""
-    return BeyonderConfig(**asdict(params.train), classifiers=list(params.label.classifiers), seed=params.seed)
+    """``BeyonderConfig``: the ``train`` section, the ``label`` classifiers and the seed, and
+    with ``regularisation`` on its classifiers and C grid (the ``curve`` heads)."""
+    tuned = params.regularisation.active()
+    return BeyonderConfig(
+        **asdict(params.train), classifiers=list(params.label.classifiers), seed=params.seed,
+        tuned=tuned, grid=list(params.regularisation.grid) if tuned else [],
+    )  # fmt: skip
 
 
 @dataclass
@@ -52,7 +57,7 @@ class TrainingData:
 def training_data(params: Params, layout: Layout) -> TrainingData:
     """The labelled corpus split for training; each dataset's mean labels as its targets when
     ``train.dataset_targets`` says so."""
-    corpus = load_corpus(layout, params.label.classifiers)
+    corpus = load_corpus(layout, params.label.classifiers, regularisation=params.regularisation)
     train_mask, val_mask = train_val_masks(corpus, params)
     if params.train.dataset_targets:
         corpus = corpus.dataset_means()
@@ -91,7 +96,10 @@ def train_and_log(
     train, val = data.train, data.val
     tracking.configure(layout.root)
     with mlflow.start_run(run_name="train") as run:
-        mlflow.log_params({f"train.{k}": v for k, v in vars(config).items() if k != "classifiers"})
+        mlflow.log_params({f"train.{k}": v for k, v in vars(config).items() if k not in ("classifiers", "tuned", "grid")})
+        if config.tuned:
+            mlflow.log_params({"regularisation.classifiers": ",".join(config.tuned),
+                               "regularisation.grid": ",".join(f"{c:g}" for c in config.grid)})  # fmt: skip
         mlflow.log_params(
             {
                 "seed": params.seed,
@@ -105,8 +113,9 @@ def train_and_log(
             encoded[0],
             train.accuracy,
             train.fit_time,
-            validation=(encoded[1], val.accuracy, val.fit_time),
+            validation=(encoded[1], val.accuracy, val.fit_time, val.curves),
             callbacks=[EpochLogger(), EpochProgress(log, config.epochs)],
+            curves=train.curves,
         )
         boot = (val.index["kind"] == "bootstrap").to_numpy()
         scale = validation_scale(
