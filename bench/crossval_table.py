@@ -98,10 +98,6 @@ def _interval(ci: list | None) -> str:
     return f"{mark}[{lo:+.2f}, {hi:+.2f}]{mark}"
 
 
-def _points(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
 def table(result: dict[str, Any], against: list[str], group: str | None, n_boot: int, seed: int) -> str:
     part = result["by_group"][group] if group else result
     methods = part["methods"]
@@ -118,7 +114,7 @@ def table(result: dict[str, Any], against: list[str], group: str | None, n_boot:
         ci = m.get("mean_regret_ci") or [None, None]
         cells = [
             name,
-            f"{_points(m.get('mean_regret'))} [{_points(ci[0])}, {_points(ci[1])}]",
+            f"{_num(m.get('mean_regret'))} [{_num(ci[0])}, {_num(ci[1])}]",
             "0" if name == "sbs" else _signed(
                 m.get("mean_regret"), methods["sbs"].get("mean_regret"),
                 m.get("regret_vs_sbs_ci") or (pairs.get(name) or {}).get("sbs"),
@@ -132,7 +128,7 @@ def table(result: dict[str, Any], against: list[str], group: str | None, n_boot:
                 cells.append(_signed(m.get("mean_regret"), methods[other].get("mean_regret"), ci_other))
         better_worse = m.get("better_worse_than_sbs") or []
         cells.append(" / ".join(str(v) for v in better_worse) if better_worse and name != "sbs" else "-")
-        cells.append(_points(m.get("median_regret")))
+        cells.append(_num(m.get("median_regret")))
         gap = m.get("gap_closed")
         cells.append("-" if gap is None else f"{gap:.0%}")
         for key in ("top1", "top3", "spearman", "mae"):
@@ -145,19 +141,13 @@ def table(result: dict[str, Any], against: list[str], group: str | None, n_boot:
             f"| brute force: 5-fold CV of one sample | {ref['mean_regret']:.2f} (SBS on the same "
             f"truths {ref['sbs_mean_regret']:.2f}, {int(ref['n_datasets'])} datasets) | | "
             + "| " * len(against)
-            + f"- | - | {ref['gap_closed']:.0%} | - | - | {_number(ref.get('spearman'))} | - |"
+            + f"- | - | {ref['gap_closed']:.0%} | - | - | {_num(ref.get('spearman'))} | - |"
         )
     return "\n".join(lines)
 
 
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
-
-
 def _signed(value: float | None, other: float | None, ci: list | None) -> str:
-    if value is None or other is None:
-        return "-"
-    return f"{value - other:+.2f} {_interval(ci)}"
+    return _signed_ci(None if value is None or other is None else value - other, ci)
 
 
 def decision_tables(result: dict[str, Any]) -> str:

@@ -90,19 +90,23 @@ class _CellBatches(keras.utils.PyDataset):
         super().__init__()
         self.samples, self.config, self.share, self.seed = list(samples), config, share, seed
         self.epoch = 0
+        self._plan()
+
+    def _plan(self) -> None:
+        self.order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.samples))
 
     def __len__(self) -> int:
         return -(-len(self.samples) // self.config.batch_size)
 
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.seed, self.epoch, index])
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.samples))
-        chosen = order[index * self.config.batch_size : (index + 1) * self.config.batch_size]
+        chosen = self.order[index * self.config.batch_size : (index + 1) * self.config.batch_size]
         views = [view(self.samples[i], self.config.rows, self.config.max_features, rng) for i in chosen]
         return hide_cells(network_inputs(views, self.config), self.share, rng)
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
+        self._plan()
 
 
 def pretrain_encoder(

@@ -250,7 +250,8 @@ def predict_fold(
             settings = dict(overrides)
             groups, kinds = settings.pop("train_groups", None), settings.pop("train_kinds", None)
             finetune = settings.pop("finetune", "all")
-            pretrain, epochs = settings.pop("pretrain", None), settings.pop("pretrain_epochs", None)
+            pretrain = settings.pop("pretrain", None)
+            epochs = int(settings.pop("pretrain_epochs", cell_pretraining.PRETRAIN_EPOCHS))
             settings["seed"] = settings.get("seed", config.seed) + int(settings.pop("seed_offset", 0))
             subset = train
             if groups is not None:
@@ -265,9 +266,8 @@ def predict_fold(
                 key = (epochs, *(getattr(variant_config, k) for k in cell_pretraining.ENCODER_SETTINGS))
                 if key not in encoders:  # variants that differ only after pre-training share it
                     encoders[key], losses = cell_pretraining.pretrain_encoder(
-                        [train_ws.encoded[s] for s in original_train.index["sample_id"]], variant_config,
-                        epochs or cell_pretraining.PRETRAIN_EPOCHS,
-                    )  # fmt: skip
+                        [train_ws.encoded[s] for s in original_train.index["sample_id"]], variant_config, epochs
+                    )
                     log(f"  beyonder_{name}: masked-cell loss {losses['loss']:.4f} "
                         f"(predicting zero: {losses['zero_prediction_loss']:.4f})")  # fmt: skip
                 encoder = encoders[key]

@@ -197,13 +197,13 @@ def _pooled(regrets: dict[str, list[np.ndarray]], n_boot: int, seed: int) -> dic
     for m, values in per_dataset.items():
         entry: dict[str, Any] = {
             "n_datasets": int(np.sum(~np.isnan(values))),
-            "mean_regret": float(np.nanmean(values)) if np.any(~np.isnan(values)) else float("nan"),
+            "mean_regret": _mean(values),
             "mean_regret_ci": list(bootstrap_interval(values, n_boot, seed)),
         }
         for other in ("default", "sbs"):
             if other in per_dataset and other != m:
                 diff = values - per_dataset[other]
-                entry[f"regret_minus_{other}"] = float(np.nanmean(diff)) if np.any(~np.isnan(diff)) else float("nan")
+                entry[f"regret_minus_{other}"] = _mean(diff)
                 entry[f"regret_minus_{other}_ci"] = list(bootstrap_interval(diff, n_boot, seed))
                 entry[f"better_worse_than_{other}"] = [int(np.sum(diff < -1e-9)), int(np.sum(diff > 1e-9))]
         out[m] = entry
