@@ -13,7 +13,7 @@ of the report (``by_group``).
 
 Paired intervals come from the JSON's ``regret_vs_ci``; a JSON written before that key existed
 gets them recomputed from its ``per_dataset`` picks with the library's own
-``beyonder.evaluation.evaluate_methods`` (the same resamples: ``--n-boot`` and ``--seed`` as
+``beyonder.evaluation.metrics.evaluate_methods`` (the same resamples: ``--n-boot`` and ``--seed`` as
 the run's ``evaluate`` params).
 
 Several JSONs of one workspace, folds and seed (the same datasets and truths, checked) make one
@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from beyonder.evaluation import evaluate_methods
+from beyonder.evaluation.metrics import evaluate_methods
 from beyonder.schema import PORTFOLIO
 
 
@@ -151,7 +151,7 @@ def _signed(value: float | None, other: float | None, ci: list | None) -> str:
 
 
 def decision_tables(result: dict[str, Any]) -> str:
-    """Markdown tables of ``result["decisions"]`` (``beyonder.decisions.decision_report``)."""
+    """Markdown tables of ``result["decisions"]`` (``beyonder.evaluation.decisions.decision_report``)."""
     d = result["decisions"]
     out = ["Fit time (seconds per CV fold fit on a sample; per test dataset, the mean of its samples):", ""]
     out += ["| predictor | Spearman with true times (mean over datasets) | MAE of log10 seconds | datasets |"]

@@ -1,7 +1,7 @@
 """Check the whole-table fit time that ``beyonder recommend`` reports against real fits.
 
 The model predicts the seconds of one CV fold fit on a 500-row sample (what the label stage
-measures); ``beyonder.decisions.table_fit_time`` scales that to one fit on the whole table by
+measures); ``beyonder.evaluation.decisions.table_fit_time`` scales that to one fit on the whole table by
 ``SCALING_EXPONENTS``. On a few of the corpus's largest cleaned tables this script measures
 both ends with the label stage's own code: the fold fit time on a bootstrap sample
 (``labelling.label_sample``, 5 folds) and one fit of the whole table (capped at
@@ -33,10 +33,10 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from beyonder.decisions import SCALING_EXPONENTS, table_fit_time
-from beyonder.labelling import CVSettings, _prepare, label_sample
-from beyonder.portfolio import build_classifier
-from beyonder.sampling import bootstrap_samples
+from beyonder.data.sampling import bootstrap_samples
+from beyonder.evaluation.decisions import SCALING_EXPONENTS, table_fit_time
+from beyonder.labels.labelling import CVSettings, _prepare, label_sample
+from beyonder.labels.portfolio import build_classifier
 from beyonder.schema import PORTFOLIO, ROW_ID, TARGET
 
 TABLES = ("nursery", "pendigits", "mushroom", "optdigits", "page.blocks", "ailerons")
@@ -60,7 +60,7 @@ def fit_seconds(frame: pd.DataFrame, classifier: str, seed: int) -> float:
 def measure(workspace: Path, tables: list[str], max_rows: int, sample_rows: int, seed: int, model: Path | None) -> list[dict]:
     recommender = None
     if model is not None:
-        from beyonder.recommend import Recommender
+        from beyonder.serving.recommend import Recommender
 
         recommender = Recommender.load(model)
     rows = []

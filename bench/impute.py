@@ -43,8 +43,8 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from beyonder.config import stable_seed  # noqa: E402
-from beyonder.imputation import corpus_files, split_names, table_from_frame  # noqa: E402
-from beyonder.imputation_scores import hide, scores, scoring_tables, sklearn_fill  # noqa: E402
+from beyonder.imputer.imputation import corpus_files, split_names, table_from_frame  # noqa: E402
+from beyonder.imputer.scores import hide, scores, scoring_tables, sklearn_fill  # noqa: E402
 
 METHODS = ("beyonder", "simple", "knn", "iterative")
 
@@ -60,8 +60,8 @@ def held_out_tables(params: dict, max_tables: int, max_rows: int, seed: int) -> 
 def downstream(X: pd.DataFrame, y: pd.Series, seed: int) -> float | None:
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
-    from beyonder.labelling import _as_strings
-    from beyonder.portfolio import build_classifier
+    from beyonder.labels.labelling import _as_strings
+    from beyonder.labels.portfolio import build_classifier
 
     counts = y.value_counts()
     keep = y.isin(counts.index[counts >= 3]).to_numpy()
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted_downstream = {p for p in args.downstream.split(",") if p}
     imputer = None
     if "beyonder" in methods:
-        from beyonder.imputer import fill, load_imputer
+        from beyonder.imputer.api import fill, load_imputer
 
         imputer = load_imputer(args.model)
     rows = []

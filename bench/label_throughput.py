@@ -7,9 +7,9 @@ One run labels a fixed slice of the UCI folder (``--uci``, default ``../shared/d
 four ways, on the same bootstrap samples and CV settings (``params.yaml``'s ``seed`` and
 ``label`` section, the full classifier portfolio):
 
-  (a) sequential: ``beyonder.labelling.label_sample`` in a plain loop in this process, one
+  (a) sequential: ``beyonder.labels.labelling.label_sample`` in a plain loop in this process, one
       core, no Prefect, no Dask, no cache (the seed's loop);
-  (b) engine, 1 worker: the label flow (``beyonder.flows.label.label_flow``) on a fresh cache, with a
+  (b) engine, 1 worker: the label flow (``flows.label.label_flow``) on a fresh cache, with a
       local Dask cluster of 1 single-threaded worker process;
   (c) engine, 2 workers: the same on a fresh cache, 2 workers;
   (d) cached rerun: (c) again with every label in the cache.
@@ -116,12 +116,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build_workspace(args: argparse.Namespace, params: Params, root: Path) -> list[dict]:
     """Ingest, clean and sample the slice with the library; returns the sample index."""
-    from beyonder.cleaning import CleaningError, clean_dataset
     from beyonder.config import Layout
-    from beyonder.datasets import LoadFailure
-    from beyonder.sampling import bootstrap_samples
+    from beyonder.data.cleaning import CleaningError, clean_dataset
+    from beyonder.data.datasets import LoadFailure
+    from beyonder.data.sampling import bootstrap_samples
+    from beyonder.data.sources.local import SUFFIXES, load_file
     from beyonder.schema import TARGET
-    from beyonder.sources.local import SUFFIXES, load_file
     from beyonder.stages.ingest import storable
     from beyonder.stages.sample import write_sample_index
     from beyonder.storage import frame_hash, write_parquet
@@ -269,7 +269,7 @@ def run_sequential(
 ) -> tuple[float, list[dict]]:
     import pandas as pd
 
-    from beyonder.labelling import label_sample
+    from beyonder.labels.labelling import label_sample
 
     records = []
     start = time.perf_counter()
@@ -282,7 +282,7 @@ def run_sequential(
 
 def run_engine(root: Path, params: Params, workers: int, fresh: bool) -> float:
     from beyonder.config import Layout
-    from beyonder.flows.label import label_flow
+    from flows.label import label_flow
 
     layout = Layout(root)
     if fresh:
@@ -316,7 +316,7 @@ def same_labels(root: Path, sequential: list[tuple]) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from beyonder.flows.runtime import quiet_environment
+    from beyonder.quiet import quiet_environment
 
     quiet_environment()
     from beyonder.params import load_params
@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             "peak_rss": mem.peak,
         }
 
-        from beyonder.flows.runtime import prefect_api
+        from flows.runtime import prefect_api
 
         saved_url = os.environ.pop("PREFECT_API_URL", None)  # always a fresh temporary server
         start = time.perf_counter()

@@ -106,8 +106,8 @@ def _stand_in(frames: list[tuple[str, Any, str]], params: Params, directory: Pat
     """A model of the configured size, trained one epoch on random labels; returns its folder."""
     import numpy as np
 
-    from beyonder.encoding import encode_sample
-    from beyonder.estimator import Beyonder
+    from beyonder.selector.encoding import encode_sample
+    from beyonder.selector.estimator import Beyonder
     from beyonder.stages.train import model_config, recommender_for
 
     classifiers = params.label.classifiers
@@ -130,10 +130,10 @@ def _register(model: str, frame, target: str, directory: Path) -> str:
     import numpy as np
 
     from beyonder import tracking
-    from beyonder.inference import has_numpy_export
-    from beyonder.recommend import Recommender
     from beyonder.schema import ROW_ID
-    from beyonder.tracking_model import log_pyfunc
+    from beyonder.selector.inference import has_numpy_export
+    from beyonder.serving.recommend import Recommender
+    from beyonder.serving.tracking import log_pyfunc
 
     recommender = Recommender.load(model)
     if not has_numpy_export(model):
@@ -157,8 +157,8 @@ def _brute_force(frame, target: str, recommender, cv) -> dict[str, Any]:
     """Clean, then k-fold CV of every classifier on the whole table (one core)."""
     import numpy as np
 
-    from beyonder.cleaning import clean_dataset
-    from beyonder.labelling import label_sample
+    from beyonder.data.cleaning import clean_dataset
+    from beyonder.labels.labelling import label_sample
     from beyonder.schema import ROW_ID, TARGET
 
     start = time.perf_counter()
@@ -212,12 +212,12 @@ def _imports_tensorflow(path: Path) -> bool:
     code = f"import sys, beyonder; beyonder.recommend({str(path)!r}); print('tensorflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=_process_env())
     if result.returncode != 0:
-        raise RuntimeError(f"beyonder.recommend failed: {result.stderr.strip()[-500:]}")
+        raise RuntimeError(f"beyonder.serving.recommend failed: {result.stderr.strip()[-500:]}")
     return result.stdout.strip().splitlines()[-1] == "True"
 
 
 def _paths(args: argparse.Namespace) -> list[Path]:
-    from beyonder.sources.local import SUFFIXES
+    from beyonder.data.sources.local import SUFFIXES
 
     names = [n.strip() for n in args.names.split(",")] if args.names else list(DEFAULT_DATASETS[: args.datasets])
     found = []
@@ -234,7 +234,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
     from beyonder.params import Params, load_params
-    from beyonder.recommend import best_svm_kernel, load_recommender, read_table
+    from beyonder.serving.recommend import best_svm_kernel, load_recommender, read_table
     from beyonder.stages.label import cv_settings
 
     params = load_params(args.params) if args.params.is_file() else Params()

@@ -34,11 +34,11 @@ import pandas as pd
 from scipy.stats import rankdata, spearmanr
 
 from beyonder.config import Layout
-from beyonder.corpus import load_corpus, per_dataset_mean
+from beyonder.data.sources.synthetic import SyntheticSpec, generate_dataset
+from beyonder.evaluation.workspaces import corpus_groups
 from beyonder.params import load_params
 from beyonder.schema import PORTFOLIO
-from beyonder.sources.synthetic import SyntheticSpec, generate_dataset
-from beyonder.workspaces import corpus_groups
+from beyonder.selector.corpus import load_corpus, per_dataset_mean
 
 ORIGIN = re.compile(r"^synthetic:seed=(\d+):index=(\d+)$")
 

@@ -24,7 +24,9 @@ class Layout:
         self.raw = self.data / "raw"
         self.clean = self.data / "clean"
         self.samples = self.data / "samples"
+        self.measure_index = self.samples / "measure.json"  # measurement subsamples (sample stage)
         self.labels = self.data / "labels"
+        self.measurements = self.labels / "measurements.parquet"  # their labels (label stage)
         self.curves = self.labels / "regularisation.parquet"  # the C-grid labels (label stage)
         self.label_cache = self.data / "cache" / "labels"
         self.augmented = self.data / "augmented"

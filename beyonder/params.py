@@ -39,7 +39,14 @@ class LocalSource:
     """CSV, Parquet and ARFF files in local folders (the bundled ``corpus/``)."""
 
     enabled: bool = True
-    folders: list[str] = field(default_factory=lambda: ["corpus/uci", "corpus/statlib_binarized"])
+    folders: list[str] = field(
+        default_factory=lambda: [
+            "corpus/uci",
+            "corpus/statlib_binarized",
+            "corpus/extra",
+            "corpus/extra_synthetic",
+        ]
+    )
     target: str = "class"
     """The target column of CSV and Parquet files; ARFF: ``% CLASSINDEX``, else the last attribute."""
     overrides: dict[str, str] = field(default_factory=dict)
@@ -56,7 +63,7 @@ class SklearnSource:
 
 @dataclass
 class SyntheticSource:
-    """Generated datasets (``beyonder.sources.synthetic``)."""
+    """Generated datasets (``beyonder.data.sources.synthetic``)."""
 
     enabled: bool = False
     n_datasets: int = 20
@@ -88,7 +95,7 @@ class IngestParams:
 
 @dataclass
 class CleaningConfig:
-    """Thresholds of the cleaning rules (``beyonder/cleaning.py``): the ``clean`` section."""
+    """Thresholds of the cleaning rules (``beyonder/data/cleaning.py``): the ``clean`` section."""
 
     n_folds: int = 5
     """Classes need at least this many rows, or stratified CV cannot put one in every fold."""
@@ -121,6 +128,20 @@ class LabelParams:
     n_folds: int = 5
     fit_timeout: float | None = 60.0
     """Seconds per fold fit, checked after each fold; ``None`` or 0: no limit."""
+    shipped: str | None = "corpus/labels.parquet"
+    """Labels shipped with the project, used where the cache lacks a key (None: none)."""
+
+
+@dataclass
+class MeasureParams:
+    """Cheap measurements ("sampling landmarks"): the portfolio's own CV on small stratified
+    subsamples of a table. ``recommend --budget`` takes them on the user's table, and the
+    pipeline labels one subsample of each size per dataset so that ``evaluate`` can price them."""
+
+    rows: list[int] = field(default_factory=lambda: [100, 200])
+    """Subsample sizes (rows), smallest first."""
+    folds: int = 3
+    """CV folds of a measurement."""
 
 
 DEFAULT_C_GRID = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)
@@ -182,7 +203,7 @@ class AugmentSynthetic:
 @dataclass
 class DerivedParams:
     per_dataset: int = 0
-    """New tasks per real dataset (``beyonder/derived.py``), labelled afresh; 0: none."""
+    """New tasks per real dataset (``beyonder/data/derived.py``), labelled afresh; 0: none."""
 
 
 @dataclass
@@ -223,7 +244,7 @@ DEFAULT_FAMILIES = (
     r"^puma",
 )
 """The default of ``split.families``: datasets matching one pattern form one family, kept on
-one side of every split (``beyonder/splits.py``)."""
+one side of every split (``beyonder/data/splits.py``)."""
 
 
 @dataclass
@@ -280,13 +301,13 @@ class EvaluateParams:
     """Seconds per CV fold fit on a sample: the budgets whose regret evaluate scores."""
 
     def scoring(self, seed: int) -> dict[str, Any]:
-        """The keyword arguments of ``beyonder.evaluation``'s metrics."""
+        """The keyword arguments of ``beyonder.evaluation.metrics``'s metrics."""
         return {"tie_tolerance": self.tie_tolerance, "n_boot": self.n_boot, "seed": seed}
 
 
 @dataclass
 class ImputeParams:
-    """The masked-cell imputer (``beyonder/imputation.py``): ``ImputerConfig``'s fields but the
+    """The masked-cell imputer (``beyonder/imputer/imputation.py``): ``ImputerConfig``'s fields but the
     seed (the top-level one), plus what the ``imputer`` stage reads."""
 
     folders: list[str] | None = None
@@ -324,6 +345,7 @@ class Params:
     clean: CleaningConfig = field(default_factory=CleaningConfig)
     sample: SampleParams = field(default_factory=SampleParams)
     label: LabelParams = field(default_factory=LabelParams)
+    measure: MeasureParams = field(default_factory=MeasureParams)
     regularisation: RegularisationParams = field(default_factory=RegularisationParams)
     compute: ComputeParams = field(default_factory=ComputeParams)
     augment: AugmentParams = field(default_factory=AugmentParams)

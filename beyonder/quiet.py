@@ -1,4 +1,5 @@
-"""TensorFlow's start-up lines kept off the console.
+"""Offline and quiet: no telemetry from Prefect, MLflow or DVC, and TensorFlow's start-up lines
+kept off the console.
 
 At import, TensorFlow's C++ runtime writes ``oneDNN custom operations are on ...`` and absl's
 ``All log messages before absl::InitializeLog() ...`` straight to file descriptor 2, on some
@@ -14,6 +15,23 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+QUIET_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DVC_NO_ANALYTICS": "1",
+    "DASK_LOGGING__DISTRIBUTED": "warning",
+    "KERAS_BACKEND": "tensorflow",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+}
+"""Settings that keep every component offline and quiet; set before any of them is imported."""
+
+
+def quiet_environment() -> None:
+    """Offline settings; must run before Prefect, MLflow or Keras are imported."""
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
 
 
 @contextmanager

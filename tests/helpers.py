@@ -58,10 +58,10 @@ def tiny_recommender(classifiers: list[str] | None = None, seed: int = 0, sample
     """A ``Recommender`` around a small, untrained network (dim 16, one block)."""
     import keras
 
-    from beyonder.cleaning import CleaningConfig
-    from beyonder.estimator import Beyonder, BeyonderConfig
-    from beyonder.model import build_model
-    from beyonder.recommend import Recommender
+    from beyonder.data.cleaning import CleaningConfig
+    from beyonder.selector.estimator import Beyonder, BeyonderConfig
+    from beyonder.selector.model import build_model
+    from beyonder.serving.recommend import Recommender
 
     config = BeyonderConfig(
         classifiers=list(classifiers or TINY_CLASSIFIERS),
@@ -97,7 +97,7 @@ def register_tiny_model(directory: Path, alias: str = "champion", recommender=No
 
     from beyonder import tracking
     from beyonder.schema import ROW_ID, TARGET
-    from beyonder.tracking_model import log_pyfunc
+    from beyonder.serving.tracking import log_pyfunc
 
     use_registry(directory)
     recommender = recommender or tiny_recommender()
@@ -136,7 +136,7 @@ def tiny_registry(directory: Path) -> Iterator[SimpleNamespace]:
     block and back where it was afterwards. Yields ``dir``, ``uri``, ``version``, ``csv``."""
     import mlflow
 
-    from beyonder import recommend
+    from beyonder.serving import recommend
 
     saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     old_uri = mlflow.get_tracking_uri()

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from beyonder.datasets import RawDataset
-from beyonder.sources.bundle import TARGET_COLUMN, build_bundle, bundled_frame
-from beyonder.sources.local import load_local
-from beyonder.splits import family_of
+from beyonder.data.datasets import RawDataset
+from beyonder.data.sources.bundle import TARGET_COLUMN, build_bundle, bundled_frame
+from beyonder.data.sources.local import load_local
+from beyonder.data.splits import family_of
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO / "corpus"

@@ -1,4 +1,4 @@
-"""Masked-cell pre-training of the selector's encoder (``beyonder/cell_pretraining.py``)."""
+"""Masked-cell pre-training of the selector's encoder (``beyonder/selector/cell_pretraining.py``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from test_crossval import CONFIG, _workspace
 
-from beyonder import cell_pretraining as cp
-from beyonder.crossval import _fit_beyonder, predict_fold
-from beyonder.encoding import encode_sample
-from beyonder.inference import BeyonderConfig, network_inputs
+from beyonder.evaluation.crossval import _fit_beyonder, predict_fold
 from beyonder.schema import TARGET
+from beyonder.selector import cell_pretraining as cp
+from beyonder.selector.encoding import encode_sample
+from beyonder.selector.inference import BeyonderConfig, network_inputs
 
 TINY = BeyonderConfig(
     dim=16, heads=2, blocks=1, inducing=4, rows=32, max_features=6, batch_size=4, dropout=0.0, learning_rate=0.003

@@ -1,4 +1,4 @@
-"""The champion rule (``beyonder.champion.decide``) on hand-made evaluate reports, and the
+"""The champion rule (``beyonder.evaluation.champion.decide``) on hand-made evaluate reports, and the
 paired comparison with the SBS in the headline metrics (``dvc metrics show``)."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from beyonder.champion import decide, reliably_worse_than_sbs
-from beyonder.evaluation import evaluate_methods
+from beyonder.evaluation.champion import decide, reliably_worse_than_sbs
+from beyonder.evaluation.metrics import evaluate_methods
 
 
 def _method(mean_regret: float, vs_sbs: tuple[float, float], spearman: float = 0.5) -> dict:
@@ -76,7 +76,7 @@ def test_decide_on_a_real_report() -> None:
 
 
 def test_headline_has_the_paired_difference_with_the_sbs() -> None:
-    from beyonder.evaluation import headline
+    from beyonder.evaluation.metrics import headline
 
     rng = np.random.default_rng(1)
     true = rng.uniform(0.5, 0.9, size=(15, 3))

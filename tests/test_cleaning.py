@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beyonder.cleaning import OTHER, CleaningConfig, CleaningError, clean_dataset
+from beyonder.data.cleaning import OTHER, CleaningConfig, CleaningError, clean_dataset
 from beyonder.schema import TARGET
 
 

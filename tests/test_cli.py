@@ -37,6 +37,6 @@ def test_version_in_a_real_process_and_one_home_for_it() -> None:
 
 
 def test_declared_dependencies_cover_matplotlib() -> None:
-    """``beyonder/report.py`` draws the evaluation figures with matplotlib."""
+    """``beyonder/evaluation/report.py`` draws the evaluation figures with matplotlib."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert any(dep.startswith("matplotlib") for dep in project["project"]["dependencies"])

@@ -23,6 +23,8 @@ import pandas as pd
 import pytest
 from helpers import TINY_CLASSIFIERS, table, tiny_registry
 
+from beyonder.selector.finetune import trainable
+
 REPO = Path(__file__).resolve().parents[1]
 OUTPUT_COLUMNS = [
     "rank", "classifier", "predicted_accuracy", "spread", "accuracy_low", "accuracy_high",
@@ -53,7 +55,7 @@ def test_import_beyonder_loads_neither_tensorflow_nor_mlflow() -> None:
         "import sys, beyonder\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'mlflow', 'prefect') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
-        "assert callable(beyonder.recommend) and beyonder.recommend.Recommender\n"
+        "assert callable(beyonder.serving.recommend) and beyonder.serving.recommend.Recommender\n"
         "assert 'tensorflow' not in sys.modules  # the recommend module is light too\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -65,7 +67,7 @@ def test_import_beyonder_loads_neither_tensorflow_nor_mlflow() -> None:
 
 def test_recommend_from_python_ranks_the_portfolio(registry) -> None:
     import beyonder
-    from beyonder.recommend import load_recommender
+    from beyonder.serving.recommend import load_recommender
 
     frame = pd.read_csv(registry.csv)
     ranked = beyonder.recommend(frame, target="class")
@@ -85,8 +87,8 @@ def test_recommend_from_python_ranks_the_portfolio(registry) -> None:
 
 def test_a_large_table_is_read_as_averaged_subsamples(registry) -> None:
     """Larger than the model's sample size: several bootstrap subsamples, predictions averaged."""
-    from beyonder.encoding import encode_sample
-    from beyonder.recommend import load_recommender
+    from beyonder.selector.encoding import encode_sample
+    from beyonder.serving.recommend import load_recommender
 
     recommender = load_recommender("models:/beyonder@champion")
     frame = table(1000, seed=5)
@@ -115,7 +117,7 @@ def _write_arff(frame: pd.DataFrame, path: Path) -> None:
 
 
 def test_csv_arff_and_parquet_give_the_same_recommendation(registry, tmp_path) -> None:
-    from beyonder.recommend import recommend
+    from beyonder.serving.recommend import recommend
 
     frame = pd.read_csv(registry.csv)
     frame.to_parquet(tmp_path / "t.parquet", index=False)
@@ -127,13 +129,13 @@ def test_csv_arff_and_parquet_give_the_same_recommendation(registry, tmp_path) -
 
 
 def test_cli_recommend_prints_a_ranked_table_and_json(registry, capsys, monkeypatch) -> None:
-    import beyonder.flows.runtime
-    from beyonder.recommend import recommend
+    import flows.runtime
+    from beyonder.serving.recommend import recommend
 
     def no_prefect():
         raise AssertionError("recommend must not start a Prefect API")
 
-    monkeypatch.setattr(beyonder.flows.runtime, "prefect_api", no_prefect)
+    monkeypatch.setattr(flows.runtime, "prefect_api", no_prefect)
     rc, out, err = _cli(capsys, "recommend", str(registry.csv), "--target", "class")
     assert rc == 0, err
     lines = out.splitlines()
@@ -215,8 +217,8 @@ def test_cli_error_in_a_real_process_has_no_traceback(tmp_path) -> None:
 def test_embed_is_the_dataset_embedding_layer(registry, capsys) -> None:
     import keras
 
-    from beyonder.encoding import encode_sample
-    from beyonder.recommend import load_recommender
+    from beyonder.selector.encoding import encode_sample
+    from beyonder.serving.recommend import load_recommender
 
     rc, out, err = _cli(capsys, "embed", str(registry.csv), "--target", "class", "--json")
     assert rc == 0, err
@@ -226,11 +228,11 @@ def test_embed_is_the_dataset_embedding_layer(registry, capsys) -> None:
     assert payload["dim"] == len(payload["embedding"]) == 3 * dim
     # the same as reading the Keras layer by hand (the command ran the NumPy export), averaged
     # over the same subsamples and views
-    model = recommender.estimator.keras().model_
+    model = trainable(recommender.estimator).model_
     layer = keras.Model(model.input, model.get_layer("dataset_embedding").output)
     samples = [encode_sample(s) for s in recommender.samples(pd.read_csv(registry.csv), "class")]
     views, counts = recommender.estimator._views(samples, None)
-    from beyonder.estimator import _inputs
+    from beyonder.selector.estimator import _inputs
 
     values = np.asarray(layer.predict_on_batch(_inputs(views, recommender.estimator.config)))
     per_sample = np.split(values, np.cumsum(counts)[:-1])
@@ -263,7 +265,7 @@ def _post(url: str, body: bytes, content_type: str) -> tuple[int, dict]:
 
 
 def test_mlflow_models_serve_answers_like_recommend(registry, capsys) -> None:
-    from beyonder.recommend import read_table
+    from beyonder.serving.recommend import read_table
 
     port = _free_port()
     env = dict(os.environ)
@@ -353,7 +355,7 @@ def test_mlflow_models_serve_answers_like_recommend(registry, capsys) -> None:
 
 
 def test_finetune_registers_a_challenger_with_a_changed_portfolio(registry, tmp_path, capsys) -> None:
-    from beyonder.recommend import load_recommender
+    from beyonder.serving.recommend import load_recommender
 
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -383,7 +385,7 @@ def test_finetune_registers_a_challenger_with_a_changed_portfolio(registry, tmp_
     assert tuned.estimator.config.classifiers == [*TINY_CLASSIFIERS, "extra_trees"]
     assert champion.estimator.config.classifiers == TINY_CLASSIFIERS  # the champion is untouched
     # loaded for prediction (NumPy, no TensorFlow): the Keras models beside them hold the layers
-    champion_model, tuned_model = champion.estimator.keras().model_, tuned.estimator.keras().model_
+    champion_model, tuned_model = trainable(champion.estimator).model_, trainable(tuned.estimator).model_
     frozen = [layer.name for layer in champion_model.layers if layer.weights]
     trained = set(summary["trainable_layers"])
     for name in frozen:
@@ -407,7 +409,7 @@ def test_finetune_rejects_bad_labels_in_one_line(registry, tmp_path, capsys) -> 
 
 def test_finetune_reads_the_pipeline_labels_table(tmp_path) -> None:
     """``--samples``: the pipeline's long labels table plus its sample index."""
-    from beyonder.finetune import from_sample_index, portfolio
+    from beyonder.serving.finetune import from_sample_index, portfolio
 
     entries = []
     for k in range(2):
@@ -436,7 +438,7 @@ def test_finetune_reads_the_pipeline_labels_table(tmp_path) -> None:
 
 
 def test_evaluation_report_tables_and_figures(tmp_path) -> None:
-    from beyonder.report import FIGURES, ranking_table, regret_table, write_report
+    from beyonder.evaluation.report import FIGURES, ranking_table, regret_table, write_report
 
     true = {"d1": [0.9, 0.8, 0.7], "d2": [0.6, 0.95, np.nan]}
     pred = {"d1": [0.85, 0.9, 0.1], "d2": [0.7, 0.9, 0.99]}

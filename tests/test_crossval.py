@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from beyonder.corpus import Corpus
-from beyonder.crossval import (
+from beyonder.data.splits import grouped_folds
+from beyonder.evaluation.crossval import (
     RunSettings,
     Workspace,
     cautious,
@@ -26,11 +26,11 @@ from beyonder.crossval import (
     summary,
     train_test,
 )
-from beyonder.encoding import encode_sample
-from beyonder.estimator import BeyonderConfig, new_network
 from beyonder.params import LocalSource, SampleParams, load_params, parse_params
 from beyonder.schema import ROW_ID, TARGET
-from beyonder.splits import grouped_folds
+from beyonder.selector.corpus import Corpus
+from beyonder.selector.encoding import encode_sample
+from beyonder.selector.estimator import BeyonderConfig, new_network
 
 CLASSIFIERS = ["logreg", "knn", "random_forest", "svm_rbf"]
 CONFIG = BeyonderConfig(
@@ -128,8 +128,8 @@ def test_pretrained_weights_start_the_fine_tuning() -> None:
 def test_heads_only_fine_tuning_keeps_the_pretrained_encoder() -> None:
     """``finetune=heads``: every layer below the heads keeps its pretrained weights and the heads
     move; ``finetune=none`` ignores the pretrained weights (a fresh start); unknown: refused."""
-    from beyonder.crossval import _fit_beyonder
-    from beyonder.finetune import HEAD_LAYERS
+    from beyonder.evaluation.crossval import _fit_beyonder
+    from beyonder.selector.finetune import HEAD_LAYERS
 
     synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(5, 1, prefix="real", seed=2)
     start = pretrain(synthetic, CONFIG, log=lambda _: None)
@@ -223,7 +223,7 @@ def test_margin_is_chosen_on_validation_regret_ties_to_the_sbs() -> None:
 
 
 def test_corpus_workspace_takes_its_samples_per_dataset_from_evaluate(tmp_path) -> None:
-    from beyonder.workspaces import corpus_workspace
+    from beyonder.evaluation.workspaces import corpus_workspace
 
     params = parse_params(
         {
@@ -271,7 +271,7 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
     reported apart as well as together."""
     from dataclasses import replace
 
-    from beyonder.workspaces import corpus_workspace
+    from beyonder.evaluation.workspaces import corpus_workspace
 
     params = parse_params({"seed": 1, "ingest": {"local": {"target": "class"}}, "sample": {"per_dataset": 2}})
     root = corpus_workspace([tmp_path / "uci", tmp_path / "statlib"], params, base=tmp_path / "c")
@@ -325,7 +325,7 @@ def test_a_variant_with_the_second_members_seed_offset_is_that_member() -> None:
     the seed of ``--seeds``' second member in every fold, so a changed setting can be paired seed
     by seed: with no other change it is that member, prediction for prediction."""
     from beyonder.cli import parse_variants
-    from beyonder.crossval import SEED_STRIDE
+    from beyonder.evaluation.crossval import SEED_STRIDE
 
     variants = parse_variants([["again", f"seed_offset={SEED_STRIDE}"]])
     assert variants == {"again": {"seed_offset": SEED_STRIDE}}

@@ -1,5 +1,5 @@
 """Decisions a user can act on: whole-table fit time, a time budget, calibrated intervals and
-verifying the top picks, in ``recommend`` and scored by ``evaluate`` (``beyonder/decisions.py``).
+verifying the top picks, in ``recommend`` and scored by ``evaluate`` (``beyonder/evaluation/decisions.py``).
 
 Nothing here depends on the machine's speed: budgets are set from the model's own predicted
 times, and the evaluation metrics are fed fixed durations."""
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from helpers import TINY_CLASSIFIERS, table, tiny_recommender
 
-from beyonder import decisions
-from beyonder.corpus import Corpus
-from beyonder.crossval import cv_one_sample
+from beyonder.evaluation import decisions
+from beyonder.evaluation.crossval import cv_one_sample
+from beyonder.selector.corpus import Corpus
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_verify_cross_validates_the_top_k_and_ranks_them_by_measured_accuracy(re
 
 
 def test_verify_uses_the_label_stages_protocol(recommender) -> None:
-    from beyonder.labelling import CVSettings, label_sample
+    from beyonder.labels.labelling import CVSettings, label_sample
 
     sample = recommender.samples(table(300, seed=3), "class", n=1)[0]
     got = decisions.verify_top(sample, ["logreg", "knn"], n_folds=5, seed=recommender.seed)
@@ -106,7 +106,7 @@ def test_verify_uses_the_label_stages_protocol(recommender) -> None:
 def test_the_served_model_takes_budget_and_verify_params(recommender) -> None:
     from mlflow.exceptions import MlflowException
 
-    from beyonder.pyfunc_model import BeyonderModel
+    from beyonder.serving.pyfunc import BeyonderModel
 
     model = BeyonderModel()
     model.recommender, model.default_target = recommender, "class"

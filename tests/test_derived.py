@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beyonder.corpus import Corpus
-from beyonder.derived import TRANSFORMS, choose_transforms, derive_task
-from beyonder.sampling import bootstrap_samples
+from beyonder.data.derived import TRANSFORMS, choose_transforms, derive_task
+from beyonder.data.sampling import bootstrap_samples
 from beyonder.schema import ROW_ID, TARGET
+from beyonder.selector.corpus import Corpus
 
 
 def _dataset(n: int = 300, classes: int = 4, seed: int = 0) -> pd.DataFrame:

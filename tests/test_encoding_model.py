@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beyonder.encoding import (
+from beyonder.schema import ROW_ID, TARGET
+from beyonder.selector.encoding import (
     CELL_CHANNELS,
     GLOBAL_FEATURES,
     N_CHANNELS,
@@ -19,8 +20,7 @@ from beyonder.encoding import (
     encode_sample,
     view,
 )
-from beyonder.estimator import Beyonder, BeyonderConfig, masked_accuracy_loss
-from beyonder.schema import ROW_ID, TARGET
+from beyonder.selector.estimator import Beyonder, BeyonderConfig, masked_accuracy_loss
 
 CH = {name: i for i, name in enumerate(CELL_CHANNELS)}
 CLASSIC = [i for i, name in enumerate(GLOBAL_FEATURES) if not name.startswith("landmark_")]
@@ -409,9 +409,9 @@ def test_loss_of_an_unlabelled_sample_is_zero_and_gradients_are_finite() -> None
 def test_fresh_heads_start_at_the_training_means() -> None:
     """``prior_init``: before any training step the network predicts about the per-classifier
     training means (NaN labels ignored), so it starts where the single best solver stands."""
-    from beyonder.encoding import batch, encode_sample
-    from beyonder.estimator import start_from_prior
-    from beyonder.model import build_model
+    from beyonder.selector.encoding import batch, encode_sample
+    from beyonder.selector.estimator import start_from_prior
+    from beyonder.selector.model import build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(3, dim=8, heads=2, blocks=1, inducing=4)
@@ -434,10 +434,10 @@ def test_fresh_heads_start_at_a_ridge_regression_on_the_globals() -> None:
     penalty), and the prior's ridge equals scikit-learn's on standardised features."""
     from sklearn.linear_model import Ridge
 
-    from beyonder.baselines import ridge
-    from beyonder.encoding import batch, encode_sample
-    from beyonder.estimator import start_from_prior
-    from beyonder.model import build_model
+    from beyonder.selector.baselines import ridge
+    from beyonder.selector.encoding import batch, encode_sample
+    from beyonder.selector.estimator import start_from_prior
+    from beyonder.selector.model import build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(2, dim=8, heads=2, blocks=1, inducing=4)
@@ -471,7 +471,7 @@ def test_fresh_heads_start_at_a_ridge_regression_on_the_globals() -> None:
 def test_categorical_row_keys_are_pandas_hashes_of_the_cells() -> None:
     """Row keys (which rows are copies of one source row, for the landmarkers' split) are
     computed per level; they must equal pandas' hash of every cell's string, missing included."""
-    from beyonder.encoding import _encode_categorical
+    from beyonder.selector.encoding import _encode_categorical
 
     for values in (pd.Series(["a", None, "b", np.nan, "a", "c"], dtype=object), pd.Series([None, None], dtype=object)):
         expected = pd.util.hash_array(values.astype("string").to_numpy(dtype=object, na_value=None))
@@ -484,7 +484,7 @@ def test_categorical_row_keys_are_pandas_hashes_of_the_cells() -> None:
 def test_categorical_channels_by_hand_and_columns_independent() -> None:
     """Level share, frequency rank and class lift of a small column, worked out by hand; and
     encoding columns together (one level numbering for all) equals encoding each alone."""
-    from beyonder.encoding import _encode_categorical
+    from beyonder.selector.encoding import _encode_categorical
 
     y_idx = np.array([0, 0, 1, 1, 1, 0])
     class_count = np.array([3.0, 3.0])
@@ -529,7 +529,7 @@ def _stump_by_loop(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, classes: np
 @pytest.mark.parametrize("max_counts", [1, 50, 2_000_000])
 def test_vectorised_stump_matches_the_plain_loop(max_counts: int) -> None:
     """Whatever the chunking of features, the same feature, threshold and sides as the loop."""
-    from beyonder.encoding import _stump
+    from beyonder.selector.encoding import _stump
 
     rng = np.random.default_rng(3)
     for trial in range(200):

@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beyonder.evaluation import (
+from beyonder.evaluation.metrics import (
     bootstrap_interval,
     choose,
     evaluate_methods,
     regret,
     selection_metrics,
-    single_best,
 )
+from beyonder.labels.summary import single_best
 
 NAN = np.nan
 

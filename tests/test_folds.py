@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from beyonder.folds import group_stratified_folds
+from beyonder.labels.folds import group_stratified_folds
 
 
 def _bootstrap(seed: int) -> tuple[np.ndarray, np.ndarray, int]:

@@ -34,7 +34,7 @@ from hostile import (
 )
 
 from beyonder.config import Layout
-from beyonder.datasets import LoadFailure, RawDataset, safe_name
+from beyonder.data.datasets import LoadFailure, RawDataset, safe_name
 from beyonder.stages.ingest import ingest_source, write_manifest
 from beyonder.stages.quarantine import problem_line
 from beyonder.storage import frame_hash, read_json
@@ -76,7 +76,8 @@ def corpus(tmp_path_factory) -> tuple[Path, dict[str, Expect]]:
 def runs(tmp_path_factory, corpus) -> dict:
     """Ingest + clean on the hostile folder and on the good datasets alone (one Prefect API)."""
     from beyonder.cli import run_stage
-    from beyonder.flows.runtime import prefect_api, quiet_environment
+    from beyonder.quiet import quiet_environment
+    from flows.runtime import prefect_api
 
     base = tmp_path_factory.mktemp("hostile")
     (base / "corpus").symlink_to(corpus[0], target_is_directory=True)
@@ -333,7 +334,7 @@ def test_a_later_source_never_overwrites_an_earlier_dataset(tmp_path, monkeypatc
 
 
 def test_overrides_with_path_like_names_are_harmless(tmp_path) -> None:
-    from beyonder.sources.local import load_local
+    from beyonder.data.sources.local import load_local
 
     write_good_corpus(tmp_path / "in")
     overrides = {"../../evil": "class", "a/b": "x", "good_iris": "../../class"}
@@ -348,8 +349,8 @@ def test_overrides_with_path_like_names_are_harmless(tmp_path) -> None:
 
 def test_library_refuses_every_rejected_input_with_the_same_reason(corpus) -> None:
     """The sources + cleaning library alone (no Prefect) agree with the stages."""
-    from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
-    from beyonder.sources.local import load_file
+    from beyonder.data.cleaning import CleaningConfig, CleaningError, clean_dataset
+    from beyonder.data.sources.local import load_file
     from beyonder.stages.ingest import storable
 
     folder, expect = corpus
@@ -381,7 +382,7 @@ def test_parquet_metadata_is_read_as_data_only(tmp_path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from beyonder.sources.local import load_file
+    from beyonder.data.sources.local import load_file
 
     marker = tmp_path / "pwned"
 
@@ -428,7 +429,7 @@ def tiny_model(tmp_path_factory) -> Path:
     """A saved tiny Recommender (untrained weights) with the pipeline's cleaning settings."""
     from helpers import tiny_recommender
 
-    from beyonder.cleaning import CleaningConfig
+    from beyonder.data.cleaning import CleaningConfig
 
     recommender = tiny_recommender()
     recommender.cleaning = CleaningConfig(**CLEAN_PARAMS)
@@ -442,8 +443,8 @@ def _has_recommend() -> bool:
 
 
 def test_recommender_samples_refuses_bad_tables_with_one_line(corpus) -> None:
-    from beyonder.cleaning import CleaningConfig
-    from beyonder.recommend import Recommender, RecommendError, read_table
+    from beyonder.data.cleaning import CleaningConfig
+    from beyonder.serving.recommend import Recommender, RecommendError, read_table
 
     recommender = Recommender(estimator=None, cleaning=CleaningConfig(**CLEAN_PARAMS))
     folder, expect = corpus
@@ -496,8 +497,8 @@ def test_recommend_cli_every_hostile_file_in_process(corpus, tiny_model, capsys)
 
 
 def test_recommend_keeps_a_feature_named_like_a_reserved_column() -> None:
-    from beyonder.cleaning import CleaningConfig
-    from beyonder.recommend import Recommender
+    from beyonder.data.cleaning import CleaningConfig
+    from beyonder.serving.recommend import Recommender
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(

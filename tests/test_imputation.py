@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from beyonder.cli import main
-from beyonder.imputation import (
+from beyonder.imputer.api import BeyonderImputer, ImputeError, fill, impute, read_table
+from beyonder.imputer.imputation import (
     CellImputer,
     ImputerConfig,
     encode_view,
@@ -20,7 +21,6 @@ from beyonder.imputation import (
     network_inputs,
     table_from_frame,
 )
-from beyonder.imputer import BeyonderImputer, ImputeError, fill, impute, read_table
 
 TINY = ImputerConfig(rows=16, features=4, levels=4, dim=8, heads=2, blocks=1, epochs=1, views_per_table=2,
                      batch_size=4, predict_rows=16, context_rows=8, views=1, seed=3)  # fmt: skip
@@ -198,7 +198,7 @@ def test_python_api_errors_name_the_problem(model: Path) -> None:
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:
-    from beyonder.imputer import write_table
+    from beyonder.imputer.api import write_table
 
     write_table(df, path, {".csv": "csv", ".parquet": "parquet", ".arff": "arff"}[path.suffix])
 
@@ -206,8 +206,8 @@ def _write(df: pd.DataFrame, path: Path) -> None:
 def test_the_split_holds_out_what_evaluate_holds_out() -> None:
     import yaml
 
-    from beyonder.imputation import corpus_files, split_names
-    from beyonder.splits import grouped_test_split
+    from beyonder.data.splits import grouped_test_split
+    from beyonder.imputer.imputation import corpus_files, split_names
 
     repo = Path(__file__).resolve().parents[1]
     params = yaml.safe_load((repo / "params.yaml").read_text())
@@ -229,7 +229,7 @@ def test_imputer_params() -> None:
 
 
 def test_scoring_helpers_count_hidden_cells_only() -> None:
-    from beyonder.imputation_scores import hide, scores, sklearn_fill
+    from beyonder.imputer.scores import hide, scores, sklearn_fill
 
     X = frame(40).drop(columns=["class"])
     masked, hidden = hide(X, "mcar30", [0])
@@ -250,10 +250,10 @@ def test_the_imputer_serves_only_if_it_beats_the_mean_and_the_champion(model: Pa
     from helpers import use_registry
 
     from beyonder import tracking
-    from beyonder.champion import decide_imputer
-    from beyonder.imputation import CellImputer
+    from beyonder.evaluation.champion import decide_imputer
+    from beyonder.imputer.imputation import CellImputer
+    from beyonder.imputer.tracking import log_imputer
     from beyonder.stages.imputer import register_imputer, validation_scores
-    from beyonder.tracking_imputer import log_imputer
 
     files = {}
     for s in range(2):

@@ -52,8 +52,8 @@ def keras_and_numpy(request, tmp_path_factory):
     With dropout > 0, Keras' attention takes its explicit-softmax path, as trained models do."""
     import keras
 
-    from beyonder.model import build_model
-    from beyonder.recommend import Recommender
+    from beyonder.selector.model import build_model
+    from beyonder.serving.recommend import Recommender
 
     recommender = tiny_recommender(seed=2)
     if request.param == "dropout":
@@ -66,8 +66,8 @@ def keras_and_numpy(request, tmp_path_factory):
 
 
 def test_numpy_predictions_match_keras_on_every_output(keras_and_numpy) -> None:
-    from beyonder.inference import EMBEDDING, NumpyBeyonder
-    from beyonder.network import max_difference
+    from beyonder.selector.inference import EMBEDDING, NumpyBeyonder
+    from beyonder.selector.network import max_difference
 
     keras_side, numpy_side = keras_and_numpy
     assert isinstance(numpy_side.estimator, NumpyBeyonder)
@@ -98,9 +98,9 @@ def test_numpy_predictions_match_keras_on_every_output(keras_and_numpy) -> None:
 def test_a_fully_masked_view_matches_keras_too(keras_and_numpy) -> None:
     """No feature at all in a view (every key masked): Keras' two attention paths disagree
     there (uniform vs zero weights); the export follows the one its model takes."""
-    from beyonder.encoding import N_CHANNELS, N_GLOBALS, EncodedSample
-    from beyonder.inference import network_inputs
-    from beyonder.network import max_difference
+    from beyonder.selector.encoding import N_CHANNELS, N_GLOBALS, EncodedSample
+    from beyonder.selector.inference import network_inputs
+    from beyonder.selector.network import max_difference
 
     keras_side, numpy_side = keras_and_numpy
     config = keras_side.estimator.config
@@ -112,8 +112,8 @@ def test_a_fully_masked_view_matches_keras_too(keras_and_numpy) -> None:
 
 
 def test_save_checks_the_export_against_keras(keras_and_numpy) -> None:
-    from beyonder.estimator import ExportError, check_export
-    from beyonder.network import NumpyNetwork, export_weights
+    from beyonder.selector.estimator import ExportError, check_export
+    from beyonder.selector.network import NumpyNetwork, export_weights
 
     keras_side, _ = keras_and_numpy
     model, config = keras_side.estimator.model_, keras_side.estimator.config
@@ -125,7 +125,7 @@ def test_save_checks_the_export_against_keras(keras_and_numpy) -> None:
 
 
 def test_an_unknown_export_format_is_refused(keras_and_numpy, tmp_path) -> None:
-    from beyonder.network import NumpyNetwork, export_weights
+    from beyonder.selector.network import NumpyNetwork, export_weights
 
     weights = export_weights(keras_and_numpy[0].estimator.model_)
     weights["__meta__"] = np.array(json.dumps({"format": 99}))
@@ -191,7 +191,7 @@ def _python(code: str, registry: dict, checkout: bool = True) -> subprocess.Comp
 def test_recommend_and_embed_never_import_tensorflow(registry) -> None:
     """``beyonder.recommend(PATH)`` and the CLI's ``embed`` on the registry's champion: the
     same answers as in this process (which has Keras), without TensorFlow, Keras or MLflow."""
-    from beyonder.recommend import load_recommender
+    from beyonder.serving.recommend import load_recommender
 
     code = (
         "import json, sys, beyonder\n"
@@ -255,7 +255,7 @@ def test_float32_erf_is_exact_to_float32_precision() -> None:
     """The table erf behind GELU (no SciPy: faster, and 0.15 s less to import)."""
     import math
 
-    from beyonder.network import erf_float32
+    from beyonder.selector.network import erf_float32
 
     rng = np.random.default_rng(0)
     x = np.concatenate([np.linspace(-6, 6, 200_001), rng.normal(scale=3, size=20_000), [0.0, 1e-30, -4.0, 4.0]])

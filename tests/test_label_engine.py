@@ -27,12 +27,12 @@ import pytest
 import yaml
 from helpers import REPEATABLE_LABEL_COLUMNS
 
-from beyonder.cleaning import clean_dataset
 from beyonder.config import Layout
-from beyonder.flows.runtime import quiet_environment
-from beyonder.labelling import CVSettings, label_key
+from beyonder.data.cleaning import clean_dataset
+from beyonder.data.sources.sklearn_sets import load_sklearn
+from beyonder.labels.labelling import CVSettings, label_key
 from beyonder.params import parse_params
-from beyonder.sources.sklearn_sets import load_sklearn
+from beyonder.quiet import quiet_environment
 from beyonder.stages.ingest import storable
 from beyonder.stages.label import LabelCache, cv_settings, pending_jobs
 from beyonder.stages.sample import sample_one, write_sample_index
@@ -167,7 +167,7 @@ def prefect_api() -> Iterator[str]:
     """One temporary Prefect API for the module's runs (exported as ``PREFECT_API_URL``, so
     ``run_stage`` and the ``beyonder`` subprocesses use it instead of starting their own)."""
     quiet_environment()
-    from beyonder.flows.runtime import prefect_api as api
+    from flows.runtime import prefect_api as api
 
     saved = os.environ.get("PREFECT_API_URL")
     os.environ.pop("PREFECT_API_URL", None)
@@ -196,8 +196,9 @@ def test_label_key_ignores_everything_but_sample_classifier_and_cv():
     assert len({key, label_key("abd", "logreg", cv), label_key("abc", "knn", cv)}) == 3
     assert key != label_key("abc", "logreg", CVSettings(5, 43, 60.0))
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    # ``regularisation`` decides which C-grid names are labelled, never a portfolio key
-    assert stages["label"]["params"] == ["seed", "label", "regularisation"]
+    # ``regularisation`` decides which C-grid names are labelled, never a portfolio key;
+    # ``measure.folds`` is the measurement subsamples' CV
+    assert stages["label"]["params"] == ["seed", "label", "measure.folds", "regularisation"]
 
 
 # --------------------------------------------------------------------------- (a) Dask cluster

@@ -14,11 +14,11 @@ import pytest
 from helpers import REPEATABLE_LABEL_COLUMNS, mixed_frame
 from sklearn.datasets import load_iris
 
-from beyonder.cleaning import clean_dataset
 from beyonder.config import Layout
-from beyonder.labelling import CVSettings, label_key
+from beyonder.data.cleaning import clean_dataset
+from beyonder.data.sampling import bootstrap_samples
+from beyonder.labels.labelling import CVSettings, label_key
 from beyonder.params import parse_params
-from beyonder.sampling import bootstrap_samples
 from beyonder.schema import TARGET
 from beyonder.stages.label import (
     LABEL_COLUMNS,

@@ -15,12 +15,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 
-import beyonder.labelling as labelling
+import beyonder.labels.labelling as labelling
 from beyonder import schema
-from beyonder.labelling import CVSettings, label_key, label_sample
-from beyonder.portfolio import PORTFOLIO_NAMES
+from beyonder.labels.labelling import CVSettings, label_key, label_sample
+from beyonder.labels.metrics import METRICS
+from beyonder.labels.portfolio import PORTFOLIO_NAMES
 
-KEYS = {"classifier", "accuracy", "accuracy_std", "fit_time", "predict_time", "n_folds", "error"}
+KEYS = {
+    "classifier", *METRICS, *(f"{m}_std" for m in METRICS), "metric_errors",
+    "fit_time", "predict_time", "n_folds", "error",
+}  # fmt: skip
 
 
 def _sample(n_source: int = 40, n_rows: int = 60, seed: int = 0) -> pd.DataFrame:
@@ -80,6 +84,12 @@ def test_all_classifiers_give_valid_records() -> None:
         assert r["accuracy_std"] >= 0.0
         assert r["fit_time"] >= 0.0 and r["predict_time"] >= 0.0
         assert r["n_folds"] == 3
+        for metric in ("balanced_accuracy", "f1_macro", "roc_auc_ovr"):
+            assert 0.0 <= r[metric] <= 1.0, (r["classifier"], metric)
+        if r["classifier"].startswith("svm_"):  # margins only: AUC yes, log loss no, with the reason
+            assert math.isnan(r["neg_log_loss"]) and r["metric_errors"] == {"neg_log_loss": "no probabilities"}
+        else:
+            assert r["neg_log_loss"] <= 0.0 and r["metric_errors"] is None
 
 
 def test_deterministic() -> None:

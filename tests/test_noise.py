@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from beyonder import schema
-from beyonder.noise import inject_noise
+from beyonder.data.noise import inject_noise
 
 FEATURES = ["x1", "x2", "c"]
 

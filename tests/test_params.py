@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from beyonder.cleaning import CleaningConfig
-from beyonder.inference import CONFIG_FILE, BeyonderConfig, read_config, write_config
+from beyonder.data.cleaning import CleaningConfig
+from beyonder.data.sampling import bootstrap_samples
 from beyonder.params import (
     NoiseParams,
     Params,
@@ -24,8 +24,8 @@ from beyonder.params import (
     load_params,
     parse_params,
 )
-from beyonder.recommend import Recommender
-from beyonder.sampling import bootstrap_samples
+from beyonder.selector.inference import CONFIG_FILE, BeyonderConfig, read_config, write_config
+from beyonder.serving.recommend import Recommender
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = yaml.safe_load((REPO / "params.yaml").read_text())

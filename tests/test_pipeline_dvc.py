@@ -1,6 +1,6 @@
 """End to end: the whole pipeline on a tiny corpus in a copy of the repository.
 
-One module-scoped run (minutes) of the scheduled retrain flow (``beyonder/flows/retrain.py``: a real
+One module-scoped run (minutes) of the scheduled retrain flow (``flows/retrain.py``: a real
 Prefect flow that runs ``dvc repro``) serves every test here, in any order: the stages run and
 the champion crowned (by the champion rule, on the report it wrote), the DAG, the metrics, the
 labels table, the evaluation report as DVC plots and MLflow artifacts, the champion model from
@@ -28,7 +28,7 @@ import pytest
 import yaml
 from repo_copy import TINY_CLASSIFIERS, copy_repo, pipeline_env
 
-from beyonder.champion import decide
+from beyonder.evaluation.champion import decide
 
 pytestmark = pytest.mark.slow
 
@@ -114,7 +114,7 @@ def pipeline(tmp_path_factory) -> Pipeline:
 def _retrain(repo: Path, env: dict[str, str]) -> dict:
     """One run of the retrain flow, as the weekly deployment runs it; returns its summary."""
     result = subprocess.run(
-        [sys.executable, "-m", "beyonder.flows.retrain", str(repo)],
+        [sys.executable, "-m", "flows.retrain", str(repo)],
         cwd=repo, env=env, capture_output=True, text=True, timeout=REPRO_TIMEOUT,
     )  # fmt: skip
     lines = [line for line in result.stdout.splitlines() if line.startswith("retrain: ")]
@@ -205,7 +205,7 @@ def test_metrics_show_has_the_evaluate_metrics(pipeline: Pipeline) -> None:
         for key in ("mean_regret", "regret_minus_sbs", "regret_minus_sbs_low", "regret_minus_sbs_high"):
             assert metrics[method][key] == written[method][key], (method, key, metrics)
     _check_headline(written, json.loads((pipeline.repo / "evaluation" / "report.json").read_text()))
-    # the decisions a user acts on, scored on the same held-out datasets (beyonder/decisions.py)
+    # the decisions a user acts on, scored on the same held-out datasets (beyonder/evaluation/decisions.py)
     decisions = written["decisions"]
     for key in ("fit_time_beyonder_mae_log10", "fit_time_baseline_mae_log10", "verify_0_regret", "verify_all_regret"):
         assert isinstance(decisions[key], int | float), decisions

@@ -11,7 +11,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from beyonder import schema
-from beyonder.portfolio import PORTFOLIO_NAMES, build_classifier, classifier_config
+from beyonder.labels.portfolio import PORTFOLIO_NAMES, build_classifier, classifier_config
 
 
 def _mixed_frame(n: int = 40, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -115,7 +115,7 @@ def test_config_is_stable_json_and_distinct() -> None:
 
 
 def test_config_changes_with_a_hyper_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
-    import beyonder.portfolio as portfolio
+    import beyonder.labels.portfolio as portfolio
 
     before = classifier_config("svm_poly")
     original = portfolio._estimator

@@ -26,8 +26,8 @@ def _sample(seed: int) -> pd.DataFrame:
 
 
 def test_a_fit_logs_one_line_per_epoch_with_both_losses() -> None:
-    from beyonder.encoding import encode_sample
-    from beyonder.estimator import Beyonder, BeyonderConfig
+    from beyonder.selector.encoding import encode_sample
+    from beyonder.selector.estimator import Beyonder, BeyonderConfig
 
     config = BeyonderConfig(
         classifiers=["logreg", "knn"], dim=8, heads=2, blocks=1, inducing=4, epochs=3, batch_size=4,

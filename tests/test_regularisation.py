@@ -12,14 +12,7 @@ from test_encoding_model import _frame
 from test_label_stage import _iris, _mixed, _run_all, _write_samples
 
 from beyonder.config import Layout
-from beyonder.corpus import Corpus, concat, load_corpus
-from beyonder.encoding import encode_sample
-from beyonder.estimator import Beyonder, BeyonderConfig, masked_curve_loss
-from beyonder.inference import NumpyBeyonder
-from beyonder.labelling import CVSettings, label_key
-from beyonder.params import RegularisationParams, parse_params
-from beyonder.portfolio import at_C, build_classifier, classifier_config, split_name
-from beyonder.regularisation import (
+from beyonder.evaluation.regularisation import (
     combined_report,
     crossval_report,
     curve_report,
@@ -27,7 +20,14 @@ from beyonder.regularisation import (
     sbs_of_c,
     suggest,
 )
+from beyonder.labels.labelling import CVSettings, label_key
+from beyonder.labels.portfolio import at_C, build_classifier, classifier_config, split_name
+from beyonder.params import RegularisationParams, parse_params
 from beyonder.schema import ROW_ID, TARGET
+from beyonder.selector.corpus import Corpus, concat, load_corpus
+from beyonder.selector.encoding import encode_sample
+from beyonder.selector.estimator import Beyonder, BeyonderConfig, masked_curve_loss
+from beyonder.selector.inference import NumpyBeyonder
 from beyonder.stages.label import (
     LabelCache,
     assemble_labels,
@@ -212,8 +212,8 @@ def test_suggest_picks_the_best_predicted_C() -> None:
 
 
 def test_recommend_gives_suggested_C_per_tuned_classifier(fitted: Beyonder, tmp_path, capsys) -> None:
-    from beyonder.cleaning import CleaningConfig
-    from beyonder.recommend import REGULARISATION_COLUMNS, Recommender, as_json, recommend
+    from beyonder.data.cleaning import CleaningConfig
+    from beyonder.serving.recommend import REGULARISATION_COLUMNS, Recommender, as_json, recommend
 
     directory = Recommender(fitted, CleaningConfig(), sample_rows=60, subsamples=2).save(tmp_path / "rec")
     frame = _frame(n_rows=80, seed=21).drop(columns=[ROW_ID]).rename(columns={TARGET: "class"})
@@ -325,8 +325,8 @@ def test_evaluate_corpus_reports_C_and_classifier_plus_C_tables() -> None:
 
     from test_crossval import CONFIG, _workspace
 
-    from beyonder.crossval import RunSettings, cross_validate, summary
-    from beyonder.splits import grouped_folds
+    from beyonder.data.splits import grouped_folds
+    from beyonder.evaluation.crossval import RunSettings, cross_validate, summary
 
     ws = _workspace(n_datasets=12, per_dataset=1)
     rng = np.random.default_rng(0)
@@ -360,7 +360,7 @@ def test_bench_table_prints_the_regularisation_tables(tmp_path, capsys) -> None:
     import importlib.util
     from pathlib import Path
 
-    from beyonder.crossval import _rounded_tree
+    from beyonder.evaluation.crossval import _rounded_tree
 
     path = Path(__file__).resolve().parents[1] / "bench" / "crossval_table.py"
     spec = importlib.util.spec_from_file_location("crossval_table", path)
@@ -402,7 +402,7 @@ def test_evaluate_stage_scores_the_curve_heads_on_its_test_datasets() -> None:
     accuracy = np.column_stack([rng.uniform(0.5, 0.9, n), curves[:, 0, 1], curves[:, 1, 1]])
     corpus = Corpus(index, accuracy, np.zeros_like(accuracy), ["knn", "svm_rbf", "logreg"], None, curves, TUNED, GRID)
     params = parse_params({"split": {"test_fraction": 0.5, "families": []}})
-    from beyonder.corpus import test_datasets
+    from beyonder.selector.corpus import test_datasets
 
     is_test = index["dataset"].isin(test_datasets(corpus, params)).to_numpy()
     outputs = {"accuracy": accuracy[is_test], "curve": curves[is_test]}
@@ -419,9 +419,9 @@ def test_finetuning_a_new_portfolio_keeps_the_curve_heads(fitted: Beyonder, tmp_
     """``beyonder finetune`` with a changed portfolio rebuilds the accuracy and fit-time heads;
     the curve heads (no C labels to tune them on) stay, their own weights frozen (they move
     only as much as the shared ``head_hidden`` layer that finetuning trains)."""
-    from beyonder.cleaning import CleaningConfig
-    from beyonder.finetune import LabelledSamples, finetune
-    from beyonder.recommend import Recommender
+    from beyonder.data.cleaning import CleaningConfig
+    from beyonder.serving.finetune import LabelledSamples, finetune
+    from beyonder.serving.recommend import Recommender
 
     frames = [_frame(n_rows=50, seed=s) for s in range(3)]
     classifiers = [*fitted.config.classifiers[:3], "svm_rbf"]
@@ -438,7 +438,7 @@ def test_finetuning_a_new_portfolio_keeps_the_curve_heads(fitted: Beyonder, tmp_
 
 
 def test_brute_force_reference_picks_C_on_one_sample_and_prices_it_on_the_other() -> None:
-    from beyonder.regularisation import cv_one_sample
+    from beyonder.evaluation.regularisation import cv_one_sample
 
     # dataset a: sample 0 says C = 0.01, sample 1 says C = 100; dataset b: one sample only
     curves = np.array([[[0.9, 0.8, 0.7]], [[0.7, 0.8, 0.95]], [[0.5, 0.6, 0.7]]])

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from beyonder.cleaning import CleaningConfig, clean_dataset
 from beyonder.config import Layout
-from beyonder.labelling import CVSettings
-from beyonder.sampling import bootstrap_samples
-from beyonder.sources.synthetic import SyntheticSpec, load_synthetic
+from beyonder.data.cleaning import CleaningConfig, clean_dataset
+from beyonder.data.sampling import bootstrap_samples
+from beyonder.data.sources.synthetic import SyntheticSpec, load_synthetic
+from beyonder.labels.labelling import CVSettings
 from beyonder.stages.ingest import storable
 from beyonder.stages.label import LabelCache, assemble_labels, pending_jobs, run_job
 from beyonder.storage import frame_hash, write_json, write_parquet
@@ -143,9 +143,9 @@ def _fit_twice_and_compare() -> None:
 
     import keras
 
-    from beyonder.encoding import encode_sample
-    from beyonder.estimator import Beyonder, BeyonderConfig
     from beyonder.schema import ROW_ID
+    from beyonder.selector.encoding import encode_sample
+    from beyonder.selector.estimator import Beyonder, BeyonderConfig
 
     class DrawsFromRandom(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None) -> None:

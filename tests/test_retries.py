@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from distributed.comm.core import CommClosedError
 
-from beyonder.flows.runtime import TRANSIENT_RETRIES, is_transient, prefect_api, retry_if_transient
+from flows.runtime import TRANSIENT_RETRIES, is_transient, prefect_api, retry_if_transient
 
 
 @pytest.mark.parametrize(
@@ -47,12 +47,12 @@ def test_deterministic_errors_are_not_retried(exc: BaseException) -> None:
 
 
 def test_every_flow_task_that_touches_files_uses_the_policy() -> None:
-    from beyonder.flows.augment import make_samples
-    from beyonder.flows.clean import clean_task
-    from beyonder.flows.crossval import meta_task
-    from beyonder.flows.ingest import ingest_source_task
-    from beyonder.flows.label import label_batch
-    from beyonder.flows.sample import sample_task
+    from flows.augment import make_samples
+    from flows.clean import clean_task
+    from flows.crossval import meta_task
+    from flows.ingest import ingest_source_task
+    from flows.label import label_batch
+    from flows.sample import sample_task
 
     for task in (label_batch, clean_task, sample_task, ingest_source_task, make_samples, meta_task):
         assert task.retries == TRANSIENT_RETRIES["retries"] >= 1, task.name

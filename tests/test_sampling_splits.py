@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from beyonder.data.sampling import bootstrap_samples
+from beyonder.data.splits import DEFAULT_FAMILIES, family_of, grouped_folds, grouped_test_split
 from beyonder.params import load_params
-from beyonder.sampling import bootstrap_samples
 from beyonder.schema import ROW_ID, TARGET
-from beyonder.splits import DEFAULT_FAMILIES, family_of, grouped_folds, grouped_test_split
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -68,8 +68,8 @@ def _next_runs(cron: str, timezone: str, n: int) -> list:
 
 
 def test_python_deployment_matches_prefect_yaml() -> None:
-    """``beyonder.flows.retrain.deployment()`` builds the same deployment without a server."""
-    from beyonder.flows.retrain import deployment
+    """``flows.retrain.deployment()`` builds the same deployment without a server."""
+    from flows.retrain import deployment
 
     built = deployment()
     weekly = {d["name"]: d for d in _prefect_yaml()["deployments"]}["weekly-retrain"]

@@ -14,13 +14,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from beyonder.datasets import LoadFailure, RawDataset
-from beyonder.sources._arff import parse_arff
-from beyonder.sources._common import SourceError
-from beyonder.sources.local import load_local, sniff_delimiter
-from beyonder.sources.openml_source import load_openml
-from beyonder.sources.sklearn_sets import load_sklearn
-from beyonder.sources.synthetic import GENERATORS, SyntheticSpec, generate_dataset, load_synthetic
+from beyonder.data.datasets import LoadFailure, RawDataset
+from beyonder.data.sources._arff import parse_arff
+from beyonder.data.sources._common import SourceError
+from beyonder.data.sources.local import load_local, sniff_delimiter
+from beyonder.data.sources.openml_source import load_openml
+from beyonder.data.sources.sklearn_sets import load_sklearn
+from beyonder.data.sources.synthetic import (
+    GENERATORS,
+    SyntheticSpec,
+    generate_dataset,
+    load_synthetic,
+)
 from beyonder.storage import frame_hash
 
 UCI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "uci"

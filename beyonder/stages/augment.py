@@ -4,7 +4,7 @@
   and label noise (labelled afresh: noise changes accuracies); they keep their source
   dataset's name, so they fall on the same side of every train/test split;
 - synthetic: bootstrap samples of extra generated datasets (their own datasets);
-- derived: new tasks made from the real samples (``beyonder/derived.py``: feature subsets,
+- derived: new tasks made from the real samples (``beyonder/data/derived.py``: feature subsets,
   irrelevant features, merged classes, few rows, label noise), one task applied alike to all
   samples of a dataset, labelled afresh; each task is its own ``task`` in the index.
 
@@ -17,14 +17,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
 from beyonder.config import Layout, stable_seed
-from beyonder.derived import choose_transforms, derive_task
-from beyonder.noise import inject_noise
+from beyonder.data.cleaning import CleaningConfig, CleaningError, clean_dataset
+from beyonder.data.derived import choose_transforms, derive_task
+from beyonder.data.noise import inject_noise
+from beyonder.data.sampling import bootstrap_samples
+from beyonder.data.sources.synthetic import SyntheticSpec, load_synthetic
 from beyonder.params import AugmentSynthetic, DerivedParams, NoiseParams, Params, SampleParams
-from beyonder.sampling import bootstrap_samples
 from beyonder.schema import TARGET
-from beyonder.sources.synthetic import SyntheticSpec, load_synthetic
 from beyonder.stages.label import sample_index
 from beyonder.storage import frame_hash, write_json, write_parquet
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from beyonder.cleaning import CleaningConfig, CleaningError, clean_dataset
 from beyonder.config import Layout
+from beyonder.data.cleaning import CleaningConfig, CleaningError, clean_dataset
+from beyonder.data.sources._common import describe_error
 from beyonder.errors import one_line
 from beyonder.schema import TARGET
-from beyonder.sources._common import describe_error
 from beyonder.storage import read_json, write_json, write_parquet
 
 

@@ -1,7 +1,7 @@
 """Evaluate: how well the model picks classifiers on datasets it never saw, next to the
 single best classifier of the training datasets (SBS), the per-dataset best (oracle) and the
-registered champion; then the registry alias that ``beyonder.champion.decide`` chooses.
-The evaluate flow (``beyonder/flows/evaluate.py``) runs these steps in order."""
+registered champion; then the registry alias that ``beyonder.evaluation.champion.decide`` chooses.
+The evaluate flow (``flows/evaluate.py``) runs these steps in order."""
 
 from __future__ import annotations
 
@@ -14,19 +14,21 @@ import mlflow
 import numpy as np
 import pandas as pd
 
-from beyonder import regularisation, tracking
-from beyonder.champion import Decision, decide
+from beyonder import tracking
 from beyonder.config import Layout
-from beyonder.corpus import Corpus, load_corpus, per_dataset, test_datasets
-from beyonder.decisions import decision_report, time_baseline
-from beyonder.encoding import encode_sample
 from beyonder.errors import error_line
-from beyonder.evaluation import evaluate_methods, headline, single_best, svm_task
-from beyonder.inference import BeyonderPredictor
+from beyonder.evaluation import regularisation
+from beyonder.evaluation.champion import Decision, decide
+from beyonder.evaluation.decisions import decision_report, time_baseline
+from beyonder.evaluation.metrics import evaluate_methods, headline, svm_task
+from beyonder.evaluation.report import write_report
+from beyonder.labels.summary import single_best
 from beyonder.params import Params
-from beyonder.recommend import Recommender
-from beyonder.report import write_report
 from beyonder.schema import RESERVED
+from beyonder.selector.corpus import Corpus, load_corpus, per_dataset, test_datasets
+from beyonder.selector.encoding import encode_sample
+from beyonder.selector.inference import BeyonderPredictor
+from beyonder.serving.recommend import Recommender
 from beyonder.storage import read_json, write_json, write_text
 
 
@@ -196,7 +198,7 @@ def evaluate(
 def decision_headline(report: dict[str, Any]) -> dict[str, Any]:
     """A few numbers of ``decision_metrics`` for ``dvc metrics show``: fit-time Spearman and
     log10 MAE (model and baseline), interval coverage, budgeted regret, the verify curve."""
-    from beyonder.evaluation import rounded
+    from beyonder.evaluation.metrics import rounded
 
     out: dict[str, Any] = {}
     for name, quality in report["fit_time"].items():
@@ -239,7 +241,7 @@ def regularisation_headline(report: dict[str, Any]) -> dict[str, Any]:
     classifier the mean regret (points) of the suggested C, of C = 1 and of the SBS of C; pooled,
     the suggested C's regret minus C = 1's with its paired 95% interval; and the combined
     answer's regret next to the SBS classifier at its default."""
-    from beyonder.evaluation import rounded
+    from beyonder.evaluation.metrics import rounded
 
     out: dict[str, Any] = {}
     for name, part in report.get("classifiers", {}).items():

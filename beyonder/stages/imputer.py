@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from beyonder.champion import Decision, decide_imputer
 from beyonder.config import stable_seed
-from beyonder.imputation import (
+from beyonder.evaluation.champion import Decision, decide_imputer
+from beyonder.imputer.imputation import (
     CellImputer,
     ImputerConfig,
     Table,
@@ -26,7 +26,7 @@ from beyonder.imputation import (
     split_names,
     training_table,
 )
-from beyonder.imputation_scores import hide, scores, scoring_tables, sklearn_fill
+from beyonder.imputer.scores import hide, scores, scoring_tables, sklearn_fill
 
 STAGE_KEYS = {"folders", "score_tables", "score_rows", "score_pattern"}
 """Keys of the ``impute`` section that are the stage's, not the network's."""
@@ -68,7 +68,7 @@ def load_tables(files: dict, names: list[str], config: ImputerConfig, target: st
 def validation_scores(imputer: CellImputer, files: dict, names: list[str], params: dict[str, Any]) -> dict[str, Any]:
     """Mean NRMSE (numeric cells) and accuracy (categorical cells) of the imputer, mean
     imputation and KNN on validation tables with ``score_pattern`` cells hidden."""
-    from beyonder.imputer import fill
+    from beyonder.imputer.api import fill
 
     section = params.get("impute") or {}
     seed = int(params.get("seed", 0))
@@ -99,7 +99,7 @@ def register_imputer(
     scored (a missing artifact, another layout) does not block: the reason says so."""
     from beyonder import tracking
     from beyonder.errors import error_line
-    from beyonder.imputer import load_imputer
+    from beyonder.imputer.api import load_imputer
 
     champion = tracking.champion_version(tracking.IMPUTER_NAME)
     scored, why = None, "no champion yet"

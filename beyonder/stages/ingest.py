@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from beyonder.config import Layout
-from beyonder.datasets import LoadFailure, RawDataset, safe_name
+from beyonder.data.datasets import LoadFailure, RawDataset, safe_name
 from beyonder.errors import error_line
 from beyonder.params import IngestParams
 from beyonder.schema import RESERVED, TARGET, unique_names
@@ -23,16 +23,16 @@ def source_loader(source: str, settings: Any, seed: int) -> Callable[[], Iterato
     """A zero-argument callable that yields the source's ``RawDataset | LoadFailure``;
     ``settings`` is the source's section of ``ingest`` (``beyonder.params``)."""
     if source == "sklearn":
-        from beyonder.sources.sklearn_sets import load_sklearn
+        from beyonder.data.sources.sklearn_sets import load_sklearn
 
         return lambda: load_sklearn(settings.names)
     if source == "synthetic":
-        from beyonder.sources.synthetic import SyntheticSpec, load_synthetic
+        from beyonder.data.sources.synthetic import SyntheticSpec, load_synthetic
 
         spec = SyntheticSpec.from_ranges(settings.spec)
         return lambda: load_synthetic(settings.n_datasets, seed, spec)
     if source == "local":
-        from beyonder.sources.local import load_local
+        from beyonder.data.sources.local import load_local
 
         def local() -> Iterator:
             for folder in settings.folders:
@@ -43,7 +43,7 @@ def source_loader(source: str, settings: Any, seed: int) -> Callable[[], Iterato
 
         return local
     if source == "openml":
-        from beyonder.sources.openml_source import load_openml
+        from beyonder.data.sources.openml_source import load_openml
 
         return lambda: load_openml(
             dataset_ids=settings.dataset_ids or None,

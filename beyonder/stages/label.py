@@ -1,4 +1,5 @@
-"""Label: CV accuracy of every portfolio classifier on every sample.
+"""Label: the CV scores (accuracy and the other metrics) of every portfolio classifier on
+every sample.
 
 Labels are content-addressed: each (sample content, classifier configuration, CV settings,
 seed) has a key, and its result lives in ``data/cache/labels/<key>.json``, written
@@ -16,16 +17,17 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from beyonder.config import Layout
-from beyonder.labelling import CVSettings, label_key, label_sample
-from beyonder.params import LabelParams, RegularisationParams
-from beyonder.portfolio import at_C, split_name
+from beyonder.labels.labelling import CVSettings, label_key, label_sample
+from beyonder.labels.metrics import METRICS
+from beyonder.labels.portfolio import at_C, split_name
+from beyonder.params import LabelParams, Params, RegularisationParams
 from beyonder.storage import read_json, write_json, write_parquet
 
 LABEL_COLUMNS = [
@@ -33,13 +35,15 @@ LABEL_COLUMNS = [
     "dataset",
     "kind",
     "classifier",
-    "accuracy",
-    "accuracy_std",
+    *(column for metric in METRICS for column in (metric, f"{metric}_std")),
     "fit_time",
     "predict_time",
     "n_folds",
     "error",
+    "metric_errors",
 ]
+"""The labels table: one row per sample x classifier; each metric's mean and spread over the
+folds (``accuracy`` first), fit and predict seconds, and why a label or metric is missing."""
 
 
 def cv_settings(label: LabelParams, seed: int) -> CVSettings:
@@ -49,11 +53,24 @@ def cv_settings(label: LabelParams, seed: int) -> CVSettings:
     return CVSettings(n_folds=int(label.n_folds), seed=int(seed), fit_timeout=timeout)
 
 
-class LabelCache:
-    """One small JSON file per label, keyed by content; safe for concurrent writers."""
+def measure_settings(params: Params) -> CVSettings:
+    """The CV of a measurement subsample: the label section's, with ``measure.folds`` folds."""
+    return replace(cv_settings(params.label, params.seed), n_folds=int(params.measure.folds))
 
-    def __init__(self, root: str | Path):
+
+class LabelCache:
+    """One small JSON file per label, keyed by content; safe for concurrent writers.
+
+    ``shipped``: labels that came with the project (``ship_labels`` wrote them from a cache
+    like this one, under the same keys), read when the cache lacks a key. A key covers the
+    sample's content, the classifier, the CV settings, the metrics and the library version,
+    so a shipped label is used exactly when it would be computed again identically; anything
+    changed is computed afresh, and only that."""
+
+    def __init__(self, root: str | Path, shipped: str | Path | None = None):
         self.root = Path(root)
+        self.shipped = Path(shipped) if shipped else None
+        self._shipped: dict[str, str] | None = None
 
     def path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
@@ -62,13 +79,74 @@ class LabelCache:
         """The cached record, or None when it is missing or unusable (truncated, not UTF-8,
         not a label record): such a label is recomputed and its file replaced."""
         try:
-            record = json.loads(self.path(key).read_text())
-        except (OSError, ValueError):  # ValueError covers JSONDecodeError and UnicodeDecodeError
+            text: bytes | str | None = self.path(key).read_bytes()
+        except OSError:
+            text = self._shipped_text(key)
+        return _record(text)
+
+    def _shipped_text(self, key: str) -> str | None:
+        if self.shipped is None:
             return None
-        return record if isinstance(record, dict) and "classifier" in record else None
+        if self._shipped is None:
+            self._shipped = read_shipped(self.shipped)
+        return self._shipped.get(key)
 
     def put(self, key: str, record: dict) -> None:
         write_json(record, self.path(key))
+
+
+def _record(text: bytes | str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        return None
+    return record if isinstance(record, dict) and "classifier" in record else None
+
+
+SHIPPED_COLUMNS = ["key", "record"]
+
+
+def read_shipped(path: Path) -> dict[str, str]:
+    """``{key: record JSON}`` of a shipped labels file; a missing file is no labels."""
+    if not path.is_file():
+        return {}
+    table = pd.read_parquet(path, columns=SHIPPED_COLUMNS)
+    return dict(zip(table["key"], table["record"], strict=True))
+
+
+def ship_labels(keys: list[str], cache: LabelCache, out: Path) -> dict:
+    """Write the records of ``keys`` (a run's labels, from ``cache``) as a shipped labels file:
+    one row per key, the record as the cache holds it (JSON), sorted by key so that the same
+    labels give the same file."""
+    rows = []
+    for key in sorted(set(keys)):
+        record = cache.get(key)
+        if record is not None:
+            rows.append({"key": key, "record": json.dumps(record, sort_keys=True, allow_nan=True)})
+    write_parquet(pd.DataFrame(rows, columns=SHIPPED_COLUMNS), out, compression="zstd")
+    return {"labels": len(rows), "missing": len(set(keys)) - len(rows), "file": str(out)}
+
+
+def run_label_keys(params: Params, layout: Layout) -> list[str]:
+    """Every label key a finished run reads: its samples' portfolio (and C-grid) labels, its
+    augmented samples' and its measurement subsamples'."""
+    cv, names = cv_settings(params.label, params.seed), list(params.label.classifiers)
+    grid = grid_names(params.regularisation)
+    keys = [label_key(s["hash"], c, cv) for s in sample_index(layout) for c in names + grid]
+    augmented = layout.augmented / "index.json"
+    if augmented.is_file():
+        keys += [label_key(s["hash"], c, cv) for s in read_json(augmented) for c in names]
+    measure = measure_settings(params)
+    keys += [label_key(s["hash"], c, measure) for s in measure_index(layout) for c in names]
+    return keys
+
+
+def label_cache(params: Params, root: str | Path) -> LabelCache:
+    """The run's label cache (``data/cache/labels``) over the shipped labels of ``label.shipped``."""
+    shipped = params.label.shipped
+    return LabelCache(Layout(root).label_cache, Path(root) / shipped if shipped else None)
 
 
 @dataclass
@@ -158,12 +236,12 @@ def assemble_labels(
                     "dataset": s["dataset"],
                     "kind": s.get("kind", "bootstrap"),
                     "classifier": c,
-                    "accuracy": _float(record.get("accuracy")),
-                    "accuracy_std": _float(record.get("accuracy_std")),
+                    **{m: _float(record.get(m)) for m in SCORE_COLUMNS},
                     "fit_time": _float(record.get("fit_time")),
                     "predict_time": _float(record.get("predict_time")),
                     "n_folds": int(record.get("n_folds") or 0),
                     "error": record.get("error"),
+                    "metric_errors": _errors_text(record.get("metric_errors")),
                 }
             )
     return pd.DataFrame(rows, columns=LABEL_COLUMNS)
@@ -220,6 +298,21 @@ def write_label_tables(table: pd.DataFrame, portfolio: list[str], grid: list[str
 
 def sample_index(layout: Layout) -> list[dict]:
     return read_json(layout.samples / "index.json")
+
+
+def measure_index(layout: Layout) -> list[dict]:
+    """The measurement subsamples (none in a workspace sampled before they existed)."""
+    return read_json(layout.measure_index) if layout.measure_index.is_file() else []
+
+
+SCORE_COLUMNS = LABEL_COLUMNS[4 : 4 + 2 * len(METRICS)]
+
+
+def _errors_text(errors: Any) -> str | None:
+    """A label's metric errors as one line (``"neg_log_loss: no probabilities"``), or None."""
+    if not errors:
+        return None
+    return "; ".join(f"{metric}: {reason}" for metric, reason in sorted(dict(errors).items()))
 
 
 def _float(value: Any) -> float:

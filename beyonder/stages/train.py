@@ -1,9 +1,9 @@
 """Train: labelled samples -> a fitted Beyonder, validated on whole held-out datasets, saved
 with the training's cleaning and sampling settings and logged to MLflow.
 
-The corpus, its splits and their rules live in ``beyonder/corpus.py``; this module turns the
+The corpus, its splits and their rules live in ``beyonder/selector/corpus.py``; this module turns the
 typed params into the network's configuration and runs one training, so the train flow
-(``beyonder/flows/train.py``) only orchestrates.
+(``flows/train.py``) only orchestrates.
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ import pandas as pd
 
 from beyonder import tracking
 from beyonder.config import Layout
-from beyonder.corpus import Corpus, load_corpus, train_val_masks
-from beyonder.decisions import validation_scale
-from beyonder.encoding import EncodedSample
-from beyonder.estimator import Beyonder
-from beyonder.inference import BeyonderConfig
+from beyonder.evaluation.decisions import validation_scale
 from beyonder.params import Params
 from beyonder.progress import EpochLogger, EpochProgress
-from beyonder.recommend import Recommender
+from beyonder.selector.corpus import Corpus, load_corpus, train_val_masks
+from beyonder.selector.encoding import EncodedSample
+from beyonder.selector.estimator import Beyonder
+from beyonder.selector.inference import BeyonderConfig
+from beyonder.serving.recommend import Recommender
+from beyonder.serving.tracking import log_pyfunc
 from beyonder.storage import write_json
-from beyonder.tracking_model import log_pyfunc
 
 
 def model_config(params: Params) -> BeyonderConfig:

@@ -1,0 +1,252 @@
+"""``beyonder recommend | embed | finetune``: the commands that use a trained model.
+
+They are not pipeline stages: no Prefect, no DVC. User errors (a missing target column, one
+class, an unreadable file, no model) print one line to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import warnings
+
+import numpy as np
+
+from beyonder.errors import first_line
+
+COMMANDS = ("recommend", "embed", "finetune")
+DEFAULT_MODEL = "models:/beyonder@champion"
+USER_ERROR = 2
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the consumer commands to ``beyonder``'s sub-command parser."""
+    model_help = f"MLflow model URI or model folder (default: {DEFAULT_MODEL})"
+    target_help = "class column (default: class; ARFF: its CLASSINDEX attribute, else the last)"
+
+    p = sub.add_parser("recommend", help="rank the classifier portfolio for a table")
+    p.add_argument("path", help="CSV, ARFF or Parquet file")
+    p.add_argument("--target", help=target_help)
+    p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="rank only the classifiers predicted to fit on the whole table within SECONDS",
+    )
+    p.add_argument(
+        "--verify",
+        type=int,
+        default=0,
+        metavar="K",
+        help="cross-validate the top K on a sample of the table and rank them by measured accuracy",
+    )
+    p.add_argument(
+        "--dask-address",
+        help="Dask scheduler for --verify (default: $BEYONDER_DASK_ADDRESS; none: this process)",
+    )
+
+    p = sub.add_parser("embed", help="the model's dataset embedding (learned meta-features)")
+    p.add_argument("path", help="CSV, ARFF or Parquet file")
+    p.add_argument("--target", help=target_help)
+    p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
+    p.add_argument("--json", action="store_true", help="print JSON instead of one line of numbers")
+
+    p = sub.add_parser(
+        "finetune",
+        help="retrain a registered model's heads on your labels or a changed portfolio",
+        description="Retrain the heads (encoder frozen) on a labels table and register the "
+        "result as a new version of the model (alias --alias). See beyonder/selector/finetune.py.",
+    )
+    p.add_argument("--labels", required=True, help="labels table (CSV or Parquet)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--datasets", help="folder of the labelled datasets (labels with a dataset column)")
+    source.add_argument("--samples", help="sample index, e.g. data/samples/index.json (labels with sample_id)")
+    p.add_argument("--target", help=target_help + " (with --datasets)")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
+    p.add_argument("--classifiers", help="comma-separated portfolio after fine-tuning "
+                   "(default: the model's, plus any new classifier of the labels)")  # fmt: skip
+    p.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
+    p.add_argument("--unfreeze", type=int, default=0, help="also train the last N encoder layers")
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="default 1e-3")
+    p.add_argument("--per-dataset", type=int, help="samples per dataset (default: the model's subsamples)")
+    p.add_argument("--alias", default="challenger", help="alias of the new version (default challenger)")
+    p.add_argument("--root", default=".", help="where mlflow.db and the sample files are (default .)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one consumer command; returns the exit status."""
+    _quiet()
+    from beyonder.serving.recommend import RecommendError
+
+    try:
+        if args.command == "recommend":
+            return _recommend(args)
+        if args.command == "embed":
+            return _embed(args)
+        return _finetune(args)
+    except RecommendError as exc:
+        return _fail(args.command, str(exc))
+    except Exception as exc:
+        from mlflow.exceptions import MlflowException
+
+        if isinstance(exc, MlflowException):
+            return _fail(args.command, first_line(exc.message) or "error")
+        raise
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"beyonder {command}: {first_line(message) or 'error'}", file=sys.stderr)
+    return USER_ERROR
+
+
+def _quiet() -> None:
+    """No telemetry, no TensorFlow/MLflow chatter on stderr (errors still show)."""
+    from beyonder.quiet import quiet_environment
+
+    quiet_environment()
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    warnings.filterwarnings("ignore")
+    for name in ("mlflow", "alembic", "absl", "tensorflow"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _read(args: argparse.Namespace):
+    from beyonder.serving.recommend import read_table
+
+    return read_table(args.path, args.target)
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from beyonder.evaluation.decisions import DecisionError, check_budget
+    from beyonder.serving.recommend import as_json, recommend
+
+    try:  # a bad option fails before the file is read or the model loaded
+        check_budget(args.time_budget)
+        if args.verify < 0:
+            raise DecisionError(f"verify must be between 0 and the portfolio's size, got {args.verify}")
+    except DecisionError as exc:
+        return _fail(args.command, str(exc))
+    frame, target = _read(args)  # a bad file fails before the model is loaded
+    table = recommend(
+        frame, target=target, model=args.model, time_budget=args.time_budget, verify=args.verify,
+        dask_address=args.dask_address,
+    )  # fmt: skip
+    table.attrs["model"] = args.model
+    if args.json:
+        print(json.dumps({"path": args.path, **as_json(table)}, indent=2))
+        return 0
+    print(
+        f"{args.path}: {len(frame)} rows, target {target!r}, "
+        f"{table.attrs.get('subsamples')} subsamples averaged; model {args.model}"
+    )
+    coverage = table.attrs.get("interval_coverage")
+    interval = f"{coverage:.0%} interval" if coverage else "interval"
+    verified = "measured" in "".join(table.columns)
+    header = (
+        f"{'rank':>4}  {'classifier':<16}{'accuracy':>10}{'spread':>9}{interval:>17}"
+        f"{'fit/fold':>11}{'whole table':>13}" + (f"{'measured (CV)':>16}" if verified else "")
+    )
+    print(header)
+    ranked = table[table["rank"] > 0]
+    for row in ranked.itertuples(index=False):
+        bounds = "-" if np.isnan(row.accuracy_low) else f"[{row.accuracy_low:.3f}, {row.accuracy_high:.3f}]"
+        line = (
+            f"{row.rank:>4}  {row.classifier:<16}{row.predicted_accuracy:>10.3f}{row.spread:>9.3f}{bounds:>17}"
+            f"{_seconds(row.predicted_fit_time):>11}{_seconds(row.predicted_table_fit_time):>13}"
+        )
+        if verified:
+            measured = row.measured_accuracy
+            line += f"{'-' if np.isnan(measured) else f'{measured:.3f} +- {row.measured_std:.3f}':>16}"
+        print(line)
+    k = table.attrs.get("verified", 0)
+    if k:
+        seconds = float(np.nansum(table["measured_cv_seconds"]))
+        print(f"the top {k} were cross-validated on one sample ({seconds:.1f} s of single-threaded fits) and ranked by measured accuracy")
+    close = table.attrs.get("too_close_to_call") or []
+    if len(close) > 1:
+        print(f"too close to call by prediction: {', '.join(close)} (their intervals reach the top one's)")
+    for item in table.attrs.get("left_out") or []:
+        print(f"left out: {item['classifier']}: {item['reason']}")
+    kernel = table.attrs.get("best_svm_kernel")
+    print(f"best SVM kernel: {kernel}" if kernel else "best SVM kernel: (no SVM in the portfolio)")
+    for item in table.attrs.get("regularisation") or []:  # a model with regularisation heads
+        if item["suggested_C"] is not None:
+            print(
+                f"{item['classifier']}: suggested C = {item['suggested_C']:g} (predicted accuracy "
+                f"{item['predicted_accuracy']:.3f}; at the default C = 1: {item['predicted_accuracy_default']:.3f})"
+            )
+    return 0
+
+
+def _seconds(value: float) -> str:
+    if np.isnan(value):
+        return "-"
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s" if value < 600 else f"{value / 60:.0f} min"
+
+
+def _embed(args: argparse.Namespace) -> int:
+    from beyonder.serving.recommend import load_recommender
+
+    frame, target = _read(args)
+    vector = load_recommender(args.model).embed(frame, target)
+    if args.json:
+        payload = {
+            "path": args.path,
+            "target": target,
+            "rows": len(frame),
+            "model": args.model,
+            "dim": int(vector.shape[0]),
+            "embedding": [float(v) for v in vector],
+        }
+        print(json.dumps(payload))
+    else:
+        print(" ".join(f"{v:.6g}" for v in vector))
+    return 0
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from beyonder.serving import finetune as ft
+    from beyonder.serving.recommend import load_recommender
+
+    labels = ft.read_labels(args.labels)
+    if args.datasets and "dataset" not in labels.columns:
+        raise ft.FinetuneError("--datasets needs labels with a dataset column")
+    if args.samples and "sample_id" not in labels.columns:
+        raise ft.FinetuneError("--samples needs labels with a sample_id column")
+    if args.unfreeze < 0:
+        raise ft.FinetuneError("--unfreeze must be 0 or more")
+    requested = [c.strip() for c in args.classifiers.split(",") if c.strip()] if args.classifiers else None
+    base = load_recommender(args.model, cache=False)
+    classifiers = ft.portfolio(base.estimator.config.classifiers, list(labels["classifier"]), requested)
+    if args.datasets:
+        data = ft.from_datasets(labels, args.datasets, base, classifiers, args.target, args.per_dataset)
+    else:
+        data = ft.from_sample_index(labels, args.samples, classifiers, args.root)
+    summary = ft.register_finetuned(
+        base,
+        data,
+        base_model=args.model,
+        labels_path=args.labels,
+        epochs=args.epochs,
+        unfreeze=args.unfreeze,
+        learning_rate=args.learning_rate,
+        alias=args.alias,
+        root=args.root,
+    )
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        loss = summary["loss"][-1] if summary["loss"] else float("nan")
+        print(
+            f"beyonder finetune: registered {summary['name']} version {summary['version']} as "
+            f"{summary['alias']} ({summary['samples']} samples of {summary['groups']} datasets, "
+            f"{len(summary['classifiers'])} classifiers, {summary['epochs']} epochs, "
+            f"final loss {loss:.4f}; trained: {', '.join(summary['trainable_layers'])})"
+        )
+    return 0

@@ -1,0 +1,130 @@
+"""The metrics a label carries, all scored on the same fold predictions.
+
+One fit per fold gives the predicted classes and, where the classifier has them, class
+probabilities (``predict_proba``) or margins (``decision_function``); every metric below is
+read off those, so scoring several costs almost nothing beyond the fit. Names are
+scikit-learn's scorer names and every metric is "higher is better" (log loss enters as
+``neg_log_loss``), so one ranking rule serves them all.
+
+A metric that cannot be computed for a classifier on a fold (no probabilities for log loss,
+a single class in the test fold for ROC AUC) is skipped for that fold; a label whose every
+fold was skipped records why in its ``metric_errors``, never a crash.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import balanced_accuracy_score, f1_score, log_loss, roc_auc_score
+
+METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr", "neg_log_loss")
+"""Every label's metrics, in this order; ``accuracy`` is the default everywhere."""
+
+DEFAULT_METRIC = "accuracy"
+
+SCORE_METRICS = frozenset({"roc_auc_ovr", "neg_log_loss"})
+"""Metrics read off class scores (probabilities or margins), not predicted classes alone."""
+
+
+class MetricError(ValueError):
+    """An unknown metric name; the message lists the known ones."""
+
+
+def check_metric(name: str) -> str:
+    """``name`` if it is a known metric, else one line naming the known ones."""
+    if name not in METRICS:
+        raise MetricError(f"unknown metric {name!r}; known: {', '.join(METRICS)}")
+    return name
+
+
+def class_scores(model: Any, x_test: Any, classes: Sequence[str]) -> tuple[np.ndarray | None, bool, str | None]:
+    """``(scores, are_probabilities, reason)`` of a fitted classifier on the test rows: one
+    column per class of ``classes`` (the sample's classes, in order), from ``predict_proba``
+    if it has one, else from ``decision_function``. Classes the fold's training part lacked
+    get probability 0 (or the lowest margin). ``scores`` is None, with the reason, if the
+    classifier gives neither."""
+    fitted = [str(c) for c in getattr(model, "classes_", [])]
+    if _has_probabilities(model):
+        values, probabilities = np.asarray(model.predict_proba(x_test), dtype=np.float64), True
+    elif hasattr(model, "decision_function"):
+        values, probabilities = np.asarray(model.decision_function(x_test), dtype=np.float64), False
+        if values.ndim == 1:  # binary: the margin of the second class
+            values = np.column_stack([-values, values])
+    else:
+        return None, False, "no predict_proba or decision_function"
+    filler = 0.0 if probabilities else float(np.min(values)) - 1.0
+    out = np.full((values.shape[0], len(classes)), filler)
+    index = {c: i for i, c in enumerate(classes)}
+    for j, c in enumerate(fitted):
+        out[:, index[c]] = values[:, j]
+    return out, probabilities, None
+
+
+def _has_probabilities(model: Any) -> bool:
+    """``predict_proba`` that really exists: an ``SVC`` built without ``probability=True``
+    exposes the method but raises, so margins are used for it instead."""
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    return hasattr(model, "predict_proba") and getattr(final, "probability", True) is not False
+
+
+def fold_metrics(
+    y_test: np.ndarray,
+    predicted: np.ndarray,
+    scores: np.ndarray | None,
+    probabilities: bool,
+    classes: Sequence[str],
+    metrics: Sequence[str] = METRICS,
+) -> dict[str, float | str]:
+    """The ``metrics`` of one fold: each a number, or a one-line reason it cannot be computed."""
+    y_test, predicted = np.asarray(y_test).astype(str), np.asarray(predicted).astype(str)
+    out: dict[str, float | str] = {}
+    for name in metrics:
+        if name == "accuracy":
+            out[name] = float(np.mean(predicted == y_test))
+        elif name == "balanced_accuracy":
+            out[name] = float(balanced_accuracy_score(y_test, predicted))
+        elif name == "f1_macro":
+            out[name] = float(f1_score(y_test, predicted, average="macro", zero_division=0))
+        elif name == "roc_auc_ovr":
+            out[name] = _auc(y_test, scores, classes) if scores is not None else "no class scores"
+        elif name == "neg_log_loss":
+            out[name] = -float(log_loss(y_test, _normalised(scores), labels=list(classes))) if probabilities else "no probabilities"
+        else:
+            raise MetricError(check_metric(name))
+    return out
+
+
+def _normalised(probabilities: np.ndarray) -> np.ndarray:
+    """Rows that sum to one (a class missing from the training fold left a gap)."""
+    total = probabilities.sum(axis=1, keepdims=True)
+    return np.divide(probabilities, total, out=np.full_like(probabilities, 1.0 / probabilities.shape[1]), where=total > 0)
+
+
+def _auc(y_test: np.ndarray, scores: np.ndarray, classes: Sequence[str]) -> float | str:
+    """Macro one-vs-rest ROC AUC over the classes present in the test fold (for two classes,
+    the ordinary AUC); a fold with one class has none."""
+    present = [i for i, c in enumerate(classes) if (y_test == c).any()]
+    if len(present) < 2:
+        return "one class in the test fold"
+    if len(classes) == 2:
+        return float(roc_auc_score(y_test == classes[1], scores[:, 1]))
+    return float(np.mean([roc_auc_score(y_test == classes[i], scores[:, i]) for i in present]))
+
+
+def summarise(folds: list[dict[str, float | str]], metrics: Sequence[str] = METRICS) -> dict[str, Any]:
+    """Mean and standard deviation over the folds of each metric (``<metric>`` and
+    ``<metric>_std``), from the folds where it could be computed; ``metric_errors`` maps a
+    metric no fold could compute to the first fold's reason."""
+    out: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name in metrics:
+        values = [f[name] for f in folds if isinstance(f.get(name), float)]
+        out[name] = float(np.mean(values)) if values else math.nan
+        out[f"{name}_std"] = float(np.std(values)) if values else math.nan
+        if not values and folds:
+            errors[name] = str(next(f[name] for f in folds if name in f))
+    out["metric_errors"] = errors or None
+    return out
