@@ -114,7 +114,9 @@ class CleaningConfig:
 @dataclass
 class SampleParams:
     rows: int = 500
-    per_dataset: int = 2
+    per_dataset: int = 4
+    """Bootstrap samples ("replicates") per dataset, each with its own CV split: the selector
+    trains on their mean labels, and evaluation's truth is their mean."""
     min_rows: int = 20
     """A cleaned dataset with fewer rows gets no samples."""
     replace: bool = True
