@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from beyonder.errors import first_line
+from beyonder.errors import MissingExtra, first_line
 
 COMMANDS = ("recommend", "embed", "finetune")
 DEFAULT_MODEL = "models:/beyonder@champion"
@@ -90,12 +90,12 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "embed":
             return _embed(args)
         return _finetune(args)
-    except RecommendError as exc:
+    except (RecommendError, MissingExtra) as exc:
         return _fail(args.command, str(exc))
     except Exception as exc:
-        from mlflow.exceptions import MlflowException
-
-        if isinstance(exc, MlflowException):
+        # only a loaded MLflow raises its errors (the light install has none)
+        mlflow_errors = sys.modules.get("mlflow.exceptions")
+        if mlflow_errors is not None and isinstance(exc, mlflow_errors.MlflowException):
             return _fail(args.command, first_line(exc.message) or "error")
         raise
 

@@ -24,7 +24,7 @@ from beyonder import tracking
 from beyonder.data.cleaning import CleaningConfig, clean_dataset
 from beyonder.data.sampling import bootstrap_samples
 from beyonder.data.sources._common import SourceError, resolve_column
-from beyonder.errors import error_line, first_line
+from beyonder.errors import error_line, first_line, require_extra
 from beyonder.evaluation import decisions, regularisation
 from beyonder.params import LabelParams, SampleParams
 from beyonder.registry import pyfunc_artifact, registered_artifact
@@ -121,7 +121,8 @@ class Recommender:
         settings = json.loads((directory / PIPELINE_FILE).read_text())
         if has_numpy_export(directory):
             estimator = NumpyBeyonder.load(directory)
-        else:
+        else:  # saved before the NumPy export existed
+            require_extra(f"{directory} (a Keras model without network.npz)", ("tensorflow", "keras"))
             from beyonder.selector.estimator import Beyonder
 
             estimator = Beyonder.load(directory)
@@ -369,6 +370,7 @@ def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: boo
         found = registered_artifact(str(model), registry, MODEL_ARTIFACT) if registry else None
         loaded = _from_artifact(found)
         if loaded is None:
+            require_extra(f"loading {model} (not a local SQLite registry)", ("mlflow",))
             import mlflow
 
             if registry:
@@ -391,6 +393,7 @@ def _from_artifact(folder: Path | None) -> Recommender | None:
 
 
 def _from_pyfunc(uri: str) -> Recommender:
+    require_extra(f"loading {uri} through MLflow", ("mlflow",))
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
