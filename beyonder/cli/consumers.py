@@ -7,11 +7,13 @@ class, an unreadable file, no model) print one line to stderr and exit with stat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -116,6 +118,20 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+@contextlib.contextmanager
+def _caps_on_stderr(args: argparse.Namespace) -> Iterator[None]:
+    """Print each size cap that applied to the table (``CapWarning``) as one line on stderr:
+    the answer on stdout stays as it was, and the user learns what the model did not read."""
+    from beyonder.data.limits import CapWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CapWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, CapWarning):
+            print(f"beyonder {args.command}: warning: {args.path}: {warning.message}", file=sys.stderr)
+
+
 def _read(args: argparse.Namespace):
     from beyonder.serving.recommend import read_table
 
@@ -133,10 +149,11 @@ def _recommend(args: argparse.Namespace) -> int:
     except DecisionError as exc:
         return _fail(args.command, str(exc))
     frame, target = _read(args)  # a bad file fails before the model is loaded
-    table = recommend(
-        frame, target=target, model=args.model, time_budget=args.time_budget, verify=args.verify,
-        dask_address=args.dask_address,
-    )  # fmt: skip
+    with _caps_on_stderr(args):
+        table = recommend(
+            frame, target=target, model=args.model, time_budget=args.time_budget, verify=args.verify,
+            dask_address=args.dask_address,
+        )  # fmt: skip
     table.attrs["model"] = args.model
     if args.json:
         print(json.dumps({"path": args.path, **as_json(table)}, indent=2))
@@ -194,7 +211,8 @@ def _embed(args: argparse.Namespace) -> int:
     from beyonder.serving.recommend import load_recommender
 
     frame, target = _read(args)
-    vector = load_recommender(args.model).embed(frame, target)
+    with _caps_on_stderr(args):
+        vector = load_recommender(args.model).embed(frame, target)
     if args.json:
         payload = {
             "path": args.path,

@@ -22,6 +22,7 @@ from threadpoolctl import ThreadpoolController
 
 from beyonder import tracking
 from beyonder.data.cleaning import CleaningConfig, clean_dataset
+from beyonder.data.limits import warn_caps
 from beyonder.data.sampling import bootstrap_samples
 from beyonder.data.sources._common import SourceError, resolve_column
 from beyonder.errors import error_line, first_line, require_extra
@@ -168,9 +169,10 @@ class Recommender:
             for i, c in enumerate(frame.columns)
         ]
         try:
-            cleaned, _ = clean_dataset(data, self.cleaning)
+            cleaned, report = clean_dataset(data, self.cleaning)
         except ValueError as exc:
             raise RecommendError(str(exc).replace(f"'{TARGET}'", repr(column))) from None
+        warn_caps(report, self.cleaning)  # columns or levels over the caps: a CapWarning each
         return cleaned
 
     def _draw(self, cleaned: pd.DataFrame, name: str, n: int | None) -> list[pd.DataFrame]:
