@@ -157,7 +157,7 @@ class RegularisationParams:
     ``label`` stage computes them; C = 1 is the portfolio label itself, read from its cache).
     Off by default: on the bundled corpus it adds 5,616 labels (12 per sample) and 41% to the
     label stage's CV seconds, which the default ``dvc repro`` (near 30 minutes on 2 cores with
-    the imputer) cannot spare (bench/RESULTS.md, "Regularisation (issue 17)")."""
+    the imputer) cannot spare (bench/RESULTS.md, "Regularisation: predicting C")."""
 
     enabled: bool = False
     classifiers: list[str] = field(default_factory=lambda: ["svm_rbf", "logreg"])
