@@ -222,13 +222,14 @@ DEFAULT_FAMILIES = (
     r"^spectf?\.",
     r"^colic",
     r"^anneal",
-    r"^heart",
+    r"^(heart|cholesterol$)",
     r"^bridges",
     r"^column\d",
     r"^solar\.flare",
     # StatLib families of the bundled corpus (corpus/statlib_binarized/manifest.json's
     # ``family``); autoprice is the price of the UCI autos cars
-    r"^(autos|autoprice)$",
+    r"^(autos|autoprice|autohorse)$",
+    r"^(breast\.cancer|breasttumor)$",
     r"^analcatdata_",
     r"^csb_",
     r"^sleuth_",
@@ -323,6 +324,19 @@ class EvaluateParams:
     n_boot: int = 1000
     time_budgets: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.1])
     """Seconds per CV fold fit on a sample: the budgets whose regret evaluate scores."""
+    groups: dict[str, list[str]] = field(
+        default_factory=lambda: {
+            "natural": ["uci", "extra", "sklearn", "openml"],
+            "binarized": ["statlib_binarized"],
+            "synthetic": ["extra_synthetic", "synthetic"],
+        }
+    )
+    """Report groups: group -> the corpus folders and sources in it. The first is the headline
+    (natural classification tasks); the others are reported beside it, never mixed in."""
+    metrics: list[str] = field(default_factory=lambda: ["accuracy", "balanced_accuracy"])
+    """The metrics the champion rule judges (on the headline group): a new model must pass on each."""
+    imbalance: float = 0.25
+    """A task whose rarest class has a smaller share is imbalanced (reported apart, too)."""
 
     def scoring(self, seed: int) -> dict[str, Any]:
         """The keyword arguments of ``beyonder.evaluation.metrics``'s metrics."""

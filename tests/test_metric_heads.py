@@ -12,7 +12,12 @@ from test_encoding_model import _frame
 
 from beyonder.schema import ROW_ID, TARGET
 from beyonder.selector.encoding import encode_sample
-from beyonder.selector.estimator import Beyonder, BeyonderConfig, masked_accuracy_loss, masked_scores_loss
+from beyonder.selector.estimator import (
+    Beyonder,
+    BeyonderConfig,
+    masked_accuracy_loss,
+    masked_scores_loss,
+)
 from beyonder.selector.inference import NumpyBeyonder, from_head, read_config, to_head
 
 METRICS = ["balanced_accuracy", "neg_log_loss"]
