@@ -317,6 +317,13 @@ class TrainParams:
 
 
 @dataclass
+class RefitParams:
+    enabled: bool = True
+    """Refit the configuration evaluate promoted on every family, for the epochs validation
+    chose, and register that as the champion (off: the judged model itself is champion)."""
+
+
+@dataclass
 class EvaluateParams:
     tie_tolerance: float = 0.005
     corpus_samples: int = 4
@@ -390,6 +397,7 @@ class Params:
     split: SplitParams = field(default_factory=SplitParams)
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    refit: RefitParams = field(default_factory=RefitParams)
     impute: ImputeParams = field(default_factory=ImputeParams)
 
     def to_yaml(self) -> str:

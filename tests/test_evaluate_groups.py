@@ -88,3 +88,10 @@ def test_the_champion_rule_judges_every_metric_of_the_set() -> None:
     verdict = decide_metrics(report, ["accuracy", "balanced_accuracy"])
     assert not verdict.promote and "balanced_accuracy: reliably worse than the SBS" in verdict.reason
     assert decide_metrics(report, ["accuracy", "f1_macro"]).promote  # not judged: no labels of it
+
+
+def test_the_refit_trains_for_the_epochs_validation_chose() -> None:
+    from beyonder.stages.refit import chosen_epochs
+
+    assert chosen_epochs({"epochs": 20, "best_epoch": 12}) == 12
+    assert chosen_epochs({"epochs": 7}) == 7  # no validation: every epoch trained

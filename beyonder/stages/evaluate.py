@@ -139,7 +139,9 @@ def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = pr
 
     tracking.configure(layout.root)
     run = read_json(layout.model / "run.json")
-    champion = tracking.champion_version()
+    # the model to beat: the last judged one (it never saw these test families either), or,
+    # in a registry older than refitting, the champion itself
+    champion = tracking.alias_version(tracking.JUDGED) or tracking.champion_version()
     no_champion = (
         "no champion yet" if champion is None else f"the new model is champion version {champion.version}"
     )
@@ -191,7 +193,12 @@ def register(
     run = read_json(layout.model / "run.json")
     version = tracking.register(run["model_uri"])
     decision = decide_metrics(report, judged or ["accuracy"], no_champion=no_champion)
-    tracking.set_alias(version, tracking.CHAMPION if decision.promote else tracking.CHALLENGER)
+    if decision.promote:  # champion until the refit stage replaces it with its refit twin
+        tracking.set_alias(version, tracking.JUDGED)
+        tracking.set_alias(version, tracking.CHAMPION)
+    else:
+        tracking.set_alias(version, tracking.CHALLENGER)
+    write_json({"version": str(version.version), "promote": decision.promote, "reason": decision.reason}, layout.evaluation / "decision.json")
     with mlflow.start_run(run_id=run["run_id"]):
         for method, values in metrics.items():
             if isinstance(values, dict) and method not in ("svm_kernel", "decisions", "regularisation"):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 
 from beyonder import tracking
@@ -135,6 +136,8 @@ def train_and_log(
             "epochs": len(history.get("loss", [])),
             "train_loss": history["loss"][-1],
             "val_loss": min(history["val_loss"]) if history.get("val_loss") else None,
+            # the epoch whose weights early stopping kept: what a refit on every family trains for
+            "best_epoch": int(np.argmin(history["val_loss"])) + 1 if history.get("val_loss") else len(history.get("loss", [])),
             "train_samples": len(train.index),
             "val_samples": len(val.index),
         }
