@@ -16,8 +16,8 @@ from types import ModuleType
 
 from beyonder.errors import MissingExtra, require_extra
 
-STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate", "imputer")
-KERAS_COMMANDS = ("train", "evaluate", "finetune", "impute", "imputer")
+STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate", "refit", "imputer")
+KERAS_COMMANDS = ("train", "evaluate", "refit", "finetune", "impute", "imputer")
 """Commands that train or load the Keras network: TensorFlow is imported first, quietly
 (``beyonder.quiet``). ``recommend`` and ``embed`` run the network in NumPy
 (``beyonder/selector/network.py``) and never import TensorFlow."""
