@@ -41,7 +41,7 @@ class MissingExtra(ImportError):
 
 def require_extra(what: str, modules: Sequence[str]) -> None:
     """Raise ``MissingExtra`` unless every module in ``modules`` can be imported. The light
-    install (``pip install beyonder``) recommends from a saved model with NumPy alone; training,
+    install (the package without extras) recommends from a saved model with NumPy alone; training,
     the Keras imputer and MLflow registries other than a local SQLite file need the extra, and
     a user should read which one, not a ``ModuleNotFoundError`` traceback."""
     missing = [name for name in modules if importlib.util.find_spec(name) is None]

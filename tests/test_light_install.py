@@ -1,7 +1,7 @@
 """The light install: the package without extras recommends from a saved model.
 
 A consumer who only ranks classifiers for tables runs the network in NumPy and reads the
-registry's champion straight from ``mlflow.db``; ``pip install beyonder`` must not bring
+registry's champion straight from ``mlflow.db``; the package without extras must not bring
 TensorFlow, Keras, Prefect, Dask, DVC or MLflow. Here a fresh virtual environment gets the
 project's wheel (built from a copy of the package, without the network) and exactly the
 distributions that ``[project].dependencies`` names, with their own requirements, linked from

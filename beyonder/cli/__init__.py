@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
 
 PIPELINE_MODULES = ("prefect", "prefect_dask", "distributed", "tensorflow", "keras", "mlflow", "dvc")
 """What the stage commands import (the flows, Dask, training, the registry); the light install
-(``pip install beyonder``) has none of them."""
+(the package without extras) has none of them."""
 NEEDS = {
     **{stage: PIPELINE_MODULES for stage in STAGES},
     "finetune": ("tensorflow", "keras", "mlflow"),
