@@ -19,6 +19,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from beyonder.params import TrainParams
 from beyonder.selector.encoding import N_CHANNELS, N_GLOBALS
 
 
@@ -193,10 +194,10 @@ def head(name: str, units: int, activation: str, hidden, dataset, deep=None, lin
 
 def build_model(
     n_classifiers: int,
-    dim: int = 32,
-    heads: int = 4,
-    blocks: int = 2,
-    inducing: int = 16,
+    dim: int = TrainParams.dim,
+    heads: int = TrainParams.heads,
+    blocks: int = TrainParams.blocks,
+    inducing: int = TrainParams.inducing,
     dropout: float = 0.0,
     n_curve: int = 0,
 ) -> keras.Model:
