@@ -25,8 +25,8 @@ later run, suffixed ``_run2``, ``_run3``...: a rerun of a method shows how far i
 against the baseline, regret under each time budget, interval coverage and the ``--verify K``
 curve (overall and per corpus).
 
-``--regularisation`` prints instead the tables of the report's ``regularisation`` part (issue
-17: a workspace labelled with ``regularisation.enabled``): per tuned classifier, how well each
+``--regularisation`` prints instead the tables of the report's ``regularisation`` part (a
+workspace labelled with ``regularisation.enabled``): per tuned classifier, how well each
 method's suggested C does against C = 1 and the SBS of C; pooled over the tuned classifiers;
 and the combined answer (classifier + C) against the SBS classifier at its default.
 """

@@ -1,6 +1,6 @@
 """Cross-validated evaluation (``beyonder evaluate --corpus``) at the library level: grouped
 folds never leak a dataset, every method is scored on every dataset, the JSON layout is the
-issue's, the test-time ensembling ablation comes along, and pretraining feeds fine-tuning.
+report's, the test-time ensembling ablation comes along, and pretraining feeds fine-tuning.
 
 The workspace is made in memory: small synthetic tables, labels in which a dataset's "kind"
 decides which classifier wins (so there is something to learn), meta-features from numpy.
@@ -108,7 +108,7 @@ def test_json_layout_has_every_method_and_the_one_view_ablation(report: dict) ->
 
 def test_pretrained_weights_start_the_fine_tuning() -> None:
     """``pretrain`` on one corpus gives weights that ``train_test`` fine-tunes from (zero-shot
-    and fine-tuned ablations of the issue)."""
+    and fine-tuned ablations)."""
     synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(4, 1, prefix="real", seed=2)
     start = pretrain(synthetic, CONFIG, log=quiet)
     assert len(start) > 0 and all(np.isfinite(w).all() for w in start)

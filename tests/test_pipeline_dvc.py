@@ -303,7 +303,7 @@ def test_status_is_clean(pipeline: Pipeline) -> None:
 
 def test_evaluate_corpus_cross_validates_the_labelled_workspace(pipeline: Pipeline, tmp_path: Path) -> None:
     """``beyonder evaluate --corpus`` on a folder holding a labelled workspace (this one) uses
-    its labels as they are: grouped folds, the JSON of the issue, the paired comparison with
+    its labels as they are: grouped folds, the report's JSON, the paired comparison with
     the SBS and the brute-force reference, with no training (methods without Beyonder)."""
     out = tmp_path / "cv.json"
     result = subprocess.run(

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
-STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate", "imputer")
-KERAS_COMMANDS = ("train", "evaluate", "finetune", "impute", "imputer")
+from beyonder.errors import MissingExtra, require_extra
+
+STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate", "refit", "imputer")
+KERAS_COMMANDS = ("train", "evaluate", "refit", "finetune", "impute", "imputer")
 """Commands that train or load the Keras network: TensorFlow is imported first, quietly
 (``beyonder.quiet``). ``recommend`` and ``embed`` run the network in NumPy
 (``beyonder/selector/network.py``) and never import TensorFlow."""
@@ -91,20 +92,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-PIPELINE_EXTRA = "pip install 'beyonder[pipeline]'"
 PIPELINE_MODULES = ("prefect", "prefect_dask", "distributed", "tensorflow", "keras", "mlflow", "dvc")
+"""What the stage commands import (the flows, Dask, training, the registry); the light install
+(the package without extras) has none of them."""
+NEEDS = {
+    **{stage: PIPELINE_MODULES for stage in STAGES},
+    "finetune": ("tensorflow", "keras", "mlflow"),
+    "impute": ("tensorflow", "keras"),
+}
+"""Modules each command needs beyond the light install, checked before anything is imported,
+so a command run without the extra says so in one line (``recommend``, ``embed`` and
+``ship-labels`` need none)."""
 
 
 class PipelineError(RuntimeError):
-    """The pipeline cannot run here: its extra is not installed, or there is no ``flows/``."""
+    """The pipeline cannot run here: there is no ``flows/`` folder."""
 
 
 def load_flows(root: str | Path = ".") -> ModuleType:
     """The project's Prefect flows: the ``flows/`` folder at ``root`` (the project's own code,
     as ``dvc.yaml`` and ``prefect.yaml`` name it; never installed with the package)."""
-    missing = [name for name in PIPELINE_MODULES if importlib.util.find_spec(name) is None]
-    if missing:
-        raise PipelineError(f"the pipeline needs its extra ({', '.join(missing)} not installed): {PIPELINE_EXTRA}")
+    require_extra("the pipeline", PIPELINE_MODULES)
     folder = Path(root).resolve()
     if not (folder / "flows" / "__init__.py").is_file():
         raise PipelineError(f"{folder / 'flows'}: no pipeline flows here; run from the project root or pass --root")
@@ -178,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        require_extra("this command", NEEDS.get(args.command, ()))
+    except MissingExtra as exc:
+        print(f"beyonder {args.command}: {exc}", file=sys.stderr)
+        return 2
     if args.command in KERAS_COMMANDS:
         from beyonder.quiet import import_tensorflow
 
@@ -199,7 +212,7 @@ def _main(argv: list[str] | None) -> int:
             result = run_crossval(args)
         else:
             result = run_stage(args.command, args.params, args.root)
-    except (ParamsError, PipelineError, FileNotFoundError, ValueError) as exc:
+    except (ParamsError, PipelineError, MissingExtra, FileNotFoundError, ValueError) as exc:
         print(f"beyonder {args.command}: {exc}", file=sys.stderr)
         return 2
     print(f"beyonder {args.command}: {result}")

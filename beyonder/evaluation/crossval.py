@@ -93,7 +93,7 @@ def _fit_beyonder(
 ) -> tuple[Beyonder, Corpus]:
     """Fit on ``train`` with early stopping on a grouped validation split of its datasets;
     ``start``: weights of a pretrained network to fine-tune instead of a fresh one (all layers,
-    or with ``heads_only`` the heads alone: the seed's transfer by the last layers).
+    or with ``heads_only`` the heads alone: transfer by the last layers).
     ``encoder``: pre-trained encoder layers only (``cell_pretraining``), under fresh heads that
     start from the prior as usual; ``heads_only`` then freezes exactly those layers.
     Returns the fitted model and its validation samples (with the labels it was given)."""
@@ -583,7 +583,7 @@ def cross_validate(
     report["folds"] = [sorted(f) for f in folds]
     if fold_details:
         report["decisions"] = _pooled_decisions(ws.original, fold_details, sbs_means, settings.budgets, ws.groups)
-        if ws.original.curves is not None:  # the regularisation strength C (issue 17)
+        if ws.original.curves is not None:  # the regularisation strength C
             tie, n_boot, seed = settings.scoring()
             report["regularisation"] = regularisation.crossval_report(
                 ws.original, fold_details, sbs_means, predictions, n_boot, seed, tie
@@ -658,7 +658,7 @@ def train_test(
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
-    """The JSON layout of the issue: n_datasets, methods -> headline metrics, per_dataset;
+    """The report's JSON layout: n_datasets, methods -> headline metrics, per_dataset;
     ``by_group``: the same headline per corpus when the datasets came from several folders."""
     out = _summary(report)
     if report.get("by_group"):

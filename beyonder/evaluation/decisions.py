@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from beyonder.errors import require_extra
 from beyonder.params import EvaluateParams, LabelParams
 from beyonder.selector.corpus import Corpus, per_dataset_mean
 
@@ -167,6 +168,7 @@ def verify_top(
     if not classifiers:
         return []
     if address:
+        require_extra(f"--verify on the Dask scheduler {address}", ("distributed",))
         from distributed import Client
 
         with Client(address, timeout="10s") as client:

@@ -1,4 +1,4 @@
-"""Beyond which model: the regularisation strength C of the tuned classifiers (issue 17).
+"""Beyond which model: the regularisation strength C of the tuned classifiers.
 
 The label stage measures, for each classifier of ``params.yaml``'s ``regularisation`` section,
 the CV accuracy at each C of a log grid (``svm_rbf@C=0.01``...: same samples, folds, budgets

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from beyonder.errors import require_extra
 from beyonder.imputer.imputation import MIN_OBSERVED, CellImputer, Table, table_from_frame
 
 DEFAULT_MODEL = "models:/beyonder-imputer@champion"
@@ -36,6 +37,7 @@ def load_imputer(model: str | Path | CellImputer = DEFAULT_MODEL, root: str | Pa
     (``mlflow.db`` in ``root`` or ``$MLFLOW_TRACKING_URI``); loaded once per process."""
     if isinstance(model, CellImputer):
         return model
+    require_extra("the imputer (its network runs in Keras)", ("tensorflow", "keras"))
     key = str(model)
     if key in _CACHE:
         return _CACHE[key]

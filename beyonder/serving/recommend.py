@@ -22,10 +22,12 @@ from threadpoolctl import ThreadpoolController
 
 from beyonder import tracking
 from beyonder.data.cleaning import CleaningConfig, clean_dataset
+from beyonder.data.limits import warn_caps
 from beyonder.data.sampling import bootstrap_samples
 from beyonder.data.sources._common import SourceError, resolve_column
-from beyonder.errors import error_line, first_line
+from beyonder.errors import error_line, first_line, require_extra
 from beyonder.evaluation import decisions, regularisation
+from beyonder.labels.metrics import DEFAULT_METRIC, MetricError, check_metric, unavailable
 from beyonder.params import LabelParams, SampleParams
 from beyonder.registry import pyfunc_artifact, registered_artifact
 from beyonder.schema import RESERVED, SVM_KERNELS, TARGET
@@ -121,7 +123,8 @@ class Recommender:
         settings = json.loads((directory / PIPELINE_FILE).read_text())
         if has_numpy_export(directory):
             estimator = NumpyBeyonder.load(directory)
-        else:
+        else:  # saved before the NumPy export existed
+            require_extra(f"{directory} (a Keras model without network.npz)", ("tensorflow", "keras"))
             from beyonder.selector.estimator import Beyonder
 
             estimator = Beyonder.load(directory)
@@ -167,9 +170,10 @@ class Recommender:
             for i, c in enumerate(frame.columns)
         ]
         try:
-            cleaned, _ = clean_dataset(data, self.cleaning)
+            cleaned, report = clean_dataset(data, self.cleaning)
         except ValueError as exc:
             raise RecommendError(str(exc).replace(f"'{TARGET}'", repr(column))) from None
+        warn_caps(report, self.cleaning)  # columns or levels over the caps: a CapWarning each
         return cleaned
 
     def _draw(self, cleaned: pd.DataFrame, name: str, n: int | None) -> list[pd.DataFrame]:
@@ -194,6 +198,7 @@ class Recommender:
         time_budget: float | None = None,
         verify: int = 0,
         dask_address: str | None = None,
+        metric: str = DEFAULT_METRIC,
     ) -> pd.DataFrame:
         """Ranked table: classifier, predicted accuracy, spread, its calibrated interval
         (``accuracy_low``/``_high``, NaN for an uncalibrated model), predicted fit time per
@@ -204,12 +209,16 @@ class Recommender:
         ``left_out``. ``verify`` K: the top K ranked are cross-validated on one sample of the
         table (``decisions.verify_top``, on Dask at ``dask_address`` or
         ``$BEYONDER_DASK_ADDRESS`` when set) and come first, by measured accuracy.
+        ``metric`` (``labels.metrics.METRICS``): rank by the model's prediction of that metric
+        instead (column ``predicted_<metric>``; a classifier that cannot have it, e.g. log loss
+        without probabilities, ranks last with the reason in ``metric_note``).
         Raises ``RecommendError`` for bad input."""
         n_classifiers = len(self.estimator.config.classifiers)
         try:
             budget = decisions.check_budget(time_budget)
             k = decisions.check_verify(verify, n_classifiers)
-        except decisions.DecisionError as exc:
+            metric = self.check_metric(metric)
+        except (decisions.DecisionError, MetricError) as exc:
             raise RecommendError(str(exc)) from None
         cleaned = self.clean(frame, target)
         samples = self._draw(cleaned, "input", None)
@@ -246,7 +255,14 @@ class Recommender:
             by_name = {s["classifier"]: s for s in suggestions}
             for column, key in zip(REGULARISATION_COLUMNS, ("suggested_C", "predicted_accuracy", "predicted_accuracy_default"), strict=True):
                 table[column] = [_nan(by_name[c][key]) if c in by_name else np.nan for c in classifiers]
-        table = table.sort_values("predicted_accuracy", ascending=False, kind="stable")
+        order = "predicted_accuracy"
+        if metric != DEFAULT_METRIC:
+            order = f"predicted_{metric}"
+            values = out["scores"][:, config.metrics.index(metric)].mean(axis=0)
+            notes = [unavailable(metric, c) or "" for c in classifiers]
+            table[order] = [np.nan if note else v for v, note in zip(values, notes, strict=True)]
+            table["metric_note"] = notes
+        table = table.sort_values(order, ascending=False, kind="stable", na_position="last")
         table.insert(0, "rank", np.arange(1, len(table) + 1))
         table = table.reset_index(drop=True)
         left_out: list[dict[str, Any]] = []
@@ -255,7 +271,7 @@ class Recommender:
             table, dropped, left_out = decisions.apply_budget(table, budget)
         close = decisions.too_close_to_call(table)
         if k:
-            table = self._verify(table, samples[0], min(k, len(table)), dask_address)
+            table = self._verify(table, samples[0], min(k, len(table)), dask_address, metric)
         if budget is not None:
             table["left_out"] = ""
             dropped = dropped.assign(rank=0, left_out=[r["reason"] for r in left_out])
@@ -270,13 +286,24 @@ class Recommender:
                 "verified": int(k),
                 "table_rows": table_rows,
                 "regularisation": suggestions,
+                "metric": metric,
             }
         )
         return table
 
-    def _verify(self, table: pd.DataFrame, sample: pd.DataFrame, k: int, address: str | None) -> pd.DataFrame:
-        """The top ``k`` rows cross-validated on ``sample``, first and ranked by measured
-        accuracy (a failed CV sorts last among them), then the others by prediction."""
+    def check_metric(self, metric: str) -> str:
+        """``metric`` if this model can rank by it: accuracy, or a metric it has a head for."""
+        check_metric(metric)
+        known = [DEFAULT_METRIC, *self.estimator.config.metrics]
+        if metric not in known:
+            raise MetricError(f"this model predicts no {metric} (it predicts: {', '.join(known)})")
+        return metric
+
+    def _verify(
+        self, table: pd.DataFrame, sample: pd.DataFrame, k: int, address: str | None, metric: str = DEFAULT_METRIC
+    ) -> pd.DataFrame:
+        """The top ``k`` rows cross-validated on ``sample``, first and ranked by the measured
+        ``metric`` (a failed CV sorts last among them), then the others by prediction."""
         top = table["classifier"].iloc[:k].tolist()
         records = {
             r["classifier"]: r
@@ -291,9 +318,11 @@ class Recommender:
             (records[c]["fit_time"] + records[c]["predict_time"]) * records[c]["n_folds"] if c in records else np.nan
             for c in table["classifier"]
         ]
-        verified = table.iloc[:k].sort_values(
-            ["measured_accuracy", "predicted_accuracy"], ascending=False, kind="stable", na_position="last"
-        )
+        by = ["measured_accuracy", "predicted_accuracy"]
+        if metric != DEFAULT_METRIC:
+            table[f"measured_{metric}"] = [_nan(records[c].get(metric)) if c in records else np.nan for c in table["classifier"]]
+            by = [f"measured_{metric}", f"predicted_{metric}"]
+        verified = table.iloc[:k].sort_values(by, ascending=False, kind="stable", na_position="last")
         table = pd.concat([verified, table.iloc[k:]], ignore_index=True)
         table["rank"] = np.arange(1, len(table) + 1)
         return table
@@ -369,6 +398,7 @@ def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: boo
         found = registered_artifact(str(model), registry, MODEL_ARTIFACT) if registry else None
         loaded = _from_artifact(found)
         if loaded is None:
+            require_extra(f"loading {model} (not a local SQLite registry)", ("mlflow",))
             import mlflow
 
             if registry:
@@ -391,6 +421,7 @@ def _from_artifact(folder: Path | None) -> Recommender | None:
 
 
 def _from_pyfunc(uri: str) -> Recommender:
+    require_extra(f"loading {uri} through MLflow", ("mlflow",))
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -431,6 +462,7 @@ def recommend(
     time_budget: float | None = None,
     verify: int = 0,
     dask_address: str | None = None,
+    metric: str = DEFAULT_METRIC,
 ) -> pd.DataFrame:
     """Rank the model's classifier portfolio for a table (a DataFrame or a CSV/ARFF/Parquet
     path) whose class column is ``target`` (default ``class``; an ARFF file's own class
@@ -462,7 +494,9 @@ def recommend(
     else:
         frame, column = read_table(data, target)
     recommender = load_recommender(model)
-    table = recommender.predict(frame, column, time_budget=time_budget, verify=verify, dask_address=dask_address)
+    table = recommender.predict(
+        frame, column, time_budget=time_budget, verify=verify, dask_address=dask_address, metric=metric
+    )
     table.attrs.update(
         {
             "best_svm_kernel": best_svm_kernel(table),
@@ -487,12 +521,13 @@ def as_json(table: pd.DataFrame) -> dict[str, Any]:
         "time_budget": table.attrs.get("time_budget"),
         "left_out": table.attrs.get("left_out", []),
         "verified": table.attrs.get("verified", 0),
+        "metric": table.attrs.get("metric", DEFAULT_METRIC),
         "regularisation": [
             {k: {c: _json_value(a) for c, a in v.items()} if isinstance(v, dict) else _json_value(v) for k, v in s.items()}
             for s in table.attrs.get("regularisation", [])
         ],
         "ranking": [
-            {k: _json_value(v) for k, v in r.items() if k != "left_out" or v}
+            {k: _json_value(v) for k, v in r.items() if k not in ("left_out", "metric_note") or v}
             for r in table.to_dict("records")
         ],
     }

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 
 from beyonder import tracking
@@ -96,7 +97,10 @@ def train_and_log(
     train, val = data.train, data.val
     tracking.configure(layout.root)
     with mlflow.start_run(run_name="train") as run:
-        mlflow.log_params({f"train.{k}": v for k, v in vars(config).items() if k not in ("classifiers", "tuned", "grid")})
+        mlflow.log_params(
+            {f"train.{k}": v for k, v in vars(config).items() if k not in ("classifiers", "tuned", "grid", "metrics")}
+        )
+        mlflow.log_param("train.metrics", ",".join(config.metrics))
         if config.tuned:
             mlflow.log_params({"regularisation.classifiers": ",".join(config.tuned),
                                "regularisation.grid": ",".join(f"{c:g}" for c in config.grid)})  # fmt: skip
@@ -113,9 +117,10 @@ def train_and_log(
             encoded[0],
             train.accuracy,
             train.fit_time,
-            validation=(encoded[1], val.accuracy, val.fit_time, val.curves),
+            validation=(encoded[1], val.accuracy, val.fit_time, val.curves, val.metric_scores(config.metrics)),
             callbacks=[EpochLogger(), EpochProgress(log, config.epochs)],
             curves=train.curves,
+            scores=train.metric_scores(config.metrics),
         )
         boot = (val.index["kind"] == "bootstrap").to_numpy()
         scale = validation_scale(
@@ -131,6 +136,8 @@ def train_and_log(
             "epochs": len(history.get("loss", [])),
             "train_loss": history["loss"][-1],
             "val_loss": min(history["val_loss"]) if history.get("val_loss") else None,
+            # the epoch whose weights early stopping kept: what a refit on every family trains for
+            "best_epoch": int(np.argmin(history["val_loss"])) + 1 if history.get("val_loss") else len(history.get("loss", [])),
             "train_samples": len(train.index),
             "val_samples": len(val.index),
         }
