@@ -351,34 +351,57 @@ class EvaluateParams:
 
 
 @dataclass
-class ImputeParams:
-    """The masked-cell imputer (``beyonder/imputer/imputation.py``): ``ImputerConfig``'s fields but the
-    seed (the top-level one), plus what the ``imputer`` stage reads."""
+class ImputerParams:
+    """The masked-cell imputer's network, training and prediction (``beyonder/imputer/``):
+    the ``impute`` section but the stage's own keys; ``ImputerConfig`` extends it with the
+    seed, and is saved beside the weights."""
 
-    folders: list[str] | None = None
-    """Tables to train on; None: ``ingest.local.folders``."""
     rows: int = 64
+    """Rows x features of a training view."""
     features: int = 16
     levels: int = 16
+    """Levels per categorical column the head scores (rarer ones: not predicted)."""
     dim: int = 32
     heads: int = 4
     blocks: int = 2
     dropout: float = 0.0
     epochs: int = 16
     views_per_table: int = 6
+    """Training views (random rows, columns and mask) drawn per table per epoch."""
     batch_size: int = 16
     learning_rate: float = 0.002
     mask_min: float = 0.05
+    """Share of cells hidden in a training view: uniform in [mask_min, mask_max]."""
     mask_max: float = 0.5
     mnar_share: float = 0.25
+    """Of the training masks, the share that is missing-not-at-random."""
     max_table_rows: int = 2000
+    """Rows kept of each training table (a random subset)."""
     predict_rows: int = 256
+    """Rows of a prediction view (the network reads any number of rows)."""
     context_rows: int = 128
+    """Rows every chunk of a larger table sees (and that a fitted ``BeyonderImputer`` keeps)."""
     views: int = 2
+    """Prediction passes averaged."""
     patience: int = 3
+
+
+@dataclass
+class ImputeParams(ImputerParams):
+    """The ``impute`` section: the imputer (``ImputerParams``) plus what the ``imputer`` stage
+    reads."""
+
+    folders: list[str] | None = None
+    """Tables to train on; None: ``ingest.local.folders``."""
     score_tables: int = 12
+    """Validation tables scored for ``metrics/imputer.json``."""
     score_rows: int = 300
     score_pattern: str = "mcar20"
+    """Which cells are hidden in the scored tables (``beyonder.imputer.scores.hide``)."""
+
+    def imputer(self) -> dict[str, Any]:
+        """The ``ImputerParams`` fields (what ``ImputerConfig`` takes but the seed)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(ImputerParams)}
 
 
 @dataclass

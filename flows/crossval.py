@@ -24,6 +24,7 @@ from beyonder.evaluation.crossval import (
     summary,
     train_test,
 )
+from beyonder.evaluation.variants import Variant
 from beyonder.evaluation.workspaces import (
     Corpora,
     cached_meta_features,
@@ -99,7 +100,7 @@ def crossval_flow(
     methods: tuple[str, ...] = METHODS,
     pretrain_corpus: str | None = None,
     seeds: int = 1,
-    variants: dict[str, dict] | None = None,
+    variants: list[Variant] | None = None,
 ) -> dict:
     logger = get_run_logger()
     params = load_params(params_path)
@@ -114,7 +115,7 @@ def crossval_flow(
         start = pretrain(workspace(pretrain_corpus), config, log=logger.info)
     settings = RunSettings(
         methods, **params.evaluate.scoring(seed), log=logger.info, start=start, seeds=seeds,
-        variants=variants, budgets=tuple(params.evaluate.time_budgets),
+        variants=tuple(variants or ()), budgets=tuple(params.evaluate.time_budgets),
     )  # fmt: skip
     if corpus:
         ws = workspace(corpus)
@@ -128,7 +129,7 @@ def crossval_flow(
     if pretrain_corpus:
         setting["pretrain_corpus"] = str(pretrain_corpus)
     if variants:
-        setting["variants"] = json.dumps(variants, sort_keys=True)
+        setting["variants"] = json.dumps({v.name: v.settings() for v in variants}, sort_keys=True)
     result = {**setting, **summary(report)}
     if json_path:
         write_json(result, Path(json_path))

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from test_crossval import CONFIG, _workspace
 
-from beyonder.evaluation.crossval import _fit_beyonder, predict_fold
+from beyonder.evaluation.crossval import RunSettings, _fit_beyonder, predict_fold
+from beyonder.evaluation.variants import Variant
 from beyonder.schema import TARGET
 from beyonder.selector import cell_pretraining as cp
 from beyonder.selector.encoding import encode_sample
@@ -79,11 +80,11 @@ def test_a_selector_starts_from_the_pretrained_encoder_and_can_keep_it_frozen() 
     assert est.model_.get_layer("pool_features").trainable
     lines: list[str] = []
     datasets = set(ws.original.index["dataset"])
-    preds, _ = predict_fold(
-        ws, datasets - {"d5"}, ws, {"d5"}, CONFIG, ("beyonder",), log=lines.append,
-        variants={"cells": {"pretrain": "cells", "pretrain_epochs": 1, "finetune": "heads"}},
-    )  # fmt: skip
+    variant = Variant("cells", pretrain="cells", pretrain_epochs=1, finetune="heads")
+    preds = predict_fold(
+        ws, datasets - {"d5"}, ws, {"d5"}, CONFIG, RunSettings(("beyonder",), log=lines.append, variants=(variant,))
+    ).predictions
     assert preds["beyonder_cells"].shape == preds["beyonder"].shape
     assert any("masked-cell loss" in line for line in lines)
     with pytest.raises(ValueError, match="pretrain must be 'cells'"):
-        predict_fold(ws, datasets - {"d5"}, ws, {"d5"}, CONFIG, ("beyonder",), variants={"x": {"pretrain": "bert"}})
+        Variant("x", pretrain="bert")

@@ -26,6 +26,7 @@ from beyonder.evaluation.crossval import (
     summary,
     train_test,
 )
+from beyonder.evaluation.variants import Variant, parse_variants
 from beyonder.params import LocalSource, SampleParams, load_params, parse_params
 from beyonder.schema import ROW_ID, TARGET
 from beyonder.selector.corpus import Corpus
@@ -36,6 +37,10 @@ CLASSIFIERS = ["logreg", "knn", "random_forest", "svm_rbf"]
 CONFIG = BeyonderConfig(
     classifiers=CLASSIFIERS, dim=8, heads=2, blocks=1, inducing=4, epochs=1, batch_size=8, views=2
 )
+
+
+def quiet(_: str) -> None:
+    """A ``RunSettings.log`` that prints nothing."""
 
 
 def _table(seed: int, linear: bool, n: int = 80) -> pd.DataFrame:
@@ -105,18 +110,16 @@ def test_pretrained_weights_start_the_fine_tuning() -> None:
     """``pretrain`` on one corpus gives weights that ``train_test`` fine-tunes from (zero-shot
     and fine-tuned ablations)."""
     synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(4, 1, prefix="real", seed=2)
-    start = pretrain(synthetic, CONFIG, log=lambda _: None)
+    start = pretrain(synthetic, CONFIG, log=quiet)
     assert len(start) > 0 and all(np.isfinite(w).all() for w in start)
-    tuned = train_test(synthetic, real, CONFIG, RunSettings(("beyonder",), n_boot=20, start=start, log=lambda _: None))
+    tuned = train_test(synthetic, real, CONFIG, RunSettings(("beyonder",), n_boot=20, start=start, log=quiet))
     assert tuned["methods"]["beyonder"]["mean_regret"] >= 0
     assert sorted(row["dataset"] for row in tuned["per_dataset"]) == [f"real{i}" for i in range(4)]
 
     def beyonder(start: list[np.ndarray] | None) -> np.ndarray:
         sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
-        preds, _ = predict_fold(
-            synthetic, sets[0], real, sets[1], CONFIG, ("beyonder",), log=lambda _: None, start=start
-        )
-        return preds["beyonder"]
+        fold = predict_fold(synthetic, sets[0], real, sets[1], CONFIG, RunSettings(("beyonder",), log=quiet, start=start))
+        return fold.predictions["beyonder"]
 
     # Training is seeded (tests/test_repeatability.py), so fine-tuning the same network from
     # other weights gives other predictions only if it really starts from the weights given.
@@ -132,7 +135,7 @@ def test_heads_only_fine_tuning_keeps_the_pretrained_encoder() -> None:
     from beyonder.selector.finetune import HEAD_LAYERS
 
     synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(5, 1, prefix="real", seed=2)
-    start = pretrain(synthetic, CONFIG, log=lambda _: None)
+    start = pretrain(synthetic, CONFIG, log=quiet)
     reference = new_network(CONFIG)
     reference.set_weights(start)
     est, _ = _fit_beyonder(real, real.original, CONFIG, 0, 0.2, lambda _: None, start, heads_only=True)
@@ -144,21 +147,18 @@ def test_heads_only_fine_tuning_keeps_the_pretrained_encoder() -> None:
     assert moved and moved <= set(HEAD_LAYERS)
 
     sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
-    variants = {"fresh": {"finetune": "none"}, "heads": {"finetune": "heads"}}
-    preds, _ = predict_fold(
-        synthetic, sets[0], real, sets[1], CONFIG, ("beyonder",), log=lambda _: None, start=start, variants=variants
-    )
-    plain, _ = predict_fold(
-        synthetic, sets[0], real, sets[1], CONFIG, ("beyonder", "landmark_ridge"), log=lambda _: None
-    )
+    variants = (Variant("fresh", finetune="none"), Variant("heads", finetune="heads"))
+    preds = predict_fold(
+        synthetic, sets[0], real, sets[1], CONFIG, RunSettings(("beyonder",), log=quiet, start=start, variants=variants)
+    ).predictions
+    plain = predict_fold(
+        synthetic, sets[0], real, sets[1], CONFIG, RunSettings(("beyonder", "landmark_ridge"), log=quiet)
+    ).predictions
     np.testing.assert_allclose(preds["beyonder_fresh"], plain["beyonder"], atol=1e-6)
     np.testing.assert_allclose(plain["beyonder_ridge_mean"], (plain["beyonder"] + plain["landmark_ridge"]) / 2)
     assert np.abs(preds["beyonder_heads"] - preds["beyonder"]).max() > 1e-4
     with pytest.raises(ValueError, match="finetune must be one of"):
-        predict_fold(
-            synthetic, sets[0], real, sets[1], CONFIG, ("beyonder",), log=lambda _: None, start=start,
-            variants={"bad": {"finetune": "last"}},
-        )  # fmt: skip
+        Variant("bad", finetune="last")
 
 
 def test_extra_seeds_are_scored_alone_and_averaged() -> None:
@@ -166,9 +166,8 @@ def test_extra_seeds_are_scored_alone_and_averaged() -> None:
     the first (``beyonder_ensemble``); the first is the plain ``beyonder``."""
     train, test = _workspace(6, 1, prefix="tr", seed=3), _workspace(4, 1, prefix="te", seed=4)
     train_sets, test_sets = set(train.original.index["dataset"]), set(test.original.index["dataset"])
-    preds, train_means = predict_fold(
-        train, train_sets, test, test_sets, CONFIG, ("beyonder",), log=lambda _: None, seeds=2
-    )
+    fold = predict_fold(train, train_sets, test, test_sets, CONFIG, RunSettings(("beyonder",), log=quiet, seeds=2))
+    preds, train_means = fold.predictions, fold.train_means
     members = [preds["beyonder"], preds["beyonder_seed1"]]
     assert members[0].shape == (4, len(CLASSIFIERS))
     assert not np.array_equal(members[0], members[1])
@@ -178,7 +177,7 @@ def test_extra_seeds_are_scored_alone_and_averaged() -> None:
         sbs_pick = np.argmax(train_means)
         assert np.all((cautious_picks == np.argmax(member, axis=1)) | (cautious_picks == sbs_pick))
     with pytest.raises(ValueError, match="seeds"):
-        predict_fold(train, train_sets, test, test_sets, CONFIG, ("beyonder",), log=lambda _: None, seeds=0)
+        RunSettings(("beyonder",), log=quiet, seeds=0)
 
 
 def test_cautious_selection_falls_back_on_the_sbs_below_the_margin() -> None:
@@ -307,10 +306,11 @@ def test_variants_are_trained_on_the_same_folds_and_scored_side_by_side() -> Non
         groups={f"d{i}": "first" if i < 4 else "second" for i in range(8)},
     )
     lines: list[str] = []
-    preds, _ = predict_fold(
-        ws, {f"d{i}" for i in range(6)}, ws, {"d6", "d7"}, CONFIG, ("beyonder",),
-        log=lines.append, variants={"narrow": {"rows": 16}, "first_only": {"train_groups": ["first"]}},
-    )  # fmt: skip
+    variants = (Variant("narrow", {"rows": 16}), Variant("first_only", train_groups=("first",)))
+    preds = predict_fold(
+        ws, {f"d{i}" for i in range(6)}, ws, {"d6", "d7"}, CONFIG,
+        RunSettings(("beyonder",), log=lines.append, variants=variants),
+    ).predictions  # fmt: skip
     assert {"beyonder", "beyonder_narrow", "beyonder_first_only"} <= set(preds)
     assert preds["beyonder_narrow"].shape == preds["beyonder"].shape == (2, len(CLASSIFIERS))
     sizes = [line for line in lines if "training samples" in line]
@@ -324,15 +324,38 @@ def test_a_variant_with_the_second_members_seed_offset_is_that_member() -> None:
     """``seed_offset=SEED_STRIDE`` (``--variant NAME seed_offset=1000``) trains a variant with
     the seed of ``--seeds``' second member in every fold, so a changed setting can be paired seed
     by seed: with no other change it is that member, prediction for prediction."""
-    from beyonder.cli import parse_variants
     from beyonder.evaluation.crossval import SEED_STRIDE
 
     variants = parse_variants([["again", f"seed_offset={SEED_STRIDE}"]])
-    assert variants == {"again": {"seed_offset": SEED_STRIDE}}
+    assert variants == [Variant("again", seed_offset=SEED_STRIDE)]
     ws = _workspace(n_datasets=6, per_dataset=1)
-    preds, _ = predict_fold(
-        ws, {f"d{i}" for i in range(5)}, ws, {"d5"}, CONFIG, ("beyonder",), log=lambda _: None, seeds=2,
-        variants=variants,
-    )  # fmt: skip
+    preds = predict_fold(
+        ws, {f"d{i}" for i in range(5)}, ws, {"d5"}, CONFIG,
+        RunSettings(("beyonder",), log=quiet, seeds=2, variants=variants),
+    ).predictions  # fmt: skip
     np.testing.assert_allclose(preds["beyonder_again"], preds["beyonder_seed1"], atol=1e-6)
     assert not np.allclose(preds["beyonder_again"], preds["beyonder"], atol=1e-6)
+
+
+def test_variants_are_parsed_and_checked_in_one_place() -> None:
+    """``--variant NAME KEY=VALUE ...``: train settings and the variant's own settings, typed
+    as YAML scalars (lists comma-separated); a typo, a bad value or a repeated name is one
+    line before any training; the report names only what sets a variant apart."""
+    wide, uci = parse_variants([["wide", "rows=128", "dropout=0"], ["uci", "train_groups=uci,statlib", "finetune=heads"]])
+    assert wide == Variant("wide", {"rows": 128, "dropout": 0})
+    assert uci.train_groups == ("uci", "statlib") and uci.finetune == "heads"
+    assert uci.settings() == {"train_groups": ["uci", "statlib"], "finetune": "heads"}
+    assert wide.config(CONFIG).rows == 128 and Variant("s", seed_offset=7).config(CONFIG).seed == CONFIG.seed + 7
+    for specs, message in (
+        ([["x", "epoch=3"]], "--variant x: 'epoch=3' is not KEY=VALUE with a train setting"),
+        ([["x", "rows"]], "--variant x: 'rows' is not KEY=VALUE"),
+        ([["x", "finetune=last"]], "variant x: finetune must be one of"),
+        ([["x", "pretrain_epochs=0"]], "variant x: pretrain_epochs must be at least 1"),
+        ([["x", "rows=8"], ["x", "rows=16"]], "--variant x: given more than once"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            parse_variants(specs)
+    with pytest.raises(ValueError, match="'epoch' is not a train setting"):
+        Variant("x", {"epoch": 3})
+    with pytest.raises(ValueError, match="unknown method 'ridge'"):
+        RunSettings(("beyonder", "ridge"))

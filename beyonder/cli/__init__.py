@@ -151,38 +151,15 @@ def ship_run_labels(params_path: str, root: str, out: str | None) -> dict:
     return ship_labels(keys, label_cache(params, root), Path(root) / target)
 
 
-def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
-    """``[["wide", "rows=128"], ["uci_only", "train_groups=uci"]]`` -> ``{"wide": {"rows":
-    128}, "uci_only": {"train_groups": ["uci"]}}``; values are read as YAML scalars, and
-    ``train_groups`` and ``train_kinds`` as comma-separated lists, ``seed_offset`` as an int.
-    Unknown train settings are refused here, with the key named, before hours of labelling and training."""
-    from dataclasses import fields
-
-    import yaml
-
-    from beyonder.selector.inference import BeyonderConfig
-
-    lists = {"train_groups", "train_kinds"}
-    known = {f.name for f in fields(BeyonderConfig)} | lists | {"finetune", "seed_offset", "pretrain", "pretrain_epochs"}
-    variants: dict[str, dict] = {}
-    for name, *pairs in specs:
-        settings: dict = {}
-        for pair in pairs:
-            key, sep, value = pair.partition("=")
-            if not sep or key not in known:
-                raise ValueError(f"--variant {name}: {pair!r} is not KEY=VALUE with a train setting")
-            settings[key] = value.split(",") if key in lists else yaml.safe_load(value)
-        variants[name] = settings
-    return variants
-
-
 def run_crossval(args: argparse.Namespace) -> dict:
     """``beyonder evaluate --corpus DIR`` or ``--train-corpus A --test-corpus B``."""
+    from beyonder.evaluation.variants import parse_variants
     from beyonder.params import load_params
     from beyonder.quiet import quiet_environment
 
     if not args.corpus and not (args.train_corpus and args.test_corpus):
         raise ValueError("give --corpus DIR, or both --train-corpus and --test-corpus")
+    variants = parse_variants(args.variant or [])  # refused here, before hours of training
     load_params(args.params)
     quiet_environment()
     load_flows(args.root)
@@ -200,7 +177,7 @@ def run_crossval(args: argparse.Namespace) -> dict:
             methods=tuple(m for m in args.methods.split(",") if m),
             pretrain_corpus=args.pretrain_corpus,
             seeds=args.seeds,
-            variants=parse_variants(args.variant or []),
+            variants=variants,
         )
     return {"n_datasets": result["n_datasets"], "methods": result["methods"]}
 

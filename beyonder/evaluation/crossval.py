@@ -12,6 +12,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from beyonder.evaluation.metrics import (
     spearman_rows,
     svm_task,
 )
+from beyonder.evaluation.variants import Variant
 from beyonder.params import EvaluateParams
 from beyonder.selector import cell_pretraining
 from beyonder.selector.baselines import (
@@ -129,10 +131,6 @@ def _fit_beyonder(
     return est, val
 
 
-FINETUNE = ("all", "heads", "none")
-"""What a variant does with pretrained weights (``--pretrain-corpus``): fine-tune all layers,
-the heads only, or ignore them and start fresh."""
-
 MARGINS = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, np.inf)
 """Predicted accuracy gains over the SBS's pick that ``choose_margin`` tries."""
 
@@ -173,171 +171,283 @@ def pretrain(
     return est.model_.get_weights()
 
 
+@dataclass
+class RunSettings:
+    """What a comparison (``cross_validate``, ``train_test``) keeps alike on every fold: the
+    methods compared (``METHODS``); how they are scored (``tie_tolerance``, ``n_boot`` and
+    ``seed`` of ``beyonder.evaluation.metrics``; the defaults are ``params.yaml``'s
+    ``evaluate``); how Beyonder trains (``start``: pretrained weights it fine-tunes from, see
+    ``pretrain``; ``seeds`` > 1: also train it with ``seeds - 1`` more seeds, ``beyonder_seed1``,
+    ..., and average them all, ``beyonder_ensemble``, to tell seed noise from real change;
+    ``variants``: ablations on the same folds and truth, ``beyonder_<name>`` each, see
+    ``Variant``; ``val_fraction``: of the training datasets that stop it early); and where
+    progress lines go (``log``). ``seed`` also seeds the baselines of a fold
+    (``cross_validate`` moves it by one per fold)."""
+
+    methods: tuple[str, ...] = METHODS
+    tie_tolerance: float = EvaluateParams.tie_tolerance
+    n_boot: int = EvaluateParams.n_boot
+    seed: int = 0
+    log: Callable[[str], None] = print
+    start: list[np.ndarray] | None = None
+    seeds: int = 1
+    variants: tuple[Variant, ...] = ()
+    budgets: tuple[float, ...] = tuple(EvaluateParams().time_budgets)
+    """Time budgets (seconds per fold fit on a sample) the decisions report scores."""
+    val_fraction: float = 0.15
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be at least 1, got {self.seeds}")
+        unknown = sorted(set(self.methods) - set(METHOD_FITS))
+        if unknown:
+            raise ValueError(f"unknown method {unknown[0]!r} (known: {', '.join(METHODS)})")
+        self.variants = tuple(self.variants or ())
+
+    def scoring(self) -> tuple[float, int, int]:
+        """``score``'s last three arguments."""
+        return self.tie_tolerance, self.n_boot, self.seed
+
+
+@dataclass
+class Fold:
+    """One fold's data, as every method sees it: ``train`` (the training datasets' samples,
+    their noisy copies and derived tasks, and the extra synthetic datasets, labelled ones only)
+    for Beyonder, ``original_train`` (the training datasets' own samples) for the baselines and
+    the SBS (``train_means``: its mean labels per classifier), ``test`` (the test datasets'
+    own samples) to predict."""
+
+    train_ws: Workspace
+    test_ws: Workspace
+    train: Corpus
+    original_train: Corpus
+    test: Corpus
+    train_means: np.ndarray
+
+    @classmethod
+    def split(cls, train_ws: Workspace, train_datasets: set[str], test_ws: Workspace, test_datasets: set[str]) -> Fold:
+        pool = _concat(train_ws.original, train_ws.augmented)
+        keep = _training_rows(pool, train_datasets) & ~np.all(np.isnan(pool.accuracy), axis=1)
+        original_train = train_ws.original.subset(_rows(train_ws.original, train_datasets, True))
+        test = test_ws.original.subset(_rows(test_ws.original, test_datasets, True))
+        train_means = np.nanmean(per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0)
+        return cls(train_ws, test_ws, pool.subset(keep), original_train, test, train_means)
+
+    @property
+    def sbs_index(self) -> int:
+        return int(np.nanargmax(self.train_means))
+
+    def train_encoded(self, corpus: Corpus | None = None) -> list[EncodedSample]:
+        """Encodings of ``corpus``'s samples (default: ``original_train``) from the training workspace."""
+        corpus = self.original_train if corpus is None else corpus
+        return [self.train_ws.encoded[s] for s in corpus.index["sample_id"]]
+
+    @cached_property
+    def test_encoded(self) -> list[EncodedSample]:
+        return [self.test_ws.encoded[s] for s in self.test.index["sample_id"]]
+
+    @cached_property
+    def meta(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pymfe meta-features of the training and test samples, on the training columns."""
+        X_train, columns = meta_matrix([self.train_ws.meta[s] for s in self.original_train.index["sample_id"]])
+        X_test, _ = meta_matrix([self.test_ws.meta[s] for s in self.test.index["sample_id"]], columns)
+        return X_train, X_test
+
+    def train_dataset_names(self) -> np.ndarray:
+        return self.original_train.index["dataset"].to_numpy()
+
+
+@dataclass
+class MethodResult:
+    """What a method gives for a fold's test samples: ``predictions`` (accuracy per sample x
+    classifier) under each name it reports (``beyonder``, ``beyonder_cautious``, ...),
+    ``curves`` (predicted C curves, for the regularisation report) and ``decisions``
+    (``decision_details``: what the decision metrics need beyond accuracies)."""
+
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    decisions: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, other: MethodResult) -> MethodResult:
+        """``other``'s entries after this result's (names stay in the order they came)."""
+        self.predictions.update(other.predictions)
+        self.curves.update(other.curves)
+        self.decisions.update(other.decisions)
+        return self
+
+
+@dataclass
+class FoldResult:
+    """``predict_fold``'s answer: every method's ``predictions`` of the test samples, the SBS's
+    ``train_means``, and the ``details`` the decision and regularisation reports pool over
+    folds (empty when no method gave any)."""
+
+    predictions: dict[str, np.ndarray]
+    train_means: np.ndarray
+    details: dict[str, Any]
+
+
+def _beyonder(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """Beyonder (one member per seed, each also behind ``cautious`` selection), its seed
+    ensemble, the variants, the one-view ablation and its embedding's nearest datasets."""
+    result, members = MethodResult(), []
+    for m in range(settings.seeds):  # same data, same validation split: only the seed differs
+        est, member = _beyonder_member(fold, config, settings, m)
+        members.append(member.predictions["beyonder" if m == 0 else f"beyonder_seed{m}"])
+        result.add(member)
+        if m == 0:
+            first = est
+    if settings.seeds > 1:
+        result.predictions["beyonder_ensemble"] = np.mean(members, axis=0)
+    result.add(_variants(fold, config, settings))
+    if config.views > 1:  # the test-time ensembling ablation, at no training cost
+        result.predictions["beyonder_1view"] = first.predict(fold.test_encoded, views=1)["accuracy"]
+    # the learned embedding as meta-features for the nearest-datasets rule
+    knn = NearestDatasets(k=5).fit(
+        first.embed(fold.train_encoded()), fold.original_train.accuracy, fold.train_dataset_names()
+    )
+    result.predictions["beyonder_knn"] = knn.predict(first.embed(fold.test_encoded))
+    return result
+
+
+def _beyonder_member(fold: Fold, config: BeyonderConfig, settings: RunSettings, m: int) -> tuple[Beyonder, MethodResult]:
+    """The ``m``-th seed's Beyonder (``SEED_STRIDE`` apart) and its predictions, plain and
+    cautious: it leaves the SBS's pick only for a predicted gain that paid off on its
+    validation samples (``choose_margin``). The first member also gives the decision details
+    and the predicted C curves."""
+    name = "beyonder" if m == 0 else f"beyonder_seed{m}"
+    member_config = replace(config, seed=config.seed + SEED_STRIDE * m)
+    est, val = _fit_beyonder(
+        fold.train_ws, fold.train, member_config, settings.seed, settings.val_fraction, settings.log, settings.start
+    )
+    output = est.predict(fold.test_encoded)
+    margin, val_out = np.inf, None
+    if len(val.index):
+        val_out = est.predict(fold.train_encoded(val))
+        margin = choose_margin(val_out["accuracy"], val.accuracy, fold.sbs_index)
+    settings.log(f"  {name}_cautious: leaves the SBS's pick for a predicted gain over {margin:.4f}")
+    result = MethodResult({name: output["accuracy"], f"{name}_cautious": cautious(output["accuracy"], fold.sbs_index, margin)})
+    if m == 0:
+        result.decisions = decision_details(fold, output, val, val_out)
+        if "curve" in output:
+            result.curves["beyonder"] = output["curve"]
+    return est, result
+
+
+def _variants(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """Each of ``settings.variants`` trained on the fold (``beyonder_<name>``); variants that
+    differ only after masked-cell pre-training share one pre-trained encoder."""
+    result = MethodResult()
+    encoders: dict[tuple, dict[str, list[np.ndarray]]] = {}
+    for variant in settings.variants:
+        subset = fold.train
+        if variant.train_groups is not None:
+            wanted = {d for d, g in fold.train_ws.groups.items() if g in set(variant.train_groups)}
+            subset = subset.subset(_training_rows(subset, wanted))
+        if variant.train_kinds is not None:
+            subset = subset.subset(subset.index["kind"].isin(variant.train_kinds).to_numpy())
+        settings.log(f"  beyonder_{variant.name}: {variant.settings()}")
+        variant_config = variant.config(config)
+        encoder = None
+        if variant.pretrain == "cells":  # the masked-cell objective on this fold's training tables
+            epochs = variant.pretrain_epochs or cell_pretraining.PRETRAIN_EPOCHS
+            key = (epochs, *(getattr(variant_config, k) for k in cell_pretraining.ENCODER_SETTINGS))
+            if key not in encoders:
+                encoders[key], losses = cell_pretraining.pretrain_encoder(fold.train_encoded(), variant_config, epochs)
+                settings.log(f"  beyonder_{variant.name}: masked-cell loss {losses['loss']:.4f} "
+                             f"(predicting zero: {losses['zero_prediction_loss']:.4f})")  # fmt: skip
+            encoder = encoders[key]
+        start = None if variant.finetune == "none" or encoder is not None else settings.start
+        est, _ = _fit_beyonder(
+            fold.train_ws, subset, variant_config, settings.seed, settings.val_fraction, settings.log, start,
+            heads_only=variant.finetune == "heads", encoder=encoder,
+        )  # fmt: skip
+        result.predictions[f"beyonder_{variant.name}"] = est.predict(fold.test_encoded)["accuracy"]
+    return result
+
+
+def _landmark_ridge(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """Beyonder's linear part alone (a ridge on its landmarkers and globals), on the same
+    targets; with regularisation labels, the C curves from the same features."""
+    targets = fold.original_train.dataset_means() if config.dataset_targets else fold.original_train
+    X_train = dataset_features(fold.train_encoded(), config)
+    X_test = dataset_features(fold.test_encoded, config)
+    result = MethodResult({"landmark_ridge": LandmarkRidge().fit(X_train, targets.accuracy).predict(X_test)})
+    if targets.curves is not None:
+        curve = LandmarkRidge().fit(X_train, targets.flat_curves()).predict(X_test)
+        result.curves["landmark_ridge"] = curve.reshape(len(fold.test.index), *targets.curves.shape[1:])
+    return result
+
+
+def _pymfe_rf(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """A random forest on the pymfe meta-features."""
+    X_train, X_test = fold.meta
+    rf = MetaFeatureForest(seed=settings.seed).fit(X_train, fold.original_train.accuracy)
+    return MethodResult({"pymfe_rf": rf.predict(X_test)})
+
+
+def _pymfe_knn(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """The nearest training datasets on the pymfe meta-features."""
+    X_train, X_test = fold.meta
+    knn = NearestDatasets(k=5).fit(X_train, fold.original_train.accuracy, fold.train_dataset_names())
+    return MethodResult({"pymfe_knn": knn.predict(X_test)})
+
+
+def _random(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """Uniform random scores: the floor every method must clear."""
+    return MethodResult({"random": np.random.default_rng(settings.seed).random(fold.test.accuracy.shape)})
+
+
+METHOD_FITS: dict[str, Callable[[Fold, BeyonderConfig, RunSettings], MethodResult]] = {
+    "beyonder": _beyonder,
+    "landmark_ridge": _landmark_ridge,
+    "pymfe_rf": _pymfe_rf,
+    "pymfe_knn": _pymfe_knn,
+    "random": _random,
+}
+"""Each method's fold: trains on a ``Fold``'s training side, predicts its test samples. Run in
+this order whatever the order of ``RunSettings.methods``."""
+
+COMBINED = {"beyonder_ridge_mean": ("beyonder", "landmark_ridge")}
+"""Averages of two methods' predictions, reported when both ran (after the second): does the
+deep part add anything once shrunk towards the linear?"""
+
+
 def predict_fold(
     train_ws: Workspace,
     train_datasets: set[str],
     test_ws: Workspace,
     test_datasets: set[str],
     config: BeyonderConfig,
-    methods: tuple[str, ...] = METHODS,
-    seed: int = 0,
-    val_fraction: float = 0.15,
-    log: Callable[[str], None] = print,
-    start: list[np.ndarray] | None = None,
-    seeds: int = 1,
-    variants: dict[str, dict[str, Any]] | None = None,
-    details: dict[str, Any] | None = None,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Train every method on ``train_datasets`` of ``train_ws``; predict the original samples of
-    ``test_datasets`` of ``test_ws``. Returns (predictions per method, SBS train means).
-    ``start``: pretrained weights that Beyonder fine-tunes from (see ``pretrain``).
-    ``seeds`` > 1: also train Beyonder with ``seeds - 1`` more seeds (``beyonder_seed1``, ...)
-    and average all of them (``beyonder_ensemble``), to tell seed noise from real change.
-    Each seed also comes as ``<name>_cautious``: the same model behind ``cautious`` selection,
-    its margin chosen on that model's validation samples.
-    ``variants``: ablations on the same folds and truth, ``beyonder_<name>`` each: overrides of
-    ``BeyonderConfig`` fields, ``train_groups`` (e.g. ``["uci"]``) to train only on the
-    datasets of those corpora (``Workspace.groups``), ``train_kinds`` (e.g. ``["bootstrap",
-    "noise"]``) to train only on those kinds of samples (leaving out derived tasks, say),
-    ``seed_offset`` to move the fold's seed (``SEED_STRIDE``: the seed of ``beyonder_seed1``),
-    ``pretrain="cells"`` (and ``pretrain_epochs``) to start from an encoder pre-trained on the
-    masked-cell objective over the fold's training samples (``cell_pretraining``; with
-    ``finetune="heads"`` that encoder stays frozen).
-    ``details``: a dict that, when given, receives what the decision metrics need beyond
-    accuracies (``decision_details``); an out-parameter, so callers that only rank keep the
-    two-value return."""
-    if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, got {seeds}")
-    for name, overrides in (variants or {}).items():  # before any training, not after hours of it
-        if overrides.get("finetune", "all") not in FINETUNE:
-            raise ValueError(f"variant {name}: finetune must be one of {FINETUNE}, got {overrides['finetune']!r}")
-        if overrides.get("pretrain", "cells") != "cells":
-            raise ValueError(f"variant {name}: pretrain must be 'cells' (masked-cell), got {overrides['pretrain']!r}")
-    pool = _concat(train_ws.original, train_ws.augmented)
-    keep = _training_rows(pool, train_datasets)
-    keep &= ~np.all(np.isnan(pool.accuracy), axis=1)
-    train = pool.subset(keep)
-    original_train = train_ws.original.subset(_rows(train_ws.original, train_datasets, True))
-    test = test_ws.original.subset(_rows(test_ws.original, test_datasets, True))
-    train_means = np.nanmean(per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0)
-    preds: dict[str, np.ndarray] = {}
-    curves: dict[str, np.ndarray] = {}  # predicted C curves of the test samples (regularisation heads)
-    if "beyonder" in methods:
-        encoded = [test_ws.encoded[s] for s in test.index["sample_id"]]
-        sbs_index = int(np.nanargmax(train_means))
-        members = []
-        for m in range(seeds):  # same data, same validation split: only the seed differs
-            name = "beyonder" if m == 0 else f"beyonder_seed{m}"
-            member_config = replace(config, seed=config.seed + SEED_STRIDE * m)
-            member, val = _fit_beyonder(train_ws, train, member_config, seed, val_fraction, log, start)
-            output = member.predict(encoded)
-            members.append(output["accuracy"])
-            preds[name] = members[-1]
-            # leave the SBS's pick only for a predicted gain that paid off on validation samples
-            margin = np.inf
-            if len(val.index):
-                val_out = member.predict([train_ws.encoded[s] for s in val.index["sample_id"]])
-                val_pred = val_out["accuracy"]
-                margin = choose_margin(val_pred, val.accuracy, sbs_index)
-            if m == 0 and details is not None:
-                details.update(
-                    decision_details(train_ws, original_train, test, output, val, val_out if len(val.index) else None)
-                )
-                if "curve" in output:
-                    curves["beyonder"] = output["curve"]
-            log(f"  {name}_cautious: leaves the SBS's pick for a predicted gain over {margin:.4f}")
-            preds[f"{name}_cautious"] = cautious(members[-1], sbs_index, margin)
-            if m == 0:
-                est = member
-        if seeds > 1:
-            preds["beyonder_ensemble"] = np.mean(members, axis=0)
-        encoders: dict[tuple, dict[str, list[np.ndarray]]] = {}
-        for name, overrides in (variants or {}).items():
-            settings = dict(overrides)
-            groups, kinds = settings.pop("train_groups", None), settings.pop("train_kinds", None)
-            finetune = settings.pop("finetune", "all")
-            pretrain = settings.pop("pretrain", None)
-            epochs = int(settings.pop("pretrain_epochs", cell_pretraining.PRETRAIN_EPOCHS))
-            settings["seed"] = settings.get("seed", config.seed) + int(settings.pop("seed_offset", 0))
-            subset = train
-            if groups is not None:
-                wanted = {d for d, g in train_ws.groups.items() if g in set(groups)}
-                subset = subset.subset(_training_rows(subset, wanted))
-            if kinds is not None:
-                subset = subset.subset(subset.index["kind"].isin(kinds).to_numpy())
-            log(f"  beyonder_{name}: {overrides}")
-            variant_config = replace(config, **settings)
-            encoder = None
-            if pretrain == "cells":  # the masked-cell objective on this fold's training tables
-                key = (epochs, *(getattr(variant_config, k) for k in cell_pretraining.ENCODER_SETTINGS))
-                if key not in encoders:  # variants that differ only after pre-training share it
-                    encoders[key], losses = cell_pretraining.pretrain_encoder(
-                        [train_ws.encoded[s] for s in original_train.index["sample_id"]], variant_config, epochs
-                    )
-                    log(f"  beyonder_{name}: masked-cell loss {losses['loss']:.4f} "
-                        f"(predicting zero: {losses['zero_prediction_loss']:.4f})")  # fmt: skip
-                encoder = encoders[key]
-            variant, _ = _fit_beyonder(
-                train_ws, subset, variant_config, seed, val_fraction, log,
-                None if finetune == "none" or encoder is not None else start, heads_only=finetune == "heads",
-                encoder=encoder,
-            )  # fmt: skip
-            preds[f"beyonder_{name}"] = variant.predict(encoded)["accuracy"]
-        if config.views > 1:  # the test-time ensembling ablation, at no training cost
-            preds["beyonder_1view"] = est.predict(encoded, views=1)["accuracy"]
-        # the learned embedding as meta-features for the nearest-datasets rule
-        known = est.embed([train_ws.encoded[s] for s in original_train.index["sample_id"]])
-        knn = NearestDatasets(k=5).fit(known, original_train.accuracy, original_train.index["dataset"].to_numpy())
-        preds["beyonder_knn"] = knn.predict(est.embed(encoded))
-    if "landmark_ridge" in methods:  # Beyonder's linear part alone, on the same targets
-        targets = original_train.dataset_means() if config.dataset_targets else original_train
-        ridge = LandmarkRidge().fit(
-            dataset_features([train_ws.encoded[s] for s in original_train.index["sample_id"]], config),
-            targets.accuracy,
-        )
-        preds["landmark_ridge"] = ridge.predict(
-            dataset_features([test_ws.encoded[s] for s in test.index["sample_id"]], config)
-        )
-        if targets.curves is not None:  # the C curves from the same features
-            curve_ridge = LandmarkRidge().fit(
-                dataset_features([train_ws.encoded[s] for s in original_train.index["sample_id"]], config),
-                targets.flat_curves(),
-            )
-            curves["landmark_ridge"] = curve_ridge.predict(
-                dataset_features([test_ws.encoded[s] for s in test.index["sample_id"]], config)
-            ).reshape(len(test.index), *targets.curves.shape[1:])
-        if "beyonder" in preds:  # does the deep part add anything once shrunk towards the linear?
-            preds["beyonder_ridge_mean"] = (preds["beyonder"] + preds["landmark_ridge"]) / 2
-    if {"pymfe_rf", "pymfe_knn"} & set(methods):
-        X_train, columns = meta_matrix([train_ws.meta[s] for s in original_train.index["sample_id"]])
-        X_test, _ = meta_matrix([test_ws.meta[s] for s in test.index["sample_id"]], columns)
-        if "pymfe_rf" in methods:
-            rf = MetaFeatureForest(seed=seed).fit(X_train, original_train.accuracy)
-            preds["pymfe_rf"] = rf.predict(X_test)
-        if "pymfe_knn" in methods:
-            knn = NearestDatasets(k=5).fit(X_train, original_train.accuracy, original_train.index["dataset"].to_numpy())
-            preds["pymfe_knn"] = knn.predict(X_test)
-    if "random" in methods:
-        rng = np.random.default_rng(seed)
-        preds["random"] = rng.random(test.accuracy.shape)
-    if details is not None and curves:
-        details.update(regularisation.fold_details(original_train, test, curves))
-    return preds, train_means
+    settings: RunSettings | None = None,
+) -> FoldResult:
+    """Train every method of ``settings.methods`` on ``train_datasets`` of ``train_ws``
+    (``METHOD_FITS``); predict the original samples of ``test_datasets`` of ``test_ws``."""
+    settings = settings or RunSettings()
+    fold = Fold.split(train_ws, train_datasets, test_ws, test_datasets)
+    result = MethodResult()
+    for name, fit in METHOD_FITS.items():
+        if name not in settings.methods:
+            continue
+        result.add(fit(fold, config, settings))
+        for combined, (a, b) in COMBINED.items():
+            if name in (a, b) and a in result.predictions and b in result.predictions:
+                result.predictions[combined] = (result.predictions[a] + result.predictions[b]) / 2
+    details = dict(result.decisions)
+    if result.curves:
+        details.update(regularisation.fold_details(fold.original_train, fold.test, result.curves))
+    return FoldResult(result.predictions, fold.train_means, details)
 
 
 def decision_details(
-    ws: Workspace,
-    original_train: Corpus,
-    test: Corpus,
-    output: dict[str, np.ndarray],
-    val: Corpus,
-    val_out: dict[str, np.ndarray] | None,
+    fold: Fold, output: dict[str, np.ndarray], val: Corpus, val_out: dict[str, np.ndarray] | None
 ) -> dict[str, Any]:
     """Per test sample: Beyonder's accuracy, view spread and fit time, and the baseline fit
     time (training medians per row x feature); the interval scale calibrated on the fold's
     validation datasets (bootstrap samples, per dataset as ``recommend`` reads a table)."""
-    def size(corpus: Corpus) -> np.ndarray:
-        return np.array([np.prod(ws.encoded[s].cells.shape[:2]) for s in corpus.index["sample_id"]], dtype=float)
+
+    def size(samples: list[EncodedSample]) -> np.ndarray:
+        return np.array([np.prod(e.cells.shape[:2]) for e in samples], dtype=float)
 
     scale = float("nan")
     if val_out is not None:
@@ -354,7 +464,9 @@ def decision_details(
         "accuracy": output["accuracy"],
         "view_std": output["accuracy_spread"],
         "fit_time": output["fit_time"],
-        "baseline_time": decisions.time_baseline(original_train.fit_time, size(original_train), size(test)),
+        "baseline_time": decisions.time_baseline(
+            fold.original_train.fit_time, size(fold.train_encoded()), size(fold.test_encoded)
+        ),
         "interval_scale": scale,
     }
 
@@ -437,34 +549,6 @@ def score(
     return report
 
 
-@dataclass
-class RunSettings:
-    """What a comparison (``cross_validate``, ``train_test``) keeps alike on every fold: the
-    methods compared; how they are scored (``tie_tolerance``, ``n_boot`` and ``seed`` of
-    ``beyonder.evaluation.metrics``; the defaults are ``params.yaml``'s ``evaluate``); how Beyonder
-    trains (``start``: pretrained weights it fine-tunes from, see ``pretrain``; ``seeds`` and
-    ``variants``: see ``predict_fold``); and where progress lines go (``log``)."""
-
-    methods: tuple[str, ...] = METHODS
-    tie_tolerance: float = EvaluateParams.tie_tolerance
-    n_boot: int = EvaluateParams.n_boot
-    seed: int = 0
-    log: Callable[[str], None] = print
-    start: list[np.ndarray] | None = None
-    seeds: int = 1
-    variants: dict[str, dict[str, Any]] | None = None
-    budgets: tuple[float, ...] = tuple(EvaluateParams().time_budgets)
-    """Time budgets (seconds per fold fit on a sample) the decisions report scores."""
-
-    def scoring(self) -> tuple[float, int, int]:
-        """``score``'s last three arguments."""
-        return self.tie_tolerance, self.n_boot, self.seed
-
-    def training(self) -> dict[str, Any]:
-        """``predict_fold``'s keyword arguments but the seed (which moves per fold)."""
-        return {"log": self.log, "start": self.start, "seeds": self.seeds, "variants": self.variants}
-
-
 def cross_validate(
     ws: Workspace, folds: list[set[str]], config: BeyonderConfig, settings: RunSettings | None = None
 ) -> dict[str, Any]:
@@ -473,7 +557,7 @@ def cross_validate(
     of ``settings.budgets`` (seconds per fold fit on a sample), interval coverage and the
     ``--verify K`` curve (``decision_report``)."""
     settings = settings or RunSettings()
-    methods, seed, log = settings.methods, settings.seed, settings.log
+    log = settings.log
     collected: dict[str, list[pd.DataFrame]] = defaultdict(list)
     sbs_rows = []
     fold_details: list[tuple[set[str], dict[str, Any]]] = []
@@ -482,18 +566,17 @@ def cross_validate(
             continue
         train_sets = set().union(*(f for i, f in enumerate(folds) if i != k))
         log(f"fold {k + 1}/{len(folds)}: {len(test_sets)} test datasets, {len(train_sets)} training datasets")
-        details: dict[str, Any] = {}
-        preds, train_means = predict_fold(
-            ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k), methods, seed + k,
-            details=details, **settings.training(),
-        )
-        if details:
-            fold_details.append((test_sets, details))
+        fold = predict_fold(
+            ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k),
+            replace(settings, seed=settings.seed + k),
+        )  # fmt: skip
+        if fold.details:
+            fold_details.append((test_sets, fold.details))
         test = ws.original.subset(_rows(ws.original, test_sets, True))
-        for name, p in preds.items():
+        for name, p in fold.predictions.items():
             collected[name].append(per_dataset_mean(test, p))
         datasets = sorted(test_sets & set(test.index["dataset"]))
-        sbs_rows.append(_sbs_table(train_means, datasets, ws.original.classifiers))
+        sbs_rows.append(_sbs_table(fold.train_means, datasets, ws.original.classifiers))
     predictions = {name: pd.concat(frames) for name, frames in collected.items() if frames}
     sbs_means = pd.concat(sbs_rows)
     report = score(ws.original, predictions, sbs_means, *settings.scoring())
@@ -567,13 +650,11 @@ def train_test(
     settings = settings or RunSettings()
     train_sets = set(train_ws.original.index["dataset"])
     test_sets = set(test_ws.original.index["dataset"])
-    preds, train_means = predict_fold(
-        train_ws, train_sets, test_ws, test_sets, config, settings.methods, settings.seed, **settings.training()
-    )
+    fold = predict_fold(train_ws, train_sets, test_ws, test_sets, config, settings)
     test = test_ws.original
-    predictions = {name: per_dataset_mean(test, p) for name, p in preds.items()}
+    predictions = {name: per_dataset_mean(test, p) for name, p in fold.predictions.items()}
     datasets = sorted(test_sets)
-    return score(test, predictions, _sbs_table(train_means, datasets, test.classifiers), *settings.scoring())
+    return score(test, predictions, _sbs_table(fold.train_means, datasets, test.classifiers), *settings.scoring())
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:

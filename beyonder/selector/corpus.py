@@ -18,7 +18,7 @@ import pandas as pd
 from beyonder.config import Layout
 from beyonder.data.splits import grouped_test_split
 from beyonder.labels.metrics import METRICS
-from beyonder.params import Params, RegularisationParams
+from beyonder.params import LabelParams, Params, RegularisationParams
 from beyonder.selector.encoding import EncodedSample, encode_sample
 from beyonder.storage import read_json
 
@@ -78,7 +78,7 @@ class Corpus:
             return np.full((len(self.index), 0), np.nan)
         return self.curves.reshape(len(self.index), -1)
 
-    def cv_seconds(self, n_folds: int = 5) -> np.ndarray:
+    def cv_seconds(self, n_folds: int = LabelParams.n_folds) -> np.ndarray:
         """Seconds of each label's whole cross-validation (fit and predict, every fold), from
         the labels' per-fold time columns: what measuring that classifier on the sample cost."""
         per_fold = self.fit_time if self.predict_time is None else self.fit_time + np.nan_to_num(self.predict_time)

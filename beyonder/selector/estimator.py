@@ -25,6 +25,7 @@ import numpy as np
 from keras import ops
 
 from beyonder.labels.summary import single_best
+from beyonder.params import TrainParams
 from beyonder.selector.baselines import PRIOR_RIDGE, logit, ridge
 from beyonder.selector.encoding import N_CHANNELS, N_GLOBALS, N_LANDMARKS, EncodedSample, view
 from beyonder.selector.inference import (
@@ -62,7 +63,7 @@ REGRET_TEMPERATURE = 0.01
 is chosen e^-1 times as often as the top one."""
 
 
-def masked_accuracy_loss(rank_weight: float, regret_weight: float = 0.0, reference: int | None = None):
+def masked_accuracy_loss(rank_weight: float, regret_weight: float = TrainParams.regret_weight, reference: int | None = None):
     """MSE on accuracies, MSE on accuracies relative to a reference, a pairwise logistic
     ranking loss weighted by how far apart the two true accuracies are and, with
     ``regret_weight``, the expected regret of a soft pick (softmax of the predictions at

@@ -19,6 +19,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from beyonder.params import TrainParams
 from beyonder.selector.encoding import N_CHANNELS, N_GLOBALS
 
 
@@ -198,10 +199,10 @@ SCORES = "scores"
 
 def build_model(
     n_classifiers: int,
-    dim: int = 32,
-    heads: int = 4,
-    blocks: int = 2,
-    inducing: int = 16,
+    dim: int = TrainParams.dim,
+    heads: int = TrainParams.heads,
+    blocks: int = TrainParams.blocks,
+    inducing: int = TrainParams.inducing,
     dropout: float = 0.0,
     n_curve: int = 0,
     n_scores: int = 0,

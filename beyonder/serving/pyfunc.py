@@ -19,13 +19,14 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 from mlflow.pyfunc import PythonModel
 
+from beyonder.params import LocalSource
 from beyonder.serving.recommend import MODEL_ARTIFACT, Recommender, RecommendError
 
 
 class BeyonderModel(PythonModel):
     def load_context(self, context) -> None:
         self.recommender = Recommender.load(context.artifacts[MODEL_ARTIFACT])
-        self.default_target = context.model_config.get("target", "class") if context.model_config else "class"
+        self.default_target = context.model_config.get("target", LocalSource.target) if context.model_config else LocalSource.target
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         params = params or {}
