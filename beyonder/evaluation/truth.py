@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from beyonder.evaluation.metrics import choose, regret, spearman_rows
+from beyonder.labels.metrics import unavailable
+from beyonder.schema import TARGET
+from beyonder.selector.corpus import Corpus
 
 OTHER_GROUP = "other"
 """The group of a dataset whose corpus folder or source no ``evaluate.groups`` entry names."""
@@ -76,3 +80,24 @@ def brute_force(
         "spearman": float(np.nanmean(ranks)) if ranks else float("nan"),
         "per_dataset": per_dataset,
     }
+
+
+def metric_predictions(outputs: dict[str, np.ndarray], metrics: list[str], classifiers: list[str]) -> dict[str, np.ndarray]:
+    """A model's predictions of its other metrics, per metric (samples x classifiers), with
+    the combinations that cannot exist (log loss without probabilities) missing."""
+    if "scores" not in outputs:
+        return {}
+    out = {}
+    for i, metric in enumerate(metrics):
+        values = outputs["scores"][:, i].copy()
+        for j, classifier in enumerate(classifiers):
+            if unavailable(metric, classifier):
+                values[:, j] = np.nan
+        out[metric] = values
+    return out
+
+
+def minority_shares(corpus: Corpus, root: str | Path) -> dict[str, float]:
+    """Each dataset's rarest-class share, read off its first sample (samples are stratified)."""
+    first = corpus.index.drop_duplicates("dataset")
+    return {d: minority_share(pd.read_parquet(Path(root) / f, columns=[TARGET]), TARGET) for d, f in zip(first["dataset"], first["file"], strict=True)}
