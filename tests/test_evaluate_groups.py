@@ -124,3 +124,10 @@ def test_crossval_scores_every_metric_per_group_and_the_imbalanced_pick() -> Non
     pick = report["imbalanced_pick"]["methods"]
     assert pick["beyonder"]["mean_regret"] <= pick["beyonder_by_accuracy"]["mean_regret"]
     assert "beyonder_by_accuracy" in pick["beyonder"]["regret_vs_ci"]
+
+
+def test_the_refit_protocol_is_a_variant_setting() -> None:
+    from beyonder.evaluation.variants import Variant
+
+    variant = Variant.parse("refit", ["refit=true"])
+    assert variant.refit is True and variant.settings() == {"refit": True}

@@ -127,15 +127,33 @@ def _fit_beyonder(
         [ws.encoded[s] for s in fit.index["sample_id"]],
         fit.accuracy,
         fit.fit_time,
-        validation=([ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time, val.curves),
+        validation=(
+            [ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time, val.curves,
+            val.metric_scores(config.metrics),
+        ),
         model=model,
         curves=fit.curves,
-    )
+        scores=fit.metric_scores(config.metrics),
+    )  # fmt: skip
     return est, val
 
 
 MARGINS = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, np.inf)
 """Predicted accuracy gains over the SBS's pick that ``choose_margin`` tries."""
+
+
+def _refit(ws: Workspace, train: Corpus, config: BeyonderConfig, judged: Beyonder, log: Callable[[str], None]) -> Beyonder:
+    """``config`` trained again on all of ``train`` (no validation split) for the epochs whose
+    weights early stopping kept in ``judged``: what the refit stage does with the corpus."""
+    losses = judged.history_.get("val_loss") or judged.history_["loss"]
+    epochs = int(np.argmin(losses)) + 1
+    if config.dataset_targets:
+        train = train.dataset_means()
+    log(f"  refit: {len(train.index)} samples for {epochs} epochs")
+    return Beyonder(replace(config, epochs=epochs)).fit(
+        [ws.encoded[s] for s in train.index["sample_id"]], train.accuracy, train.fit_time,
+        curves=train.curves, scores=train.metric_scores(config.metrics),
+    )  # fmt: skip
 
 
 def cautious(pred: np.ndarray, sbs_index: int, margin: float) -> np.ndarray:
@@ -385,6 +403,8 @@ def _variants(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> Meth
             fold.train_ws, subset, variant_config, settings.seed, settings.val_fraction, settings.log, start,
             heads_only=variant.finetune == "heads", encoder=encoder,
         )  # fmt: skip
+        if variant.refit:  # the refit stage's protocol: every training dataset, the chosen epochs
+            est = _refit(fold.train_ws, subset, variant_config, est, settings.log)
         result.predictions[f"beyonder_{variant.name}"] = est.predict(fold.test_encoded)["accuracy"]
     return result
 
