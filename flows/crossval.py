@@ -118,7 +118,7 @@ def crossval_flow(
     settings = RunSettings(
         methods, **params.evaluate.scoring(seed), log=logger.info, start=start, seeds=seeds,
         variants=tuple(variants or ()), budgets=tuple(params.evaluate.time_budgets),
-        report_groups=dict(params.evaluate.groups), imbalance=params.evaluate.imbalance,
+        report_groups=dict(params.evaluate.groups), imbalanced_below=params.evaluate.imbalance,
     )  # fmt: skip
     if corpus:
         ws = workspace(corpus)

@@ -219,7 +219,7 @@ class RunSettings:
     report_groups: dict[str, list[str]] = field(default_factory=lambda: dict(EvaluateParams().groups))
     """``evaluate.groups``: the metric reports' groups (corpus folders and sources); the first
     is the headline."""
-    imbalance: float = EvaluateParams.imbalance
+    imbalanced_below: float = EvaluateParams.imbalance
     """``evaluate.imbalance``: tasks whose rarest class has a smaller share are reported apart."""
 
     def __post_init__(self) -> None:
@@ -673,7 +673,7 @@ def metric_reports(
     on the imbalanced natural tasks, Beyonder's pick by predicted balanced accuracy against
     its pick by predicted accuracy, both priced in balanced accuracy (paired interval)."""
     groups = dataset_groups(ws.groups, settings.report_groups)
-    imbalanced = {d for d, share in ws.minority.items() if share < settings.imbalance}
+    imbalanced = {d for d, share in ws.minority.items() if share < settings.imbalanced_below}
     tie, n_boot, seed = settings.scoring()
     out: dict[str, Any] = {}
     order = [*settings.report_groups, OTHER_GROUP]
