@@ -819,6 +819,24 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "folds": report.get("folds", []),
         **({"decisions": _rounded_tree(report["decisions"])} if report.get("decisions") else {}),
         **({"regularisation": _rounded_tree(report["regularisation"])} if report.get("regularisation") else {}),
+        **({"metrics": _metrics_summary(report["metrics"])} if report.get("metrics") else {}),
+    }
+
+
+def _metrics_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metric_reports`` for the JSON: per group and metric (and ``imbalanced_pick``) the
+    methods' headline numbers with their paired intervals, and brute force."""
+
+    def brief(part: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in _summary(part).items() if k in ("n_datasets", "methods")}
+        out["brute_force"] = _rounded_tree(part.get("brute_force", {}))
+        if part.get("imbalanced"):
+            out["imbalanced"] = brief(part["imbalanced"])
+        return out
+
+    return {
+        group: brief(parts) if group == "imbalanced_pick" else {metric: brief(part) for metric, part in parts.items()}
+        for group, parts in metrics.items()
     }
 
 
