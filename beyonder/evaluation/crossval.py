@@ -26,7 +26,6 @@ from beyonder.evaluation.metrics import (
     evaluate_methods,
     regret,
     rounded,
-    spearman_rows,
     svm_task,
 )
 from beyonder.evaluation.truth import OTHER_GROUP, brute_force, dataset_groups, metric_predictions
@@ -533,29 +532,8 @@ def cv_one_sample(corpus: Corpus, sbs_index: dict[str, int]) -> dict[str, float]
     Its ``spearman`` (one sample's CV ranking against the others' mean) is likewise the
     ranking quality that CV noise allows. Needs at least two labelled samples per dataset;
     others are skipped."""
-    cv_regret, sbs_regret, cv_spearman = [], [], []
-    with warnings.catch_warnings():  # a classifier labelled in no other sample
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for dataset, rows in sorted(corpus.index.groupby("dataset").indices.items()):
-            accuracy = corpus.accuracy[rows]
-            labelled = ~np.all(np.isnan(accuracy), axis=1)
-            if labelled.sum() < 2 or dataset not in sbs_index:
-                continue
-            accuracy = accuracy[labelled]
-            # row i: the mean labels of every sample but i
-            truth = np.array([np.nanmean(np.delete(accuracy, i, axis=0), axis=0) for i in range(len(accuracy))])
-            cv_regret.append(float(np.nanmean(regret(truth, choose(accuracy)))))
-            sbs_regret.append(float(np.nanmean(regret(truth, np.full(len(truth), sbs_index[dataset])))))
-            cv_spearman.append(float(np.nanmean(spearman_rows(truth, accuracy))))
-    cv_mean = float(np.mean(cv_regret)) if cv_regret else float("nan")
-    sbs_mean = float(np.mean(sbs_regret)) if sbs_regret else float("nan")
-    return {
-        "n_datasets": len(cv_regret),
-        "mean_regret": cv_mean,
-        "sbs_mean_regret": sbs_mean,
-        "gap_closed": (sbs_mean - cv_mean) / sbs_mean if sbs_mean > 1e-12 else float("nan"),
-        "spearman": float(np.nanmean(cv_spearman)) if cv_spearman else float("nan"),
-    }
+    result = brute_force(corpus.index["dataset"].to_numpy(), corpus.accuracy, sbs_index)
+    return {k: v for k, v in result.items() if k != "per_dataset"}
 
 
 def score(

@@ -53,7 +53,8 @@ def brute_force(
     truth share no CV noise; ``sbs_index`` (per dataset) is priced on the same truths.
 
     ``datasets``: the dataset of each row of ``values`` (replicates x classifiers, one metric,
-    NaN missing). Datasets with fewer than two labelled replicates are skipped. Returns mean
+    NaN missing). Datasets with fewer than two labelled replicates, or without an SBS entry
+    when ``sbs_index`` is given, are skipped. Returns mean
     regret (points), the SBS's on the same truths, gap closed, Spearman of one replicate's
     ranking against the others', and ``per_dataset`` regrets for paired comparisons."""
     per_dataset: dict[str, float] = {}
@@ -63,11 +64,11 @@ def brute_force(
         for dataset, rows in sorted(pd.Series(np.arange(len(datasets))).groupby(np.asarray(datasets)).indices.items()):
             labels = values[rows]
             labels = labels[~np.all(np.isnan(labels), axis=1)]
-            if len(labels) < 2:
+            if len(labels) < 2 or (sbs_index is not None and dataset not in sbs_index):
                 continue
             truth = np.array([np.nanmean(np.delete(labels, i, axis=0), axis=0) for i in range(len(labels))])
             per_dataset[str(dataset)] = float(np.nanmean(regret(truth, choose(labels))))
-            if sbs_index is not None and dataset in sbs_index:
+            if sbs_index is not None:
                 sbs_regret.append(float(np.nanmean(regret(truth, np.full(len(truth), sbs_index[dataset])))))
             ranks.append(float(np.nanmean(spearman_rows(truth, labels))))
     mean = float(np.mean(list(per_dataset.values()))) if per_dataset else float("nan")
