@@ -186,8 +186,8 @@ def register(
     write_json({"version": str(version.version), "promote": decision.promote, "reason": decision.reason}, layout.evaluation / "decision.json")
     with mlflow.start_run(run_id=run["run_id"]):
         for method, values in metrics.items():
-            if isinstance(values, dict) and method not in ("svm_kernel", "decisions", "regularisation"):
-                mlflow.log_metrics({f"eval_{method}_{k}": v for k, v in values.items() if v is not None})
+            if isinstance(values, dict) and method not in ("svm_kernel", "decisions", "regularisation", "groups"):
+                mlflow.log_metrics({f"eval_{method}_{k}": v for k, v in values.items() if isinstance(v, int | float)})
         mlflow.log_artifacts(str(layout.evaluation), artifact_path="evaluation")
     return version, decision
 
