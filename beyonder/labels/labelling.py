@@ -168,6 +168,8 @@ def label_sample(
         return [_record(name, [], [], [], error, metrics) for name in classifiers]
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # a fold's test part may lack a class the model predicts: balanced accuracy says so
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
         return [_label_one(name, x, y, folds, numeric, categorical, cv, metrics) for name in classifiers]
 
 
