@@ -33,7 +33,7 @@ from beyonder.evaluation.champion import decide
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "imputer", "evaluate")
+STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "imputer", "evaluate", "refit")
 CLASSIFIERS = TINY_CLASSIFIERS
 REPRO_TIMEOUT = int(os.environ.get("BEYONDER_TEST_REPRO_TIMEOUT", "900"))
 """Seconds for the first ``dvc repro`` (about 4-8 min on 2 busy cores; 14 min seen under load)."""
@@ -123,11 +123,22 @@ def _retrain(repo: Path, env: dict[str, str]) -> dict:
     return json.loads(lines[-1].removeprefix("retrain: "))
 
 
-def test_first_retrain_ran_every_stage_and_crowned_version_1(pipeline: Pipeline) -> None:
+def test_first_retrain_ran_every_stage_and_crowned_the_refit(pipeline: Pipeline) -> None:
+    """Version 1 is the model evaluate judged (alias ``judged``); version 2, its configuration
+    refit on every family, is the champion consumers get."""
     first = pipeline.first
     assert set(first["stages_run"]) == set(STAGES)
     assert first["before"] == {"champion": None, "challenger": None}
-    assert first["after"]["champion"] == "1" and first["promoted"] is True
+    assert first["after"]["champion"] == "2" and first["promoted"] is True
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=pipeline.tracking_uri, registry_uri=pipeline.tracking_uri)
+    assert client.get_model_version_by_alias("beyonder", "judged").version == "1"
+    refit = json.loads((pipeline.repo / "metrics" / "refit.json").read_text())
+    assert refit["refit"] is True and refit["version"] == "2"
+    assert client.get_model_version_by_alias("beyonder", "champion").run_id == refit["run_id"]
+    decision = json.loads((pipeline.repo / "evaluation" / "decision.json").read_text())
+    assert decision == {**decision, "version": "1", "promote": True}
     # the flow's summary is the evaluate stage's metrics, and the promotion is the champion
     # rule's on the report evaluate wrote (no champion before: only the SBS can stop it)
     evaluation = pipeline.repo / "evaluation"
@@ -177,6 +188,7 @@ def test_dag_lists_the_stages(pipeline: Pipeline) -> None:
         ("label", "train"),
         ("augment", "train"),
         ("train", "evaluate"),
+        ("evaluate", "refit"),
     ]:
         assert f'"{edge[0]}" -> "{edge[1]}"' in dot.stdout, dot.stdout
 
@@ -271,7 +283,7 @@ def test_evaluation_report_as_dvc_plots_and_mlflow_artifacts(pipeline: Pipeline)
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=pipeline.tracking_uri, registry_uri=pipeline.tracking_uri)
-    run_id = client.get_model_version_by_alias("beyonder", "champion").run_id
+    run_id = client.get_model_version_by_alias("beyonder", "judged").run_id  # the model evaluate judged
     logged = {a.path for a in client.list_artifacts(run_id, "evaluation/figures")}
     assert "evaluation/figures/regret.png" in logged, logged
 
@@ -324,8 +336,8 @@ def test_evaluate_corpus_cross_validates_the_labelled_workspace(pipeline: Pipeli
 
 
 def test_changing_epochs_invalidates_train_only(pipeline: Pipeline) -> None:
-    """Changing ``train.epochs`` changes train's params and nothing else's: ``dvc status``
-    lists train alone (evaluate is not listed: its own deps are unchanged until train writes a
+    """Changing ``train.epochs`` changes train's params (and refit's, which trains the same
+    configuration) and nothing else's: ``dvc status`` lists train and refit (evaluate is not listed: its own deps are unchanged until train writes a
     new ``data/model``, and then it reruns), and a dry repro runs train, not the stages above it.
     """
     with _train_epochs(pipeline, 2):
@@ -334,7 +346,7 @@ def test_changing_epochs_invalidates_train_only(pipeline: Pipeline) -> None:
     assert result.returncode == 0, _report(result)
     status = json.loads(result.stdout)
     print(f"\ndvc status after train.epochs change: {status}")
-    assert set(status) == {"train"}, status
+    assert set(status) == {"train", "refit"}, status  # refit trains the same configuration
     changed = status["train"][0]["changed deps"]
     assert list(changed) == ["params.yaml"] and "train" in changed["params.yaml"], status
     assert dry.returncode == 0, _report(dry)
