@@ -335,7 +335,7 @@ def test_evaluate_corpus_cross_validates_the_labelled_workspace(pipeline: Pipeli
     assert reference["n_datasets"] == 3 and reference["mean_regret"] >= 0 and reference["sbs_mean_regret"] >= 0
 
 
-def test_changing_epochs_invalidates_train_only(pipeline: Pipeline) -> None:
+def test_changing_epochs_invalidates_train_and_refit_only(pipeline: Pipeline) -> None:
     """Changing ``train.epochs`` changes train's params (and refit's, which trains the same
     configuration) and nothing else's: ``dvc status`` lists train and refit (evaluate is not listed: its own deps are unchanged until train writes a
     new ``data/model``, and then it reruns), and a dry repro runs train, not the stages above it.
