@@ -51,6 +51,7 @@ def test_hidden_cells_read_as_missing_and_only_they_are_targets() -> None:
     np.testing.assert_array_equal(targets[hidden], inputs["cells"][hidden][:, list(cp.HIDDEN_CHANNELS)])
 
 
+@pytest.mark.graph  # 20 epochs twice: tracing once is cheaper than running them eagerly
 def test_the_encoder_learns_to_fill_hidden_cells_and_is_seeded() -> None:
     """On tables whose columns repeat one another the loss falls well below predicting zero;
     the same seed gives the same weights."""
