@@ -366,7 +366,7 @@ class ImputerParams:
     blocks: int = 2
     dropout: float = 0.0
     epochs: int = 16
-    views_per_table: int = 6
+    views_per_table: int = 3
     """Training views (random rows, columns and mask) drawn per table per epoch."""
     batch_size: int = 16
     learning_rate: float = 0.002

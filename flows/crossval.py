@@ -24,6 +24,7 @@ from beyonder.evaluation.crossval import (
     summary,
     train_test,
 )
+from beyonder.evaluation.truth import minority_shares
 from beyonder.evaluation.variants import Variant
 from beyonder.evaluation.workspaces import (
     Corpora,
@@ -86,7 +87,8 @@ def load_workspace(
             strict=True,
         )
     )
-    return Workspace(original, augmented, encoded, meta, families, corpus_groups(layout))
+    minority = minority_shares(original, root)
+    return Workspace(original, augmented, encoded, meta, families, corpus_groups(layout), minority)
 
 
 @flow(name="crossval")
@@ -116,6 +118,7 @@ def crossval_flow(
     settings = RunSettings(
         methods, **params.evaluate.scoring(seed), log=logger.info, start=start, seeds=seeds,
         variants=tuple(variants or ()), budgets=tuple(params.evaluate.time_budgets),
+        report_groups=dict(params.evaluate.groups), imbalanced_below=params.evaluate.imbalance,
     )  # fmt: skip
     if corpus:
         ws = workspace(corpus)

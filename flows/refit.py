@@ -3,19 +3,13 @@ registered as the champion (``beyonder.stages.refit`` does the work)."""
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_run_logger
 
 from beyonder.config import Layout
 from beyonder.params import load_params
-from beyonder.selector.corpus import Corpus, encode_corpus
-from beyonder.selector.encoding import EncodedSample
 from beyonder.stages.refit import DECISION_FILE, refit_and_register, refit_corpus, write_refit
 from beyonder.storage import read_json
-
-
-@task(name="encode-samples")
-def encode_task(corpus: Corpus, root: str) -> list[EncodedSample]:
-    return encode_corpus(corpus, Layout(root))
+from flows.train import encode_task
 
 
 @flow(name="refit")

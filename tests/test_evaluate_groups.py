@@ -95,3 +95,39 @@ def test_the_refit_trains_for_the_epochs_validation_chose() -> None:
 
     assert chosen_epochs({"epochs": 20, "best_epoch": 12}) == 12
     assert chosen_epochs({"epochs": 7}) == 7  # no validation: every epoch trained
+
+
+def test_crossval_scores_every_metric_per_group_and_the_imbalanced_pick() -> None:
+    """``crossval.metric_reports``: the pooled folds' predictions per metric, per report group,
+    with brute force; on the imbalanced natural tasks, the pick by predicted balanced accuracy
+    against the pick by predicted accuracy, both priced in balanced accuracy."""
+    from beyonder.evaluation.crossval import RunSettings, Workspace, metric_reports
+    from beyonder.selector.corpus import per_dataset_mean
+
+    corpus = _corpus(n_datasets=12)
+    datasets = sorted(set(corpus.index["dataset"]))
+    ws = Workspace(
+        corpus, None, {}, {}, groups={d: "uci" if i % 3 else "statlib_binarized" for i, d in enumerate(datasets)},
+        minority={d: 0.1 if i < 6 else 0.5 for i, d in enumerate(datasets)},
+    )
+    sbs = pd.DataFrame([[0.9, 0.8, 0.7]] * len(datasets), index=datasets, columns=CLASSIFIERS)
+    truth = {m: per_dataset_mean(corpus, corpus.metric(m)) for m in ("accuracy", "balanced_accuracy")}
+    scored = {
+        "accuracy": ({"beyonder": truth["accuracy"]}, sbs),
+        "balanced_accuracy": ({"beyonder": truth["balanced_accuracy"]}, sbs),
+    }
+    report = metric_reports(ws, scored, RunSettings(methods=("beyonder",), n_boot=50))
+    assert list(report) == ["natural", "binarized", "imbalanced_pick"]
+    natural = report["natural"]["balanced_accuracy"]
+    assert natural["methods"]["beyonder"]["mean_regret"] == pytest.approx(0.0, abs=1e-9)
+    assert natural["n_datasets"] == 8 and "imbalanced" in natural and natural["brute_force"]["n_datasets"] == 8
+    pick = report["imbalanced_pick"]["methods"]
+    assert pick["beyonder"]["mean_regret"] <= pick["beyonder_by_accuracy"]["mean_regret"]
+    assert "beyonder_by_accuracy" in pick["beyonder"]["regret_vs_ci"]
+
+
+def test_the_refit_protocol_is_a_variant_setting() -> None:
+    from beyonder.evaluation.variants import Variant
+
+    variant = Variant.parse("refit", ["refit=true"])
+    assert variant.refit is True and variant.settings() == {"refit": True}

@@ -110,14 +110,19 @@ class PipelineError(RuntimeError):
 
 
 def load_flows(root: str | Path = ".") -> ModuleType:
-    """The project's Prefect flows: the ``flows/`` folder at ``root`` (the project's own code,
-    as ``dvc.yaml`` and ``prefect.yaml`` name it; never installed with the package)."""
+    """The project's Prefect flows (the project's own code, as ``dvc.yaml`` and
+    ``prefect.yaml`` name it; never installed with the package): the ``flows/`` folder at
+    ``root``, else the one of the current folder or already on ``sys.path`` (a workspace root
+    holding only ``data/``, run from the project)."""
     require_extra("the pipeline", PIPELINE_MODULES)
-    folder = Path(root).resolve()
-    if not (folder / "flows" / "__init__.py").is_file():
-        raise PipelineError(f"{folder / 'flows'}: no pipeline flows here; run from the project root or pass --root")
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+    for folder in dict.fromkeys([Path(root).resolve(), Path.cwd()]):
+        if (folder / "flows" / "__init__.py").is_file():
+            if str(folder) not in sys.path:
+                sys.path.insert(0, str(folder))
+            break
+    else:
+        if importlib.util.find_spec("flows") is None:
+            raise PipelineError(f"{Path(root).resolve() / 'flows'}: no pipeline flows here; run from the project root")
     return importlib.import_module("flows")
 
 

@@ -26,9 +26,9 @@ from beyonder.evaluation.metrics import (
     evaluate_methods,
     regret,
     rounded,
-    spearman_rows,
     svm_task,
 )
+from beyonder.evaluation.truth import OTHER_GROUP, brute_force, dataset_groups, metric_predictions
 from beyonder.evaluation.variants import Variant
 from beyonder.params import EvaluateParams
 from beyonder.selector import cell_pretraining
@@ -48,6 +48,7 @@ from beyonder.selector.estimator import (
     start_from_prior,
 )
 from beyonder.selector.finetune import freeze_encoder
+from beyonder.selector.inference import from_head, to_head
 
 METHODS = ("beyonder", "landmark_ridge", "pymfe_rf", "pymfe_knn", "random")
 SEED_STRIDE = 1000
@@ -64,6 +65,7 @@ class Workspace:
     meta: dict[str, dict[str, float]]
     families: tuple[str, ...] = DEFAULT_FAMILIES  # params' split.families: validation splits too
     groups: dict[str, str] = field(default_factory=dict)  # dataset -> its corpus (source folder)
+    minority: dict[str, float] = field(default_factory=dict)  # dataset -> its rarest class's share
 
 
 def _concat(a: Corpus, b: Corpus | None) -> Corpus:
@@ -124,15 +126,33 @@ def _fit_beyonder(
         [ws.encoded[s] for s in fit.index["sample_id"]],
         fit.accuracy,
         fit.fit_time,
-        validation=([ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time, val.curves),
+        validation=(
+            [ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time, val.curves,
+            val.metric_scores(config.metrics),
+        ),
         model=model,
         curves=fit.curves,
-    )
+        scores=fit.metric_scores(config.metrics),
+    )  # fmt: skip
     return est, val
 
 
 MARGINS = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, np.inf)
 """Predicted accuracy gains over the SBS's pick that ``choose_margin`` tries."""
+
+
+def _refit(ws: Workspace, train: Corpus, config: BeyonderConfig, judged: Beyonder, log: Callable[[str], None]) -> Beyonder:
+    """``config`` trained again on all of ``train`` (no validation split) for the epochs whose
+    weights early stopping kept in ``judged``: what the refit stage does with the corpus."""
+    losses = judged.history_.get("val_loss") or judged.history_["loss"]
+    epochs = int(np.argmin(losses)) + 1
+    if config.dataset_targets:
+        train = train.dataset_means()
+    log(f"  refit: {len(train.index)} samples for {epochs} epochs")
+    return Beyonder(replace(config, epochs=epochs)).fit(
+        [ws.encoded[s] for s in train.index["sample_id"]], train.accuracy, train.fit_time,
+        curves=train.curves, scores=train.metric_scores(config.metrics),
+    )  # fmt: skip
 
 
 def cautious(pred: np.ndarray, sbs_index: int, margin: float) -> np.ndarray:
@@ -195,6 +215,11 @@ class RunSettings:
     budgets: tuple[float, ...] = tuple(EvaluateParams().time_budgets)
     """Time budgets (seconds per fold fit on a sample) the decisions report scores."""
     val_fraction: float = 0.15
+    report_groups: dict[str, list[str]] = field(default_factory=lambda: dict(EvaluateParams().groups))
+    """``evaluate.groups``: the metric reports' groups (corpus folders and sources); the first
+    is the headline."""
+    imbalanced_below: float = EvaluateParams.imbalance
+    """``evaluate.imbalance``: tasks whose rarest class has a smaller share are reported apart."""
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -237,6 +262,13 @@ class Fold:
     def sbs_index(self) -> int:
         return int(np.nanargmax(self.train_means))
 
+    def metric_train_means(self, metric: str) -> np.ndarray:
+        """The training datasets' mean labels of ``metric`` per classifier (its SBS's basis)."""
+        values = per_dataset_mean(self.original_train, self.original_train.metric(metric)).to_numpy()
+        with warnings.catch_warnings():  # a classifier without that metric (log loss of an SVM)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(values, axis=0)
+
     def train_encoded(self, corpus: Corpus | None = None) -> list[EncodedSample]:
         """Encodings of ``corpus``'s samples (default: ``original_train``) from the training workspace."""
         corpus = self.original_train if corpus is None else corpus
@@ -267,12 +299,15 @@ class MethodResult:
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     curves: dict[str, np.ndarray] = field(default_factory=dict)
     decisions: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Per reported name, its predictions of the other metrics (metric -> samples x classifiers)."""
 
     def add(self, other: MethodResult) -> MethodResult:
         """``other``'s entries after this result's (names stay in the order they came)."""
         self.predictions.update(other.predictions)
         self.curves.update(other.curves)
         self.decisions.update(other.decisions)
+        self.scores.update(other.scores)
         return self
 
 
@@ -285,6 +320,10 @@ class FoldResult:
     predictions: dict[str, np.ndarray]
     train_means: np.ndarray
     details: dict[str, Any]
+    scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Per method, its predictions of the other metrics (``MethodResult.scores``)."""
+    metric_train_means: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per metric, the training datasets' means per classifier (that metric's SBS)."""
 
 
 def _beyonder(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
@@ -327,6 +366,7 @@ def _beyonder_member(fold: Fold, config: BeyonderConfig, settings: RunSettings, 
         margin = choose_margin(val_out["accuracy"], val.accuracy, fold.sbs_index)
     settings.log(f"  {name}_cautious: leaves the SBS's pick for a predicted gain over {margin:.4f}")
     result = MethodResult({name: output["accuracy"], f"{name}_cautious": cautious(output["accuracy"], fold.sbs_index, margin)})
+    result.scores[name] = metric_predictions(output, member_config.metrics, list(member_config.classifiers))
     if m == 0:
         result.decisions = decision_details(fold, output, val, val_out)
         if "curve" in output:
@@ -362,6 +402,8 @@ def _variants(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> Meth
             fold.train_ws, subset, variant_config, settings.seed, settings.val_fraction, settings.log, start,
             heads_only=variant.finetune == "heads", encoder=encoder,
         )  # fmt: skip
+        if variant.refit:  # the refit stage's protocol: every training dataset, the chosen epochs
+            est = _refit(fold.train_ws, subset, variant_config, est, settings.log)
         result.predictions[f"beyonder_{variant.name}"] = est.predict(fold.test_encoded)["accuracy"]
     return result
 
@@ -373,6 +415,10 @@ def _landmark_ridge(fold: Fold, config: BeyonderConfig, settings: RunSettings) -
     X_train = dataset_features(fold.train_encoded(), config)
     X_test = dataset_features(fold.test_encoded, config)
     result = MethodResult({"landmark_ridge": LandmarkRidge().fit(X_train, targets.accuracy).predict(X_test)})
+    result.scores["landmark_ridge"] = {  # the other metrics from the same features, on the heads' scale
+        metric: from_head(metric, LandmarkRidge().fit(X_train, to_head(metric, targets.metric(metric))).predict(X_test))
+        for metric in targets.metrics
+    }
     if targets.curves is not None:
         curve = LandmarkRidge().fit(X_train, targets.flat_curves()).predict(X_test)
         result.curves["landmark_ridge"] = curve.reshape(len(fold.test.index), *targets.curves.shape[1:])
@@ -436,7 +482,8 @@ def predict_fold(
     details = dict(result.decisions)
     if result.curves:
         details.update(regularisation.fold_details(fold.original_train, fold.test, result.curves))
-    return FoldResult(result.predictions, fold.train_means, details)
+    metric_means = {m: fold.metric_train_means(m) for m in fold.original_train.metrics}
+    return FoldResult(result.predictions, fold.train_means, details, result.scores, metric_means)
 
 
 def decision_details(
@@ -485,29 +532,8 @@ def cv_one_sample(corpus: Corpus, sbs_index: dict[str, int]) -> dict[str, float]
     Its ``spearman`` (one sample's CV ranking against the others' mean) is likewise the
     ranking quality that CV noise allows. Needs at least two labelled samples per dataset;
     others are skipped."""
-    cv_regret, sbs_regret, cv_spearman = [], [], []
-    with warnings.catch_warnings():  # a classifier labelled in no other sample
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for dataset, rows in sorted(corpus.index.groupby("dataset").indices.items()):
-            accuracy = corpus.accuracy[rows]
-            labelled = ~np.all(np.isnan(accuracy), axis=1)
-            if labelled.sum() < 2 or dataset not in sbs_index:
-                continue
-            accuracy = accuracy[labelled]
-            # row i: the mean labels of every sample but i
-            truth = np.array([np.nanmean(np.delete(accuracy, i, axis=0), axis=0) for i in range(len(accuracy))])
-            cv_regret.append(float(np.nanmean(regret(truth, choose(accuracy)))))
-            sbs_regret.append(float(np.nanmean(regret(truth, np.full(len(truth), sbs_index[dataset])))))
-            cv_spearman.append(float(np.nanmean(spearman_rows(truth, accuracy))))
-    cv_mean = float(np.mean(cv_regret)) if cv_regret else float("nan")
-    sbs_mean = float(np.mean(sbs_regret)) if sbs_regret else float("nan")
-    return {
-        "n_datasets": len(cv_regret),
-        "mean_regret": cv_mean,
-        "sbs_mean_regret": sbs_mean,
-        "gap_closed": (sbs_mean - cv_mean) / sbs_mean if sbs_mean > 1e-12 else float("nan"),
-        "spearman": float(np.nanmean(cv_spearman)) if cv_spearman else float("nan"),
-    }
+    result = brute_force(corpus.index["dataset"].to_numpy(), corpus.accuracy, sbs_index)
+    return {k: v for k, v in result.items() if k != "per_dataset"}
 
 
 def score(
@@ -561,6 +587,8 @@ def cross_validate(
     collected: dict[str, list[pd.DataFrame]] = defaultdict(list)
     sbs_rows = []
     fold_details: list[tuple[set[str], dict[str, Any]]] = []
+    by_metric: dict[str, dict[str, list[pd.DataFrame]]] = defaultdict(lambda: defaultdict(list))
+    metric_sbs: dict[str, list[pd.DataFrame]] = defaultdict(list)
     for k, test_sets in enumerate(folds):
         if not test_sets:
             continue
@@ -577,10 +605,21 @@ def cross_validate(
             collected[name].append(per_dataset_mean(test, p))
         datasets = sorted(test_sets & set(test.index["dataset"]))
         sbs_rows.append(_sbs_table(fold.train_means, datasets, ws.original.classifiers))
+        for name, metrics in fold.scores.items():
+            for metric, p in metrics.items():
+                by_metric[metric][name].append(per_dataset_mean(test, p))
+        for metric, means in fold.metric_train_means.items():
+            metric_sbs[metric].append(_sbs_table(means, datasets, ws.original.classifiers))
     predictions = {name: pd.concat(frames) for name, frames in collected.items() if frames}
     sbs_means = pd.concat(sbs_rows)
     report = score(ws.original, predictions, sbs_means, *settings.scoring())
     report["folds"] = [sorted(f) for f in folds]
+    scored = {"accuracy": (predictions, sbs_means)} | {
+        metric: ({name: pd.concat(frames) for name, frames in methods.items()}, pd.concat(metric_sbs[metric]))
+        for metric, methods in by_metric.items()
+        if metric_sbs.get(metric)
+    }
+    report["metrics"] = metric_reports(ws, scored, settings)
     if fold_details:
         report["decisions"] = _pooled_decisions(ws.original, fold_details, sbs_means, settings.budgets, ws.groups)
         if ws.original.curves is not None:  # the regularisation strength C
@@ -599,6 +638,74 @@ def cross_validate(
             )
             for group, members in sorted(by_group.items())
         }  # fmt: skip
+    return report
+
+
+def metric_reports(
+    ws: Workspace, scored: dict[str, tuple[dict[str, pd.DataFrame], pd.DataFrame]], settings: RunSettings
+) -> dict[str, Any]:
+    """Per report group (``settings.report_groups``: natural tasks first, then binarised and
+    synthetic ones, never mixed) and metric: every method against that metric's truth (the
+    mean over each dataset's replicates) and each fold's SBS of that metric, brute force (one
+    replicate's CV priced on the others), and the same on the group's imbalanced tasks; then,
+    on the imbalanced natural tasks, Beyonder's pick by predicted balanced accuracy against
+    its pick by predicted accuracy, both priced in balanced accuracy (paired interval)."""
+    groups = dataset_groups(ws.groups, settings.report_groups)
+    imbalanced = {d for d, share in ws.minority.items() if share < settings.imbalanced_below}
+    tie, n_boot, seed = settings.scoring()
+    out: dict[str, Any] = {}
+    order = [*settings.report_groups, OTHER_GROUP]
+    for group in order:
+        members = {d for d in ws.original.index["dataset"] if groups.get(d, OTHER_GROUP) == group}
+        if not members:
+            continue
+        out[group] = {}
+        for metric, (predictions, sbs_means) in scored.items():
+            part = _metric_score(ws.original, metric, members, predictions, sbs_means, tie, n_boot, seed)
+            if part is None:
+                continue
+            if members & imbalanced:
+                part["imbalanced"] = _metric_score(
+                    ws.original, metric, members & imbalanced, predictions, sbs_means, tie, n_boot, seed
+                )
+            out[group][metric] = part
+    headline = next(iter(settings.report_groups), None)
+    members = {d for d in ws.original.index["dataset"] if groups.get(d) == headline} & imbalanced
+    if members and "balanced_accuracy" in scored and "beyonder" in scored["balanced_accuracy"][0]:
+        by_accuracy = scored["accuracy"][0].get("beyonder")
+        if by_accuracy is not None:
+            predictions = {"beyonder": scored["balanced_accuracy"][0]["beyonder"], "beyonder_by_accuracy": by_accuracy}
+            out["imbalanced_pick"] = _metric_score(
+                ws.original, "balanced_accuracy", members, predictions, scored["balanced_accuracy"][1], tie, n_boot, seed
+            )
+    return out
+
+
+def _metric_score(
+    original: Corpus,
+    metric: str,
+    datasets: set[str],
+    predictions: dict[str, pd.DataFrame],
+    sbs_means: pd.DataFrame,
+    tie: float,
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any] | None:
+    """``evaluate_methods`` for one metric on ``datasets`` (per-dataset SBS from ``sbs_means``)
+    and brute force on the same datasets; None when the metric has no labels there."""
+    subset = original.subset(_rows(original, datasets, True))
+    values = subset.metric(metric)
+    if np.isnan(values).all():
+        return None
+    truth = per_dataset_mean(subset, values)
+    names = list(truth.index)
+    sbs_table = sbs_means.reindex(names).to_numpy()
+    sbs_index = np.where(np.isnan(sbs_table).all(axis=1), 0, np.argmax(np.nan_to_num(sbs_table, nan=-np.inf), axis=1))
+    preds = {name: p.reindex(names).to_numpy() for name, p in predictions.items()}
+    preds["sbs"] = sbs_table
+    report = evaluate_methods(truth.to_numpy(), preds, sbs_index, tie_tolerance=tie, n_boot=n_boot, seed=seed)
+    ceiling = brute_force(subset.index["dataset"].to_numpy(), values, dict(zip(names, sbs_index.tolist(), strict=True)))
+    report["brute_force"] = {k: v for k, v in ceiling.items() if k != "per_dataset"}
     return report
 
 
@@ -690,6 +797,24 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "folds": report.get("folds", []),
         **({"decisions": _rounded_tree(report["decisions"])} if report.get("decisions") else {}),
         **({"regularisation": _rounded_tree(report["regularisation"])} if report.get("regularisation") else {}),
+        **({"metrics": _metrics_summary(report["metrics"])} if report.get("metrics") else {}),
+    }
+
+
+def _metrics_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metric_reports`` for the JSON: per group and metric (and ``imbalanced_pick``) the
+    methods' headline numbers with their paired intervals, and brute force."""
+
+    def brief(part: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in _summary(part).items() if k in ("n_datasets", "methods")}
+        out["brute_force"] = _rounded_tree(part.get("brute_force", {}))
+        if part.get("imbalanced"):
+            out["imbalanced"] = brief(part["imbalanced"])
+        return out
+
+    return {
+        group: brief(parts) if group == "imbalanced_pick" else {metric: brief(part) for metric, part in parts.items()}
+        for group, parts in metrics.items()
     }
 
 

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from beyonder.evaluation.metrics import choose, regret, spearman_rows
+from beyonder.labels.metrics import unavailable
+from beyonder.schema import TARGET
+from beyonder.selector.corpus import Corpus
 
 OTHER_GROUP = "other"
 """The group of a dataset whose corpus folder or source no ``evaluate.groups`` entry names."""
@@ -49,7 +53,8 @@ def brute_force(
     truth share no CV noise; ``sbs_index`` (per dataset) is priced on the same truths.
 
     ``datasets``: the dataset of each row of ``values`` (replicates x classifiers, one metric,
-    NaN missing). Datasets with fewer than two labelled replicates are skipped. Returns mean
+    NaN missing). Datasets with fewer than two labelled replicates, or without an SBS entry
+    when ``sbs_index`` is given, are skipped. Returns mean
     regret (points), the SBS's on the same truths, gap closed, Spearman of one replicate's
     ranking against the others', and ``per_dataset`` regrets for paired comparisons."""
     per_dataset: dict[str, float] = {}
@@ -59,11 +64,11 @@ def brute_force(
         for dataset, rows in sorted(pd.Series(np.arange(len(datasets))).groupby(np.asarray(datasets)).indices.items()):
             labels = values[rows]
             labels = labels[~np.all(np.isnan(labels), axis=1)]
-            if len(labels) < 2:
+            if len(labels) < 2 or (sbs_index is not None and dataset not in sbs_index):
                 continue
             truth = np.array([np.nanmean(np.delete(labels, i, axis=0), axis=0) for i in range(len(labels))])
             per_dataset[str(dataset)] = float(np.nanmean(regret(truth, choose(labels))))
-            if sbs_index is not None and dataset in sbs_index:
+            if sbs_index is not None:
                 sbs_regret.append(float(np.nanmean(regret(truth, np.full(len(truth), sbs_index[dataset])))))
             ranks.append(float(np.nanmean(spearman_rows(truth, labels))))
     mean = float(np.mean(list(per_dataset.values()))) if per_dataset else float("nan")
@@ -76,3 +81,24 @@ def brute_force(
         "spearman": float(np.nanmean(ranks)) if ranks else float("nan"),
         "per_dataset": per_dataset,
     }
+
+
+def metric_predictions(outputs: dict[str, np.ndarray], metrics: list[str], classifiers: list[str]) -> dict[str, np.ndarray]:
+    """A model's predictions of its other metrics, per metric (samples x classifiers), with
+    the combinations that cannot exist (log loss without probabilities) missing."""
+    if "scores" not in outputs:
+        return {}
+    out = {}
+    for i, metric in enumerate(metrics):
+        values = outputs["scores"][:, i].copy()
+        for j, classifier in enumerate(classifiers):
+            if unavailable(metric, classifier):
+                values[:, j] = np.nan
+        out[metric] = values
+    return out
+
+
+def minority_shares(corpus: Corpus, root: str | Path) -> dict[str, float]:
+    """Each dataset's rarest-class share, read off its first sample (samples are stratified)."""
+    first = corpus.index.drop_duplicates("dataset")
+    return {d: minority_share(pd.read_parquet(Path(root) / f, columns=[TARGET]), TARGET) for d, f in zip(first["dataset"], first["file"], strict=True)}

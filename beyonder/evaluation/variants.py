@@ -38,6 +38,8 @@ class Variant:
     ``pretrain="cells"``: start from an encoder pre-trained on the masked-cell objective over
     the fold's training samples, for ``pretrain_epochs`` epochs (None:
     ``cell_pretraining.PRETRAIN_EPOCHS``); with ``finetune="heads"`` that encoder stays frozen.
+    ``refit``: the refit stage's protocol: train with early stopping as usual, then again on
+    every training dataset (its validation ones too) for the epochs validation chose.
     """
 
     name: str
@@ -48,6 +50,7 @@ class Variant:
     seed_offset: int = 0
     pretrain: str | None = None
     pretrain_epochs: int | None = None
+    refit: bool = False
 
     def __post_init__(self) -> None:
         known = {f.name for f in fields(BeyonderConfig)}

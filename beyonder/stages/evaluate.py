@@ -23,12 +23,18 @@ from beyonder.evaluation.champion import Decision, decide_metrics
 from beyonder.evaluation.decisions import decision_report, time_baseline
 from beyonder.evaluation.metrics import HEADLINE, evaluate_methods, headline, rounded, svm_task
 from beyonder.evaluation.report import write_report
-from beyonder.evaluation.truth import OTHER_GROUP, brute_force, dataset_groups, minority_share
+from beyonder.evaluation.truth import (
+    OTHER_GROUP,
+    brute_force,
+    dataset_groups,
+    metric_predictions,
+    minority_shares,
+)
 from beyonder.evaluation.workspaces import corpus_groups
-from beyonder.labels.metrics import METRICS, unavailable
+from beyonder.labels.metrics import METRICS
 from beyonder.labels.summary import single_best
 from beyonder.params import Params
-from beyonder.schema import RESERVED, TARGET
+from beyonder.schema import RESERVED
 from beyonder.selector.corpus import Corpus, load_corpus, per_dataset, test_datasets
 from beyonder.selector.encoding import encode_sample
 from beyonder.selector.inference import BeyonderPredictor
@@ -104,27 +110,6 @@ class Predictions:
     """Dataset -> report group (``evaluate.groups``)."""
     minority: dict[str, float] = field(default_factory=dict)
     """Test dataset -> the share of its rarest class (imbalanced tasks are reported apart)."""
-
-
-def minority_shares(corpus: Corpus, root: str | Path) -> dict[str, float]:
-    """Each dataset's rarest-class share, read off its first sample (samples are stratified)."""
-    first = corpus.index.drop_duplicates("dataset")
-    return {d: minority_share(pd.read_parquet(Path(root) / f, columns=[TARGET]), TARGET) for d, f in zip(first["dataset"], first["file"], strict=True)}
-
-
-def metric_predictions(outputs: dict[str, np.ndarray], metrics: list[str], classifiers: list[str]) -> dict[str, np.ndarray]:
-    """A model's predictions of its other metrics, per metric (samples x classifiers), with
-    the combinations that cannot exist (log loss without probabilities) missing."""
-    if "scores" not in outputs:
-        return {}
-    out = {}
-    for i, metric in enumerate(metrics):
-        values = outputs["scores"][:, i].copy()
-        for j, classifier in enumerate(classifiers):
-            if unavailable(metric, classifier):
-                values[:, j] = np.nan
-        out[metric] = values
-    return out
 
 
 def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = print) -> Predictions:
