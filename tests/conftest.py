@@ -33,14 +33,12 @@ SHARED_UCI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "uci"
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Keras fits and predictions run eagerly in the quick tests (no graph tracing: the
-    networks there are tiny and fit for an epoch or two), in graph mode in the slow ones and
-    in those marked ``graph`` (many epochs, where tracing once pays). Only once TensorFlow is
-    imported (the test modules that fit import it at collection): a test that needs no Keras
-    never pays for importing it."""
+    networks there are tiny and fit for an epoch or two), in graph mode in the slow ones. Only
+    once TensorFlow is imported (the test modules that fit import it at collection): a test
+    that needs no Keras never pays for importing it."""
     tf = sys.modules.get("tensorflow")
     if tf is not None and hasattr(tf, "config"):
-        graph = item.get_closest_marker("slow") or item.get_closest_marker("graph")
-        tf.config.run_functions_eagerly(graph is None)
+        tf.config.run_functions_eagerly(item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")

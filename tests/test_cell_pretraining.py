@@ -51,7 +51,7 @@ def test_hidden_cells_read_as_missing_and_only_they_are_targets() -> None:
     np.testing.assert_array_equal(targets[hidden], inputs["cells"][hidden][:, list(cp.HIDDEN_CHANNELS)])
 
 
-@pytest.mark.graph  # 20 epochs: tracing once is cheaper than running them eagerly
+@pytest.mark.slow  # 20 epochs until it has learned (the quick loop checks the seeding on two)
 def test_the_encoder_learns_to_fill_hidden_cells() -> None:
     """On tables whose columns repeat one another the loss falls well below predicting zero."""
     samples = [encode_sample(_redundant(s)) for s in range(8)]

@@ -98,6 +98,7 @@ def test_samples_regenerated_from_the_seed_are_bit_identical() -> None:
     assert [(i, frame_hash(s)) for i, s in a] == [(i, frame_hash(s)) for i, s in b]
 
 
+@pytest.mark.slow  # the data pipeline twice, once in a fresh process
 def test_two_independent_label_runs_give_identical_labels(tmp_path) -> None:
     """One run here, one in a fresh process with another hash seed, each with its own cache."""
     here = run_chain(tmp_path / "a")
