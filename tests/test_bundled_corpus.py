@@ -203,6 +203,7 @@ def _sources(folder: str) -> tuple[Path, dict[str, str], list[dict] | None, bool
     )
 
 
+@pytest.mark.slow  # rebuilds the whole bundle from its sources
 @pytest.mark.needs_shared
 @pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/datasets (the bundle's sources)")
 @pytest.mark.parametrize("folder", list(FOLDERS))

@@ -264,6 +264,7 @@ def _post(url: str, body: bytes, content_type: str) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
+@pytest.mark.slow
 def test_mlflow_models_serve_answers_like_recommend(registry, capsys) -> None:
     from beyonder.serving.recommend import read_table
 
