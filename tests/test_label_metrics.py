@@ -4,6 +4,7 @@ that cannot be computed is a reason (never a crash), and one fit serves them all
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -93,3 +94,45 @@ def test_every_metric_is_higher_is_better() -> None:
     good = fold_metrics(y, y, np.array([[0.9, 0.1], [0.1, 0.9], [0.8, 0.2], [0.2, 0.8]]), True, ["a", "b"])
     bad = fold_metrics(y, y[::-1], np.array([[0.4, 0.6], [0.6, 0.4], [0.3, 0.7], [0.7, 0.3]]), True, ["a", "b"])
     assert all(good[m] > bad[m] for m in METRICS)
+
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_numpy_metrics_equal_sklearns_with_ties_and_classes_missing_from_a_side(seed: int) -> None:
+    """fold_metrics computes without sklearn's per-call validation; it must give sklearn's
+    values, also when the predictions hold a class the fold lacks and scores tie."""
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(2, 6))
+    classes = [f"k{i}" for i in range(k)]
+    y = rng.choice(classes[:-1] if seed % 2 and k > 2 else classes, size=40)
+    predicted = rng.choice(classes, size=40)
+    proba = rng.dirichlet(np.ones(k), size=40).round(1)  # rounding makes ties
+    proba = proba / proba.sum(axis=1, keepdims=True)
+    got = fold_metrics(y, predicted, proba, True, classes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true"
+        assert got["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, predicted), abs=1e-12)
+    assert got["f1_macro"] == pytest.approx(f1_score(y, predicted, average="macro", zero_division=0), abs=1e-12)
+    assert got["neg_log_loss"] == pytest.approx(-log_loss(y, y_proba=proba, labels=classes), abs=1e-12)
+    if k == 2:
+        expected = roc_auc_score(y == classes[1], proba[:, 1])
+    else:
+        present = [i for i, c in enumerate(classes) if (y == c).any()]
+        expected = np.mean([roc_auc_score(y == classes[i], proba[:, i]) for i in present])
+    assert got["roc_auc_ovr"] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["random_forest", "knn", "gaussian_nb", "logreg", "hist_gb", "decision_tree"])
+def test_one_prediction_pass_gives_predicts_classes(name: str) -> None:
+    """Labelling reads the class off predict_proba (one pass); it must be predict's class."""
+    from beyonder.labels.portfolio import build_classifier
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(150, 3)).round(1), columns=["a", "b", "c"])  # rounding makes ties
+    y = np.array(["c0", "c1", "c2"])[(frame["a"] + rng.normal(size=150) > 0).astype(int) + (frame["b"] > 0.8)]
+    model = build_classifier(name, 0, ["a", "b", "c"], []).fit(frame[:90], y[:90])
+    frame = frame[90:]
+    labels = sorted(set(model.classes_))
+    scores, probabilities, _ = class_scores(model, frame, labels)
+    assert probabilities
+    np.testing.assert_array_equal(np.asarray(labels)[np.argmax(scores, axis=1)], model.predict(frame))

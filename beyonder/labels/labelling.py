@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 from beyonder import schema
 from beyonder.errors import error_line
 from beyonder.labels.folds import group_stratified_folds
-from beyonder.labels.metrics import METRICS, SCORE_METRICS, class_scores, fold_metrics, summarise
+from beyonder.labels.metrics import METRICS, SCORE_METRICS, class_scores, fold_metrics, has_probabilities, summarise
 from beyonder.labels.portfolio import build_classifier, classifier_config
 from beyonder.params import LabelParams
 
@@ -129,9 +129,16 @@ def _label_one(
             start = time.perf_counter()
             model.fit(x.iloc[train], y[train])
             fitted = time.perf_counter()
-            predicted = model.predict(x.iloc[test])
-            done = time.perf_counter()
-            margins, probabilities, _ = class_scores(model, x.iloc[test], classes) if needs_scores else (None, False, None)
+            if needs_scores and has_probabilities(model):
+                # one pass: the class is the most probable one, as these classifiers' predict
+                # says, so predict's own call to predict_proba is not paid twice
+                margins, probabilities, _ = class_scores(model, x.iloc[test], classes)
+                predicted = np.asarray(classes)[np.argmax(margins, axis=1)]
+                done = time.perf_counter()
+            else:
+                predicted = model.predict(x.iloc[test])
+                done = time.perf_counter()
+                margins, probabilities, _ = class_scores(model, x.iloc[test], classes) if needs_scores else (None, False, None)
         except Exception as exc:  # any estimator failure becomes a record
             return _record(name, scores, fit_times, predict_times, _error_text(exc), metrics)
         fit_times.append(fitted - start)

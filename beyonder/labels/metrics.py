@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, f1_score, log_loss, roc_auc_score
+from scipy.stats import rankdata
 
 METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr", "neg_log_loss")
 """Every label's metrics, in this order; ``accuracy`` is the default everywhere."""
@@ -61,7 +61,7 @@ def class_scores(model: Any, x_test: Any, classes: Sequence[str]) -> tuple[np.nd
     get probability 0 (or the lowest margin). ``scores`` is None, with the reason, if the
     classifier gives neither."""
     fitted = [str(c) for c in getattr(model, "classes_", [])]
-    if _has_probabilities(model):
+    if has_probabilities(model):
         values, probabilities = np.asarray(model.predict_proba(x_test), dtype=np.float64), True
     elif hasattr(model, "decision_function"):
         values, probabilities = np.asarray(model.decision_function(x_test), dtype=np.float64), False
@@ -77,7 +77,7 @@ def class_scores(model: Any, x_test: Any, classes: Sequence[str]) -> tuple[np.nd
     return out, probabilities, None
 
 
-def _has_probabilities(model: Any) -> bool:
+def has_probabilities(model: Any) -> bool:
     """``predict_proba`` that really exists: an ``SVC`` built without ``probability=True``
     exposes the method but raises, so margins are used for it instead."""
     final = model.steps[-1][1] if hasattr(model, "steps") else model
@@ -92,23 +92,59 @@ def fold_metrics(
     classes: Sequence[str],
     metrics: Sequence[str] = METRICS,
 ) -> dict[str, float | str]:
-    """The ``metrics`` of one fold: each a number, or a one-line reason it cannot be computed."""
+    """The ``metrics`` of one fold: each a number, or a one-line reason it cannot be computed.
+
+    Computed with numpy from one confusion matrix and the class scores, to the values of
+    scikit-learn's ``balanced_accuracy_score``, ``f1_score(average="macro", zero_division=0)``,
+    ``roc_auc_score`` and ``log_loss`` (``tests/test_label_metrics.py`` checks them against
+    each other): those functions validate their input on every call, which on a 500-row
+    sample costs more than the fold's predictions, and labelling calls them 250 times a sample.
+    """
     y_test, predicted = np.asarray(y_test).astype(str), np.asarray(predicted).astype(str)
     out: dict[str, float | str] = {}
+    counts = None
     for name in metrics:
         if name == "accuracy":
             out[name] = float(np.mean(predicted == y_test))
-        elif name == "balanced_accuracy":
-            out[name] = float(balanced_accuracy_score(y_test, predicted))
-        elif name == "f1_macro":
-            out[name] = float(f1_score(y_test, predicted, average="macro", zero_division=0))
+        elif name in ("balanced_accuracy", "f1_macro"):
+            counts = counts if counts is not None else _confusion(y_test, predicted)
+            out[name] = _balanced_accuracy(counts) if name == "balanced_accuracy" else _f1_macro(counts)
         elif name == "roc_auc_ovr":
             out[name] = _auc(y_test, scores, classes) if scores is not None else "no class scores"
         elif name == "neg_log_loss":
-            out[name] = -float(log_loss(y_test, _normalised(scores), labels=list(classes))) if probabilities else "no probabilities"
+            out[name] = -_log_loss(y_test, _normalised(scores), classes) if probabilities else "no probabilities"
         else:
             raise MetricError(check_metric(name))
     return out
+
+
+def _confusion(y_test: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Confusion matrix (true x predicted) over the classes seen in either, sorted."""
+    labels, codes = np.unique(np.concatenate([y_test, predicted]), return_inverse=True)
+    n = len(y_test)
+    return np.bincount(codes[:n] * len(labels) + codes[n:], minlength=len(labels) ** 2).reshape(len(labels), -1)
+
+
+def _balanced_accuracy(counts: np.ndarray) -> float:
+    """Mean recall over the classes present in the test fold."""
+    support = counts.sum(axis=1)
+    present = support > 0
+    return float(np.mean(np.diag(counts)[present] / support[present]))
+
+
+def _f1_macro(counts: np.ndarray) -> float:
+    """Mean F1 over the classes in the test fold or the predictions (none is 0/0)."""
+    tp = np.diag(counts).astype(np.float64)
+    fn, fp = counts.sum(axis=1) - tp, counts.sum(axis=0) - tp
+    return float(np.mean(2 * tp / (2 * tp + fn + fp)))
+
+
+def _log_loss(y_test: np.ndarray, probabilities: np.ndarray, classes: Sequence[str]) -> float:
+    """Mean negative log-probability of the true class, clipped at machine epsilon."""
+    index = {c: i for i, c in enumerate(classes)}
+    truth = probabilities[np.arange(len(y_test)), [index[c] for c in y_test]]
+    eps = np.finfo(np.float64).eps
+    return float(np.mean(-np.log(np.clip(truth, eps, 1 - eps))))
 
 
 def _normalised(probabilities: np.ndarray) -> np.ndarray:
@@ -124,8 +160,17 @@ def _auc(y_test: np.ndarray, scores: np.ndarray, classes: Sequence[str]) -> floa
     if len(present) < 2:
         return "one class in the test fold"
     if len(classes) == 2:
-        return float(roc_auc_score(y_test == classes[1], scores[:, 1]))
-    return float(np.mean([roc_auc_score(y_test == classes[i], scores[:, i]) for i in present]))
+        return _binary_auc(y_test == classes[1], scores[:, 1])
+    return float(np.mean([_binary_auc(y_test == classes[i], scores[:, i]) for i in present]))
+
+
+def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic: the chance that a positive outscores a negative,
+    ties counting one half (the area under the ROC curve with tied scores joined linearly)."""
+    ranks = rankdata(score)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def summarise(folds: list[dict[str, float | str]], metrics: Sequence[str] = METRICS) -> dict[str, Any]:
