@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger, task
 from beyonder import tracking
 from beyonder.config import Layout
 from beyonder.data.splits import DEFAULT_FAMILIES, grouped_folds
+from beyonder.evaluation.budget import headline as budget_headline
 from beyonder.evaluation.crossval import (
     METHODS,
     RunSettings,
@@ -33,7 +34,8 @@ from beyonder.evaluation.workspaces import (
     is_prepared,
 )
 from beyonder.params import Params, RegularisationParams, load_params
-from beyonder.selector.corpus import encode_corpus, load_corpus
+from beyonder.selector.combiner import tiers_for
+from beyonder.selector.corpus import encode_corpus, load_corpus, load_measurements
 from beyonder.stages.train import model_config
 from beyonder.storage import write_json
 from flows.augment import augment_flow
@@ -71,8 +73,9 @@ def load_workspace(
     families: tuple[str, ...] = DEFAULT_FAMILIES,
     regularisation: RegularisationParams | None = None,
 ) -> Workspace:
-    """A workspace's labelled samples, encodings and meta-features; with ``regularisation``
-    on, its C-grid labels too (NaN where it has none)."""
+    """A workspace's labelled samples, encodings and meta-features, and its measurement
+    subsamples' labels; with ``regularisation`` on, its C-grid labels too (NaN where it has
+    none)."""
     layout = Layout(root)
     everything = load_corpus(layout, classifiers, include_augmented=True, regularisation=regularisation)
     is_original = (everything.index["kind"] == "bootstrap").to_numpy()
@@ -85,7 +88,10 @@ def load_workspace(
             strict=True,
         )
     )
-    return Workspace(original, augmented, encoded, meta, families, corpus_groups(layout))
+    return Workspace(
+        original, augmented, encoded, meta, families, corpus_groups(layout),
+        measurements=load_measurements(layout, classifiers), root=Path(root),
+    )  # fmt: skip
 
 
 @flow(name="crossval")
@@ -115,6 +121,8 @@ def crossval_flow(
     settings = RunSettings(
         methods, **params.evaluate.scoring(seed), log=logger.info, start=start, seeds=seeds,
         variants=variants, budgets=tuple(params.evaluate.time_budgets),
+        tiers=tiers_for(params.measure.rows, params.measure.folds, params.sample.rows, params.label.n_folds),
+        budget_shares=tuple(params.evaluate.budget_shares),
     )  # fmt: skip
     if corpus:
         ws = workspace(corpus)
@@ -136,4 +144,7 @@ def crossval_flow(
     for method, metrics in result["methods"].items():
         logger.info("%-10s %s", method, {k: metrics[k] for k in ("mean_regret", "gap_closed", "spearman")})
     logger.info("brute-force reference (CV of one sample, priced on the others): %s", result["cv_one_sample"])
+    curve = result.get("decisions", {}).get("budget_curve")
+    if curve:
+        logger.info("predict, then measure (regret against CPU seconds): %s", budget_headline(curve))
     return result

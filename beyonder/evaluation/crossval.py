@@ -12,13 +12,14 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from beyonder.data.splits import DEFAULT_FAMILIES, grouped_test_split
-from beyonder.evaluation import decisions, regularisation
+from beyonder.evaluation import budget, decisions, regularisation
 from beyonder.evaluation.metrics import (
     HEADLINE,
     choose,
@@ -28,13 +29,20 @@ from beyonder.evaluation.metrics import (
     spearman_rows,
     svm_task,
 )
-from beyonder.params import EvaluateParams
+from beyonder.params import EvaluateParams, MeasureParams, SampleParams
 from beyonder.selector import cell_pretraining
 from beyonder.selector.baselines import (
     LandmarkRidge,
     MetaFeatureForest,
     NearestDatasets,
     meta_matrix,
+)
+from beyonder.selector.combiner import (
+    MeasurementCombiner,
+    Tier,
+    calibration_labels,
+    calibration_predictions,
+    tiers_for,
 )
 from beyonder.selector.corpus import Corpus, concat, per_dataset_mean
 from beyonder.selector.encoding import EncodedSample
@@ -62,6 +70,8 @@ class Workspace:
     meta: dict[str, dict[str, float]]
     families: tuple[str, ...] = DEFAULT_FAMILIES  # params' split.families: validation splits too
     groups: dict[str, str] = field(default_factory=dict)  # dataset -> its corpus (source folder)
+    measurements: pd.DataFrame | None = None  # the measurement subsamples' labels (load_measurements)
+    root: Path | None = None  # the workspace folder (sample files: the prediction's timed cost)
 
 
 def _concat(a: Corpus, b: Corpus | None) -> Corpus:
@@ -187,6 +197,7 @@ def predict_fold(
     seeds: int = 1,
     variants: dict[str, dict[str, Any]] | None = None,
     details: dict[str, Any] | None = None,
+    tiers: list[Tier] | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Train every method on ``train_datasets`` of ``train_ws``; predict the original samples of
     ``test_datasets`` of ``test_ws``. Returns (predictions per method, SBS train means).
@@ -204,8 +215,11 @@ def predict_fold(
     masked-cell objective over the fold's training samples (``cell_pretraining``; with
     ``finetune="heads"`` that encoder stays frozen).
     ``details``: a dict that, when given, receives what the decision metrics need beyond
-    accuracies (``decision_details``); an out-parameter, so callers that only rank keep the
-    two-value return."""
+    accuracies (``decision_details``), and the fold's measurement combiner (``combiner``:
+    calibrated on the training datasets' labels and the validation datasets' predictions,
+    ``fold_combiner``) with the prediction's timed CPU seconds per test sample; an
+    out-parameter, so callers that only rank keep the two-value return. ``tiers``: the
+    measurement tiers the combiner knows (default: the ``measure`` section's defaults)."""
     if seeds < 1:
         raise ValueError(f"seeds must be at least 1, got {seeds}")
     for name, overrides in (variants or {}).items():  # before any training, not after hours of it
@@ -245,6 +259,10 @@ def predict_fold(
                 )
                 if "curve" in output:
                     curves["beyonder"] = output["curve"]
+                details["combiner"] = fold_combiner(
+                    train_ws, train_datasets, val, val_out if len(val.index) else None, tiers, log
+                )
+                details["prediction_seconds"] = prediction_seconds(member, test_ws, test)
             log(f"  {name}_cautious: leaves the SBS's pick for a predicted gain over {margin:.4f}")
             preds[f"{name}_cautious"] = cautious(members[-1], sbs_index, margin)
             if m == 0:
@@ -323,6 +341,56 @@ def predict_fold(
     if details is not None and curves:
         details.update(regularisation.fold_details(original_train, test, curves))
     return preds, train_means
+
+
+def default_tiers() -> list[Tier]:
+    """The measurement tiers of the default ``measure``, ``sample`` and ``label`` sections."""
+    return tiers_for(MeasureParams().rows, MeasureParams.folds, SampleParams.rows, 5)
+
+
+def fold_combiner(
+    ws: Workspace,
+    train_datasets: set[str],
+    val: Corpus,
+    val_out: dict[str, np.ndarray] | None,
+    tiers: list[Tier] | None = None,
+    log: Callable[[str], None] = print,
+) -> MeasurementCombiner | None:
+    """The measurement combiner of one fold: measurement noise and prices from the training
+    datasets' labels, the model's errors from its predictions of its validation datasets
+    (bootstrap samples only); ``None`` (logged) when there is too little to calibrate on."""
+    if val_out is None:
+        log("  combiner: no validation datasets, no measurement calibration")
+        return None
+    tiers = tiers or default_tiers()
+    full = next(t for t in tiers if t.name == "full")
+    boot = (val.index["kind"] == "bootstrap").to_numpy()
+    labels = calibration_labels(ws.original, ws.measurements, train_datasets, full.folds)
+    predictions = calibration_predictions(val.index[boot], val_out["accuracy"][boot], ws.original.classifiers)
+    try:
+        combiner = MeasurementCombiner(tiers, ws.original.classifiers).fit(labels, predictions)
+    except ValueError as exc:
+        log(f"  combiner: {exc}")
+        return None
+    sd = np.sqrt(np.diag(combiner.prediction_cov_)).mean()
+    noise = {t.name: float(np.sqrt(np.diag(combiner.noise_cov_)[i * len(combiner.classifiers) : (i + 1) * len(combiner.classifiers)]).mean())
+             for i, t in enumerate(tiers)}  # fmt: skip
+    log(f"  combiner: prediction error sd {100 * sd:.2f} points, measurement noise sd "
+        + ", ".join(f"{k} {100 * v:.2f}" for k, v in noise.items()))  # fmt: skip
+    return combiner
+
+
+def prediction_seconds(model: Any, ws: Workspace, test: Corpus, subsamples: int = SampleParams.subsamples) -> np.ndarray:
+    """CPU seconds of the prediction itself per test sample (``budget.prediction_cpu``), by
+    the fold's model run in NumPy as ``recommend`` runs it; zeros without the workspace's
+    sample files."""
+    from beyonder.selector.inference import NumpyBeyonder
+    from beyonder.selector.network import NumpyNetwork, export_weights
+
+    if ws.root is None or getattr(model, "model_", None) is None:
+        return np.zeros(len(test.index))
+    predictor = NumpyBeyonder(model.config, NumpyNetwork(export_weights(model.model_)))
+    return budget.prediction_cpu(predictor, [Path(ws.root) / f for f in test.index["file"]], subsamples)
 
 
 def decision_details(
@@ -455,6 +523,10 @@ class RunSettings:
     variants: dict[str, dict[str, Any]] | None = None
     budgets: tuple[float, ...] = tuple(EvaluateParams().time_budgets)
     """Time budgets (seconds per fold fit on a sample) the decisions report scores."""
+    tiers: list[Tier] | None = None
+    """Measurement tiers of the combiner and the budget curve (default: ``default_tiers``)."""
+    budget_shares: tuple[float, ...] = tuple(EvaluateParams().budget_shares)
+    """Budgets the budget curve replays, as shares of each table's predicted brute-force CPU."""
 
     def scoring(self) -> tuple[float, int, int]:
         """``score``'s last three arguments."""
@@ -462,7 +534,7 @@ class RunSettings:
 
     def training(self) -> dict[str, Any]:
         """``predict_fold``'s keyword arguments but the seed (which moves per fold)."""
-        return {"log": self.log, "start": self.start, "seeds": self.seeds, "variants": self.variants}
+        return {"log": self.log, "start": self.start, "seeds": self.seeds, "variants": self.variants, "tiers": self.tiers}
 
 
 def cross_validate(
@@ -499,7 +571,9 @@ def cross_validate(
     report = score(ws.original, predictions, sbs_means, *settings.scoring())
     report["folds"] = [sorted(f) for f in folds]
     if fold_details:
-        report["decisions"] = _pooled_decisions(ws.original, fold_details, sbs_means, settings.budgets, ws.groups)
+        report["decisions"] = _pooled_decisions(
+            ws.original, fold_details, sbs_means, settings.budgets, ws.groups, ws.measurements, settings
+        )
         if ws.original.curves is not None:  # the regularisation strength C (issue 17)
             tie, n_boot, seed = settings.scoring()
             report["regularisation"] = regularisation.crossval_report(
@@ -525,12 +599,22 @@ def _pooled_decisions(
     sbs_means: pd.DataFrame,
     budgets: tuple[float, ...],
     groups: dict[str, str] | None = None,
+    measurements: pd.DataFrame | None = None,
+    settings: RunSettings | None = None,
 ) -> dict[str, Any]:
     """``decision_report`` over every fold's test samples at once (each scored by its own
     fold's model, SBS and interval scale); with several corpora (``groups``), the verify
-    curve per corpus too (``verify_by_group``)."""
+    curve per corpus too (``verify_by_group``); with the folds' combiners, the budget curve
+    (``budget_curve``: regret against CPU seconds of predicting, measuring and brute force,
+    per corpus in its ``by_group``)."""
+    settings = settings or RunSettings()
     parts, pooled = [], defaultdict(list)
+    combiners: dict[str, MeasurementCombiner] = {}
     for test_sets, details in fold_details:
+        details = dict(details)
+        combiner = details.pop("combiner", None)
+        if combiner is not None:
+            combiners.update(dict.fromkeys(test_sets, combiner))
         mask = _rows(original, test_sets, True)
         parts.append(mask.nonzero()[0])
         for key, value in details.items():
@@ -557,6 +641,13 @@ def _pooled_decisions(
             )
             for group in sorted(by_group)
         }  # fmt: skip
+    if combiners:
+        tables = budget.labelled_tables(
+            test, details, combiners, measurements, sbs_index, groups or {}, settings.tiers or default_tiers()
+        )
+        report["budget_curve"] = budget.budget_curve(
+            tables, shares=settings.budget_shares, n_boot=settings.n_boot, seed=settings.seed
+        )
     return report
 
 

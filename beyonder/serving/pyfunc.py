@@ -1,8 +1,9 @@
 """The registered MLflow model (logged as code, so loading it unpickles nothing).
 
 Input: a dataset as a DataFrame that includes its target column, named by the ``target``
-param (default in the model's metadata); ``time_budget`` (seconds) and ``verify`` (K) params
-as ``beyonder recommend --time-budget / --verify`` (left-out classifiers come last, rank 0,
+param (default in the model's metadata); ``time_budget`` (seconds), ``verify`` (K) and
+``budget`` (CPU seconds of measurements) params as ``beyonder recommend --time-budget /
+--verify / --budget`` (left-out classifiers come last, rank 0,
 with their reason in ``left_out``). Output: one row per portfolio classifier with its
 predicted accuracy, spread and fit time, best first; a model with regularisation heads adds,
 for each tuned classifier, ``suggested_C``, ``accuracy_at_suggested_C`` and
@@ -33,7 +34,7 @@ class BeyonderModel(PythonModel):
         try:
             return self.recommender.predict(
                 pd.DataFrame(model_input), target, time_budget=params.get("time_budget"),
-                verify=params.get("verify") or 0,
+                verify=params.get("verify") or 0, budget=params.get("budget"),
             )  # fmt: skip
         except RecommendError as exc:
             raise MlflowException(f"beyonder: {exc}", error_code=INVALID_PARAMETER_VALUE) from None
