@@ -419,3 +419,52 @@ def test_the_truth_leaves_out_the_users_replicate(fitted: MeasurementCombiner) -
     assert expected[0] == pytest.approx(10.0)  # replicate 0's "c" priced on the others' "a"
     assert brute["mean_regret"] == pytest.approx(np.mean(expected))
     assert brute["cpu_seconds"] == pytest.approx(4.0)
+
+
+def test_evaluate_corpus_reports_the_curve_per_group() -> None:
+    """``cross_validate`` on a tiny in-memory corpus (three replicates and two measurement
+    subsamples per dataset, two folders): each fold calibrates its own combiner and the
+    decisions report carries the curve, overall and per folder."""
+    from beyonder.data.splits import grouped_folds
+    from beyonder.evaluation.crossval import RunSettings, Workspace, cross_validate
+    from beyonder.schema import ROW_ID, TARGET
+    from beyonder.selector.corpus import Corpus
+    from beyonder.selector.encoding import encode_sample
+    from beyonder.selector.estimator import BeyonderConfig
+
+    classifiers = ["logreg", "knn", "random_forest", "svm_rbf"]
+    rng = np.random.default_rng(0)
+    index, accuracy, encoded, measured = [], [], {}, []
+    n = 20
+    for d in range(n):
+        linear = d % 2 == 0
+        base = np.array([0.9, 0.7, 0.75, 0.8]) if linear else np.array([0.6, 0.85, 0.9, 0.8])
+        for s in range(3):
+            x = rng.normal(size=(60, 3))
+            frame = pd.DataFrame(x, columns=["a", "b", "c"])
+            frame[TARGET] = np.where(x[:, 0] + (x[:, 1] if linear else np.sin(3 * x[:, 1])) > 0, "p", "q")
+            frame[ROW_ID] = np.arange(60)
+            sample_id = f"d{d}__s{s}"
+            index.append({"sample_id": sample_id, "dataset": f"d{d}", "kind": "bootstrap", "file": ""})
+            accuracy.append(np.clip(base + rng.normal(0, 0.02, 4), 0, 1))
+            encoded[sample_id] = encode_sample(frame)
+        for tier, bias in BIAS.items():
+            values = np.clip(base + bias + rng.normal(0, 0.04, 4), 0, 1)
+            measured += [(f"d{d}", tier, c, v, 0.05, 0.01) for c, v in zip(classifiers, values, strict=True)]
+    acc = np.array(accuracy)
+    corpus = Corpus(pd.DataFrame(index), acc, np.full_like(acc, 0.01), classifiers, np.full_like(acc, 0.001))
+    measurements = pd.DataFrame(measured, columns=["dataset", "tier", "classifier", "accuracy", "seconds", "fit_time"])
+    groups = {f"d{d}": "even" if d % 2 == 0 else "odd" for d in range(n)}
+    ws = Workspace(corpus, None, encoded, {}, groups=groups, measurements=measurements)
+    folds = grouped_folds(sorted(groups), 2, seed=0, families=())
+    config = BeyonderConfig(classifiers=classifiers, dim=8, heads=2, blocks=1, inducing=4, epochs=1, batch_size=8)
+    settings = RunSettings(("beyonder",), n_boot=50, tiers=tiers_for([100, 200], 3, 500, 5), budget_shares=(0.2, 1.0))
+    report = cross_validate(ws, folds, config, settings)
+    curve = report["decisions"]["budget_curve"]
+    modes = {m["mode"]: m for m in curve["modes"]}
+    # a fold with too few validation datasets to calibrate on leaves its datasets out
+    assert curve["n_datasets"] >= n // 2 and set(curve["by_group"]) == {"even", "odd"}
+    assert {"sbs", "predicted", "top2@m100", "all@full", "budget0.2", "budget1", "brute_force"} <= set(modes)
+    assert modes["brute_force"]["cpu_share"] == pytest.approx(1.0)
+    assert modes["brute_force"]["cpu_seconds"] == pytest.approx(4 * 5 * 0.011)
+    assert modes["all@m100"]["cpu_seconds"] == pytest.approx(4 * 0.05)  # no sample files: no prediction cost

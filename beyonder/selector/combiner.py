@@ -491,7 +491,7 @@ def calibration_labels(corpus: Any, measurements: pd.DataFrame | None, datasets:
     from its fit and predict times) and the measurement labels (``load_measurements``), for
     ``datasets`` (default: all)."""
     index = corpus.index
-    keep = (index["kind"] == "bootstrap").to_numpy()
+    keep = (index["kind"] == "bootstrap").to_numpy().copy()
     if datasets is not None:
         keep &= index["dataset"].isin(datasets).to_numpy()
     seconds = corpus.cv_seconds(n_folds)
