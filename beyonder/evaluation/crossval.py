@@ -263,6 +263,12 @@ def predict_fold(
                     train_ws, train_datasets, val, val_out if len(val.index) else None, tiers, log
                 )
                 details["prediction_seconds"] = prediction_seconds(member, test_ws, test)
+                if len(val.index):  # kept for budget.replay: the combiner refitted without retraining
+                    boot = (val.index["kind"] == "bootstrap").to_numpy()
+                    details["validation"] = {
+                        "sample_id": val.index["sample_id"][boot].tolist(),
+                        "predicted": val_out["accuracy"][boot].tolist(),
+                    }
             log(f"  {name}_cautious: leaves the SBS's pick for a predicted gain over {margin:.4f}")
             preds[f"{name}_cautious"] = cautious(members[-1], sbs_index, margin)
             if m == 0:
@@ -610,9 +616,12 @@ def _pooled_decisions(
     settings = settings or RunSettings()
     parts, pooled = [], defaultdict(list)
     combiners: dict[str, MeasurementCombiner] = {}
+    replay_folds = []
     for test_sets, details in fold_details:
         details = dict(details)
         combiner = details.pop("combiner", None)
+        validation = details.pop("validation", None)
+        replay_folds.append({"test": sorted(test_sets), "validation": validation})
         if combiner is not None:
             combiners.update(dict.fromkeys(test_sets, combiner))
         mask = _rows(original, test_sets, True)
@@ -648,6 +657,16 @@ def _pooled_decisions(
         report["budget_curve"] = budget.budget_curve(
             tables, shares=settings.budget_shares, n_boot=settings.n_boot, seed=settings.seed
         )
+        report["replay"] = {  # what the curve was computed from, for budget.replay (no retraining)
+            "folds": replay_folds,
+            "samples": {
+                "sample_id": test.index["sample_id"].tolist(),
+                "predicted": np.round(details["accuracy"], 6).tolist(),
+                "fit_time": np.round(details["fit_time"], 8).tolist(),
+                "prediction_seconds": np.round(details.get("prediction_seconds", np.zeros(len(test.index))), 6).tolist(),
+            },
+            "sbs": sbs_index,
+        }
     return report
 
 
@@ -698,9 +717,18 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "classifiers": report.get("classifiers", []),
         "per_dataset": report.get("per_dataset", []),
         "folds": report.get("folds", []),
-        **({"decisions": _rounded_tree(report["decisions"])} if report.get("decisions") else {}),
+        **({"decisions": _decisions_json(report["decisions"])} if report.get("decisions") else {}),
         **({"regularisation": _rounded_tree(report["regularisation"])} if report.get("regularisation") else {}),
     }
+
+
+def _decisions_json(decisions_report: dict[str, Any]) -> dict[str, Any]:
+    """The decisions part for JSON: rounded, but ``replay`` (the predictions the budget curve
+    was computed from) as it is, so that replaying it gives the same picks."""
+    out = _rounded_tree({k: v for k, v in decisions_report.items() if k != "replay"})
+    if "replay" in decisions_report:
+        out["replay"] = decisions_report["replay"]
+    return out
 
 
 def _rounded_tree(value: Any) -> Any:
