@@ -468,3 +468,8 @@ def test_evaluate_corpus_reports_the_curve_per_group() -> None:
     assert modes["brute_force"]["cpu_share"] == pytest.approx(1.0)
     assert modes["brute_force"]["cpu_seconds"] == pytest.approx(4 * 5 * 0.011)
     assert modes["all@m100"]["cpu_seconds"] == pytest.approx(4 * 0.05)  # no sample files: no prediction cost
+    # what the report kept gives the same curve again, without training (bench/budget_replay.py)
+    again = budget.replay(
+        report["decisions"]["replay"], corpus, measurements, settings.tiers, groups, shares=(0.2, 1.0), n_boot=50
+    )
+    assert again["modes"] == curve["modes"]

@@ -443,3 +443,54 @@ def headline(curve: dict[str, Any]) -> dict[str, Any]:
         "its_cpu_share": matching[0]["cpu_share"] if matching else None,
         "reliably_better_than_brute_force": better,
     }
+
+
+def replay(
+    replay_data: dict[str, Any],
+    corpus: Corpus,
+    measurements: pd.DataFrame | None,
+    tiers: Sequence[Tier],
+    groups: dict[str, str] | None = None,
+    shares: Sequence[float] = DEFAULT_SHARES,
+    n_boot: int = 1000,
+    seed: int = 0,
+    combiner_factory: Any = None,
+) -> dict[str, Any]:
+    """The budget curve of an ``evaluate --corpus`` report computed again from what it kept
+    (``decisions.replay``: each fold's test datasets and validation predictions, the test
+    samples' predictions, the SBS) and the workspace's labels (``corpus``: its bootstrap
+    samples; ``measurements``), without training anything: each fold's combiner is refitted
+    (``combiner_factory(tiers, classifiers)``, default ``MeasurementCombiner``), so a change
+    to the combiner or the policies is measured on the same predictions and truth."""
+    from beyonder.selector.combiner import calibration_labels, calibration_predictions
+
+    factory = combiner_factory or MeasurementCombiner
+    full = next(t for t in tiers if t.name == FULL)
+    dataset_of = dict(zip(corpus.index["sample_id"], corpus.index["dataset"], strict=True))
+    everything = set(corpus.index["dataset"])
+    combiners: dict[str, MeasurementCombiner] = {}
+    for fold in replay_data["folds"]:
+        test_sets = set(fold["test"])
+        validation = fold.get("validation")
+        if not validation or not validation["sample_id"]:
+            continue
+        index = pd.DataFrame({"sample_id": validation["sample_id"], "dataset": [dataset_of[s] for s in validation["sample_id"]]})
+        labels = calibration_labels(corpus, measurements, everything - test_sets, full.folds)
+        predictions = calibration_predictions(index, np.array(validation["predicted"]), corpus.classifiers)
+        try:
+            combiner = factory(list(tiers), corpus.classifiers).fit(labels, predictions)
+        except ValueError:
+            continue
+        combiners.update(dict.fromkeys(test_sets, combiner))
+    samples = replay_data["samples"]
+    rows = pd.Index(corpus.index["sample_id"]).get_indexer(samples["sample_id"])
+    test = corpus.subset(np.isin(np.arange(len(corpus.index)), rows[rows >= 0]))
+    order = pd.Index(samples["sample_id"]).get_indexer(test.index["sample_id"])
+    details = {
+        "accuracy": np.array(samples["predicted"], dtype=np.float64)[order],
+        "fit_time": np.array(samples["fit_time"], dtype=np.float64)[order],
+        "prediction_seconds": np.array(samples["prediction_seconds"], dtype=np.float64)[order],
+    }
+    sbs = {str(d): int(i) for d, i in replay_data["sbs"].items()}
+    tables = labelled_tables(test, details, combiners, measurements, sbs, groups or {}, tiers)
+    return budget_curve(tables, shares=shares, n_boot=n_boot, seed=seed)
