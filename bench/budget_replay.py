@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     from beyonder.evaluation.budget import replay
     from beyonder.evaluation.workspaces import corpus_groups
     from beyonder.params import load_params
-    from beyonder.selector.combiner import tiers_for
+    from beyonder.selector.combiner import params_tiers
     from beyonder.selector.corpus import load_corpus, load_measurements
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     layout = Layout(args.workspace)
     classifiers = report.get("classifiers") or list(params.label.classifiers)
     corpus = load_corpus(layout, classifiers, include_augmented=False)
-    tiers = tiers_for(params.measure.rows, params.measure.folds, params.sample.rows, params.label.n_folds)
+    tiers = params_tiers(params)
     curve = replay(
         data, corpus, load_measurements(layout, classifiers), tiers, corpus_groups(layout),
         shares=tuple(params.evaluate.budget_shares), n_boot=params.evaluate.n_boot, seed=params.seed,

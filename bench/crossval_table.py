@@ -30,8 +30,8 @@ curve (overall and per corpus).
 several budgets, brute force), overall and per corpus, with the paired interval of each
 mode's regret minus brute force's.
 
-``--regularisation`` prints instead the tables of the report's ``regularisation`` part (issue
-17: a workspace labelled with ``regularisation.enabled``): per tuned classifier, how well each
+``--regularisation`` prints instead the tables of the report's ``regularisation`` part (a
+workspace labelled with ``regularisation.enabled``): per tuned classifier, how well each
 method's suggested C does against C = 1 and the SBS of C; pooled over the tuned classifiers;
 and the combined answer (classifier + C) against the SBS classifier at its default.
 """
@@ -323,6 +323,54 @@ def _pair(values: list | None) -> str:
     return "-" if not values else f"{values[0]} / {values[1]}"
 
 
+def metric_tables(result: dict[str, Any], against: list[str]) -> str:
+    """One table per report group and metric: each method's mean regret (points of that
+    metric) [95% CI], its regret minus the SBS's and minus each ``against`` method's (paired
+    intervals), gap closed and Spearman; brute force's regret and gap closed on the same truth;
+    the imbalanced tasks' rows; then the imbalanced natural tasks' pick by predicted balanced
+    accuracy against the pick by predicted accuracy."""
+    lines: list[str] = []
+
+    def rows(part: dict[str, Any], label: str) -> None:
+        methods = part["methods"]
+        for name, m in sorted(methods.items(), key=lambda kv: kv[1].get("mean_regret") or math.inf):
+            if name == "oracle":
+                continue
+            versus = "".join(
+                f" | {_signed_ci(_diff(m, methods.get(o)), m.get('regret_vs_ci', {}).get(o))}" for o in against if o in methods and o != name
+            )
+            lines.append(
+                f"| {label}{name} | {_num(m.get('mean_regret'))} {_interval(m.get('mean_regret_ci'))} | "
+                f"{_signed_ci(_diff(m, methods.get('sbs')), m.get('regret_vs_sbs_ci'))}{versus} | "
+                f"{_pct(m.get('gap_closed'))} | {_num(m.get('spearman'))} |"
+            )
+        bf = part.get("brute_force") or {}
+        lines.append(f"| {label}brute force (one replicate's CV) | {_num(bf.get('mean_regret'))} | | {_pct(bf.get('gap_closed'))} | {_num(bf.get('spearman'))} |")
+
+    header = "| method | mean regret [95% CI] | minus SBS | " + "".join(f"minus {o} | " for o in against) + "gap closed | Spearman |"
+    for group, parts in result["metrics"].items():
+        if group == "imbalanced_pick":
+            continue
+        for metric, part in parts.items():
+            lines += ["", f"**{group}, {metric}** ({part['n_datasets']} datasets)", "", header, "|---" * (5 + len(against)) + "|"]
+            rows(part, "")
+            if part.get("imbalanced"):
+                rows(part["imbalanced"], f"imbalanced ({part['imbalanced']['n_datasets']}): ")
+    pick = result["metrics"].get("imbalanced_pick")
+    if pick:
+        lines += ["", f"**imbalanced natural tasks, priced in balanced accuracy** ({pick['n_datasets']} datasets)", "",
+                  "| method | mean regret [95% CI] | minus SBS | minus beyonder_by_accuracy | gap closed | Spearman |", "|---" * 6 + "|"]  # fmt: skip
+        against = ["beyonder_by_accuracy"]
+        rows(pick, "")
+    return "\n".join(lines).strip()
+
+
+def _diff(m: dict, other: dict | None) -> float | None:
+    if other is None or m.get("mean_regret") is None or other.get("mean_regret") is None:
+        return None
+    return m["mean_regret"] - other["mean_regret"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("json", type=Path, nargs="+", help="a beyonder evaluate --corpus --json report, or "
@@ -337,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
                         "measure; brute force) instead")  # fmt: skip
     parser.add_argument("--regularisation", action="store_true", help="the regularisation tables (suggested C "
                         "against C = 1 and the SBS of C; classifier + C) instead")  # fmt: skip
+    parser.add_argument("--metrics", action="store_true", help="the per-group, per-metric tables (natural tasks "
+                        "first, brute force beside each, imbalanced tasks apart) instead")  # fmt: skip
     args = parser.parse_args(argv)
     results = [json.loads(path.read_text()) for path in args.json]
     if len(results) > 1 and (args.group or args.decisions or args.regularisation or args.curve):
@@ -354,6 +404,11 @@ def main(argv: list[str] | None = None) -> int:
         if not (result.get("decisions") or {}).get("budget_curve"):
             parser.error(f"{args.json[0]} has no budget curve (written before it existed, or without a combiner)")
         print(curve_tables(result))
+        return 0
+    if args.metrics:
+        if not result.get("metrics"):
+            parser.error(f"{args.json[0]} has no metrics part (written before it existed)")
+        print(metric_tables(result, args.against))
         return 0
     if args.decisions:
         if not result.get("decisions"):

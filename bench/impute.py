@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -45,16 +44,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from beyonder.config import stable_seed  # noqa: E402
 from beyonder.imputer.imputation import corpus_files, split_names, table_from_frame  # noqa: E402
 from beyonder.imputer.scores import hide, scores, scoring_tables, sklearn_fill  # noqa: E402
+from beyonder.params import Params, load_params  # noqa: E402
 
 METHODS = ("beyonder", "simple", "knn", "iterative")
 
 
-def held_out_tables(params: dict, max_tables: int, max_rows: int, seed: int) -> list[tuple[str, pd.DataFrame, pd.Series]]:
-    """(name, features, target) of the held-out tables (``imputation_scores.scoring_tables``)."""
-    files = corpus_files(params["ingest"]["local"]["folders"])
+def held_out_tables(params: Params, max_tables: int, max_rows: int, seed: int) -> list[tuple[str, pd.DataFrame, pd.Series]]:
+    """(name, features, target) of the held-out tables (``imputer.scores.scoring_tables``)."""
+    files = corpus_files(params.ingest.local.folders)
     _, _, test = split_names(list(files), params)
-    target = params["ingest"]["local"].get("target", "class")
-    return scoring_tables(files, test, max_tables, max_rows, seed, target)
+    return scoring_tables(files, test, max_tables, max_rows, seed, params.ingest.local.target)
 
 
 def downstream(X: pd.DataFrame, y: pd.Series, seed: int) -> float | None:
@@ -96,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--downstream", default="mcar30", help="patterns scored by hist_gb CV ('' for none)")
     parser.add_argument("--json", dest="json_path", help="write the report here")
     args = parser.parse_args(argv)
-    params = yaml.safe_load(Path(args.params).read_text())
-    seed = int(params.get("seed", 0))
+    params = load_params(args.params)
+    seed = params.seed
     tables = held_out_tables(params, args.max_tables, args.max_rows, seed)
     patterns = [p for p in args.patterns.split(",") if p]
     methods = [m for m in args.methods.split(",") if m]

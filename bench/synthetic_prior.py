@@ -1,7 +1,7 @@
 """Does the synthetic prior rank the portfolio like real tables do?
 
 A synthetic corpus can only teach a selector what real tables need if its classifier rankings
-look like theirs, so it is judged on labels before any pretraining (issue 14):
+look like theirs, so it is judged on labels before any pretraining:
 
 - **winner distribution**: the share of datasets each classifier wins (ties split), and the
   total-variation distance between a group's distribution and the real corpus's (0: the same

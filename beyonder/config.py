@@ -31,6 +31,7 @@ class Layout:
         self.label_cache = self.data / "cache" / "labels"
         self.augmented = self.data / "augmented"
         self.model = self.data / "model"
+        self.refit = self.data / "refit"  # the judged configuration refit on every family
         # in git, not under data/: `dvc metrics diff` and `dvc plots diff` compare commits
         self.evaluation = self.root / "evaluation"
         self.metrics = self.root / "metrics"

@@ -3,7 +3,9 @@ command's stderr shows. One home, so every place says a failure the same way."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from collections.abc import Sequence
 
 MAX_CHARS = 300
 _WHITESPACE = re.compile(r"\s+")
@@ -26,3 +28,22 @@ def error_line(exc: BaseException, limit: int = MAX_CHARS) -> str:
     """``Type: first line of the message`` (or ``Type`` alone), at most ``limit`` characters."""
     message = first_line(exc, limit)
     return one_line(f"{type(exc).__name__}: {message}" if message else type(exc).__name__, limit)
+
+
+PIPELINE_EXTRA = "pip install 'beyonder[pipeline]'"
+"""How to get what the light install leaves out: training, the pipeline, MLflow, Keras."""
+
+
+class MissingExtra(ImportError):
+    """A feature needs a module of the ``pipeline`` extra that is not installed; the message is
+    one line naming the modules and the install command."""
+
+
+def require_extra(what: str, modules: Sequence[str]) -> None:
+    """Raise ``MissingExtra`` unless every module in ``modules`` can be imported. The light
+    install (the package without extras) recommends from a saved model with NumPy alone; training,
+    the Keras imputer and MLflow registries other than a local SQLite file need the extra, and
+    a user should read which one, not a ``ModuleNotFoundError`` traceback."""
+    missing = [name for name in modules if importlib.util.find_spec(name) is None]
+    if missing:
+        raise MissingExtra(f"{what} needs the pipeline extra ({', '.join(missing)} not installed): {PIPELINE_EXTRA}")

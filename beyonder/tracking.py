@@ -19,6 +19,9 @@ IMPUTER_NAME = "beyonder-imputer"
 """The registered imputer (``beyonder impute``, the ``imputer`` stage)."""
 CHAMPION = "champion"
 CHALLENGER = "challenger"
+JUDGED = "judged"
+"""The model evaluate last promoted, trained without the test families: what the next
+evaluation compares a new model with (the champion itself is refit on every family)."""
 DATABASE = "mlflow.db"
 """The SQLite file of runs and registry in the repository root, unless $MLFLOW_TRACKING_URI."""
 

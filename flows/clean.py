@@ -1,5 +1,7 @@
 """Clean flow: one task per dataset; quarantined datasets are logged one line each, recorded
-in ``data/clean/quarantine.json`` (also logged to MLflow), and the rest go on."""
+in ``data/clean/quarantine.json`` (also logged to MLflow), and the rest go on; a size cap
+that applied to a dataset (``clean.max_features``, ``clean.max_categories``) is logged as a
+warning, one line each."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ def clean_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     for r in results:
         if r["status"] != "ok":
             logger.warning("quarantined %s", problem_line(r))
+        for message in r.get("caps", []):
+            logger.warning("capped %s: %s", r["name"], message)
     write_clean_index(results, layout)
     ok = sum(r["status"] == "ok" for r in results)
     logged = log_stage_report(

@@ -25,6 +25,8 @@ from beyonder.evaluation.crossval import (
     summary,
     train_test,
 )
+from beyonder.evaluation.truth import minority_shares
+from beyonder.evaluation.variants import Variant
 from beyonder.evaluation.workspaces import (
     Corpora,
     cached_meta_features,
@@ -34,7 +36,7 @@ from beyonder.evaluation.workspaces import (
     is_prepared,
 )
 from beyonder.params import Params, RegularisationParams, load_params
-from beyonder.selector.combiner import tiers_for
+from beyonder.selector.combiner import params_tiers
 from beyonder.selector.corpus import encode_corpus, load_corpus, load_measurements
 from beyonder.stages.train import model_config
 from beyonder.storage import write_json
@@ -88,8 +90,9 @@ def load_workspace(
             strict=True,
         )
     )
+    minority = minority_shares(original, root)
     return Workspace(
-        original, augmented, encoded, meta, families, corpus_groups(layout),
+        original, augmented, encoded, meta, families, corpus_groups(layout), minority,
         measurements=load_measurements(layout, classifiers), root=Path(root),
     )  # fmt: skip
 
@@ -105,7 +108,7 @@ def crossval_flow(
     methods: tuple[str, ...] = METHODS,
     pretrain_corpus: str | None = None,
     seeds: int = 1,
-    variants: dict[str, dict] | None = None,
+    variants: list[Variant] | None = None,
 ) -> dict:
     logger = get_run_logger()
     params = load_params(params_path)
@@ -120,9 +123,9 @@ def crossval_flow(
         start = pretrain(workspace(pretrain_corpus), config, log=logger.info)
     settings = RunSettings(
         methods, **params.evaluate.scoring(seed), log=logger.info, start=start, seeds=seeds,
-        variants=variants, budgets=tuple(params.evaluate.time_budgets),
-        tiers=tiers_for(params.measure.rows, params.measure.folds, params.sample.rows, params.label.n_folds),
-        budget_shares=tuple(params.evaluate.budget_shares),
+        variants=tuple(variants or ()), budgets=tuple(params.evaluate.time_budgets),
+        report_groups=dict(params.evaluate.groups), imbalanced_below=params.evaluate.imbalance,
+        tiers=params_tiers(params), curve_shares=tuple(params.evaluate.budget_shares),
     )  # fmt: skip
     if corpus:
         ws = workspace(corpus)
@@ -136,7 +139,7 @@ def crossval_flow(
     if pretrain_corpus:
         setting["pretrain_corpus"] = str(pretrain_corpus)
     if variants:
-        setting["variants"] = json.dumps(variants, sort_keys=True)
+        setting["variants"] = json.dumps({v.name: v.settings() for v in variants}, sort_keys=True)
     result = {**setting, **summary(report)}
     if json_path:
         write_json(result, Path(json_path))

@@ -25,7 +25,9 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     params = load_params(params_path)
     layout = Layout(root)
     predictions = predict_test(params, layout, log=logger.warning)
-    report, table = evaluate(predictions.corpus, predictions.by_method, params)
+    report, table = evaluate(
+        predictions.corpus, predictions.by_method, params, predictions.groups, predictions.scores, predictions.minority
+    )
     report["decisions"] = decision_metrics(
         predictions.corpus, predictions.outputs, predictions.interval_scale, params, layout.root,
         predictions.combiner, predictions.predictor,
@@ -33,7 +35,7 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     if curves := regularisation_metrics(predictions.corpus, predictions.outputs, params):
         report["regularisation"] = curves
     metrics = write_evaluation(report, table, layout)
-    version, decision = register(report, metrics, layout, predictions.no_champion)
+    version, decision = register(report, metrics, layout, predictions.no_champion, list(params.evaluate.metrics))
     new = report["methods"]["beyonder"]
     logger.info(
         "mean regret %.2f points (SBS %.2f), gap closed %s; version %s is %s: %s",

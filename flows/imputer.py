@@ -33,11 +33,11 @@ def load_task(files: dict, names: list[str], config, target: str):
 @flow(name="imputer")
 def imputer_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     logger = get_run_logger()
-    params = asdict(load_params(params_path))  # checked and typed; the stage reads it as a mapping
+    params = load_params(params_path)
     layout = Layout(root)
     config = imputer_config(params)
     files, train_names, val_names, test_names = corpus_split(params)
-    target = (params.get("ingest") or {}).get("local", {}).get("target", "class")
+    target = params.ingest.local.target
     train, val = load_task(files, train_names, config, target), load_task(files, val_names, config, target)
     logger.info("training the imputer on %d tables, validating on %d (%d test tables never seen)",
                 len(train), len(val), len(test_names))  # fmt: skip

@@ -1,9 +1,19 @@
 """Shared test setup: offline/quiet environment (set before Keras, Prefect, MLflow or DVC are
-imported) and the UCI folder beside the repository."""
+imported), eager Keras for the unit fits, one Prefect API for the session's flow runs, and
+the UCI folder beside the repository.
+
+The quick loop is ``pytest -m 'not slow'``: a test that starts a server (Prefect, ``mlflow
+models serve``) or runs a pipeline is marked ``slow``, and only slow tests train Keras
+networks in graph mode, as ``dvc repro`` does (tracing costs about 40 s per fit on two busy
+cores; the unit fits run eagerly, ``pytest_runtest_setup``). No test asserts on elapsed
+time: timings belong in ``bench/``.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,9 +31,36 @@ SHARED_UCI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "uci"
 """Same location as ``tests/test_sources.py``'s ``UCI``: ``../shared/datasets/uci``."""
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Keras fits and predictions run eagerly in the quick tests (no graph tracing: the
+    networks there are tiny and fit for an epoch or two), in graph mode in the slow ones. Only
+    once TensorFlow is imported (the test modules that fit import it at collection): a test
+    that needs no Keras never pays for importing it."""
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and hasattr(tf, "config"):
+        tf.config.run_functions_eagerly(item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def shared_uci() -> Path:
     """The shared UCI datasets folder; the test is skipped when it is not there."""
     if not SHARED_UCI.is_dir():
         pytest.skip(f"shared UCI datasets not found at {SHARED_UCI}")
     return SHARED_UCI
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """One temporary Prefect API for every flow run of the session, exported as
+    ``PREFECT_API_URL``: ``flows.runtime.prefect_api``, ``run_stage`` and ``beyonder``
+    subprocesses use it instead of each starting their own server (seconds each)."""
+    from beyonder.quiet import quiet_environment
+
+    quiet_environment()
+    from flows.runtime import prefect_api
+
+    saved = os.environ.pop("PREFECT_API_URL", None)
+    with prefect_api() as url:
+        yield url
+    if saved is not None:
+        os.environ["PREFECT_API_URL"] = saved

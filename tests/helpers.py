@@ -59,8 +59,7 @@ def tiny_recommender(classifiers: list[str] | None = None, seed: int = 0, sample
     import keras
 
     from beyonder.data.cleaning import CleaningConfig
-    from beyonder.selector.estimator import Beyonder, BeyonderConfig
-    from beyonder.selector.model import build_model
+    from beyonder.selector.estimator import Beyonder, BeyonderConfig, new_network
     from beyonder.serving.recommend import Recommender
 
     config = BeyonderConfig(
@@ -70,7 +69,7 @@ def tiny_recommender(classifiers: list[str] | None = None, seed: int = 0, sample
     )  # fmt: skip
     keras.utils.set_random_seed(seed)
     estimator = Beyonder(config)
-    estimator.model_ = build_model(len(config.classifiers), config.dim, config.heads, config.blocks, config.inducing)
+    estimator.model_ = new_network(config)
     return Recommender(estimator, CleaningConfig(), sample_rows=sample_rows, replace=True, subsamples=3, seed=seed)
 
 

@@ -277,6 +277,20 @@ def test_verify_with_a_calibrated_model_combines_instead_of_replacing(calibrated
     assert len(answer.attrs["measurements"]) == 2
 
 
+def test_a_budget_ranks_by_accuracy_and_verify_by_the_chosen_metric(calibrated) -> None:
+    """The combiner is calibrated on accuracy: a budget with another metric is one line;
+    verify K with another metric ranks the K by that measured metric, not combined."""
+    from beyonder.serving.recommend import RecommendError
+
+    frame = table(300, seed=3)
+    with pytest.raises(RecommendError, match="not balanced_accuracy") as info:
+        calibrated.predict(frame, "class", budget=1.0, metric="balanced_accuracy")
+    assert "\n" not in str(info.value)
+    answer = calibrated.predict(frame, "class", verify=2, metric="balanced_accuracy")
+    assert "estimated_accuracy" not in answer and "measured_balanced_accuracy" in answer
+    assert answer.attrs["metric"] == "balanced_accuracy" and answer["measured_balanced_accuracy"].iloc[:2].notna().all()
+
+
 def test_ctrl_c_during_a_measurement_stops_and_writes_nothing(calibrated, monkeypatch, tmp_path) -> None:
     import beyonder.labels.labelling as labelling
 
@@ -319,6 +333,7 @@ def test_cli_budget_json_plot_and_bad_options(calibrated, tmp_path, capsys) -> N
         (["--budget", "soon"], "budget must be a number of CPU seconds, got 'soon'"),
         (["--budget", "-1"], "budget must be a positive number of CPU seconds, got '-1'"),
         (["--budget", "1", "--verify", "2"], "give --budget or --verify, not both"),
+        (["--budget", "1", "--metric", "f1_macro"], "so it ranks by accuracy, not f1_macro"),
         (["--plot", str(tmp_path / "x.txt")], "plot file must end in .png or .html"),
         (["--budget", "1e9"], "more than brute force is predicted to cost"),
     ]:
@@ -458,7 +473,7 @@ def test_evaluate_corpus_reports_the_curve_per_group() -> None:
     ws = Workspace(corpus, None, encoded, {}, groups=groups, measurements=measurements)
     folds = grouped_folds(sorted(groups), 2, seed=0, families=())
     config = BeyonderConfig(classifiers=classifiers, dim=8, heads=2, blocks=1, inducing=4, epochs=1, batch_size=8)
-    settings = RunSettings(("beyonder",), n_boot=50, tiers=tiers_for([100, 200], 3, 500, 5), budget_shares=(0.2, 1.0))
+    settings = RunSettings(("beyonder",), n_boot=50, tiers=tiers_for([100, 200], 3, 500, 5), curve_shares=(0.2, 1.0))
     report = cross_validate(ws, folds, config, settings)
     curve = report["decisions"]["budget_curve"]
     modes = {m["mode"]: m for m in curve["modes"]}
@@ -473,3 +488,16 @@ def test_evaluate_corpus_reports_the_curve_per_group() -> None:
         report["decisions"]["replay"], corpus, measurements, settings.tiers, groups, shares=(0.2, 1.0), n_boot=50
     )
     assert again["modes"] == curve["modes"]
+
+
+def test_the_plot_needs_matplotlib_and_says_so(monkeypatch, tmp_path) -> None:
+    """The light install has no matplotlib: ``--plot`` is one line naming the extra."""
+    import importlib.util
+
+    from beyonder import errors
+    from beyonder.serving.plot import check_plot_path
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(errors.importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    with pytest.raises(errors.MissingExtra, match=r"--plot a.png needs the pipeline extra \(matplotlib not installed\)"):
+        check_plot_path(tmp_path / "a.png")

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from test_crossval import CONFIG, _workspace
 
-from beyonder.evaluation.crossval import _fit_beyonder, predict_fold
+from beyonder.evaluation.crossval import RunSettings, _fit_beyonder, predict_fold
+from beyonder.evaluation.variants import Variant
 from beyonder.schema import TARGET
 from beyonder.selector import cell_pretraining as cp
 from beyonder.selector.encoding import encode_sample
@@ -50,14 +51,20 @@ def test_hidden_cells_read_as_missing_and_only_they_are_targets() -> None:
     np.testing.assert_array_equal(targets[hidden], inputs["cells"][hidden][:, list(cp.HIDDEN_CHANNELS)])
 
 
-def test_the_encoder_learns_to_fill_hidden_cells_and_is_seeded() -> None:
-    """On tables whose columns repeat one another the loss falls well below predicting zero;
-    the same seed gives the same weights."""
+@pytest.mark.slow  # 20 epochs until it has learned (the quick loop checks the seeding on two)
+def test_the_encoder_learns_to_fill_hidden_cells() -> None:
+    """On tables whose columns repeat one another the loss falls well below predicting zero."""
     samples = [encode_sample(_redundant(s)) for s in range(8)]
     weights, losses = cp.pretrain_encoder(samples, TINY, epochs=20)
     assert set(weights) == {"cell_embed", "cell_project", "axial_0"}
     assert losses["loss"] < 0.6 * losses["zero_prediction_loss"], losses
-    again, _ = cp.pretrain_encoder(samples, TINY, epochs=20)
+
+
+def test_the_same_seed_pretrains_the_same_encoder() -> None:
+    """Two epochs (each its own draw of views and hidden cells) twice: the same weights."""
+    samples = [encode_sample(_redundant(s)) for s in range(4)]
+    weights, _ = cp.pretrain_encoder(samples, TINY, epochs=2)
+    again, _ = cp.pretrain_encoder(samples, TINY, epochs=2)
     for name in weights:
         for a, b in zip(weights[name], again[name], strict=True):
             np.testing.assert_array_equal(a, b)
@@ -79,11 +86,11 @@ def test_a_selector_starts_from_the_pretrained_encoder_and_can_keep_it_frozen() 
     assert est.model_.get_layer("pool_features").trainable
     lines: list[str] = []
     datasets = set(ws.original.index["dataset"])
-    preds, _ = predict_fold(
-        ws, datasets - {"d5"}, ws, {"d5"}, CONFIG, ("beyonder",), log=lines.append,
-        variants={"cells": {"pretrain": "cells", "pretrain_epochs": 1, "finetune": "heads"}},
-    )  # fmt: skip
+    variant = Variant("cells", pretrain="cells", pretrain_epochs=1, finetune="heads")
+    preds = predict_fold(
+        ws, datasets - {"d5"}, ws, {"d5"}, CONFIG, RunSettings(("beyonder",), log=lines.append, variants=(variant,))
+    ).predictions
     assert preds["beyonder_cells"].shape == preds["beyonder"].shape
     assert any("masked-cell loss" in line for line in lines)
     with pytest.raises(ValueError, match="pretrain must be 'cells'"):
-        predict_fold(ws, datasets - {"d5"}, ws, {"d5"}, CONFIG, ("beyonder",), variants={"x": {"pretrain": "bert"}})
+        Variant("x", pretrain="bert")

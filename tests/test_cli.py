@@ -37,6 +37,8 @@ def test_version_in_a_real_process_and_one_home_for_it() -> None:
 
 
 def test_declared_dependencies_cover_matplotlib() -> None:
-    """``beyonder/evaluation/report.py`` draws the evaluation figures with matplotlib."""
+    """``beyonder/evaluation/report.py`` draws the evaluation figures with matplotlib, a part of
+    the pipeline (the light install recommends without it)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert any(dep.startswith("matplotlib") for dep in project["project"]["dependencies"])
+    assert any(dep.startswith("matplotlib") for dep in project["project"]["optional-dependencies"]["pipeline"])
+    assert not any(dep.startswith("matplotlib") for dep in project["project"]["dependencies"])

@@ -55,7 +55,7 @@ def test_import_beyonder_loads_neither_tensorflow_nor_mlflow() -> None:
         "import sys, beyonder\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'mlflow', 'prefect') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
-        "assert callable(beyonder.serving.recommend) and beyonder.serving.recommend.Recommender\n"
+        "assert callable(beyonder.recommend) and beyonder.recommend.Recommender\n"
         "assert 'tensorflow' not in sys.modules  # the recommend module is light too\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -264,6 +264,7 @@ def _post(url: str, body: bytes, content_type: str) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
+@pytest.mark.slow
 def test_mlflow_models_serve_answers_like_recommend(registry, capsys) -> None:
     from beyonder.serving.recommend import read_table
 
@@ -391,6 +392,9 @@ def test_finetune_registers_a_challenger_with_a_changed_portfolio(registry, tmp_
     for name in frozen:
         before = champion_model.get_layer(name).get_weights()
         after = tuned_model.get_layer(name).get_weights()
+        if name.startswith("scores_"):  # the metric heads: remapped to the new portfolio, not trained
+            assert [w.shape[-1] for w in after] == [w.shape[-1] // len(TINY_CLASSIFIERS) * (len(TINY_CLASSIFIERS) + 1) for w in before]
+            continue
         changed = any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
         assert changed == (name in trained), name
     ranked = tuned.predict(pd.read_csv(registry.csv), "class")

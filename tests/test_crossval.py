@@ -1,6 +1,6 @@
 """Cross-validated evaluation (``beyonder evaluate --corpus``) at the library level: grouped
 folds never leak a dataset, every method is scored on every dataset, the JSON layout is the
-issue's, the test-time ensembling ablation comes along, and pretraining feeds fine-tuning.
+report's, the test-time ensembling ablation comes along, and pretraining feeds fine-tuning.
 
 The workspace is made in memory: small synthetic tables, labels in which a dataset's "kind"
 decides which classifier wins (so there is something to learn), meta-features from numpy.
@@ -15,6 +15,7 @@ import yaml
 
 from beyonder.data.splits import grouped_folds
 from beyonder.evaluation.crossval import (
+    FoldResult,
     RunSettings,
     Workspace,
     cautious,
@@ -26,6 +27,7 @@ from beyonder.evaluation.crossval import (
     summary,
     train_test,
 )
+from beyonder.evaluation.variants import Variant, parse_variants
 from beyonder.params import LocalSource, SampleParams, load_params, parse_params
 from beyonder.schema import ROW_ID, TARGET
 from beyonder.selector.corpus import Corpus
@@ -36,6 +38,10 @@ CLASSIFIERS = ["logreg", "knn", "random_forest", "svm_rbf"]
 CONFIG = BeyonderConfig(
     classifiers=CLASSIFIERS, dim=8, heads=2, blocks=1, inducing=4, epochs=1, batch_size=8, views=2
 )
+
+
+def quiet(_: str) -> None:
+    """A ``RunSettings.log`` that prints nothing."""
 
 
 def _table(seed: int, linear: bool, n: int = 80) -> pd.DataFrame:
@@ -101,41 +107,52 @@ def test_json_layout_has_every_method_and_the_one_view_ablation(report: dict) ->
     assert "svm_kernel" in result
 
 
-def test_pretrained_weights_start_the_fine_tuning() -> None:
-    """``pretrain`` on one corpus gives weights that ``train_test`` fine-tunes from (zero-shot
-    and fine-tuned ablations of the issue)."""
-    synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(4, 1, prefix="real", seed=2)
-    start = pretrain(synthetic, CONFIG, log=lambda _: None)
-    assert len(start) > 0 and all(np.isfinite(w).all() for w in start)
-    tuned = train_test(synthetic, real, CONFIG, RunSettings(("beyonder",), n_boot=20, start=start, log=lambda _: None))
-    assert tuned["methods"]["beyonder"]["mean_regret"] >= 0
-    assert sorted(row["dataset"] for row in tuned["per_dataset"]) == [f"real{i}" for i in range(4)]
+@pytest.fixture(scope="module")
+def pretrained() -> tuple[Workspace, Workspace, list[np.ndarray], FoldResult]:
+    """A synthetic corpus, a real one, weights pretrained on the synthetic one, and one fold
+    from synthetic to real that fine-tunes from them (``beyonder``), with the variants that
+    start fresh (``finetune=none``) and tune the heads only (``finetune=heads``)."""
+    synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(5, 1, prefix="real", seed=2)
+    start = pretrain(synthetic, CONFIG, log=quiet)
+    variants = (Variant("fresh", finetune="none"), Variant("heads", finetune="heads"))
+    sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
+    fold = predict_fold(
+        synthetic, sets[0], real, sets[1], CONFIG, RunSettings(("beyonder",), log=quiet, start=start, variants=variants)
+    )
+    return synthetic, real, start, fold
 
-    def beyonder(start: list[np.ndarray] | None) -> np.ndarray:
-        sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
-        preds, _ = predict_fold(
-            synthetic, sets[0], real, sets[1], CONFIG, ("beyonder",), log=lambda _: None, start=start
-        )
-        return preds["beyonder"]
+
+@pytest.mark.slow  # eight networks: pretraining, fine-tuning variants, train_test
+def test_pretrained_weights_start_the_fine_tuning(pretrained) -> None:
+    """``pretrain`` on one corpus gives weights that ``train_test`` fine-tunes from (zero-shot
+    and fine-tuned ablations)."""
+    synthetic, real, start, fold = pretrained
+    assert len(start) > 0 and all(np.isfinite(w).all() for w in start)
+    tuned = train_test(synthetic, real, CONFIG, RunSettings(("beyonder",), n_boot=20, start=start, log=quiet))
+    assert tuned["methods"]["beyonder"]["mean_regret"] >= 0
+    assert sorted(row["dataset"] for row in tuned["per_dataset"]) == [f"real{i}" for i in range(5)]
 
     # Training is seeded (tests/test_repeatability.py), so fine-tuning the same network from
     # other weights gives other predictions only if it really starts from the weights given.
     rng = np.random.default_rng(0)
     other = [w + rng.normal(0, 0.2, w.shape).astype(w.dtype) if w.dtype.kind == "f" else w for w in start]
-    assert np.abs(beyonder(start) - beyonder(other)).max() > 1e-4, "the pretrained weights were ignored"
+    sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
+    from_other = predict_fold(synthetic, sets[0], real, sets[1], CONFIG, RunSettings(("beyonder",), log=quiet, start=other))
+    difference = np.abs(fold.predictions["beyonder"] - from_other.predictions["beyonder"]).max()
+    assert difference > 1e-4, "the pretrained weights were ignored"
 
 
-def test_heads_only_fine_tuning_keeps_the_pretrained_encoder() -> None:
+@pytest.mark.slow  # shares the eight networks of the test above
+def test_heads_only_fine_tuning_keeps_the_pretrained_encoder(pretrained) -> None:
     """``finetune=heads``: every layer below the heads keeps its pretrained weights and the heads
     move; ``finetune=none`` ignores the pretrained weights (a fresh start); unknown: refused."""
     from beyonder.evaluation.crossval import _fit_beyonder
     from beyonder.selector.finetune import HEAD_LAYERS
 
-    synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(5, 1, prefix="real", seed=2)
-    start = pretrain(synthetic, CONFIG, log=lambda _: None)
+    synthetic, real, start, fold = pretrained
     reference = new_network(CONFIG)
     reference.set_weights(start)
-    est, _ = _fit_beyonder(real, real.original, CONFIG, 0, 0.2, lambda _: None, start, heads_only=True)
+    est, _ = _fit_beyonder(real, real.original, CONFIG, 0, 0.2, quiet, start, heads_only=True)
     moved = {
         layer.name
         for layer, before in zip(est.model_.layers, reference.layers, strict=True)
@@ -144,33 +161,47 @@ def test_heads_only_fine_tuning_keeps_the_pretrained_encoder() -> None:
     assert moved and moved <= set(HEAD_LAYERS)
 
     sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
-    variants = {"fresh": {"finetune": "none"}, "heads": {"finetune": "heads"}}
-    preds, _ = predict_fold(
-        synthetic, sets[0], real, sets[1], CONFIG, ("beyonder",), log=lambda _: None, start=start, variants=variants
-    )
-    plain, _ = predict_fold(
-        synthetic, sets[0], real, sets[1], CONFIG, ("beyonder", "landmark_ridge"), log=lambda _: None
-    )
+    preds = fold.predictions
+    plain = predict_fold(
+        synthetic, sets[0], real, sets[1], CONFIG, RunSettings(("beyonder", "landmark_ridge"), log=quiet)
+    ).predictions
     np.testing.assert_allclose(preds["beyonder_fresh"], plain["beyonder"], atol=1e-6)
     np.testing.assert_allclose(plain["beyonder_ridge_mean"], (plain["beyonder"] + plain["landmark_ridge"]) / 2)
     assert np.abs(preds["beyonder_heads"] - preds["beyonder"]).max() > 1e-4
     with pytest.raises(ValueError, match="finetune must be one of"):
-        predict_fold(
-            synthetic, sets[0], real, sets[1], CONFIG, ("beyonder",), log=lambda _: None, start=start,
-            variants={"bad": {"finetune": "last"}},
-        )  # fmt: skip
+        Variant("bad", finetune="last")
 
 
-def test_extra_seeds_are_scored_alone_and_averaged() -> None:
+@pytest.fixture(scope="module")
+def seeded() -> tuple[Workspace, FoldResult, list[str]]:
+    """One fold trained with ``seeds=2`` and three variants (``--variant narrow rows=16``,
+    ``first_only train_groups=first``, ``again seed_offset=1000``) on a workspace of two
+    corpora, and the progress lines it logged."""
+    from dataclasses import replace
+
+    from beyonder.evaluation.crossval import SEED_STRIDE
+
+    ws = replace(
+        _workspace(n_datasets=8, per_dataset=1),
+        groups={f"d{i}": "first" if i < 4 else "second" for i in range(8)},
+    )
+    variants = parse_variants([["narrow", "rows=16"], ["first_only", "train_groups=first"],
+                               ["again", f"seed_offset={SEED_STRIDE}"]])  # fmt: skip
+    lines: list[str] = []
+    fold = predict_fold(
+        ws, {f"d{i}" for i in range(6)}, ws, {"d6", "d7"}, CONFIG,
+        RunSettings(("beyonder",), log=lines.append, seeds=2, variants=variants),
+    )  # fmt: skip
+    return ws, fold, lines
+
+
+def test_extra_seeds_are_scored_alone_and_averaged(seeded) -> None:
     """``seeds=2``: one more Beyonder per fold, with its own predictions, and its average with
     the first (``beyonder_ensemble``); the first is the plain ``beyonder``."""
-    train, test = _workspace(6, 1, prefix="tr", seed=3), _workspace(4, 1, prefix="te", seed=4)
-    train_sets, test_sets = set(train.original.index["dataset"]), set(test.original.index["dataset"])
-    preds, train_means = predict_fold(
-        train, train_sets, test, test_sets, CONFIG, ("beyonder",), log=lambda _: None, seeds=2
-    )
+    _, fold, _ = seeded
+    preds, train_means = fold.predictions, fold.train_means
     members = [preds["beyonder"], preds["beyonder_seed1"]]
-    assert members[0].shape == (4, len(CLASSIFIERS))
+    assert members[0].shape == (2, len(CLASSIFIERS))
     assert not np.array_equal(members[0], members[1])
     np.testing.assert_allclose(preds["beyonder_ensemble"], np.mean(members, axis=0))
     for name, member in (("beyonder", members[0]), ("beyonder_seed1", members[1])):
@@ -178,7 +209,34 @@ def test_extra_seeds_are_scored_alone_and_averaged() -> None:
         sbs_pick = np.argmax(train_means)
         assert np.all((cautious_picks == np.argmax(member, axis=1)) | (cautious_picks == sbs_pick))
     with pytest.raises(ValueError, match="seeds"):
-        predict_fold(train, train_sets, test, test_sets, CONFIG, ("beyonder",), log=lambda _: None, seeds=0)
+        RunSettings(("beyonder",), log=quiet, seeds=0)
+
+
+def test_variants_are_trained_on_the_same_folds_and_scored_side_by_side(seeded) -> None:
+    """``--variant``: an ablation trained in the same fold, on the same truth, so the report's
+    paired intervals compare it with every method; ``train_groups`` trains on those corpora's
+    datasets only (the other corpus's datasets are left out of its training samples)."""
+    _, fold, lines = seeded
+    preds = fold.predictions
+    assert {"beyonder", "beyonder_narrow", "beyonder_first_only"} <= set(preds)
+    assert preds["beyonder_narrow"].shape == preds["beyonder"].shape == (2, len(CLASSIFIERS))
+    sizes = [line for line in lines if "training samples" in line]
+    # beyonder, its second seed, narrow and again (all 6 datasets), first_only (d0-d3 only)
+    assert len(sizes) == 5
+    assert sizes[0] == sizes[1] == sizes[2] == sizes[4] != sizes[3]
+    assert int(sizes[3].split()[1]) + int(sizes[3].split()[4]) == 4
+
+
+def test_a_variant_with_the_second_members_seed_offset_is_that_member(seeded) -> None:
+    """``seed_offset=SEED_STRIDE`` (``--variant NAME seed_offset=1000``) trains a variant with
+    the seed of ``--seeds``' second member in every fold, so a changed setting can be paired seed
+    by seed: with no other change it is that member, prediction for prediction."""
+    from beyonder.evaluation.crossval import SEED_STRIDE
+
+    assert parse_variants([["again", f"seed_offset={SEED_STRIDE}"]]) == [Variant("again", seed_offset=SEED_STRIDE)]
+    preds = seeded[1].predictions
+    np.testing.assert_allclose(preds["beyonder_again"], preds["beyonder_seed1"], atol=1e-6)
+    assert not np.allclose(preds["beyonder_again"], preds["beyonder"], atol=1e-6)
 
 
 def test_cautious_selection_falls_back_on_the_sbs_below_the_margin() -> None:
@@ -296,43 +354,25 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
     assert "by_group" not in cross_validate(replace(ws, groups={}), folds, CONFIG, RunSettings(("random",), n_boot=20))
 
 
-def test_variants_are_trained_on_the_same_folds_and_scored_side_by_side() -> None:
-    """``--variant``: an ablation trained in the same fold, on the same truth, so the report's
-    paired intervals compare it with every method; ``train_groups`` trains on those corpora's
-    datasets only (the other corpus's datasets are left out of its training samples)."""
-    from dataclasses import replace
-
-    ws = replace(
-        _workspace(n_datasets=8, per_dataset=1),
-        groups={f"d{i}": "first" if i < 4 else "second" for i in range(8)},
-    )
-    lines: list[str] = []
-    preds, _ = predict_fold(
-        ws, {f"d{i}" for i in range(6)}, ws, {"d6", "d7"}, CONFIG, ("beyonder",),
-        log=lines.append, variants={"narrow": {"rows": 16}, "first_only": {"train_groups": ["first"]}},
-    )  # fmt: skip
-    assert {"beyonder", "beyonder_narrow", "beyonder_first_only"} <= set(preds)
-    assert preds["beyonder_narrow"].shape == preds["beyonder"].shape == (2, len(CLASSIFIERS))
-    sizes = [line for line in lines if "training samples" in line]
-    assert len(sizes) == 3  # beyonder, narrow (all 6 datasets) and first_only (d0-d3 only)
-    assert sizes[0] == sizes[1] != sizes[2]
-    trained = sum(int(line.split()[1]) + int(line.split()[4]) for line in sizes[2:])
-    assert trained == 4
-
-
-def test_a_variant_with_the_second_members_seed_offset_is_that_member() -> None:
-    """``seed_offset=SEED_STRIDE`` (``--variant NAME seed_offset=1000``) trains a variant with
-    the seed of ``--seeds``' second member in every fold, so a changed setting can be paired seed
-    by seed: with no other change it is that member, prediction for prediction."""
-    from beyonder.cli import parse_variants
-    from beyonder.evaluation.crossval import SEED_STRIDE
-
-    variants = parse_variants([["again", f"seed_offset={SEED_STRIDE}"]])
-    assert variants == {"again": {"seed_offset": SEED_STRIDE}}
-    ws = _workspace(n_datasets=6, per_dataset=1)
-    preds, _ = predict_fold(
-        ws, {f"d{i}" for i in range(5)}, ws, {"d5"}, CONFIG, ("beyonder",), log=lambda _: None, seeds=2,
-        variants=variants,
-    )  # fmt: skip
-    np.testing.assert_allclose(preds["beyonder_again"], preds["beyonder_seed1"], atol=1e-6)
-    assert not np.allclose(preds["beyonder_again"], preds["beyonder"], atol=1e-6)
+def test_variants_are_parsed_and_checked_in_one_place() -> None:
+    """``--variant NAME KEY=VALUE ...``: train settings and the variant's own settings, typed
+    as YAML scalars (lists comma-separated); a typo, a bad value or a repeated name is one
+    line before any training; the report names only what sets a variant apart."""
+    wide, uci = parse_variants([["wide", "rows=128", "dropout=0"], ["uci", "train_groups=uci,statlib", "finetune=heads"]])
+    assert wide == Variant("wide", {"rows": 128, "dropout": 0})
+    assert uci.train_groups == ("uci", "statlib") and uci.finetune == "heads"
+    assert uci.settings() == {"train_groups": ["uci", "statlib"], "finetune": "heads"}
+    assert wide.config(CONFIG).rows == 128 and Variant("s", seed_offset=7).config(CONFIG).seed == CONFIG.seed + 7
+    for specs, message in (
+        ([["x", "epoch=3"]], "--variant x: 'epoch=3' is not KEY=VALUE with a train setting"),
+        ([["x", "rows"]], "--variant x: 'rows' is not KEY=VALUE"),
+        ([["x", "finetune=last"]], "variant x: finetune must be one of"),
+        ([["x", "pretrain_epochs=0"]], "variant x: pretrain_epochs must be at least 1"),
+        ([["x", "rows=8"], ["x", "rows=16"]], "--variant x: given more than once"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            parse_variants(specs)
+    with pytest.raises(ValueError, match="'epoch' is not a train setting"):
+        Variant("x", {"epoch": 3})
+    with pytest.raises(ValueError, match="unknown method 'ridge'"):
+        RunSettings(("beyonder", "ridge"))

@@ -25,7 +25,7 @@ from beyonder.selector.estimator import Beyonder, BeyonderConfig, masked_accurac
 CH = {name: i for i, name in enumerate(CELL_CHANNELS)}
 CLASSIC = [i for i, name in enumerate(GLOBAL_FEATURES) if not name.startswith("landmark_")]
 """Dataset-level features other than the landmarkers (which are fitted models' accuracies)."""
-TOL = 1e-5  # the model invariance tolerance the issue asks for
+TOL = 1e-5  # how far a permutation may move the model's outputs (float32 rounding)
 
 
 def _frame(

@@ -73,11 +73,11 @@ def corpus(tmp_path_factory) -> tuple[Path, dict[str, Expect]]:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, corpus) -> dict:
-    """Ingest + clean on the hostile folder and on the good datasets alone (one Prefect API)."""
+def runs(tmp_path_factory, corpus, prefect_server) -> dict:
+    """Ingest + clean on the hostile folder and on the good datasets alone (the session's
+    Prefect API); the tests that read them are ``slow``."""
     from beyonder.cli import run_stage
     from beyonder.quiet import quiet_environment
-    from flows.runtime import prefect_api
 
     base = tmp_path_factory.mktemp("hostile")
     (base / "corpus").symlink_to(corpus[0], target_is_directory=True)
@@ -89,6 +89,7 @@ def runs(tmp_path_factory, corpus) -> dict:
     roots = {"hostile": base / "run_hostile", "good": base / "run_good"}
     for key, folder in (("hostile", base / "corpus"), ("good", base / "good")):
         roots[key].mkdir()
+        (roots[key] / "flows").symlink_to(REPO / "flows", target_is_directory=True)  # a project root
         (roots[key] / "params.yaml").write_text(yaml.safe_dump(_params(folder)))
     results, crashes, timings = {}, [], {}
     with pytest.MonkeyPatch.context() as mp:
@@ -96,17 +97,14 @@ def runs(tmp_path_factory, corpus) -> dict:
         mp.delenv("MLFLOW_REGISTRY_URI", raising=False)
         _experiment(base)
         quiet_environment()
-        with prefect_api():
-            for key, root in roots.items():
-                for stage in ("ingest", "clean"):
-                    t = time.perf_counter()
-                    try:
-                        results[(key, stage)] = run_stage(
-                            stage, str(root / "params.yaml"), str(root)
-                        )
-                    except Exception:  # counted as a crash: the test then fails, with the trace
-                        crashes.append(f"{key}/{stage}: {traceback.format_exc()}")
-                    timings[(key, stage)] = time.perf_counter() - t
+        for key, root in roots.items():
+            for stage in ("ingest", "clean"):
+                t = time.perf_counter()
+                try:
+                    results[(key, stage)] = run_stage(stage, str(root / "params.yaml"), str(root))
+                except Exception:  # counted as a crash: the test then fails, with the trace
+                    crashes.append(f"{key}/{stage}: {traceback.format_exc()}")
+                timings[(key, stage)] = time.perf_counter() - t
     return {
         "base": base,
         "expect": expect,
@@ -131,6 +129,7 @@ def _experiment(base: Path) -> None:
 # --- the stages --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_no_exception_escapes_the_stages(runs) -> None:
     assert runs["crashes"] == [], "\n".join(runs["crashes"])
     assert set(runs["results"]) == {
@@ -138,6 +137,7 @@ def test_no_exception_escapes_the_stages(runs) -> None:
     }
 
 
+@pytest.mark.slow
 def test_every_hostile_input_is_cleaned_or_refused_with_its_problem(runs) -> None:
     outcome = _outcome(runs["roots"]["hostile"])
     wrong = []
@@ -160,6 +160,7 @@ def test_every_hostile_input_is_cleaned_or_refused_with_its_problem(runs) -> Non
     assert set(outcome) == set(runs["expect"])  # nothing extra, nothing missing
 
 
+@pytest.mark.slow
 def test_reasons_are_one_line_and_name_the_dataset_and_file(runs) -> None:
     root = runs["roots"]["hostile"]
     layout = Layout(root)
@@ -175,6 +176,7 @@ def test_reasons_are_one_line_and_name_the_dataset_and_file(runs) -> None:
         assert "__target__" not in record["reason"]  # the user's column name, not ours
 
 
+@pytest.mark.slow
 def test_usable_hostile_inputs_show_what_cleaning_did(runs) -> None:
     reports = {
         r["name"]: r for r in read_json(Layout(runs["roots"]["hostile"]).clean / "reports.json")
@@ -204,6 +206,7 @@ def test_usable_hostile_inputs_show_what_cleaning_did(runs) -> None:
         assert not np.isinf(numeric).any(), name
 
 
+@pytest.mark.slow
 def test_good_datasets_are_exactly_as_without_the_hostile_ones(runs) -> None:
     hostile, good = (Layout(runs["roots"][k]) for k in ("hostile", "good"))
     strip = lambda e: {k: v for k, v in e.items() if k != "origin"}  # noqa: E731 (folders differ)
@@ -225,10 +228,11 @@ def test_good_datasets_are_exactly_as_without_the_hostile_ones(runs) -> None:
         assert frame_hash(raw_a) == manifest[name]["hash"]
 
 
+@pytest.mark.slow
 def test_nothing_is_written_outside_data(runs) -> None:
     for root in runs["roots"].values():
         top = sorted(p.name for p in root.iterdir())
-        assert top == ["data", "params.yaml"], top
+        assert top == ["data", "flows", "params.yaml"], top
         for path in (root / "data").rglob("*"):
             assert path.resolve().is_relative_to((root / "data").resolve())
         assert not list((root / "data").rglob("*.tmp"))
@@ -236,6 +240,7 @@ def test_nothing_is_written_outside_data(runs) -> None:
     assert sorted(p.name for p in (runs["base"] / "corpus").iterdir()) == runs["files"]
 
 
+@pytest.mark.slow
 def test_reports_are_logged_to_mlflow(runs) -> None:
     import mlflow
     from mlflow.tracking import MlflowClient
@@ -259,6 +264,7 @@ def test_reports_are_logged_to_mlflow(runs) -> None:
     assert "quarantine.json" in names
 
 
+@pytest.mark.slow
 def test_summary_figures(runs) -> None:
     outcome = _outcome(runs["roots"]["hostile"])
     summary = corpus_summary(runs["expect"], outcome, crashes=len(runs["crashes"]))

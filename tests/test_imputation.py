@@ -204,28 +204,31 @@ def _write(df: pd.DataFrame, path: Path) -> None:
 
 
 def test_the_split_holds_out_what_evaluate_holds_out() -> None:
-    import yaml
-
     from beyonder.data.splits import grouped_test_split
     from beyonder.imputer.imputation import corpus_files, split_names
+    from beyonder.params import load_params
 
     repo = Path(__file__).resolve().parents[1]
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    names = sorted(corpus_files([repo / f for f in params["ingest"]["local"]["folders"]]))
+    params = load_params(repo / "params.yaml")
+    names = sorted(corpus_files([repo / f for f in params.ingest.local.folders]))
     train, val, test = split_names(names, params)
-    sp = params["split"]
-    assert set(test) == grouped_test_split(names, sp["test_fraction"], params["seed"], sp["families"])
+    sp = params.split
+    assert set(test) == grouped_test_split(names, sp.test_fraction, params.seed, sp.families)
     assert not (set(train) & set(test)) and not (set(val) & set(test)) and not (set(train) & set(val))
     assert len(train) + len(val) + len(test) == len(names)
 
 
 def test_imputer_params() -> None:
+    """The stage's config: the ``impute`` section's network keys and the top-level seed; the
+    stage's own keys stay out of the saved config; typos and a section seed are refused."""
+    from beyonder.params import ParamsError, parse_params
     from beyonder.stages.imputer import imputer_config
 
-    assert imputer_config({"seed": 7, "impute": {"dim": 8, "score_tables": 3}}).seed == 7
-    assert imputer_config({"seed": 7, "impute": {"seed": 1}}).seed == 1
-    with pytest.raises(ValueError, match="unknown impute keys"):
-        imputer_config({"impute": {"dims": 8}})
+    config = imputer_config(parse_params({"seed": 7, "impute": {"dim": 8, "score_tables": 3}}))
+    assert (config.seed, config.dim) == (7, 8) and not hasattr(config, "score_tables")
+    for typo in ({"dims": 8}, {"seed": 1}):
+        with pytest.raises(ParamsError, match="impute: unknown key"):
+            parse_params({"impute": typo})
 
 
 def test_scoring_helpers_count_hidden_cells_only() -> None:
@@ -253,13 +256,14 @@ def test_the_imputer_serves_only_if_it_beats_the_mean_and_the_champion(model: Pa
     from beyonder.evaluation.champion import decide_imputer
     from beyonder.imputer.imputation import CellImputer
     from beyonder.imputer.tracking import log_imputer
+    from beyonder.params import parse_params
     from beyonder.stages.imputer import register_imputer, validation_scores
 
     files = {}
     for s in range(2):
         files[f"t{s}"] = tmp_path / f"t{s}.csv"
         frame(60, 10 + s).to_csv(files[f"t{s}"], index=False)
-    params = {"seed": 0, "impute": {"score_tables": 2, "score_rows": 60, "score_pattern": "mcar20"}}
+    params = parse_params({"seed": 0, "impute": {"score_tables": 2, "score_rows": 60, "score_pattern": "mcar20"}})
     imputer = CellImputer.load(model)
     metrics = validation_scores(imputer, files, list(files), params)
     assert metrics["score_tables"] == 2 and metrics["beyonder_nrmse"] is not None

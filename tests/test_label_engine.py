@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,7 +31,6 @@ from beyonder.data.cleaning import clean_dataset
 from beyonder.data.sources.sklearn_sets import load_sklearn
 from beyonder.labels.labelling import CVSettings, label_key
 from beyonder.params import parse_params
-from beyonder.quiet import quiet_environment
 from beyonder.stages.ingest import storable
 from beyonder.stages.label import LabelCache, cv_settings, pending_jobs
 from beyonder.stages.sample import sample_one, write_sample_index
@@ -162,26 +160,12 @@ def wait_group_gone(pgid: int, timeout: float) -> bool:
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def prefect_api() -> Iterator[str]:
-    """One temporary Prefect API for the module's runs (exported as ``PREFECT_API_URL``, so
-    ``run_stage`` and the ``beyonder`` subprocesses use it instead of starting their own)."""
-    quiet_environment()
-    from flows.runtime import prefect_api as api
-
-    saved = os.environ.get("PREFECT_API_URL")
-    os.environ.pop("PREFECT_API_URL", None)
-    with api() as url:
-        yield url
-    if saved is not None:
-        os.environ["PREFECT_API_URL"] = saved
-
-
 @pytest.fixture
-def engine(prefect_api, monkeypatch) -> str:
-    """A clean environment for one run of the engine: local cluster unless a test says not."""
+def engine(prefect_server, monkeypatch) -> str:
+    """A clean environment for one run of the engine (the session's Prefect API,
+    ``conftest.prefect_server``): local cluster unless a test says not."""
     monkeypatch.delenv("BEYONDER_DASK_ADDRESS", raising=False)
-    return prefect_api
+    return prefect_server
 
 
 # --------------------------------------------------------------------------- fast checks

@@ -3,6 +3,7 @@ shipped ``params.yaml``; typos and wrong types stop a command with one line that
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 import json
@@ -13,9 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from beyonder import params as params_module
 from beyonder.data.cleaning import CleaningConfig
 from beyonder.data.sampling import bootstrap_samples
 from beyonder.params import (
+    ImputeParams,
+    ImputerParams,
     NoiseParams,
     Params,
     ParamsError,
@@ -156,3 +160,119 @@ def test_the_command_prints_one_line_for_a_bad_params_file(tmp_path) -> None:
         f"beyonder sample: {bad}: sample: unknown key 'row' (known: rows, per_dataset, min_rows, replace, subsamples)"
     ]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+# --------------------------------------------------------------------------- one home per default
+
+SECTIONS = [
+    c for c in vars(params_module).values()
+    if isinstance(c, type) and dataclasses.is_dataclass(c) and c.__module__ == params_module.__name__
+]  # fmt: skip
+"""Every dataclass of ``beyonder/params.py``: the sections and their parts."""
+
+CODE = sorted(p for folder in ("beyonder", "flows", "bench") for p in (REPO / folder).rglob("*.py"))
+
+OWN_DEFAULTS = {
+    ("beyonder/selector/model.py", "AttentionBlock.__init__", "dropout"): "a Keras layer's own default",
+    ("beyonder/selector/model.py", "AxialBlock.__init__", "dropout"): "a Keras layer's own default",
+    ("beyonder/selector/model.py", "build_model", "dropout"): "no dropout unless asked; Beyonder passes its config's",
+    ("beyonder/imputer/imputation.py", "_layers.CellBlock.__init__", "dropout"): "a Keras layer's own default",
+    ("beyonder/selector/finetune.py", "finetune_estimator", "learning_rate"): "fine-tuning's own knob",
+    ("beyonder/serving/finetune.py", "finetune", "learning_rate"): "fine-tuning's own knob",
+    ("beyonder/serving/finetune.py", "register_finetuned", "learning_rate"): "fine-tuning's own knob",
+}
+"""Literal defaults that share a name and value with a params field but are another knob."""
+
+
+def _literal_defaults(path: Path) -> list[tuple[str, str, object, int]]:
+    """(enclosing function or class, name, value, line) of every literal default in ``path``:
+    function parameters, dataclass-style class fields and ``mapping.get("key", value)``."""
+    found = []
+
+    def visit(node: ast.AST, where: str) -> None:
+        pairs: list[tuple[str, ast.AST]] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            where = f"{where}.{node.name}" if where else node.name
+            args = node.args
+            positional = args.posonlyargs + args.args
+            pairs += zip((a.arg for a in positional[len(positional) - len(args.defaults):]), args.defaults, strict=True)
+            pairs += [(a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
+        elif isinstance(node, ast.ClassDef):
+            where = f"{where}.{node.name}" if where else node.name
+            pairs += [
+                (s.target.id, s.value) for s in node.body
+                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.value is not None
+            ]  # fmt: skip
+        elif (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+            and len(node.args) == 2 and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+        ):  # fmt: skip
+            pairs.append((node.args[0].value, node.args[1]))
+        for name, value in pairs:
+            if isinstance(value, ast.Constant) and value.value is not None:
+                found.append((where, name, value.value, value.lineno))
+        for child in ast.iter_child_nodes(node):
+            visit(child, where)
+
+    visit(ast.parse(path.read_text()), "")
+    return found
+
+
+def test_no_other_module_repeats_a_params_default() -> None:
+    """A default lives in ``beyonder/params.py`` only: elsewhere a parameter, a field or a
+    ``.get(key, default)`` that is the same knob names it (``EvaluateParams.n_boot``), so
+    changing it there changes it everywhere. Flagged: a literal default under a params
+    field's name with that field's value (``OWN_DEFAULTS``: the same value for another knob)."""
+    defaults: dict[str, set] = {}
+    for section in SECTIONS:
+        for f in dataclasses.fields(section):
+            if f.default is not dataclasses.MISSING and f.default is not None:
+                defaults.setdefault(f.name, set()).add(f.default)
+    repeated = []
+    for path in CODE:
+        relative = path.relative_to(REPO).as_posix()
+        if relative == "beyonder/params.py":
+            continue
+        for where, name, value, line in _literal_defaults(path):
+            if (relative, where, name) in OWN_DEFAULTS or value not in defaults.get(name, ()):
+                continue
+            if any(type(value) is type(d) for d in defaults[name] if d == value):
+                repeated.append(f"{relative}:{line} {where}: {name}={value!r}")
+    assert repeated == []
+
+
+def test_a_class_that_extends_a_params_section_keeps_its_defaults() -> None:
+    """``BeyonderConfig`` extends ``TrainParams``, ``ImputerConfig`` extends ``ImputerParams``:
+    what a saved model also needs is theirs, every inherited knob keeps the section's default.
+    Checked on every class of the code whose base is a params dataclass, and no dataclass
+    elsewhere mirrors a section (three or more of its fields) without extending it."""
+    from beyonder.imputer.imputation import ImputerConfig
+
+    sections = {s.__name__: s for s in SECTIONS}
+    extending = []
+    for path in CODE:
+        if path.relative_to(REPO).as_posix() == "beyonder/params.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+            own = {s.target.id for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
+            for name, section in sections.items():
+                inherited = own & {f.name for f in dataclasses.fields(section)}
+                if name in bases:
+                    extending.append(node.name)
+                    assert not inherited, f"{path.name}: {node.name} redefines {sorted(inherited)} of {name}"
+                elif len(inherited) >= 3 and not bases & set(sections):
+                    pytest.fail(f"{path.name}: {node.name} repeats {sorted(inherited)} of {name} without extending it")
+    assert {"BeyonderConfig", "ImputerConfig"} <= set(extending)
+    assert issubclass(ImputeParams, ImputerParams)  # the section: the imputer's knobs and the stage's
+    assert not set(vars(ImputeParams)["__annotations__"]) & {f.name for f in dataclasses.fields(ImputerParams)}
+    for config, section, shipped in ((BeyonderConfig(), TrainParams, SHIPPED["train"]),
+                                     (ImputerConfig(), ImputerParams, SHIPPED["impute"])):  # fmt: skip
+        names = [f.name for f in dataclasses.fields(section)]
+        assert {n: getattr(config, n) for n in names} == {n: shipped[n] for n in names}
+    assert set(ImputeParams().imputer()) == {f.name for f in dataclasses.fields(ImputerParams)}
+    assert {f.name for f in dataclasses.fields(ImputerConfig)} - {f.name for f in dataclasses.fields(ImputerParams)} == {
+        "seed"
+    }

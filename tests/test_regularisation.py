@@ -1,4 +1,4 @@
-"""The regularisation strength C (issue 17): C-grid labels in the label engine's cache, the
+"""The regularisation strength C: C-grid labels in the label engine's cache, the
 network's ``curve`` heads, what ``recommend`` answers, and the evaluation tables' maths."""
 
 from __future__ import annotations

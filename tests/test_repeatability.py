@@ -98,6 +98,7 @@ def test_samples_regenerated_from_the_seed_are_bit_identical() -> None:
     assert [(i, frame_hash(s)) for i, s in a] == [(i, frame_hash(s)) for i, s in b]
 
 
+@pytest.mark.slow  # the data pipeline twice, once in a fresh process
 def test_two_independent_label_runs_give_identical_labels(tmp_path) -> None:
     """One run here, one in a fresh process with another hash seed, each with its own cache."""
     here = run_chain(tmp_path / "a")
@@ -162,7 +163,7 @@ def _fit_twice_and_compare() -> None:
     fit_time = rng.uniform(0.01, 1.0, size=(len(samples), 3))
     config = BeyonderConfig(
         classifiers=["logreg", "knn", "decision_tree"], rows=32, max_features=8, dim=16, heads=2,
-        blocks=1, inducing=4, dropout=0.1, epochs=2, batch_size=1, views=2, seed=7,
+        blocks=1, inducing=4, dropout=0.1, epochs=2, batch_size=2, views=2, seed=7,
     )  # fmt: skip
     # the first fit runs beside something that draws from Python's global `random`; Keras
     # shuffles a PyDataset's batches with it unless told not to

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from distributed.comm.core import CommClosedError
 
-from flows.runtime import TRANSIENT_RETRIES, is_transient, prefect_api, retry_if_transient
+from flows.runtime import TRANSIENT_RETRIES, is_transient, retry_if_transient
 
 
 @pytest.mark.parametrize(
@@ -69,7 +69,8 @@ def _fail_then_succeed(counter: Path, exc: BaseException, failures: int) -> int:
     return attempts
 
 
-def test_real_task_runs_retry_transient_faults_only(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_real_task_runs_retry_transient_faults_only(tmp_path: Path, prefect_server: str) -> None:
     from prefect import flow, task
 
     flaky = task(name="flaky", **{**TRANSIENT_RETRIES, "retry_delay_seconds": 0})(_fail_then_succeed)
@@ -80,13 +81,12 @@ def test_real_task_runs_retry_transient_faults_only(tmp_path: Path) -> None:
         error = None if state.is_completed() else repr(state.result(raise_on_failure=False))
         return {"completed": state.is_completed(), "error": error}
 
-    with prefect_api():
-        # an I/O error twice, then success: two retries, the run completes
-        io = run(str(tmp_path / "io"), OSError(errno.EIO, "Input/output error"), 2)
-        # three I/O errors exhaust the two retries
-        exhausted = run(str(tmp_path / "exhausted"), OSError(errno.EIO, "Input/output error"), 3)
-        # a deterministic error: one attempt only
-        bad = run(str(tmp_path / "bad"), ValueError("bad data"), 1)
+    # an I/O error twice, then success: two retries, the run completes
+    io = run(str(tmp_path / "io"), OSError(errno.EIO, "Input/output error"), 2)
+    # three I/O errors exhaust the two retries
+    exhausted = run(str(tmp_path / "exhausted"), OSError(errno.EIO, "Input/output error"), 3)
+    # a deterministic error: one attempt only
+    bad = run(str(tmp_path / "bad"), ValueError("bad data"), 1)
 
     def attempts(name: str) -> int:
         return len((tmp_path / name).read_text().splitlines())

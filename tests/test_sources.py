@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 from pathlib import Path
@@ -226,6 +227,49 @@ def test_non_utf8_csv_is_decoded_with_a_note(tmp_path: Path) -> None:
     assert result.frame["city"].tolist() == ["São Paulo", "Köln"]
     assert result.meta["encoding"] == "cp1252"
     assert "not UTF-8" in result.meta["note"]
+
+
+def test_gzip_csv_and_arff(tmp_path: Path) -> None:
+    """``x.csv.gz`` reads as ``x.csv`` would, named without both suffixes (dots inside the name
+    kept); a damaged archive is a one-line failure; a gzipped Parquet file is not listed."""
+    write(
+        tmp_path,
+        "sem_HS.data.csv.gz",
+        gzip.compress("city,class\nS\xe3o Paulo,a\nK\xf6ln,b\n".encode("cp1252")),
+    )
+    write(
+        tmp_path,
+        "r.ARFF.GZ",
+        gzip.compress(
+            b"@relation r\n@attribute x {1,2}\n@attribute class {p,q}\n@data\n1,p\n2,q\n"
+        ),
+    )
+    write(tmp_path, "broken.csv.gz", gzip.compress(b"a,class\n1,x\n" * 50)[:-4])  # truncated
+    write(tmp_path, "plain.csv.gz", b"a,class\n1,x\n")  # not compressed despite its name
+    write(tmp_path, "t.parquet.gz", b"ignored")
+    write(tmp_path, "notes.gz", b"ignored")
+    results = by_name(list(load_local(tmp_path)))
+    assert sorted(results) == ["broken", "plain", "r", "sem_HS.data"]
+    csv_gz, arff_gz = results["sem_HS.data"], results["r"]
+    assert isinstance(csv_gz, RawDataset) and isinstance(arff_gz, RawDataset)
+    assert (
+        csv_gz.frame["city"].tolist() == ["São Paulo", "Köln"]
+        and csv_gz.meta["encoding"] == "cp1252"
+    )
+    assert (csv_gz.meta["format"], csv_gz.meta["compression"]) == ("csv", "gzip")
+    assert arff_gz.meta["format"] == "arff" and arff_gz.frame["x"].tolist() == ["1", "2"]
+    for name in ("broken", "plain"):
+        failure = results[name]
+        assert isinstance(failure, LoadFailure) and failure.reason.startswith(
+            "not a readable gzip file"
+        )
+        assert "\n" not in failure.reason
+    write(tmp_path, "sem_HS.data.csv", "city,class\nx,a\n")  # the same name twice: first wins
+    again = [r for r in load_local(tmp_path) if r.name == "sem_HS.data"]
+    assert isinstance(again[0], RawDataset) and again[0].origin.endswith(".csv")
+    assert (
+        isinstance(again[1], LoadFailure) and "already used by sem_HS.data.csv" in again[1].reason
+    )
 
 
 def test_csv_duplicate_columns_and_target_case(tmp_path: Path) -> None:

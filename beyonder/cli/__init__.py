@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
-STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate", "imputer")
-KERAS_COMMANDS = ("train", "evaluate", "finetune", "impute", "imputer")
+from beyonder.errors import MissingExtra, require_extra
+
+STAGES = ("ingest", "clean", "sample", "label", "augment", "train", "evaluate", "refit", "imputer")
+KERAS_COMMANDS = ("train", "evaluate", "refit", "finetune", "impute", "imputer")
 """Commands that train or load the Keras network: TensorFlow is imported first, quietly
 (``beyonder.quiet``). ``recommend`` and ``embed`` run the network in NumPy
 (``beyonder/selector/network.py``) and never import TensorFlow."""
@@ -91,25 +92,37 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-PIPELINE_EXTRA = "pip install 'beyonder[pipeline]'"
 PIPELINE_MODULES = ("prefect", "prefect_dask", "distributed", "tensorflow", "keras", "mlflow", "dvc")
+"""What the stage commands import (the flows, Dask, training, the registry); the light install
+(the package without extras) has none of them."""
+NEEDS = {
+    **{stage: PIPELINE_MODULES for stage in STAGES},
+    "finetune": ("tensorflow", "keras", "mlflow"),
+    "impute": ("tensorflow", "keras"),
+}
+"""Modules each command needs beyond the light install, checked before anything is imported,
+so a command run without the extra says so in one line (``recommend``, ``embed`` and
+``ship-labels`` need none)."""
 
 
 class PipelineError(RuntimeError):
-    """The pipeline cannot run here: its extra is not installed, or there is no ``flows/``."""
+    """The pipeline cannot run here: there is no ``flows/`` folder."""
 
 
 def load_flows(root: str | Path = ".") -> ModuleType:
-    """The project's Prefect flows: the ``flows/`` folder at ``root`` (the project's own code,
-    as ``dvc.yaml`` and ``prefect.yaml`` name it; never installed with the package)."""
-    missing = [name for name in PIPELINE_MODULES if importlib.util.find_spec(name) is None]
-    if missing:
-        raise PipelineError(f"the pipeline needs its extra ({', '.join(missing)} not installed): {PIPELINE_EXTRA}")
-    folder = Path(root).resolve()
-    if not (folder / "flows" / "__init__.py").is_file():
-        raise PipelineError(f"{folder / 'flows'}: no pipeline flows here; run from the project root or pass --root")
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+    """The project's Prefect flows (the project's own code, as ``dvc.yaml`` and
+    ``prefect.yaml`` name it; never installed with the package): the ``flows/`` folder at
+    ``root``, else the one of the current folder or already on ``sys.path`` (a workspace root
+    holding only ``data/``, run from the project)."""
+    require_extra("the pipeline", PIPELINE_MODULES)
+    for folder in dict.fromkeys([Path(root).resolve(), Path.cwd()]):
+        if (folder / "flows" / "__init__.py").is_file():
+            if str(folder) not in sys.path:
+                sys.path.insert(0, str(folder))
+            break
+    else:
+        if importlib.util.find_spec("flows") is None:
+            raise PipelineError(f"{Path(root).resolve() / 'flows'}: no pipeline flows here; run from the project root")
     return importlib.import_module("flows")
 
 
@@ -138,38 +151,15 @@ def ship_run_labels(params_path: str, root: str, out: str | None) -> dict:
     return ship_labels(keys, label_cache(params, root), Path(root) / target)
 
 
-def parse_variants(specs: list[list[str]]) -> dict[str, dict]:
-    """``[["wide", "rows=128"], ["uci_only", "train_groups=uci"]]`` -> ``{"wide": {"rows":
-    128}, "uci_only": {"train_groups": ["uci"]}}``; values are read as YAML scalars, and
-    ``train_groups`` and ``train_kinds`` as comma-separated lists, ``seed_offset`` as an int.
-    Unknown train settings are refused here, with the key named, before hours of labelling and training."""
-    from dataclasses import fields
-
-    import yaml
-
-    from beyonder.selector.inference import BeyonderConfig
-
-    lists = {"train_groups", "train_kinds"}
-    known = {f.name for f in fields(BeyonderConfig)} | lists | {"finetune", "seed_offset", "pretrain", "pretrain_epochs"}
-    variants: dict[str, dict] = {}
-    for name, *pairs in specs:
-        settings: dict = {}
-        for pair in pairs:
-            key, sep, value = pair.partition("=")
-            if not sep or key not in known:
-                raise ValueError(f"--variant {name}: {pair!r} is not KEY=VALUE with a train setting")
-            settings[key] = value.split(",") if key in lists else yaml.safe_load(value)
-        variants[name] = settings
-    return variants
-
-
 def run_crossval(args: argparse.Namespace) -> dict:
     """``beyonder evaluate --corpus DIR`` or ``--train-corpus A --test-corpus B``."""
+    from beyonder.evaluation.variants import parse_variants
     from beyonder.params import load_params
     from beyonder.quiet import quiet_environment
 
     if not args.corpus and not (args.train_corpus and args.test_corpus):
         raise ValueError("give --corpus DIR, or both --train-corpus and --test-corpus")
+    variants = parse_variants(args.variant or [])  # refused here, before hours of training
     load_params(args.params)
     quiet_environment()
     load_flows(args.root)
@@ -187,7 +177,7 @@ def run_crossval(args: argparse.Namespace) -> dict:
             methods=tuple(m for m in args.methods.split(",") if m),
             pretrain_corpus=args.pretrain_corpus,
             seeds=args.seeds,
-            variants=parse_variants(args.variant or []),
+            variants=variants,
         )
     return {"n_datasets": result["n_datasets"], "methods": result["methods"]}
 
@@ -201,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        require_extra("this command", NEEDS.get(args.command, ()))
+    except MissingExtra as exc:
+        print(f"beyonder {args.command}: {exc}", file=sys.stderr)
+        return 2
     if args.command in KERAS_COMMANDS:
         from beyonder.quiet import import_tensorflow
 
@@ -222,7 +217,7 @@ def _main(argv: list[str] | None) -> int:
             result = run_crossval(args)
         else:
             result = run_stage(args.command, args.params, args.root)
-    except (ParamsError, PipelineError, FileNotFoundError, ValueError) as exc:
+    except (ParamsError, PipelineError, MissingExtra, FileNotFoundError, ValueError) as exc:
         print(f"beyonder {args.command}: {exc}", file=sys.stderr)
         return 2
     print(f"beyonder {args.command}: {result}")

@@ -7,15 +7,17 @@ class, an unreadable file, no model) print one line to stderr and exit with stat
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 
-from beyonder.errors import first_line
+from beyonder.errors import MissingExtra, first_line
 
 COMMANDS = ("recommend", "embed", "finetune")
 DEFAULT_MODEL = "models:/beyonder@champion"
@@ -61,6 +63,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "--dask-address",
         help="Dask scheduler for --verify (default: $BEYONDER_DASK_ADDRESS; none: this process)",
     )
+    p.add_argument(
+        "--metric",
+        default="accuracy",
+        help="rank by the predicted value of this metric (scikit-learn scorer names: accuracy, "
+        "balanced_accuracy, f1_macro, roc_auc_ovr, neg_log_loss; default accuracy)",
+    )
 
     p = sub.add_parser("embed", help="the model's dataset embedding (learned meta-features)")
     p.add_argument("path", help="CSV, ARFF or Parquet file")
@@ -102,12 +110,12 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "embed":
             return _embed(args)
         return _finetune(args)
-    except RecommendError as exc:
+    except (RecommendError, MissingExtra) as exc:
         return _fail(args.command, str(exc))
     except Exception as exc:
-        from mlflow.exceptions import MlflowException
-
-        if isinstance(exc, MlflowException):
+        # only a loaded MLflow raises its errors (the light install has none)
+        mlflow_errors = sys.modules.get("mlflow.exceptions")
+        if mlflow_errors is not None and isinstance(exc, mlflow_errors.MlflowException):
             return _fail(args.command, first_line(exc.message) or "error")
         raise
 
@@ -128,6 +136,20 @@ def _quiet() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+@contextlib.contextmanager
+def _caps_on_stderr(args: argparse.Namespace) -> Iterator[None]:
+    """Print each size cap that applied to the table (``CapWarning``) as one line on stderr:
+    the answer on stdout stays as it was, and the user learns what the model did not read."""
+    from beyonder.data.limits import CapWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", CapWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, CapWarning):
+            print(f"beyonder {args.command}: warning: {args.path}: {warning.message}", file=sys.stderr)
+
+
 def _read(args: argparse.Namespace):
     from beyonder.serving.recommend import read_table
 
@@ -136,11 +158,13 @@ def _read(args: argparse.Namespace):
 
 def _recommend(args: argparse.Namespace) -> int:
     from beyonder.evaluation.decisions import DecisionError, check_budget
+    from beyonder.labels.metrics import DEFAULT_METRIC, check_metric
     from beyonder.serving.recommend import as_json, recommend
 
     budget = None
     try:  # a bad option fails before the file is read or the model loaded
         check_budget(args.time_budget)
+        check_metric(args.metric)
         if args.verify < 0:
             raise DecisionError(f"verify must be between 0 and the portfolio's size, got {args.verify}")
         if args.budget is not None:
@@ -149,17 +173,23 @@ def _recommend(args: argparse.Namespace) -> int:
             budget = check_budget_value(args.budget)
             if args.verify:
                 raise DecisionError("give --budget or --verify, not both (--verify K is the budget's simple form)")
+            if args.metric != DEFAULT_METRIC:
+                raise DecisionError(
+                    f"--budget combines measured accuracy with the predicted one, so it ranks by accuracy, "
+                    f"not {args.metric} (--verify K measures the top picks' {args.metric})"
+                )
         if args.plot:
             from beyonder.serving.plot import check_plot_path
 
             check_plot_path(args.plot)
-    except ValueError as exc:
+    except ValueError as exc:  # DecisionError, MetricError, BudgetError, a bad plot path
         return _fail(args.command, str(exc))
     frame, target = _read(args)  # a bad file fails before the model is loaded
-    table = recommend(
-        frame, target=target, model=args.model, time_budget=args.time_budget, verify=args.verify,
-        dask_address=args.dask_address, budget=budget,
-    )  # fmt: skip
+    with _caps_on_stderr(args):
+        table = recommend(
+            frame, target=target, model=args.model, time_budget=args.time_budget, verify=args.verify,
+            dask_address=args.dask_address, budget=budget, metric=args.metric,
+        )  # fmt: skip
     table.attrs["model"] = args.model
     if args.plot:
         from beyonder.serving.plot import title_of, write_plot
@@ -176,19 +206,25 @@ def _recommend(args: argparse.Namespace) -> int:
     interval = f"{coverage:.0%} interval" if coverage else "interval"
     verified = "measured_accuracy" in table.columns
     combined = "estimated_accuracy" in table.columns
+    metric = table.attrs.get("metric", DEFAULT_METRIC)
+    ranked_by = f"predicted_{metric}" if metric != DEFAULT_METRIC else None
     header = (
-        f"{'rank':>4}  {'classifier':<16}{'accuracy':>10}{'spread':>9}{interval:>17}"
-        f"{'fit/fold':>11}{'whole table':>13}"
+        f"{'rank':>4}  {'classifier':<16}" + (f"{metric:>20}" if ranked_by else "")
+        + f"{'accuracy':>10}{'spread':>9}{interval:>17}{'fit/fold':>11}{'whole table':>13}"
         + (f"{'estimate':>10}{'its ' + interval:>21}" if combined else "")
         + (f"{'measured (CV)':>16}" if verified else "")
         + (f"  {'on':<8}" if combined else "")
-    )
+    )  # fmt: skip
     print(header)
     ranked = table[table["rank"] > 0]
     for row in ranked.itertuples(index=False):
         bounds = "-" if np.isnan(row.accuracy_low) else f"[{row.accuracy_low:.3f}, {row.accuracy_high:.3f}]"
-        line = (
-            f"{row.rank:>4}  {row.classifier:<16}{row.predicted_accuracy:>10.3f}{row.spread:>9.3f}{bounds:>17}"
+        line = f"{row.rank:>4}  {row.classifier:<16}"
+        if ranked_by:
+            value = getattr(row, ranked_by)
+            line += f"{'- (' + row.metric_note + ')' if np.isnan(value) else f'{value:.3f}':>20}"
+        line += (
+            f"{row.predicted_accuracy:>10.3f}{row.spread:>9.3f}{bounds:>17}"
             f"{_seconds(row.predicted_fit_time):>11}{_seconds(row.predicted_table_fit_time):>13}"
         )
         if combined:
@@ -199,6 +235,8 @@ def _recommend(args: argparse.Namespace) -> int:
         if combined:
             line += f"  {row.measured_tier.split(',')[0] if row.measured_tier else '':<8}"
         print(line)
+    if ranked_by:
+        print(f"ranked by predicted {metric}")
     k = table.attrs.get("verified", 0)
     if table.attrs.get("budget") is not None:
         measurements = table.attrs.get("measurements") or []
@@ -216,7 +254,7 @@ def _recommend(args: argparse.Namespace) -> int:
                 print(f"measured {item['classifier']} on {where}: {item['accuracy']:.3f} in {item['cv_seconds']:.2f} s")
     elif k:
         seconds = float(np.nansum(table["measured_cv_seconds"]))
-        how = "every classifier ranked by its prediction combined with them" if combined else "ranked by measured accuracy"
+        how = "every classifier ranked by its prediction combined with them" if combined else f"ranked by measured {metric}"
         print(f"the top {k} were cross-validated on one sample ({seconds:.1f} s of single-threaded fits) and {how}")
         for item in table.attrs.get("measurements") or []:
             if item["error"]:
@@ -249,7 +287,8 @@ def _embed(args: argparse.Namespace) -> int:
     from beyonder.serving.recommend import load_recommender
 
     frame, target = _read(args)
-    vector = load_recommender(args.model).embed(frame, target)
+    with _caps_on_stderr(args):
+        vector = load_recommender(args.model).embed(frame, target)
     if args.json:
         payload = {
             "path": args.path,

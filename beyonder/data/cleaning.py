@@ -13,7 +13,7 @@ Parquet unchanged. The index is a fresh ``RangeIndex``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -306,188 +306,239 @@ def clean_dataset(
 ) -> tuple[pd.DataFrame, dict]:
     """Apply the cleaning rules; return the cleaned frame and a JSON-serialisable report.
 
+    The steps, each one part of the report: the target (rows without one or in a rare class
+    dropped), the feature names (renamed when duplicate or reserved), the columns read as
+    numbers or levels (text that parses as numbers coerced), the numeric and the categorical
+    columns checked (missing, constant, ID-like, infinities, capped levels), ``max_features``,
+    and the frame assembled.
+
     Raises ``CleaningError`` (one-line message) when the dataset cannot be used: no target,
     fewer than two classes with at least ``n_folds`` rows, fewer than ``min_rows`` rows, or no
     feature left.
     """
     config = config or CleaningConfig()
+    target_position = _target_position(frame)
+    target = _target_step(frame.iloc[:, target_position], config)
+    work = _feature_step(frame, target_position, target)
+    numeric, text = _read_columns(work)
+    _numeric_step(work, numeric, config)
+    _categorical_step(work, text, config)
+    _max_features_step(work, config)
+    return _assemble(work, target)
+
+
+@dataclass
+class _Target:
+    """The target step: row codes over the input rows (``-1``: row dropped), kept classes."""
+
+    codes: np.ndarray
+    classes: np.ndarray
+    keep_rows: np.ndarray
+    report: dict[str, Any]
+
+
+@dataclass
+class _Work:
+    """The feature columns as the steps see them (by position ``j``) and what they decided."""
+
+    sub: pd.DataFrame  # the kept rows of the feature columns, labelled 0..p-1
+    names: list[str]
+    renamed: list[list[str]]
+    rows_in: int
+    dropped: dict[str, str] = field(default_factory=dict)  # name -> reason
+    capped: dict[str, int] = field(default_factory=dict)  # name -> levels before capping
+    coerced: dict[str, int] = field(default_factory=dict)  # name -> cells that did not parse
+    out: dict[int, Any] = field(default_factory=dict)  # kept columns: str Series or float arrays
+    missing_share: dict[int, float] = field(default_factory=dict)
+    numeric: set[int] = field(default_factory=set)  # kept numeric columns
+    infinities: int = 0
+
+    @property
+    def rows_out(self) -> int:
+        return len(self.sub)
+
+
+def _target_position(frame: pd.DataFrame) -> int:
+    """The one target column's position."""
     if not isinstance(frame, pd.DataFrame):
         raise CleaningError(f"expected a pandas DataFrame, got {type(frame).__name__}")
-    target_positions = [i for i, c in enumerate(frame.columns) if c == TARGET]
-    if not target_positions:
+    positions = [i for i, c in enumerate(frame.columns) if c == TARGET]
+    if not positions:
         raise CleaningError(f"no target column '{TARGET}'")
-    if len(target_positions) > 1:
-        raise CleaningError(f"{len(target_positions)} columns are named '{TARGET}'")
+    if len(positions) > 1:
+        raise CleaningError(f"{len(positions)} columns are named '{TARGET}'")
+    return positions[0]
 
-    rows_in = len(frame)
-    target_codes, classes, target_report = _clean_target(
-        frame.iloc[:, target_positions[0]], config.n_folds
-    )
-    keep_rows = np.flatnonzero(target_codes >= 0)
-    rows_out = len(keep_rows)
-    if rows_out < config.min_rows:
+
+def _target_step(raw: pd.Series, config: CleaningConfig) -> _Target:
+    """Report: ``dropped_missing_target``, ``dropped_classes``, ``dropped_rare_class_rows``;
+    refuses a dataset with fewer than ``min_rows`` rows left."""
+    codes, classes, report = _clean_target(raw, config.n_folds)
+    keep_rows = np.flatnonzero(codes >= 0)
+    if len(keep_rows) < config.min_rows:
         raise CleaningError(
-            f"only {rows_out} rows left after cleaning the target (need at least {config.min_rows})"
+            f"only {len(keep_rows)} rows left after cleaning the target (need at least {config.min_rows})"
         )
+    return _Target(codes, classes, keep_rows, report)
 
-    feature_positions = [i for i in range(frame.shape[1]) if i != target_positions[0]]
+
+def _feature_step(frame: pd.DataFrame, target_position: int, target: _Target) -> _Work:
+    """Report: ``renamed_columns`` (duplicate, odd or reserved names made unique)."""
+    feature_positions = [i for i in range(frame.shape[1]) if i != target_position]
     original = [frame.columns[i] for i in feature_positions]
     names = unique_names(original, taken=RESERVED)
     renamed = [[str(o), n] for o, n in zip(original, names, strict=True) if str(o) != n]
     # Take rows only when some were dropped: on a wide frame the take is a full copy.
     sub = (
         frame.iloc[:, feature_positions]
-        if rows_out == rows_in
-        else frame.iloc[keep_rows, feature_positions]
+        if len(target.keep_rows) == len(frame)
+        else frame.iloc[target.keep_rows, feature_positions]
     )
     sub.columns = range(len(names))  # positional labels: robust to duplicate/odd names
+    return _Work(sub, names, renamed, len(frame))
 
-    dtypes = list(sub.dtypes)
-    kinds = [_column_kind(dtype) for dtype in dtypes]
-    dropped: dict[str, str] = {}
-    capped: dict[str, int] = {}
-    coerced: dict[str, int] = {}
-    out: dict[int, pd.Series | np.ndarray] = {}
-    missing_share: dict[int, float] = {}
-    infinities = 0
 
-    # Numeric-like columns: float values per column, then checked in 2-D blocks.
-    numeric_values: dict[int, _Numeric] = {}
-    text_levels: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    native_numeric = [j for j, k in enumerate(kinds) if k == "numeric"]
-    for j, kind in enumerate(kinds):
+def _read_columns(work: _Work) -> tuple[dict[int, _Numeric], dict[int, tuple[np.ndarray, np.ndarray]]]:
+    """Each column as numbers (native, datetime, or text that parses) or as levels.
+
+    Report: ``coerced_to_numeric`` (text cells that did not parse), unsupported dtypes dropped.
+    Native numeric columns are left to ``_numeric_step`` (converted there in 2-D blocks)."""
+    numeric: dict[int, _Numeric] = {}
+    text: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for j, dtype in enumerate(work.sub.dtypes):
+        kind = _column_kind(dtype)
         if kind == "unsupported":
-            dropped[names[j]] = "unsupported_dtype"
+            work.dropped[work.names[j]] = "unsupported_dtype"
         elif kind == "datetime":
-            col = sub[j]
+            col = work.sub[j]
             if pd.api.types.is_timedelta64_dtype(col.dtype):
                 seconds = col.dt.total_seconds()
             else:
                 seconds = (col - pd.Timestamp(0, tz=getattr(col.dt, "tz", None))).dt.total_seconds()
-            numeric_values[j] = _Numeric(seconds.to_numpy(np.float64, na_value=np.nan), False)
+            numeric[j] = _Numeric(seconds.to_numpy(np.float64, na_value=np.nan), False)
         elif kind in ("text", "category", "bool"):
-            row_codes, levels = _labels_by_code(*_factorize(sub[j]))
+            row_codes, levels = _labels_by_code(*_factorize(work.sub[j]))
             if kind == "text":
                 parsed = _parse_text_numeric(row_codes, levels)
                 if parsed is not None:
                     values, n_bad, whole = parsed
-                    numeric_values[j] = _Numeric(values, whole)
+                    numeric[j] = _Numeric(values, whole)
                     if n_bad:
-                        coerced[names[j]] = n_bad
+                        work.coerced[work.names[j]] = n_bad
                     continue
-            text_levels[j] = (row_codes, levels)
+            text[j] = (row_codes, levels)
+    return numeric, text
 
-    # Native numeric columns in blocks (one 2-D conversion per block, not per column).
-    for start in range(0, len(native_numeric), _CHUNK_COLUMNS):
-        cols = native_numeric[start : start + _CHUNK_COLUMNS]
-        block = np.asfortranarray(sub[cols].to_numpy(dtype=np.float64, na_value=np.nan, copy=True))
+
+def _numeric_step(work: _Work, numeric: dict[int, _Numeric], config: CleaningConfig) -> None:
+    """Report: ``infinities_replaced``; numeric columns dropped as all or mostly missing,
+    constant or ID-like. Native numeric columns first, one 2-D conversion per block of
+    columns (not per column), then the ones read from other dtypes."""
+    dtypes = list(work.sub.dtypes)
+    native = [j for j, dtype in enumerate(dtypes) if _column_kind(dtype) == "numeric"]
+    for start in range(0, len(native), _CHUNK_COLUMNS):
+        cols = native[start : start + _CHUNK_COLUMNS]
+        block = np.asfortranarray(work.sub[cols].to_numpy(dtype=np.float64, na_value=np.nan, copy=True))
         non_float = np.array([pd.api.types.is_integer_dtype(dtypes[j]) for j in cols], dtype=bool)
-        infinities += _apply_numeric(
-            block, non_float, cols, names, rows_in, config, dropped, out, missing_share
-        )
-    other_numeric = sorted(numeric_values)
-    for start in range(0, len(other_numeric), _CHUNK_COLUMNS):
-        cols = other_numeric[start : start + _CHUNK_COLUMNS]
-        non_float = np.array([numeric_values[j].non_float for j in cols], dtype=bool)
-        block = np.empty((rows_out, len(cols)), dtype=np.float64, order="F")
+        _apply_numeric(block, non_float, cols, work, config)
+    other = sorted(numeric)
+    for start in range(0, len(other), _CHUNK_COLUMNS):
+        cols = other[start : start + _CHUNK_COLUMNS]
+        non_float = np.array([numeric[j].non_float for j in cols], dtype=bool)
+        block = np.empty((work.rows_out, len(cols)), dtype=np.float64, order="F")
         for k, j in enumerate(cols):
-            block[:, k] = numeric_values.pop(j).values
-        infinities += _apply_numeric(
-            block, non_float, cols, names, rows_in, config, dropped, out, missing_share
-        )
-    numeric_idx = set(out)
+            block[:, k] = numeric.pop(j).values
+        _apply_numeric(block, non_float, cols, work, config)
+    work.numeric = set(work.out)
 
-    # Categorical columns.
-    for j, (row_codes, levels) in text_levels.items():
-        name = names[j]
+
+def _categorical_step(work: _Work, text: dict[int, tuple[np.ndarray, np.ndarray]], config: CleaningConfig) -> None:
+    """Report: ``capped_categoricals`` (levels beyond ``max_categories`` -> ``OTHER``);
+    categorical columns dropped as all or mostly missing, constant or ID-like."""
+    rows_out = work.rows_out
+    for j, (row_codes, levels) in text.items():
+        name = work.names[j]
         n_missing = int((row_codes < 0).sum())
         share = n_missing / rows_out
         n_levels = len(levels)  # every level occurs: codes were built on the kept rows
+        is_bool = _column_kind(work.sub.dtypes.iloc[j]) == "bool"
         if n_missing == rows_out:
-            dropped[name] = "all_missing"
+            work.dropped[name] = "all_missing"
         elif share > config.max_missing_share:
-            dropped[name] = "mostly_missing"
+            work.dropped[name] = "mostly_missing"
         elif n_levels <= 1:
-            dropped[name] = "constant"
-        elif (
-            kinds[j] != "bool" and n_levels / (rows_out - n_missing) >= config.id_like_unique_share
-        ):
-            dropped[name] = "id_like"
+            work.dropped[name] = "constant"
+        elif not is_bool and n_levels / (rows_out - n_missing) >= config.id_like_unique_share:
+            work.dropped[name] = "id_like"
         else:
             if n_levels > config.max_categories:
                 row_codes, levels = _cap_levels(row_codes, levels, config.max_categories)
-                capped[name] = n_levels
-            out[j] = _str_column(row_codes, levels)
-            missing_share[j] = share
-    categorical_idx = set(out) - numeric_idx
+                work.capped[name] = n_levels
+            work.out[j] = _str_column(row_codes, levels)
+            work.missing_share[j] = share
 
-    # max_features: drop the most-missing first (ties: the later column goes first).
-    kept = sorted(out)
+
+def _max_features_step(work: _Work, config: CleaningConfig) -> None:
+    """Beyond ``max_features`` kept columns, drop the most-missing first (ties: the later
+    column goes first); refuses a dataset with no feature left."""
+    kept = sorted(work.out)
     if config.max_features is not None and len(kept) > config.max_features:
-        ranked = sorted(kept, key=lambda j: (missing_share[j], j))
+        ranked = sorted(kept, key=lambda j: (work.missing_share[j], j))
         for j in ranked[config.max_features :]:
-            dropped[names[j]] = "max_features"
-            del out[j]
-        kept = sorted(out)
-
-    if not kept:
+            work.dropped[work.names[j]] = "max_features"
+            del work.out[j]
+    if not work.out:
         reasons: dict[str, int] = {}
-        for reason in dropped.values():
+        for reason in work.dropped.values():
             reasons[reason] = reasons.get(reason, 0) + 1
         detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) or "none given"
         raise CleaningError(f"no feature columns left after cleaning (dropped: {detail})")
 
-    columns: dict[str, Any] = {names[j]: out[j] for j in kept}  # str Series or float arrays
-    columns[TARGET] = _str_column(target_codes[keep_rows], classes)
-    cleaned = pd.DataFrame(columns)
 
-    class_counts = np.bincount(target_codes[keep_rows], minlength=len(classes))
+def _assemble(work: _Work, target: _Target) -> tuple[pd.DataFrame, dict]:
+    """The cleaned frame (kept features in their order, the target last) and the report."""
+    names, kept = work.names, sorted(work.out)
+    columns: dict[str, Any] = {names[j]: work.out[j] for j in kept}  # str Series or float arrays
+    target_codes = target.codes[target.keep_rows]
+    columns[TARGET] = _str_column(target_codes, target.classes)
+    cleaned = pd.DataFrame(columns)
+    class_counts = np.bincount(target_codes, minlength=len(target.classes))
     report = {
-        "rows_in": rows_in,
-        "rows_out": rows_out,
+        "rows_in": work.rows_in,
+        "rows_out": work.rows_out,
         "columns_in": len(names),
         "columns_out": len(kept),
-        **target_report,
-        "n_classes": len(classes),
-        "class_counts": {
-            str(c): int(n) for c, n in sorted(zip(classes, class_counts, strict=True))
-        },
-        "dropped_columns": {n: dropped[n] for n in names if n in dropped},
-        "capped_categoricals": capped,
-        "coerced_to_numeric": coerced,
-        "infinities_replaced": int(infinities),
-        "renamed_columns": renamed,
-        "numeric_columns": [names[j] for j in kept if j in numeric_idx],
-        "categorical_columns": [names[j] for j in kept if j in categorical_idx],
+        **target.report,
+        "n_classes": len(target.classes),
+        "class_counts": {str(c): int(n) for c, n in sorted(zip(target.classes, class_counts, strict=True))},
+        "dropped_columns": {n: work.dropped[n] for n in names if n in work.dropped},
+        "capped_categoricals": work.capped,
+        "coerced_to_numeric": work.coerced,
+        "infinities_replaced": int(work.infinities),
+        "renamed_columns": work.renamed,
+        "numeric_columns": [names[j] for j in kept if j in work.numeric],
+        "categorical_columns": [names[j] for j in kept if j not in work.numeric],
     }
     return cleaned, report
 
 
 def _apply_numeric(
-    block: np.ndarray,
-    non_float: np.ndarray,
-    cols: list[int],
-    names: list[str],
-    rows_in: int,
-    config: CleaningConfig,
-    dropped: dict[str, str],
-    out: dict[int, Any],
-    missing_share: dict[int, float],
-) -> int:
-    """Check one numeric block, record drops and kept columns; return the number of ``inf`` seen."""
-    stats = _numeric_stats(block, non_float, rows_in, config.id_like_unique_share)
+    block: np.ndarray, non_float: np.ndarray, cols: list[int], work: _Work, config: CleaningConfig
+) -> None:
+    """Check one numeric block: record drops, kept columns and the ``inf`` seen."""
+    stats = _numeric_stats(block, non_float, work.rows_in, config.id_like_unique_share)
     for k, j in enumerate(cols):
         share = float(stats["missing_share"][k])
-        name = names[j]
+        name = work.names[j]
         if share >= 1.0:
-            dropped[name] = "all_missing"
+            work.dropped[name] = "all_missing"
         elif share > config.max_missing_share:
-            dropped[name] = "mostly_missing"
+            work.dropped[name] = "mostly_missing"
         elif stats["constant"][k]:
-            dropped[name] = "constant"
+            work.dropped[name] = "constant"
         elif stats["id_like"][k]:
-            dropped[name] = "id_like"
+            work.dropped[name] = "id_like"
         else:
-            out[j] = block[:, k]  # a contiguous view (F-order block); copied once at assembly
-            missing_share[j] = share
-    return int(stats["n_inf"].sum())
+            work.out[j] = block[:, k]  # a contiguous view (F-order block); copied once at assembly
+            work.missing_share[j] = share
+    work.infinities += int(stats["n_inf"].sum())

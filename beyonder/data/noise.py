@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from beyonder import schema
+from beyonder.params import NoiseParams
 
 
 def _flip_levels(
@@ -39,9 +40,9 @@ def _flip_levels(
 def inject_noise(
     sample: pd.DataFrame,
     rng: np.random.Generator,
-    numeric_jitter: float = 0.1,
-    categorical_flip: float = 0.05,
-    label_noise: float = 0.05,
+    numeric_jitter: float = NoiseParams.numeric_jitter,
+    categorical_flip: float = NoiseParams.categorical_flip,
+    label_noise: float = NoiseParams.label_noise,
 ) -> pd.DataFrame:
     """A noisy copy of ``sample`` (the input is not modified).
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from beyonder.evaluation.metrics import bootstrap_interval
+from beyonder.params import EvaluateParams, SampleParams
 from beyonder.selector.combiner import FULL, MeasurementCombiner, Tier
 from beyonder.selector.corpus import Corpus
 
@@ -36,7 +37,7 @@ INTERVAL_Z = 1.2815515655446004
 of ``recommend``'s predicted intervals)."""
 TOP_KS = (1, 2, 3, 5)
 """The k of "measure the top k predicted at one tier" that ``budget_curve`` replays."""
-DEFAULT_SHARES = (0.05, 0.1, 0.2, 0.33, 0.5, 1.0)
+DEFAULT_SHARES = tuple(EvaluateParams().budget_shares)
 """Budgets ``budget_curve`` replays, as shares of each table's predicted brute-force CPU."""
 
 
@@ -244,7 +245,7 @@ def labelled_tables(
     return out
 
 
-def prediction_cpu(predictor: Any, files: Sequence[Any], subsamples: int = 2) -> np.ndarray:
+def prediction_cpu(predictor: Any, files: Sequence[Any], subsamples: int = SampleParams.subsamples) -> np.ndarray:
     """CPU seconds of the prediction itself per sample file, as ``recommend`` pays them with
     the model loaded: encoding and the network (``predictor``: a ``BeyonderPredictor``,
     e.g. the NumPy one ``recommend`` runs) on ``subsamples`` samples of that size."""
@@ -337,7 +338,7 @@ def budget_curve(
     tables: Sequence[LabelledTable],
     ks: Sequence[int] = TOP_KS,
     shares: Sequence[float] = DEFAULT_SHARES,
-    n_boot: int = 1000,
+    n_boot: int = EvaluateParams.n_boot,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Regret against CPU seconds for every policy (``mode_names``), on the same truth.
@@ -452,7 +453,7 @@ def replay(
     tiers: Sequence[Tier],
     groups: dict[str, str] | None = None,
     shares: Sequence[float] = DEFAULT_SHARES,
-    n_boot: int = 1000,
+    n_boot: int = EvaluateParams.n_boot,
     seed: int = 0,
     combiner_factory: Any = None,
 ) -> dict[str, Any]:

@@ -94,6 +94,24 @@ def decide(
     return Decision(wins, f"{why}{on}; not reliably worse than the SBS")
 
 
+def decide_metrics(report: dict, metrics: list[str], no_champion: str = "no champion to compare with") -> Decision:
+    """``decide`` on each of ``metrics`` (``evaluate.metrics``): accuracy on ``report`` itself,
+    any other metric on the headline group's report of that metric (``report["groups"]``).
+    The new model is promoted only if every metric promotes it; a metric it cannot be judged
+    on (no labels of it) is said so and not held against it."""
+    groups = report.get("groups") or {}
+    headline = groups.get(report.get("headline_group")) or next(iter(groups.values()), {})
+    verdicts = []
+    for metric in metrics:
+        part = report if metric == "accuracy" else headline.get(metric)
+        if part is None or "beyonder" not in part.get("methods", {}):
+            verdicts.append((metric, Decision(True, "not judged: no labels or no predictions of it")))
+            continue
+        verdicts.append((metric, decide(part, no_champion=no_champion)))
+    promote = all(d.promote for _, d in verdicts)
+    return Decision(promote, "; ".join(f"{m}: {d.reason}" for m, d in verdicts))
+
+
 def decide_imputer(new: dict, champion: dict | None, no_champion: str = "no champion to compare with") -> Decision:
     """The imputer's rule, on its validation scores (``stages.imputer.validation_scores``: the
     same tables and hidden cells for every imputer scored).

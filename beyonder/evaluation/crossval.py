@@ -12,6 +12,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,11 @@ from beyonder.evaluation.metrics import (
     evaluate_methods,
     regret,
     rounded,
-    spearman_rows,
     svm_task,
 )
-from beyonder.params import EvaluateParams, MeasureParams, SampleParams
+from beyonder.evaluation.truth import OTHER_GROUP, brute_force, dataset_groups, metric_predictions
+from beyonder.evaluation.variants import Variant
+from beyonder.params import EvaluateParams, SampleParams
 from beyonder.selector import cell_pretraining
 from beyonder.selector.baselines import (
     LandmarkRidge,
@@ -38,11 +40,12 @@ from beyonder.selector.baselines import (
     meta_matrix,
 )
 from beyonder.selector.combiner import (
+    FULL,
     MeasurementCombiner,
     Tier,
     calibration_labels,
     calibration_predictions,
-    tiers_for,
+    params_tiers,
 )
 from beyonder.selector.corpus import Corpus, concat, per_dataset_mean
 from beyonder.selector.encoding import EncodedSample
@@ -54,6 +57,7 @@ from beyonder.selector.estimator import (
     start_from_prior,
 )
 from beyonder.selector.finetune import freeze_encoder
+from beyonder.selector.inference import from_head, to_head
 
 METHODS = ("beyonder", "landmark_ridge", "pymfe_rf", "pymfe_knn", "random")
 SEED_STRIDE = 1000
@@ -70,6 +74,7 @@ class Workspace:
     meta: dict[str, dict[str, float]]
     families: tuple[str, ...] = DEFAULT_FAMILIES  # params' split.families: validation splits too
     groups: dict[str, str] = field(default_factory=dict)  # dataset -> its corpus (source folder)
+    minority: dict[str, float] = field(default_factory=dict)  # dataset -> its rarest class's share
     measurements: pd.DataFrame | None = None  # the measurement subsamples' labels (load_measurements)
     root: Path | None = None  # the workspace folder (sample files: the prediction's timed cost)
 
@@ -101,7 +106,7 @@ def _fit_beyonder(
 ) -> tuple[Beyonder, Corpus]:
     """Fit on ``train`` with early stopping on a grouped validation split of its datasets;
     ``start``: weights of a pretrained network to fine-tune instead of a fresh one (all layers,
-    or with ``heads_only`` the heads alone: the seed's transfer by the last layers).
+    or with ``heads_only`` the heads alone: transfer by the last layers).
     ``encoder``: pre-trained encoder layers only (``cell_pretraining``), under fresh heads that
     start from the prior as usual; ``heads_only`` then freezes exactly those layers.
     Returns the fitted model and its validation samples (with the labels it was given)."""
@@ -132,19 +137,33 @@ def _fit_beyonder(
         [ws.encoded[s] for s in fit.index["sample_id"]],
         fit.accuracy,
         fit.fit_time,
-        validation=([ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time, val.curves),
+        validation=(
+            [ws.encoded[s] for s in val.index["sample_id"]], val.accuracy, val.fit_time, val.curves,
+            val.metric_scores(config.metrics),
+        ),
         model=model,
         curves=fit.curves,
-    )
+        scores=fit.metric_scores(config.metrics),
+    )  # fmt: skip
     return est, val
 
 
-FINETUNE = ("all", "heads", "none")
-"""What a variant does with pretrained weights (``--pretrain-corpus``): fine-tune all layers,
-the heads only, or ignore them and start fresh."""
-
 MARGINS = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, np.inf)
 """Predicted accuracy gains over the SBS's pick that ``choose_margin`` tries."""
+
+
+def _refit(ws: Workspace, train: Corpus, config: BeyonderConfig, judged: Beyonder, log: Callable[[str], None]) -> Beyonder:
+    """``config`` trained again on all of ``train`` (no validation split) for the epochs whose
+    weights early stopping kept in ``judged``: what the refit stage does with the corpus."""
+    losses = judged.history_.get("val_loss") or judged.history_["loss"]
+    epochs = int(np.argmin(losses)) + 1
+    if config.dataset_targets:
+        train = train.dataset_means()
+    log(f"  refit: {len(train.index)} samples for {epochs} epochs")
+    return Beyonder(replace(config, epochs=epochs)).fit(
+        [ws.encoded[s] for s in train.index["sample_id"]], train.accuracy, train.fit_time,
+        curves=train.curves, scores=train.metric_scores(config.metrics),
+    )  # fmt: skip
 
 
 def cautious(pred: np.ndarray, sbs_index: int, margin: float) -> np.ndarray:
@@ -183,175 +202,350 @@ def pretrain(
     return est.model_.get_weights()
 
 
+@dataclass
+class RunSettings:
+    """What a comparison (``cross_validate``, ``train_test``) keeps alike on every fold: the
+    methods compared (``METHODS``); how they are scored (``tie_tolerance``, ``n_boot`` and
+    ``seed`` of ``beyonder.evaluation.metrics``; the defaults are ``params.yaml``'s
+    ``evaluate``); how Beyonder trains (``start``: pretrained weights it fine-tunes from, see
+    ``pretrain``; ``seeds`` > 1: also train it with ``seeds - 1`` more seeds, ``beyonder_seed1``,
+    ..., and average them all, ``beyonder_ensemble``, to tell seed noise from real change;
+    ``variants``: ablations on the same folds and truth, ``beyonder_<name>`` each, see
+    ``Variant``; ``val_fraction``: of the training datasets that stop it early); the
+    measurement ``tiers`` each fold's combiner is calibrated for and the ``curve_shares`` of
+    the budget curve; and where progress lines go (``log``). ``seed`` also seeds the baselines of a fold
+    (``cross_validate`` moves it by one per fold)."""
+
+    methods: tuple[str, ...] = METHODS
+    tie_tolerance: float = EvaluateParams.tie_tolerance
+    n_boot: int = EvaluateParams.n_boot
+    seed: int = 0
+    log: Callable[[str], None] = print
+    start: list[np.ndarray] | None = None
+    seeds: int = 1
+    variants: tuple[Variant, ...] = ()
+    budgets: tuple[float, ...] = tuple(EvaluateParams().time_budgets)
+    """Time budgets (seconds per fold fit on a sample) the decisions report scores."""
+    val_fraction: float = 0.15
+    report_groups: dict[str, list[str]] = field(default_factory=lambda: dict(EvaluateParams().groups))
+    """``evaluate.groups``: the metric reports' groups (corpus folders and sources); the first
+    is the headline."""
+    imbalanced_below: float = EvaluateParams.imbalance
+    """``evaluate.imbalance``: tasks whose rarest class has a smaller share are reported apart."""
+    tiers: list[Tier] | None = None
+    """Measurement tiers of each fold's combiner and of the budget curve (default:
+    ``default_tiers``)."""
+    curve_shares: tuple[float, ...] = tuple(EvaluateParams().budget_shares)
+    """``evaluate.budget_shares``: the budgets the budget curve replays, as shares of each
+    table's predicted brute-force CPU."""
+
+    def __post_init__(self) -> None:
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be at least 1, got {self.seeds}")
+        unknown = sorted(set(self.methods) - set(METHOD_FITS))
+        if unknown:
+            raise ValueError(f"unknown method {unknown[0]!r} (known: {', '.join(METHODS)})")
+        self.variants = tuple(self.variants or ())
+
+    def scoring(self) -> tuple[float, int, int]:
+        """``score``'s last three arguments."""
+        return self.tie_tolerance, self.n_boot, self.seed
+
+
+@dataclass
+class Fold:
+    """One fold's data, as every method sees it: ``train`` (the training datasets' samples,
+    their noisy copies and derived tasks, and the extra synthetic datasets, labelled ones only)
+    for Beyonder, ``original_train`` (the training datasets' own samples) for the baselines and
+    the SBS (``train_means``: its mean labels per classifier), ``test`` (the test datasets'
+    own samples) to predict."""
+
+    train_ws: Workspace
+    test_ws: Workspace
+    train: Corpus
+    original_train: Corpus
+    test: Corpus
+    train_means: np.ndarray
+
+    @classmethod
+    def split(cls, train_ws: Workspace, train_datasets: set[str], test_ws: Workspace, test_datasets: set[str]) -> Fold:
+        pool = _concat(train_ws.original, train_ws.augmented)
+        keep = _training_rows(pool, train_datasets) & ~np.all(np.isnan(pool.accuracy), axis=1)
+        original_train = train_ws.original.subset(_rows(train_ws.original, train_datasets, True))
+        test = test_ws.original.subset(_rows(test_ws.original, test_datasets, True))
+        train_means = np.nanmean(per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0)
+        return cls(train_ws, test_ws, pool.subset(keep), original_train, test, train_means)
+
+    @property
+    def sbs_index(self) -> int:
+        return int(np.nanargmax(self.train_means))
+
+    def metric_train_means(self, metric: str) -> np.ndarray:
+        """The training datasets' mean labels of ``metric`` per classifier (its SBS's basis)."""
+        values = per_dataset_mean(self.original_train, self.original_train.metric(metric)).to_numpy()
+        with warnings.catch_warnings():  # a classifier without that metric (log loss of an SVM)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(values, axis=0)
+
+    def train_encoded(self, corpus: Corpus | None = None) -> list[EncodedSample]:
+        """Encodings of ``corpus``'s samples (default: ``original_train``) from the training workspace."""
+        corpus = self.original_train if corpus is None else corpus
+        return [self.train_ws.encoded[s] for s in corpus.index["sample_id"]]
+
+    @cached_property
+    def test_encoded(self) -> list[EncodedSample]:
+        return [self.test_ws.encoded[s] for s in self.test.index["sample_id"]]
+
+    @cached_property
+    def meta(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pymfe meta-features of the training and test samples, on the training columns."""
+        X_train, columns = meta_matrix([self.train_ws.meta[s] for s in self.original_train.index["sample_id"]])
+        X_test, _ = meta_matrix([self.test_ws.meta[s] for s in self.test.index["sample_id"]], columns)
+        return X_train, X_test
+
+    def train_dataset_names(self) -> np.ndarray:
+        return self.original_train.index["dataset"].to_numpy()
+
+    @property
+    def train_datasets(self) -> set[str]:
+        """The training datasets (those of ``original_train``)."""
+        return set(self.original_train.index["dataset"])
+
+
+@dataclass
+class MethodResult:
+    """What a method gives for a fold's test samples: ``predictions`` (accuracy per sample x
+    classifier) under each name it reports (``beyonder``, ``beyonder_cautious``, ...),
+    ``curves`` (predicted C curves, for the regularisation report) and ``decisions``
+    (``decision_details``: what the decision metrics need beyond accuracies; Beyonder's also
+    has ``budget_details``: the fold's measurement combiner and what the budget curve needs)."""
+
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+    decisions: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Per reported name, its predictions of the other metrics (metric -> samples x classifiers)."""
+
+    def add(self, other: MethodResult) -> MethodResult:
+        """``other``'s entries after this result's (names stay in the order they came)."""
+        self.predictions.update(other.predictions)
+        self.curves.update(other.curves)
+        self.decisions.update(other.decisions)
+        self.scores.update(other.scores)
+        return self
+
+
+@dataclass
+class FoldResult:
+    """``predict_fold``'s answer: every method's ``predictions`` of the test samples, the SBS's
+    ``train_means``, and the ``details`` the decision and regularisation reports pool over
+    folds (empty when no method gave any)."""
+
+    predictions: dict[str, np.ndarray]
+    train_means: np.ndarray
+    details: dict[str, Any]
+    scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Per method, its predictions of the other metrics (``MethodResult.scores``)."""
+    metric_train_means: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per metric, the training datasets' means per classifier (that metric's SBS)."""
+
+
+def _beyonder(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """Beyonder (one member per seed, each also behind ``cautious`` selection), its seed
+    ensemble, the variants, the one-view ablation and its embedding's nearest datasets."""
+    result, members = MethodResult(), []
+    for m in range(settings.seeds):  # same data, same validation split: only the seed differs
+        est, member = _beyonder_member(fold, config, settings, m)
+        members.append(member.predictions["beyonder" if m == 0 else f"beyonder_seed{m}"])
+        result.add(member)
+        if m == 0:
+            first = est
+    if settings.seeds > 1:
+        result.predictions["beyonder_ensemble"] = np.mean(members, axis=0)
+    result.add(_variants(fold, config, settings))
+    if config.views > 1:  # the test-time ensembling ablation, at no training cost
+        result.predictions["beyonder_1view"] = first.predict(fold.test_encoded, views=1)["accuracy"]
+    # the learned embedding as meta-features for the nearest-datasets rule
+    knn = NearestDatasets(k=5).fit(
+        first.embed(fold.train_encoded()), fold.original_train.accuracy, fold.train_dataset_names()
+    )
+    result.predictions["beyonder_knn"] = knn.predict(first.embed(fold.test_encoded))
+    return result
+
+
+def _beyonder_member(fold: Fold, config: BeyonderConfig, settings: RunSettings, m: int) -> tuple[Beyonder, MethodResult]:
+    """The ``m``-th seed's Beyonder (``SEED_STRIDE`` apart) and its predictions, plain and
+    cautious: it leaves the SBS's pick only for a predicted gain that paid off on its
+    validation samples (``choose_margin``). The first member also gives the decision details,
+    the fold's measurement combiner (``budget_details``) and the predicted C curves."""
+    name = "beyonder" if m == 0 else f"beyonder_seed{m}"
+    member_config = replace(config, seed=config.seed + SEED_STRIDE * m)
+    est, val = _fit_beyonder(
+        fold.train_ws, fold.train, member_config, settings.seed, settings.val_fraction, settings.log, settings.start
+    )
+    output = est.predict(fold.test_encoded)
+    margin, val_out = np.inf, None
+    if len(val.index):
+        val_out = est.predict(fold.train_encoded(val))
+        margin = choose_margin(val_out["accuracy"], val.accuracy, fold.sbs_index)
+    settings.log(f"  {name}_cautious: leaves the SBS's pick for a predicted gain over {margin:.4f}")
+    result = MethodResult({name: output["accuracy"], f"{name}_cautious": cautious(output["accuracy"], fold.sbs_index, margin)})
+    result.scores[name] = metric_predictions(output, member_config.metrics, list(member_config.classifiers))
+    if m == 0:
+        result.decisions = decision_details(fold, output, val, val_out)
+        result.decisions.update(budget_details(fold, est, val, val_out, settings))
+        if "curve" in output:
+            result.curves["beyonder"] = output["curve"]
+    return est, result
+
+
+def _variants(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """Each of ``settings.variants`` trained on the fold (``beyonder_<name>``); variants that
+    differ only after masked-cell pre-training share one pre-trained encoder."""
+    result = MethodResult()
+    encoders: dict[tuple, dict[str, list[np.ndarray]]] = {}
+    for variant in settings.variants:
+        subset = fold.train
+        if variant.train_groups is not None:
+            wanted = {d for d, g in fold.train_ws.groups.items() if g in set(variant.train_groups)}
+            subset = subset.subset(_training_rows(subset, wanted))
+        if variant.train_kinds is not None:
+            subset = subset.subset(subset.index["kind"].isin(variant.train_kinds).to_numpy())
+        settings.log(f"  beyonder_{variant.name}: {variant.settings()}")
+        variant_config = variant.config(config)
+        encoder = None
+        if variant.pretrain == "cells":  # the masked-cell objective on this fold's training tables
+            epochs = variant.pretrain_epochs or cell_pretraining.PRETRAIN_EPOCHS
+            key = (epochs, *(getattr(variant_config, k) for k in cell_pretraining.ENCODER_SETTINGS))
+            if key not in encoders:
+                encoders[key], losses = cell_pretraining.pretrain_encoder(fold.train_encoded(), variant_config, epochs)
+                settings.log(f"  beyonder_{variant.name}: masked-cell loss {losses['loss']:.4f} "
+                             f"(predicting zero: {losses['zero_prediction_loss']:.4f})")  # fmt: skip
+            encoder = encoders[key]
+        start = None if variant.finetune == "none" or encoder is not None else settings.start
+        est, _ = _fit_beyonder(
+            fold.train_ws, subset, variant_config, settings.seed, settings.val_fraction, settings.log, start,
+            heads_only=variant.finetune == "heads", encoder=encoder,
+        )  # fmt: skip
+        if variant.refit:  # the refit stage's protocol: every training dataset, the chosen epochs
+            est = _refit(fold.train_ws, subset, variant_config, est, settings.log)
+        result.predictions[f"beyonder_{variant.name}"] = est.predict(fold.test_encoded)["accuracy"]
+    return result
+
+
+def _landmark_ridge(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """Beyonder's linear part alone (a ridge on its landmarkers and globals), on the same
+    targets; with regularisation labels, the C curves from the same features."""
+    targets = fold.original_train.dataset_means() if config.dataset_targets else fold.original_train
+    X_train = dataset_features(fold.train_encoded(), config)
+    X_test = dataset_features(fold.test_encoded, config)
+    result = MethodResult({"landmark_ridge": LandmarkRidge().fit(X_train, targets.accuracy).predict(X_test)})
+    result.scores["landmark_ridge"] = {  # the other metrics from the same features, on the heads' scale
+        metric: from_head(metric, LandmarkRidge().fit(X_train, to_head(metric, targets.metric(metric))).predict(X_test))
+        for metric in targets.metrics
+    }
+    if targets.curves is not None:
+        curve = LandmarkRidge().fit(X_train, targets.flat_curves()).predict(X_test)
+        result.curves["landmark_ridge"] = curve.reshape(len(fold.test.index), *targets.curves.shape[1:])
+    return result
+
+
+def _pymfe_rf(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """A random forest on the pymfe meta-features."""
+    X_train, X_test = fold.meta
+    rf = MetaFeatureForest(seed=settings.seed).fit(X_train, fold.original_train.accuracy)
+    return MethodResult({"pymfe_rf": rf.predict(X_test)})
+
+
+def _pymfe_knn(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """The nearest training datasets on the pymfe meta-features."""
+    X_train, X_test = fold.meta
+    knn = NearestDatasets(k=5).fit(X_train, fold.original_train.accuracy, fold.train_dataset_names())
+    return MethodResult({"pymfe_knn": knn.predict(X_test)})
+
+
+def _random(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+    """Uniform random scores: the floor every method must clear."""
+    return MethodResult({"random": np.random.default_rng(settings.seed).random(fold.test.accuracy.shape)})
+
+
+METHOD_FITS: dict[str, Callable[[Fold, BeyonderConfig, RunSettings], MethodResult]] = {
+    "beyonder": _beyonder,
+    "landmark_ridge": _landmark_ridge,
+    "pymfe_rf": _pymfe_rf,
+    "pymfe_knn": _pymfe_knn,
+    "random": _random,
+}
+"""Each method's fold: trains on a ``Fold``'s training side, predicts its test samples. Run in
+this order whatever the order of ``RunSettings.methods``."""
+
+COMBINED = {"beyonder_ridge_mean": ("beyonder", "landmark_ridge")}
+"""Averages of two methods' predictions, reported when both ran (after the second): does the
+deep part add anything once shrunk towards the linear?"""
+
+
 def predict_fold(
     train_ws: Workspace,
     train_datasets: set[str],
     test_ws: Workspace,
     test_datasets: set[str],
     config: BeyonderConfig,
-    methods: tuple[str, ...] = METHODS,
-    seed: int = 0,
-    val_fraction: float = 0.15,
-    log: Callable[[str], None] = print,
-    start: list[np.ndarray] | None = None,
-    seeds: int = 1,
-    variants: dict[str, dict[str, Any]] | None = None,
-    details: dict[str, Any] | None = None,
-    tiers: list[Tier] | None = None,
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Train every method on ``train_datasets`` of ``train_ws``; predict the original samples of
-    ``test_datasets`` of ``test_ws``. Returns (predictions per method, SBS train means).
-    ``start``: pretrained weights that Beyonder fine-tunes from (see ``pretrain``).
-    ``seeds`` > 1: also train Beyonder with ``seeds - 1`` more seeds (``beyonder_seed1``, ...)
-    and average all of them (``beyonder_ensemble``), to tell seed noise from real change.
-    Each seed also comes as ``<name>_cautious``: the same model behind ``cautious`` selection,
-    its margin chosen on that model's validation samples.
-    ``variants``: ablations on the same folds and truth, ``beyonder_<name>`` each: overrides of
-    ``BeyonderConfig`` fields, ``train_groups`` (e.g. ``["uci"]``) to train only on the
-    datasets of those corpora (``Workspace.groups``), ``train_kinds`` (e.g. ``["bootstrap",
-    "noise"]``) to train only on those kinds of samples (leaving out derived tasks, say),
-    ``seed_offset`` to move the fold's seed (``SEED_STRIDE``: the seed of ``beyonder_seed1``),
-    ``pretrain="cells"`` (and ``pretrain_epochs``) to start from an encoder pre-trained on the
-    masked-cell objective over the fold's training samples (``cell_pretraining``; with
-    ``finetune="heads"`` that encoder stays frozen).
-    ``details``: a dict that, when given, receives what the decision metrics need beyond
-    accuracies (``decision_details``), and the fold's measurement combiner (``combiner``:
-    calibrated on the training datasets' labels and the validation datasets' predictions,
-    ``fold_combiner``) with the prediction's timed CPU seconds per test sample; an
-    out-parameter, so callers that only rank keep the two-value return. ``tiers``: the
-    measurement tiers the combiner knows (default: the ``measure`` section's defaults)."""
-    if seeds < 1:
-        raise ValueError(f"seeds must be at least 1, got {seeds}")
-    for name, overrides in (variants or {}).items():  # before any training, not after hours of it
-        if overrides.get("finetune", "all") not in FINETUNE:
-            raise ValueError(f"variant {name}: finetune must be one of {FINETUNE}, got {overrides['finetune']!r}")
-        if overrides.get("pretrain", "cells") != "cells":
-            raise ValueError(f"variant {name}: pretrain must be 'cells' (masked-cell), got {overrides['pretrain']!r}")
-    pool = _concat(train_ws.original, train_ws.augmented)
-    keep = _training_rows(pool, train_datasets)
-    keep &= ~np.all(np.isnan(pool.accuracy), axis=1)
-    train = pool.subset(keep)
-    original_train = train_ws.original.subset(_rows(train_ws.original, train_datasets, True))
-    test = test_ws.original.subset(_rows(test_ws.original, test_datasets, True))
-    train_means = np.nanmean(per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0)
-    preds: dict[str, np.ndarray] = {}
-    curves: dict[str, np.ndarray] = {}  # predicted C curves of the test samples (issue 17)
-    if "beyonder" in methods:
-        encoded = [test_ws.encoded[s] for s in test.index["sample_id"]]
-        sbs_index = int(np.nanargmax(train_means))
-        members = []
-        for m in range(seeds):  # same data, same validation split: only the seed differs
-            name = "beyonder" if m == 0 else f"beyonder_seed{m}"
-            member_config = replace(config, seed=config.seed + SEED_STRIDE * m)
-            member, val = _fit_beyonder(train_ws, train, member_config, seed, val_fraction, log, start)
-            output = member.predict(encoded)
-            members.append(output["accuracy"])
-            preds[name] = members[-1]
-            # leave the SBS's pick only for a predicted gain that paid off on validation samples
-            margin = np.inf
-            if len(val.index):
-                val_out = member.predict([train_ws.encoded[s] for s in val.index["sample_id"]])
-                val_pred = val_out["accuracy"]
-                margin = choose_margin(val_pred, val.accuracy, sbs_index)
-            if m == 0 and details is not None:
-                details.update(
-                    decision_details(train_ws, original_train, test, output, val, val_out if len(val.index) else None)
-                )
-                if "curve" in output:
-                    curves["beyonder"] = output["curve"]
-                details["combiner"] = fold_combiner(
-                    train_ws, train_datasets, val, val_out if len(val.index) else None, tiers, log
-                )
-                details["prediction_seconds"] = prediction_seconds(member, test_ws, test)
-                if len(val.index):  # kept for budget.replay: the combiner refitted without retraining
-                    boot = (val.index["kind"] == "bootstrap").to_numpy()
-                    details["validation"] = {
-                        "sample_id": val.index["sample_id"][boot].tolist(),
-                        "predicted": val_out["accuracy"][boot].tolist(),
-                    }
-            log(f"  {name}_cautious: leaves the SBS's pick for a predicted gain over {margin:.4f}")
-            preds[f"{name}_cautious"] = cautious(members[-1], sbs_index, margin)
-            if m == 0:
-                est = member
-        if seeds > 1:
-            preds["beyonder_ensemble"] = np.mean(members, axis=0)
-        encoders: dict[tuple, dict[str, list[np.ndarray]]] = {}
-        for name, overrides in (variants or {}).items():
-            settings = dict(overrides)
-            groups, kinds = settings.pop("train_groups", None), settings.pop("train_kinds", None)
-            finetune = settings.pop("finetune", "all")
-            pretrain = settings.pop("pretrain", None)
-            epochs = int(settings.pop("pretrain_epochs", cell_pretraining.PRETRAIN_EPOCHS))
-            settings["seed"] = settings.get("seed", config.seed) + int(settings.pop("seed_offset", 0))
-            subset = train
-            if groups is not None:
-                wanted = {d for d, g in train_ws.groups.items() if g in set(groups)}
-                subset = subset.subset(_training_rows(subset, wanted))
-            if kinds is not None:
-                subset = subset.subset(subset.index["kind"].isin(kinds).to_numpy())
-            log(f"  beyonder_{name}: {overrides}")
-            variant_config = replace(config, **settings)
-            encoder = None
-            if pretrain == "cells":  # the masked-cell objective on this fold's training tables
-                key = (epochs, *(getattr(variant_config, k) for k in cell_pretraining.ENCODER_SETTINGS))
-                if key not in encoders:  # variants that differ only after pre-training share it
-                    encoders[key], losses = cell_pretraining.pretrain_encoder(
-                        [train_ws.encoded[s] for s in original_train.index["sample_id"]], variant_config, epochs
-                    )
-                    log(f"  beyonder_{name}: masked-cell loss {losses['loss']:.4f} "
-                        f"(predicting zero: {losses['zero_prediction_loss']:.4f})")  # fmt: skip
-                encoder = encoders[key]
-            variant, _ = _fit_beyonder(
-                train_ws, subset, variant_config, seed, val_fraction, log,
-                None if finetune == "none" or encoder is not None else start, heads_only=finetune == "heads",
-                encoder=encoder,
-            )  # fmt: skip
-            preds[f"beyonder_{name}"] = variant.predict(encoded)["accuracy"]
-        if config.views > 1:  # the test-time ensembling ablation, at no training cost
-            preds["beyonder_1view"] = est.predict(encoded, views=1)["accuracy"]
-        # the learned embedding as meta-features for the nearest-datasets rule
-        known = est.embed([train_ws.encoded[s] for s in original_train.index["sample_id"]])
-        knn = NearestDatasets(k=5).fit(known, original_train.accuracy, original_train.index["dataset"].to_numpy())
-        preds["beyonder_knn"] = knn.predict(est.embed(encoded))
-    if "landmark_ridge" in methods:  # Beyonder's linear part alone, on the same targets
-        targets = original_train.dataset_means() if config.dataset_targets else original_train
-        ridge = LandmarkRidge().fit(
-            dataset_features([train_ws.encoded[s] for s in original_train.index["sample_id"]], config),
-            targets.accuracy,
+    settings: RunSettings | None = None,
+) -> FoldResult:
+    """Train every method of ``settings.methods`` on ``train_datasets`` of ``train_ws``
+    (``METHOD_FITS``); predict the original samples of ``test_datasets`` of ``test_ws``."""
+    settings = settings or RunSettings()
+    fold = Fold.split(train_ws, train_datasets, test_ws, test_datasets)
+    result = MethodResult()
+    for name, fit in METHOD_FITS.items():
+        if name not in settings.methods:
+            continue
+        result.add(fit(fold, config, settings))
+        for combined, (a, b) in COMBINED.items():
+            if name in (a, b) and a in result.predictions and b in result.predictions:
+                result.predictions[combined] = (result.predictions[a] + result.predictions[b]) / 2
+    details = dict(result.decisions)
+    if result.curves:
+        details.update(regularisation.fold_details(fold.original_train, fold.test, result.curves))
+    metric_means = {m: fold.metric_train_means(m) for m in fold.original_train.metrics}
+    return FoldResult(result.predictions, fold.train_means, details, result.scores, metric_means)
+
+
+def decision_details(
+    fold: Fold, output: dict[str, np.ndarray], val: Corpus, val_out: dict[str, np.ndarray] | None
+) -> dict[str, Any]:
+    """Per test sample: Beyonder's accuracy, view spread and fit time, and the baseline fit
+    time (training medians per row x feature); the interval scale calibrated on the fold's
+    validation datasets (bootstrap samples, per dataset as ``recommend`` reads a table)."""
+
+    def size(samples: list[EncodedSample]) -> np.ndarray:
+        return np.array([np.prod(e.cells.shape[:2]) for e in samples], dtype=float)
+
+    scale = float("nan")
+    if val_out is not None:
+        is_boot = (val.index["kind"] == "bootstrap").to_numpy()
+        names = sorted(set(val.index["dataset"][is_boot]))
+        boot = val.subset(is_boot)
+        pred = per_dataset_mean(boot, val_out["accuracy"][is_boot]).reindex(names).to_numpy()
+        spread = decisions.per_dataset_spread(
+            boot.index["dataset"].to_numpy(), val_out["accuracy"][is_boot], val_out["accuracy_spread"][is_boot], names
         )
-        preds["landmark_ridge"] = ridge.predict(
-            dataset_features([test_ws.encoded[s] for s in test.index["sample_id"]], config)
-        )
-        if targets.curves is not None:  # the C curves from the same features
-            curve_ridge = LandmarkRidge().fit(
-                dataset_features([train_ws.encoded[s] for s in original_train.index["sample_id"]], config),
-                targets.flat_curves(),
-            )
-            curves["landmark_ridge"] = curve_ridge.predict(
-                dataset_features([test_ws.encoded[s] for s in test.index["sample_id"]], config)
-            ).reshape(len(test.index), *targets.curves.shape[1:])
-        if "beyonder" in preds:  # does the deep part add anything once shrunk towards the linear?
-            preds["beyonder_ridge_mean"] = (preds["beyonder"] + preds["landmark_ridge"]) / 2
-    if {"pymfe_rf", "pymfe_knn"} & set(methods):
-        X_train, columns = meta_matrix([train_ws.meta[s] for s in original_train.index["sample_id"]])
-        X_test, _ = meta_matrix([test_ws.meta[s] for s in test.index["sample_id"]], columns)
-        if "pymfe_rf" in methods:
-            rf = MetaFeatureForest(seed=seed).fit(X_train, original_train.accuracy)
-            preds["pymfe_rf"] = rf.predict(X_test)
-        if "pymfe_knn" in methods:
-            knn = NearestDatasets(k=5).fit(X_train, original_train.accuracy, original_train.index["dataset"].to_numpy())
-            preds["pymfe_knn"] = knn.predict(X_test)
-    if "random" in methods:
-        rng = np.random.default_rng(seed)
-        preds["random"] = rng.random(test.accuracy.shape)
-    if details is not None and curves:
-        details.update(regularisation.fold_details(original_train, test, curves))
-    return preds, train_means
+        truth = per_dataset_mean(boot, boot.accuracy).reindex(names).to_numpy()
+        scale = decisions.calibrate_scale(truth, pred, spread)
+    return {
+        "accuracy": output["accuracy"],
+        "view_std": output["accuracy_spread"],
+        "fit_time": output["fit_time"],
+        "baseline_time": decisions.time_baseline(
+            fold.original_train.fit_time, size(fold.train_encoded()), size(fold.test_encoded)
+        ),
+        "interval_scale": scale,
+    }
 
 
 def default_tiers() -> list[Tier]:
     """The measurement tiers of the default ``measure``, ``sample`` and ``label`` sections."""
-    return tiers_for(MeasureParams().rows, MeasureParams.folds, SampleParams.rows, 5)
+    return params_tiers()
 
 
 def fold_combiner(
@@ -369,7 +563,7 @@ def fold_combiner(
         log("  combiner: no validation datasets, no measurement calibration")
         return None
     tiers = tiers or default_tiers()
-    full = next(t for t in tiers if t.name == "full")
+    full = next(t for t in tiers if t.name == FULL)
     boot = (val.index["kind"] == "bootstrap").to_numpy()
     labels = calibration_labels(ws.original, ws.measurements, train_datasets, full.folds)
     predictions = calibration_predictions(val.index[boot], val_out["accuracy"][boot], ws.original.classifiers)
@@ -399,38 +593,25 @@ def prediction_seconds(model: Any, ws: Workspace, test: Corpus, subsamples: int 
     return budget.prediction_cpu(predictor, [Path(ws.root) / f for f in test.index["file"]], subsamples)
 
 
-def decision_details(
-    ws: Workspace,
-    original_train: Corpus,
-    test: Corpus,
-    output: dict[str, np.ndarray],
-    val: Corpus,
-    val_out: dict[str, np.ndarray] | None,
+def budget_details(
+    fold: Fold, est: Any, val: Corpus, val_out: dict[str, np.ndarray] | None, settings: RunSettings
 ) -> dict[str, Any]:
-    """Per test sample: Beyonder's accuracy, view spread and fit time, and the baseline fit
-    time (training medians per row x feature); the interval scale calibrated on the fold's
-    validation datasets (bootstrap samples, per dataset as ``recommend`` reads a table)."""
-    def size(corpus: Corpus) -> np.ndarray:
-        return np.array([np.prod(ws.encoded[s].cells.shape[:2]) for s in corpus.index["sample_id"]], dtype=float)
-
-    scale = float("nan")
-    if val_out is not None:
-        is_boot = (val.index["kind"] == "bootstrap").to_numpy()
-        names = sorted(set(val.index["dataset"][is_boot]))
-        boot = val.subset(is_boot)
-        pred = per_dataset_mean(boot, val_out["accuracy"][is_boot]).reindex(names).to_numpy()
-        spread = decisions.per_dataset_spread(
-            boot.index["dataset"].to_numpy(), val_out["accuracy"][is_boot], val_out["accuracy_spread"][is_boot], names
-        )
-        truth = per_dataset_mean(boot, boot.accuracy).reindex(names).to_numpy()
-        scale = decisions.calibrate_scale(truth, pred, spread)
-    return {
-        "accuracy": output["accuracy"],
-        "view_std": output["accuracy_spread"],
-        "fit_time": output["fit_time"],
-        "baseline_time": decisions.time_baseline(original_train.fit_time, size(original_train), size(test)),
-        "interval_scale": scale,
+    """What the budget curve pools over folds beyond ``decision_details``: the fold's
+    measurement combiner (``combiner``: calibrated on the training datasets' labels and the
+    validation datasets' predictions, ``fold_combiner``), the prediction's timed CPU seconds
+    per test sample (``prediction_seconds``) and, for ``budget.replay`` (the combiner refitted
+    without retraining), the validation predictions (``validation``: bootstrap samples)."""
+    out: dict[str, Any] = {
+        "combiner": fold_combiner(fold.train_ws, fold.train_datasets, val, val_out, settings.tiers, settings.log),
+        "prediction_seconds": prediction_seconds(est, fold.test_ws, fold.test),
     }
+    if val_out is not None:  # val_out: None without validation datasets
+        boot = (val.index["kind"] == "bootstrap").to_numpy()
+        out["validation"] = {
+            "sample_id": val.index["sample_id"][boot].tolist(),
+            "predicted": val_out["accuracy"][boot].tolist(),
+        }
+    return out
 
 
 def _sbs_table(train_means: np.ndarray, datasets: list[str], classifiers: list[str]) -> pd.DataFrame:
@@ -447,29 +628,8 @@ def cv_one_sample(corpus: Corpus, sbs_index: dict[str, int]) -> dict[str, float]
     Its ``spearman`` (one sample's CV ranking against the others' mean) is likewise the
     ranking quality that CV noise allows. Needs at least two labelled samples per dataset;
     others are skipped."""
-    cv_regret, sbs_regret, cv_spearman = [], [], []
-    with warnings.catch_warnings():  # a classifier labelled in no other sample
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for dataset, rows in sorted(corpus.index.groupby("dataset").indices.items()):
-            accuracy = corpus.accuracy[rows]
-            labelled = ~np.all(np.isnan(accuracy), axis=1)
-            if labelled.sum() < 2 or dataset not in sbs_index:
-                continue
-            accuracy = accuracy[labelled]
-            # row i: the mean labels of every sample but i
-            truth = np.array([np.nanmean(np.delete(accuracy, i, axis=0), axis=0) for i in range(len(accuracy))])
-            cv_regret.append(float(np.nanmean(regret(truth, choose(accuracy)))))
-            sbs_regret.append(float(np.nanmean(regret(truth, np.full(len(truth), sbs_index[dataset])))))
-            cv_spearman.append(float(np.nanmean(spearman_rows(truth, accuracy))))
-    cv_mean = float(np.mean(cv_regret)) if cv_regret else float("nan")
-    sbs_mean = float(np.mean(sbs_regret)) if sbs_regret else float("nan")
-    return {
-        "n_datasets": len(cv_regret),
-        "mean_regret": cv_mean,
-        "sbs_mean_regret": sbs_mean,
-        "gap_closed": (sbs_mean - cv_mean) / sbs_mean if sbs_mean > 1e-12 else float("nan"),
-        "spearman": float(np.nanmean(cv_spearman)) if cv_spearman else float("nan"),
-    }
+    result = brute_force(corpus.index["dataset"].to_numpy(), corpus.accuracy, sbs_index)
+    return {k: v for k, v in result.items() if k != "per_dataset"}
 
 
 def score(
@@ -511,76 +671,57 @@ def score(
     return report
 
 
-@dataclass
-class RunSettings:
-    """What a comparison (``cross_validate``, ``train_test``) keeps alike on every fold: the
-    methods compared; how they are scored (``tie_tolerance``, ``n_boot`` and ``seed`` of
-    ``beyonder.evaluation.metrics``; the defaults are ``params.yaml``'s ``evaluate``); how Beyonder
-    trains (``start``: pretrained weights it fine-tunes from, see ``pretrain``; ``seeds`` and
-    ``variants``: see ``predict_fold``); and where progress lines go (``log``)."""
-
-    methods: tuple[str, ...] = METHODS
-    tie_tolerance: float = EvaluateParams.tie_tolerance
-    n_boot: int = EvaluateParams.n_boot
-    seed: int = 0
-    log: Callable[[str], None] = print
-    start: list[np.ndarray] | None = None
-    seeds: int = 1
-    variants: dict[str, dict[str, Any]] | None = None
-    budgets: tuple[float, ...] = tuple(EvaluateParams().time_budgets)
-    """Time budgets (seconds per fold fit on a sample) the decisions report scores."""
-    tiers: list[Tier] | None = None
-    """Measurement tiers of the combiner and the budget curve (default: ``default_tiers``)."""
-    budget_shares: tuple[float, ...] = tuple(EvaluateParams().budget_shares)
-    """Budgets the budget curve replays, as shares of each table's predicted brute-force CPU."""
-
-    def scoring(self) -> tuple[float, int, int]:
-        """``score``'s last three arguments."""
-        return self.tie_tolerance, self.n_boot, self.seed
-
-    def training(self) -> dict[str, Any]:
-        """``predict_fold``'s keyword arguments but the seed (which moves per fold)."""
-        return {"log": self.log, "start": self.start, "seeds": self.seeds, "variants": self.variants, "tiers": self.tiers}
-
-
 def cross_validate(
     ws: Workspace, folds: list[set[str]], config: BeyonderConfig, settings: RunSettings | None = None
 ) -> dict[str, Any]:
     """Grouped K-fold: each fold's datasets are predicted by methods trained on the others.
     With Beyonder among the methods, ``decisions`` has its fit-time quality, regret under each
-    of ``settings.budgets`` (seconds per fold fit on a sample), interval coverage and the
-    ``--verify K`` curve (``decision_report``)."""
+    of ``settings.budgets`` (seconds per fold fit on a sample), interval coverage, the
+    ``--verify K`` curve (``decision_report``) and, where folds could calibrate a measurement
+    combiner, the budget curve (``budget_curve``, with ``replay``: what it was computed from)."""
     settings = settings or RunSettings()
-    methods, seed, log = settings.methods, settings.seed, settings.log
+    log = settings.log
     collected: dict[str, list[pd.DataFrame]] = defaultdict(list)
     sbs_rows = []
     fold_details: list[tuple[set[str], dict[str, Any]]] = []
+    by_metric: dict[str, dict[str, list[pd.DataFrame]]] = defaultdict(lambda: defaultdict(list))
+    metric_sbs: dict[str, list[pd.DataFrame]] = defaultdict(list)
     for k, test_sets in enumerate(folds):
         if not test_sets:
             continue
         train_sets = set().union(*(f for i, f in enumerate(folds) if i != k))
         log(f"fold {k + 1}/{len(folds)}: {len(test_sets)} test datasets, {len(train_sets)} training datasets")
-        details: dict[str, Any] = {}
-        preds, train_means = predict_fold(
-            ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k), methods, seed + k,
-            details=details, **settings.training(),
-        )
-        if details:
-            fold_details.append((test_sets, details))
+        fold = predict_fold(
+            ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k),
+            replace(settings, seed=settings.seed + k),
+        )  # fmt: skip
+        if fold.details:
+            fold_details.append((test_sets, fold.details))
         test = ws.original.subset(_rows(ws.original, test_sets, True))
-        for name, p in preds.items():
+        for name, p in fold.predictions.items():
             collected[name].append(per_dataset_mean(test, p))
         datasets = sorted(test_sets & set(test.index["dataset"]))
-        sbs_rows.append(_sbs_table(train_means, datasets, ws.original.classifiers))
+        sbs_rows.append(_sbs_table(fold.train_means, datasets, ws.original.classifiers))
+        for name, metrics in fold.scores.items():
+            for metric, p in metrics.items():
+                by_metric[metric][name].append(per_dataset_mean(test, p))
+        for metric, means in fold.metric_train_means.items():
+            metric_sbs[metric].append(_sbs_table(means, datasets, ws.original.classifiers))
     predictions = {name: pd.concat(frames) for name, frames in collected.items() if frames}
     sbs_means = pd.concat(sbs_rows)
     report = score(ws.original, predictions, sbs_means, *settings.scoring())
     report["folds"] = [sorted(f) for f in folds]
+    scored = {"accuracy": (predictions, sbs_means)} | {
+        metric: ({name: pd.concat(frames) for name, frames in methods.items()}, pd.concat(metric_sbs[metric]))
+        for metric, methods in by_metric.items()
+        if metric_sbs.get(metric)
+    }
+    report["metrics"] = metric_reports(ws, scored, settings)
     if fold_details:
         report["decisions"] = _pooled_decisions(
             ws.original, fold_details, sbs_means, settings.budgets, ws.groups, ws.measurements, settings
         )
-        if ws.original.curves is not None:  # the regularisation strength C (issue 17)
+        if ws.original.curves is not None:  # the regularisation strength C
             tie, n_boot, seed = settings.scoring()
             report["regularisation"] = regularisation.crossval_report(
                 ws.original, fold_details, sbs_means, predictions, n_boot, seed, tie
@@ -596,6 +737,74 @@ def cross_validate(
             )
             for group, members in sorted(by_group.items())
         }  # fmt: skip
+    return report
+
+
+def metric_reports(
+    ws: Workspace, scored: dict[str, tuple[dict[str, pd.DataFrame], pd.DataFrame]], settings: RunSettings
+) -> dict[str, Any]:
+    """Per report group (``settings.report_groups``: natural tasks first, then binarised and
+    synthetic ones, never mixed) and metric: every method against that metric's truth (the
+    mean over each dataset's replicates) and each fold's SBS of that metric, brute force (one
+    replicate's CV priced on the others), and the same on the group's imbalanced tasks; then,
+    on the imbalanced natural tasks, Beyonder's pick by predicted balanced accuracy against
+    its pick by predicted accuracy, both priced in balanced accuracy (paired interval)."""
+    groups = dataset_groups(ws.groups, settings.report_groups)
+    imbalanced = {d for d, share in ws.minority.items() if share < settings.imbalanced_below}
+    tie, n_boot, seed = settings.scoring()
+    out: dict[str, Any] = {}
+    order = [*settings.report_groups, OTHER_GROUP]
+    for group in order:
+        members = {d for d in ws.original.index["dataset"] if groups.get(d, OTHER_GROUP) == group}
+        if not members:
+            continue
+        out[group] = {}
+        for metric, (predictions, sbs_means) in scored.items():
+            part = _metric_score(ws.original, metric, members, predictions, sbs_means, tie, n_boot, seed)
+            if part is None:
+                continue
+            if members & imbalanced:
+                part["imbalanced"] = _metric_score(
+                    ws.original, metric, members & imbalanced, predictions, sbs_means, tie, n_boot, seed
+                )
+            out[group][metric] = part
+    headline = next(iter(settings.report_groups), None)
+    members = {d for d in ws.original.index["dataset"] if groups.get(d) == headline} & imbalanced
+    if members and "balanced_accuracy" in scored and "beyonder" in scored["balanced_accuracy"][0]:
+        by_accuracy = scored["accuracy"][0].get("beyonder")
+        if by_accuracy is not None:
+            predictions = {"beyonder": scored["balanced_accuracy"][0]["beyonder"], "beyonder_by_accuracy": by_accuracy}
+            out["imbalanced_pick"] = _metric_score(
+                ws.original, "balanced_accuracy", members, predictions, scored["balanced_accuracy"][1], tie, n_boot, seed
+            )
+    return out
+
+
+def _metric_score(
+    original: Corpus,
+    metric: str,
+    datasets: set[str],
+    predictions: dict[str, pd.DataFrame],
+    sbs_means: pd.DataFrame,
+    tie: float,
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any] | None:
+    """``evaluate_methods`` for one metric on ``datasets`` (per-dataset SBS from ``sbs_means``)
+    and brute force on the same datasets; None when the metric has no labels there."""
+    subset = original.subset(_rows(original, datasets, True))
+    values = subset.metric(metric)
+    if np.isnan(values).all():
+        return None
+    truth = per_dataset_mean(subset, values)
+    names = list(truth.index)
+    sbs_table = sbs_means.reindex(names).to_numpy()
+    sbs_index = np.where(np.isnan(sbs_table).all(axis=1), 0, np.argmax(np.nan_to_num(sbs_table, nan=-np.inf), axis=1))
+    preds = {name: p.reindex(names).to_numpy() for name, p in predictions.items()}
+    preds["sbs"] = sbs_table
+    report = evaluate_methods(truth.to_numpy(), preds, sbs_index, tie_tolerance=tie, n_boot=n_boot, seed=seed)
+    ceiling = brute_force(subset.index["dataset"].to_numpy(), values, dict(zip(names, sbs_index.tolist(), strict=True)))
+    report["brute_force"] = {k: v for k, v in ceiling.items() if k != "per_dataset"}
     return report
 
 
@@ -655,7 +864,7 @@ def _pooled_decisions(
             test, details, combiners, measurements, sbs_index, groups or {}, settings.tiers or default_tiers()
         )
         report["budget_curve"] = budget.budget_curve(
-            tables, shares=settings.budget_shares, n_boot=settings.n_boot, seed=settings.seed
+            tables, shares=settings.curve_shares, n_boot=settings.n_boot, seed=settings.seed
         )
         report["replay"] = {  # what the curve was computed from, for budget.replay (no retraining)
             "folds": replay_folds,
@@ -677,17 +886,15 @@ def train_test(
     settings = settings or RunSettings()
     train_sets = set(train_ws.original.index["dataset"])
     test_sets = set(test_ws.original.index["dataset"])
-    preds, train_means = predict_fold(
-        train_ws, train_sets, test_ws, test_sets, config, settings.methods, settings.seed, **settings.training()
-    )
+    fold = predict_fold(train_ws, train_sets, test_ws, test_sets, config, settings)
     test = test_ws.original
-    predictions = {name: per_dataset_mean(test, p) for name, p in preds.items()}
+    predictions = {name: per_dataset_mean(test, p) for name, p in fold.predictions.items()}
     datasets = sorted(test_sets)
-    return score(test, predictions, _sbs_table(train_means, datasets, test.classifiers), *settings.scoring())
+    return score(test, predictions, _sbs_table(fold.train_means, datasets, test.classifiers), *settings.scoring())
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
-    """The JSON layout of the issue: n_datasets, methods -> headline metrics, per_dataset;
+    """The report's JSON layout: n_datasets, methods -> headline metrics, per_dataset;
     ``by_group``: the same headline per corpus when the datasets came from several folders."""
     out = _summary(report)
     if report.get("by_group"):
@@ -719,6 +926,24 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "folds": report.get("folds", []),
         **({"decisions": _decisions_json(report["decisions"])} if report.get("decisions") else {}),
         **({"regularisation": _rounded_tree(report["regularisation"])} if report.get("regularisation") else {}),
+        **({"metrics": _metrics_summary(report["metrics"])} if report.get("metrics") else {}),
+    }
+
+
+def _metrics_summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """``metric_reports`` for the JSON: per group and metric (and ``imbalanced_pick``) the
+    methods' headline numbers with their paired intervals, and brute force."""
+
+    def brief(part: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in _summary(part).items() if k in ("n_datasets", "methods")}
+        out["brute_force"] = _rounded_tree(part.get("brute_force", {}))
+        if part.get("imbalanced"):
+            out["imbalanced"] = brief(part["imbalanced"])
+        return out
+
+    return {
+        group: brief(parts) if group == "imbalanced_pick" else {metric: brief(part) for metric, part in parts.items()}
+        for group, parts in metrics.items()
     }
 
 

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from beyonder.params import EvaluateParams
+from beyonder.errors import require_extra
+from beyonder.params import EvaluateParams, LabelParams
 from beyonder.selector.corpus import Corpus, per_dataset_mean
 
 SCALING_EXPONENTS: dict[str, float] = {
@@ -67,7 +68,7 @@ def table_fit_time(
     classifiers: Sequence[str],
     table_rows: int,
     sample_rows: int,
-    n_folds: int = 5,
+    n_folds: int = LabelParams.n_folds,
 ) -> np.ndarray:
     """Predicted seconds to fit each classifier once on the whole table of ``table_rows``.
 
@@ -153,7 +154,7 @@ def dask_address(explicit: str | None = None) -> str | None:
 def verify_top(
     sample: pd.DataFrame,
     classifiers: Sequence[str],
-    n_folds: int = 5,
+    n_folds: int = LabelParams.n_folds,
     seed: int = 0,
     fit_timeout: float | None = None,
     address: str | None = None,
@@ -167,6 +168,7 @@ def verify_top(
     if not classifiers:
         return []
     if address:
+        require_extra(f"--verify on the Dask scheduler {address}", ("distributed",))
         from distributed import Client
 
         with Client(address, timeout="10s") as client:
@@ -429,7 +431,7 @@ def decision_report(
     sbs_index: dict[str, int],
     sbs_means: pd.DataFrame,
     budgets: tuple[float, ...] = DEFAULT_BUDGETS,
-    n_folds: int = 5,
+    n_folds: int = LabelParams.n_folds,
 ) -> dict[str, Any]:
     """Fit-time quality, budgeted regret, interval coverage and the verify curve of the main
     Beyonder on the test samples of ``test`` (``details``: per sample, in ``test`` order,

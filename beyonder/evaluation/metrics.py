@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from beyonder.params import EvaluateParams
 from beyonder.schema import SVM_KERNELS
 
 ArrayLike = np.ndarray | pd.DataFrame
@@ -168,7 +169,7 @@ def _sbs_rows(true: np.ndarray, sbs_index: int | np.ndarray) -> np.ndarray:
 
 
 def selection_metrics(
-    true: ArrayLike, pred: ArrayLike, sbs_index: int | np.ndarray, tie_tolerance: float = 0.005
+    true: ArrayLike, pred: ArrayLike, sbs_index: int | np.ndarray, tie_tolerance: float = EvaluateParams.tie_tolerance
 ) -> dict:
     """Selection quality of ``pred`` against ``true``: regret, gap closed, top-k, rank, MAE.
 
@@ -206,7 +207,7 @@ def selection_metrics(
 
 
 def bootstrap_interval(
-    per_row_values: np.ndarray, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05
+    per_row_values: np.ndarray, n_boot: int = EvaluateParams.n_boot, seed: int = 0, alpha: float = 0.05
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean over datasets (``NaN`` values left out).
 
@@ -227,8 +228,8 @@ def evaluate_methods(
     true: ArrayLike,
     preds: dict[str, ArrayLike],
     sbs_index: int | np.ndarray,
-    tie_tolerance: float = 0.005,
-    n_boot: int = 1000,
+    tie_tolerance: float = EvaluateParams.tie_tolerance,
+    n_boot: int = EvaluateParams.n_boot,
     seed: int = 0,
     alpha: float = 0.05,
     sbs_means: np.ndarray | None = None,

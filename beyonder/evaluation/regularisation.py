@@ -1,4 +1,4 @@
-"""Beyond which model: the regularisation strength C of the tuned classifiers (issue 17).
+"""Beyond which model: the regularisation strength C of the tuned classifiers.
 
 The label stage measures, for each classifier of ``params.yaml``'s ``regularisation`` section,
 the CV accuracy at each C of a log grid (``svm_rbf@C=0.01``...: same samples, folds, budgets
@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from beyonder.params import EvaluateParams
 
 if TYPE_CHECKING:
     from beyonder.selector.corpus import Corpus
@@ -116,9 +118,9 @@ def curve_report(
     sbs_index: np.ndarray,
     tuned: Sequence[str],
     grid: Sequence[float],
-    n_boot: int = 1000,
+    n_boot: int = EvaluateParams.n_boot,
     seed: int = 0,
-    tie_tolerance: float = 0.005,
+    tie_tolerance: float = EvaluateParams.tie_tolerance,
 ) -> dict[str, Any]:
     """How well each method picks C, per tuned classifier and pooled over them.
 
@@ -236,9 +238,9 @@ def combined_report(
     classifiers: Sequence[str],
     tuned: Sequence[str],
     grid: Sequence[float],
-    n_boot: int = 1000,
+    n_boot: int = EvaluateParams.n_boot,
     seed: int = 0,
-    tie_tolerance: float = 0.005,
+    tie_tolerance: float = EvaluateParams.tie_tolerance,
 ) -> dict[str, Any]:
     """The combined answer "which classifier, at which C", scored against the best of every
     portfolio classifier at its default and every tuned classifier at every grid point.
@@ -317,9 +319,9 @@ def crossval_report(
     folds: list[tuple[set[str], dict[str, Any]]],
     sbs_means: pd.DataFrame,
     predictions: dict[str, pd.DataFrame],
-    n_boot: int = 1000,
+    n_boot: int = EvaluateParams.n_boot,
     seed: int = 0,
-    tie_tolerance: float = 0.005,
+    tie_tolerance: float = EvaluateParams.tie_tolerance,
 ) -> dict[str, Any]:
     """The regularisation tables of ``beyonder evaluate --corpus``, every fold's test
     datasets pooled (each scored by its own fold's models and SBS): ``curve_report`` for C,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from beyonder.errors import require_extra
 from beyonder.imputer.imputation import MIN_OBSERVED, CellImputer, Table, table_from_frame
 
 DEFAULT_MODEL = "models:/beyonder-imputer@champion"
@@ -36,6 +37,7 @@ def load_imputer(model: str | Path | CellImputer = DEFAULT_MODEL, root: str | Pa
     (``mlflow.db`` in ``root`` or ``$MLFLOW_TRACKING_URI``); loaded once per process."""
     if isinstance(model, CellImputer):
         return model
+    require_extra("the imputer (its network runs in Keras)", ("tensorflow", "keras"))
     key = str(model)
     if key in _CACHE:
         return _CACHE[key]
@@ -156,14 +158,15 @@ class BeyonderImputer(TransformerMixin, BaseEstimator):
     """scikit-learn transformer: ``fit`` keeps (up to ``context_rows`` random rows of) the
     training table as context, ``transform`` fills a table's missing cells reading its own rows
     and that context. DataFrame in, DataFrame out (same columns); a NumPy array in, a float
-    array out (every column numeric).
+    array out (every column numeric). ``context_rows`` None: the model's own
+    (``impute.context_rows``, the rows every chunk of a larger table sees).
 
     ``model``: a ``models:/`` URI, a model folder or a ``CellImputer``. The network is
     pre-trained on many tables: ``fit`` trains nothing, which is the point (a new table gets the
     prior of the whole corpus at once).
     """
 
-    def __init__(self, model: Any = DEFAULT_MODEL, context_rows: int = 256, seed: int = 0):
+    def __init__(self, model: Any = DEFAULT_MODEL, context_rows: int | None = None, seed: int = 0):
         self.model = model
         self.context_rows = context_rows
         self.seed = seed
@@ -173,7 +176,8 @@ class BeyonderImputer(TransformerMixin, BaseEstimator):
         check_table(frame, "X")
         self.imputer_ = load_imputer(self.model)
         rng = np.random.default_rng(self.seed)
-        keep = rng.choice(len(frame), min(len(frame), self.context_rows), replace=False)
+        rows = self.imputer_.config.context_rows if self.context_rows is None else self.context_rows
+        keep = rng.choice(len(frame), min(len(frame), rows), replace=False)
         self.context_ = frame.iloc[np.sort(keep)].reset_index(drop=True)
         self.feature_names_in_ = np.asarray([str(c) for c in frame.columns], dtype=object)
         self.n_features_in_ = frame.shape[1]

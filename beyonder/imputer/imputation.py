@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from beyonder.params import ImputerParams, LocalSource, Params
+
 CHANNELS = (
     "z",  # standardised value (numeric, observed), clipped; 0 otherwise
     "rank",  # rank in the column among observed cells, or the level's frequency rank, in [-0.5, 0.5]
@@ -62,28 +64,12 @@ of the loss); a whole table needs it per column to be imputed at all."""
 
 
 @dataclass
-class ImputerConfig:
-    """Network size, training and prediction settings (params.yaml ``impute`` section)."""
+class ImputerConfig(ImputerParams):
+    """Every knob of the network, its training and prediction; saved beside the weights.
 
-    rows: int = 64
-    features: int = 16
-    levels: int = 16  # levels per categorical column the head scores (rarer ones: not predicted)
-    dim: int = 32
-    heads: int = 4
-    blocks: int = 2
-    dropout: float = 0.0
-    epochs: int = 12
-    views_per_table: int = 8  # training views drawn per table per epoch
-    batch_size: int = 16
-    learning_rate: float = 0.002
-    mask_min: float = 0.05
-    mask_max: float = 0.5
-    mnar_share: float = 0.25  # of the training masks that are missing-not-at-random
-    max_table_rows: int = 2000  # rows of each training table kept (a random subset)
-    predict_rows: int = 256  # rows of a prediction view (the network reads any number of rows)
-    context_rows: int = 128  # shared context rows when a table has more rows than ``predict_rows``
-    views: int = 2  # prediction passes averaged
-    patience: int = 3
+    The ``impute`` section of ``params.yaml`` (``ImputerParams``: the one home of its
+    defaults) plus the seed (the top-level ``seed`` in the pipeline)."""
+
     seed: int = 0
 
     @classmethod
@@ -790,25 +776,24 @@ def corpus_files(folders: Sequence[str | Path]) -> dict[str, Path]:
     return files
 
 
-def split_names(names: Sequence[str], params: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+def split_names(names: Sequence[str], params: Params) -> tuple[list[str], list[str], list[str]]:
     """(train, validation, test) dataset names by the pipeline's own family rules and seeds:
     the test families are those ``evaluate`` holds out (``split.test_fraction``, ``seed``), the
     validation families those ``train`` stops early on, so a table the benchmark scores was
     never trained on, by the selector or the imputer."""
-    from beyonder.data.splits import DEFAULT_FAMILIES, grouped_test_split
+    from beyonder.data.splits import grouped_test_split
 
-    split = params.get("split") or {}
-    families = tuple(split.get("families") or DEFAULT_FAMILIES)
-    seed = int(params.get("seed", 0))
-    test = grouped_test_split(names, float(split.get("test_fraction", 0.25)), seed, families)
+    split = params.split
+    families = tuple(split.families)
+    test = grouped_test_split(names, split.test_fraction, params.seed, families)
     rest = sorted(set(names) - test)
-    val = grouped_test_split(rest, float(split.get("val_fraction", 0.2)), seed + 1, families)
+    val = grouped_test_split(rest, split.val_fraction, params.seed + 1, families)
     if len(val) == len(rest):
         val = set()
     return sorted(set(rest) - val), sorted(val), sorted(test)
 
 
-def load_features(path: Path, target: str = "class") -> pd.DataFrame:
+def load_features(path: Path, target: str = LocalSource.target) -> pd.DataFrame:
     """A corpus file's feature columns (the target dropped), read by the local source."""
     from beyonder.data.datasets import LoadFailure
     from beyonder.data.sources.local import load_file

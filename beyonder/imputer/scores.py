@@ -14,6 +14,7 @@ import pandas as pd
 
 from beyonder.config import stable_seed
 from beyonder.imputer.imputation import keep_observed, mcar_mask, mnar_mask, table_from_frame
+from beyonder.params import LocalSource
 
 PATTERNS = {"mcar10": ("mcar", 0.1), "mcar20": ("mcar", 0.2), "mcar30": ("mcar", 0.3), "mnar": ("mnar", 0.2)}
 """Name -> (mechanism, share of cells): MCAR hides each cell with that probability; MNAR
@@ -105,7 +106,7 @@ def scores(truth: pd.DataFrame, filled: pd.DataFrame, hidden: np.ndarray) -> dic
 
 
 def scoring_tables(files: dict[str, Path], names: Sequence[str], max_tables: int, max_rows: int, seed: int,
-                   target: str = "class") -> list[tuple[str, pd.DataFrame, pd.Series]]:  # fmt: skip
+                   target: str = LocalSource.target) -> list[tuple[str, pd.DataFrame, pd.Series]]:  # fmt: skip
     """(name, features, target as strings) of tables to score on, in a fixed order (a hash of
     the name), the first ``max_tables`` usable ones: at most ``max_rows`` random rows; columns
     with at least 10 values and two distinct ones, ID-like categorical columns dropped (more

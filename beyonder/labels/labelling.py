@@ -28,6 +28,7 @@ from beyonder.errors import error_line
 from beyonder.labels.folds import group_stratified_folds
 from beyonder.labels.metrics import METRICS, SCORE_METRICS, class_scores, fold_metrics, summarise
 from beyonder.labels.portfolio import build_classifier, classifier_config
+from beyonder.params import LabelParams
 
 _MAX_ERROR_CHARS = 500
 
@@ -44,7 +45,7 @@ class CVSettings:
     worker threads and processes): one slow fold can overrun the budget before it is noticed.
     """
 
-    n_folds: int = 5
+    n_folds: int = LabelParams.n_folds
     seed: int = 0
     fit_timeout: float | None = None
 
@@ -167,6 +168,8 @@ def label_sample(
         return [_record(name, [], [], [], error, metrics) for name in classifiers]
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        # a fold's test part may lack a class the model predicts: balanced accuracy says so
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
         return [_label_one(name, x, y, folds, numeric, categorical, cv, metrics) for name in classifiers]
 
 

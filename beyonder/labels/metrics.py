@@ -28,6 +28,20 @@ DEFAULT_METRIC = "accuracy"
 SCORE_METRICS = frozenset({"roc_auc_ovr", "neg_log_loss"})
 """Metrics read off class scores (probabilities or margins), not predicted classes alone."""
 
+PROBABILITY_METRICS = frozenset({"neg_log_loss"})
+"""Metrics that need class probabilities: a classifier with margins only has none."""
+
+MARGINS_ONLY = frozenset({"svm_linear", "svm_rbf", "svm_poly"})
+"""Portfolio members without class probabilities (``SVC`` without Platt scaling, which would
+cost five more fits per fold): no log loss for them."""
+
+
+def unavailable(metric: str, classifier: str) -> str | None:
+    """Why ``metric`` cannot be computed for a portfolio member (None: it can)."""
+    if metric in PROBABILITY_METRICS and classifier.partition("@")[0] in MARGINS_ONLY:
+        return "no probabilities (margins only)"
+    return None
+
 
 class MetricError(ValueError):
     """An unknown metric name; the message lists the known ones."""

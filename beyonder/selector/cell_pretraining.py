@@ -1,4 +1,4 @@
-"""Masked-cell pre-training of the selector's encoder: the seed's transfer idea, measured.
+"""Masked-cell pre-training of the selector's encoder: transfer from tables without labels.
 
 Random cells of each view are hidden the way a missing cell reads (its value channels zeroed,
 its missing flag set), and the selector's own encoder (the cell embedding and the axial blocks

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from beyonder.params import LabelParams, Params
+
 FULL = "full"
 """The expensive tier: a bootstrap sample of ``sample.rows`` rows with ``label.n_folds`` folds,
 the protocol of the labels (and of brute force)."""
@@ -69,6 +71,14 @@ def measurement_tier(rows: int, folds: int) -> Tier:
 def tiers_for(measure_rows: Sequence[int], measure_folds: int, sample_rows: int, n_folds: int) -> list[Tier]:
     """The tiers of the ``measure`` section (cheapest first), then the full sample."""
     return [measurement_tier(r, measure_folds) for r in sorted(measure_rows)] + [Tier(FULL, int(sample_rows), int(n_folds))]
+
+
+def params_tiers(params: Params | None = None) -> list[Tier]:
+    """The tiers a params file sets (default: the shipped defaults): ``measure.rows`` with
+    ``measure.folds`` folds, then the full sample (``sample.rows`` rows, ``label.n_folds``
+    folds). The one place that reads measurement settings for the combiner."""
+    params = params or Params()
+    return tiers_for(params.measure.rows, params.measure.folds, params.sample.rows, params.label.n_folds)
 
 
 class MeasurementCombiner:
@@ -485,7 +495,7 @@ def _positive_definite(cov: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------- calibration data
 
 
-def calibration_labels(corpus: Any, measurements: pd.DataFrame | None, datasets: set[str] | None = None, n_folds: int = 5) -> pd.DataFrame:
+def calibration_labels(corpus: Any, measurements: pd.DataFrame | None, datasets: set[str] | None = None, n_folds: int = LabelParams.n_folds) -> pd.DataFrame:
     """The long labels table ``fit`` reads: the bootstrap replicates of ``corpus`` (a
     ``selector.corpus.Corpus``; tier ``FULL``, one row per sample and classifier, CV seconds
     from its fit and predict times) and the measurement labels (``load_measurements``), for

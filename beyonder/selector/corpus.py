@@ -17,7 +17,8 @@ import pandas as pd
 
 from beyonder.config import Layout
 from beyonder.data.splits import grouped_test_split
-from beyonder.params import Params, RegularisationParams
+from beyonder.labels.metrics import METRICS
+from beyonder.params import LabelParams, Params, RegularisationParams
 from beyonder.selector.encoding import EncodedSample, encode_sample
 from beyonder.storage import read_json
 
@@ -37,6 +38,10 @@ class Corpus:
     """The classifiers whose C varies along ``curves``' second axis."""
     grid: list[float] = field(default_factory=list)
     """The C values along ``curves``' last axis."""
+    scores: np.ndarray | None = None
+    """The other metrics' labels: (samples, ``metrics``, classifiers), NaN missing."""
+    metrics: list[str] = field(default_factory=list)
+    """The metrics along ``scores``' second axis (``labels.metrics.METRICS`` but accuracy)."""
 
     def subset(self, mask: np.ndarray) -> Corpus:
         return Corpus(
@@ -48,7 +53,24 @@ class Corpus:
             None if self.curves is None else self.curves[mask],
             self.tuned,
             self.grid,
+            None if self.scores is None else self.scores[mask],
+            self.metrics,
         )
+
+    def metric(self, name: str) -> np.ndarray:
+        """The labels of one metric, (samples, classifiers): ``accuracy`` or one of ``metrics``
+        (all NaN for a metric this corpus has no labels of)."""
+        if name == "accuracy":
+            return self.accuracy
+        if self.scores is None or name not in self.metrics:
+            return np.full_like(self.accuracy, np.nan)
+        return self.scores[:, self.metrics.index(name)]
+
+    def metric_scores(self, names: list[str]) -> np.ndarray | None:
+        """``scores`` for the metrics ``names``, in that order (None for no names)."""
+        if not names:
+            return None
+        return np.stack([self.metric(n) for n in names], axis=1)
 
     def flat_curves(self) -> np.ndarray:
         """``curves`` as (samples, tuned x grid), the layout of the network's ``curve`` head."""
@@ -56,7 +78,7 @@ class Corpus:
             return np.full((len(self.index), 0), np.nan)
         return self.curves.reshape(len(self.index), -1)
 
-    def cv_seconds(self, n_folds: int = 5) -> np.ndarray:
+    def cv_seconds(self, n_folds: int = LabelParams.n_folds) -> np.ndarray:
         """Seconds of each label's whole cross-validation (fit and predict, every fold), from
         the labels' per-fold time columns: what measuring that classifier on the sample cost."""
         per_fold = self.fit_time if self.predict_time is None else self.fit_time + np.nan_to_num(self.predict_time)
@@ -75,7 +97,11 @@ class Corpus:
         if curves is not None:
             flat = pd.DataFrame(self.flat_curves()).groupby(keys).transform("mean").to_numpy(np.float64)
             curves = flat.reshape(curves.shape)
-        return replace(self, accuracy=means, curves=curves)
+        scores = self.scores
+        if scores is not None:
+            flat = pd.DataFrame(scores.reshape(len(scores), -1)).groupby(keys).transform("mean").to_numpy(np.float64)
+            scores = flat.reshape(scores.shape)
+        return replace(self, accuracy=means, curves=curves, scores=scores)
 
 
 def concat(a: Corpus, b: Corpus | None) -> Corpus:
@@ -88,6 +114,10 @@ def concat(a: Corpus, b: Corpus | None) -> Corpus:
         shape = (len(a.tuned or b.tuned), len(a.grid or b.grid))
         parts = [c.curves if c.curves is not None else np.full((len(c.index), *shape), np.nan) for c in (a, b)]
         curves = np.concatenate(parts)
+    metrics = a.metrics or b.metrics
+    scores = None
+    if metrics:
+        scores = np.concatenate([c.metric_scores(metrics) for c in (a, b)])
     return Corpus(
         pd.concat([a.index, b.index], ignore_index=True),
         np.vstack([a.accuracy, b.accuracy]),
@@ -97,6 +127,8 @@ def concat(a: Corpus, b: Corpus | None) -> Corpus:
         curves,
         a.tuned or b.tuned,
         a.grid or b.grid,
+        scores,
+        list(metrics),
     )
 
 
@@ -125,7 +157,21 @@ def load_corpus(
     if "predict_time" in labels:
         predict = labels.pivot_table(index="sample_id", columns="classifier", values="predict_time", dropna=False)
         predict = predict.reindex(index=index["sample_id"], columns=classifiers).to_numpy(np.float64)
-    corpus = Corpus(index, acc.to_numpy(np.float64), time.to_numpy(np.float64), list(classifiers), predict)
+    metrics = [m for m in METRICS[1:] if m in labels]
+    scores = None
+    if metrics:
+        scores = np.stack(
+            [
+                labels.pivot_table(index="sample_id", columns="classifier", values=m, dropna=False)
+                .reindex(index=index["sample_id"], columns=classifiers)
+                .to_numpy(np.float64)
+                for m in metrics
+            ],
+            axis=1,
+        )
+    corpus = Corpus(
+        index, acc.to_numpy(np.float64), time.to_numpy(np.float64), list(classifiers), predict, scores=scores, metrics=metrics
+    )
     if regularisation is not None and regularisation.active():
         corpus = with_curves(corpus, layout, regularisation.active(), list(regularisation.grid))
     return corpus

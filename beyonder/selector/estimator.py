@@ -25,6 +25,7 @@ import numpy as np
 from keras import ops
 
 from beyonder.labels.summary import single_best
+from beyonder.params import TrainParams
 from beyonder.selector.baselines import PRIOR_RIDGE, logit, ridge
 from beyonder.selector.encoding import N_CHANNELS, N_GLOBALS, N_LANDMARKS, EncodedSample, view
 from beyonder.selector.inference import (
@@ -32,10 +33,12 @@ from beyonder.selector.inference import (
     CURVE,
     EMBEDDING,
     PREDICT_BATCH,
+    SCORES,
     BeyonderConfig,
     BeyonderPredictor,
     network_inputs,
     read_config,
+    to_head,
     write_config,
 )
 from beyonder.selector.model import build_model
@@ -60,7 +63,7 @@ REGRET_TEMPERATURE = 0.01
 is chosen e^-1 times as often as the top one."""
 
 
-def masked_accuracy_loss(rank_weight: float, regret_weight: float = 0.0, reference: int | None = None):
+def masked_accuracy_loss(rank_weight: float, regret_weight: float = TrainParams.regret_weight, reference: int | None = None):
     """MSE on accuracies, MSE on accuracies relative to a reference, a pairwise logistic
     ranking loss weighted by how far apart the two true accuracies are and, with
     ``regret_weight``, the expected regret of a soft pick (softmax of the predictions at
@@ -124,6 +127,22 @@ def masked_curve_loss(n_tuned: int, n_grid: int):
     return loss
 
 
+def masked_scores_loss(n_metrics: int, n_classifiers: int, rank_weight: float):
+    """The metric heads' loss: per metric, the accuracy loss's MSE, relative and ranking terms
+    (``masked_accuracy_loss``) over the classifiers, averaged over the metrics a sample has;
+    missing labels (NaN: e.g. no log loss for SVMs) drop out."""
+    per_metric = masked_accuracy_loss(rank_weight)
+
+    def loss(y_true, y_pred):
+        t = ops.reshape(y_true, (-1, n_classifiers))
+        p = ops.reshape(y_pred, (-1, n_classifiers))
+        values = ops.reshape(per_metric(t, p), (-1, n_metrics))
+        present = ops.cast(ops.any(ops.logical_not(ops.isnan(ops.reshape(y_true, (-1, n_metrics, n_classifiers)))), axis=-1), p.dtype)
+        return ops.sum(present * values, axis=-1) / ops.maximum(ops.sum(present, axis=-1), 1.0)
+
+    return loss
+
+
 def masked_mse(y_true, y_pred):
     """MSE over the labels that are present (NaN = missing)."""
     mask = ops.cast(ops.logical_not(ops.isnan(y_true)), y_pred.dtype)
@@ -134,10 +153,11 @@ def masked_mse(y_true, y_pred):
 class _Batches(keras.utils.PyDataset):
     """Batches of random views; a fresh draw every epoch, reproducible from the seed."""
 
-    def __init__(self, samples, accuracy, fit_time, config: BeyonderConfig, shuffle: bool, curves=None):
+    def __init__(self, samples, accuracy, fit_time, config: BeyonderConfig, shuffle: bool, curves=None, scores=None):
         super().__init__()
         self.samples, self.accuracy, self.fit_time = samples, accuracy, fit_time
         self.curves = curves  # (samples, tuned x grid) when the network has the curve head
+        self.scores = scores  # (samples, metrics x classifiers) when it has the metric heads
         self.config, self.shuffle = config, shuffle
         self.epoch = 0
         self._plan()
@@ -164,6 +184,8 @@ class _Batches(keras.utils.PyDataset):
         targets = {"accuracy": self.accuracy[idx], "fit_time": self.fit_time[idx]}
         if self.curves is not None:
             targets[CURVE] = self.curves[idx]
+        if self.scores is not None:
+            targets[SCORES] = self.scores[idx]
         return inputs, targets
 
     def on_epoch_end(self) -> None:
@@ -190,6 +212,9 @@ class Beyonder(BeyonderPredictor):
         if c.n_curve:
             loss[CURVE] = masked_curve_loss(len(c.tuned), len(c.grid))
             weights[CURVE] = c.curve_weight
+        if c.n_scores:
+            loss[SCORES] = masked_scores_loss(len(c.metrics), len(c.classifiers), c.rank_weight)
+            weights[SCORES] = c.metrics_weight
         model.compile(
             optimizer=keras.optimizers.AdamW(c.learning_rate, weight_decay=1e-4),
             loss=loss,
@@ -218,6 +243,7 @@ class Beyonder(BeyonderPredictor):
         verbose: int = 0,
         model: keras.Model | None = None,
         curves: np.ndarray | None = None,
+        scores: np.ndarray | None = None,
     ) -> Beyonder:
         """Train on encoded samples; ``fit_time`` in seconds (log10 is taken here).
 
@@ -225,9 +251,12 @@ class Beyonder(BeyonderPredictor):
         ``beyonder.selector.finetune``) instead of a freshly built one. ``curves``: the C-grid labels,
         (samples, tuned, grid) or flattened, for a config with ``tuned`` (None: all missing,
         so only the other heads learn); ``validation`` may carry them as a fourth item.
+        ``scores``: the other metrics' labels, (samples, metrics, classifiers) on each metric's
+        own scale, for a config with ``metrics`` (None: all missing); ``validation``'s fifth item.
         """
         c = self.config
         curves = _curve_targets(curves, len(samples), c)
+        scores = _score_targets(scores, len(samples), c)
         # Keras' global state (layer-name counters, TensorFlow's default graph) would otherwise
         # make a fit depend on what the process built before it: the same seed gave different
         # weights in a second fit, and cross-validation folds depended on earlier folds.
@@ -238,17 +267,18 @@ class Beyonder(BeyonderPredictor):
         if model is None:
             model = new_network(c)
             if c.prior_init:
-                start_from_prior(model, accuracy, fit_time, dataset_features(samples, c), curves)
+                start_from_prior(model, accuracy, fit_time, dataset_features(samples, c), curves, scores)
         # the reference of SBS-relative targets, from the training labels alone
         self.sbs_ = c.classifiers[single_best(accuracy)] if c.relative_to == "sbs" else None
         self._compile(model)
-        train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True, curves=curves)
+        train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True, curves=curves, scores=scores)
         val = None
         all_callbacks = list(callbacks)
         if validation is not None and len(validation[0]):
             vs, va, vt = validation[:3]
             vc = _curve_targets(validation[3] if len(validation) > 3 else None, len(vs), c)
-            val = _Batches(list(vs), _f32(va), _log_time(vt), c, shuffle=False, curves=vc)
+            vm = _score_targets(validation[4] if len(validation) > 4 else None, len(vs), c)
+            val = _Batches(list(vs), _f32(va), _log_time(vt), c, shuffle=False, curves=vc, scores=vm)
             all_callbacks.append(
                 keras.callbacks.EarlyStopping(
                     patience=c.patience, restore_best_weights=True, monitor="val_loss"
@@ -350,7 +380,7 @@ def check_export(model: keras.Model, network: NumpyNetwork, config: BeyonderConf
 def new_network(config: BeyonderConfig) -> keras.Model:
     """A freshly initialised network of the size ``config`` asks for."""
     c = config
-    return build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout, c.n_curve)
+    return build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout, c.n_curve, c.n_scores)
 
 
 PRIOR_KERNEL_SCALE = 0.1
@@ -363,6 +393,7 @@ def start_from_prior(
     fit_time: np.ndarray,
     globals_: np.ndarray | None = None,
     curves: np.ndarray | None = None,
+    scores: np.ndarray | None = None,
 ) -> None:
     """Start each head at a ridge regression of its labels (logit accuracy, log10 fit time) on
     the dataset-level features ``globals_`` (landmarkers included), with small weights on the
@@ -370,11 +401,14 @@ def start_from_prior(
     training spends its few datasets learning where a dataset departs from it (the bias trick
     of keras-io's imbalanced-classification example, with a linear model in place of a mean).
     Without ``globals_`` each head starts at the training means (the single best solver's view).
-    ``curves`` (samples, tuned x grid): the same for the regularisation heads, when there are.
+    ``curves`` (samples, tuned x grid): the same for the regularisation heads, when there are;
+    ``scores`` (samples, metrics x classifiers, on the heads' scale): for the metric heads.
     """
     targets = {"accuracy": logit(accuracy), "fit_time": _log_time(fit_time).astype(np.float64)}
     if curves is not None and any(layer.name == f"{CURVE}_deep" for layer in model.layers):
         targets[CURVE] = logit(curves)
+    if scores is not None and any(layer.name == f"{SCORES}_deep" for layer in model.layers):
+        targets[SCORES] = logit(scores)
     for name, y in targets.items():
         if globals_ is None:
             kernel, bias = np.zeros((N_GLOBALS, y.shape[1])), _column_means(y)
@@ -397,6 +431,20 @@ def _curve_targets(curves: np.ndarray | None, n: int, config: BeyonderConfig) ->
     if flat.shape[1] != config.n_curve:
         raise ValueError(f"curves have {flat.shape[1]} values per sample, the config's head {config.n_curve}")
     return flat
+
+
+def _score_targets(scores: np.ndarray | None, n: int, config: BeyonderConfig) -> np.ndarray | None:
+    """The metric heads' targets as (samples, metrics x classifiers) float32 on the heads'
+    scale (all NaN when not given), or None for a config without them."""
+    if not config.n_scores:
+        return None
+    if scores is None:
+        return np.full((n, config.n_scores), np.nan, dtype=np.float32)
+    values = np.asarray(scores, dtype=np.float64).reshape(n, len(config.metrics), -1)
+    if values.shape[2] != len(config.classifiers):
+        raise ValueError(f"scores have {values.shape[2]} classifiers, the config {len(config.classifiers)}")
+    heads = np.stack([to_head(m, values[:, i]) for i, m in enumerate(config.metrics)], axis=1)
+    return heads.reshape(n, -1).astype(np.float32)
 
 
 def _column_means(y: np.ndarray) -> np.ndarray:

@@ -20,32 +20,48 @@ import numpy as np
 from beyonder.selector.encoding import EncodedSample
 from beyonder.selector.estimator import EMBEDDING_LAYER, Beyonder
 from beyonder.selector.inference import BeyonderPredictor, NumpyBeyonder
-from beyonder.selector.model import CURVE, HEADS, head
+from beyonder.selector.model import CURVE, HEADS, SCORES, head
 
 HEAD_LAYERS = ("head_hidden", *(f"{name}_{part}" for name in HEADS for part in ("deep", "linear")))
 
 
 def adapt_heads(model: keras.Model, old: list[str], new: list[str]) -> keras.Model:
     """``model`` with ``accuracy``/``fit_time`` heads of one output per classifier of ``new``
-    (``model`` itself when the portfolio is unchanged); the encoder and ``head_hidden`` layers
-    are shared with ``model``, and so are its regularisation heads (``curve``: fine-tuning
-    labels have no C curves, so they stay frozen and as they were)."""
+    (``model`` itself when the portfolio is unchanged), and metric heads (``scores``) of one
+    output per metric and classifier, their weights remapped the same way; the encoder and
+    ``head_hidden`` layers are shared with ``model``, and so are its regularisation heads
+    (``curve``: fine-tuning labels have no C curves, so they stay frozen and as they were)."""
     if list(old) == list(new):
         return model
     hidden = model.get_layer("accuracy_deep").input  # head_hidden -> dropout
     dataset = model.get_layer("accuracy_linear").input  # the globals
+    heads = dict(HEADS)
+    names = {layer.name for layer in model.layers}
+    if SCORES in names:
+        heads[SCORES] = "sigmoid"
     outputs = {}
-    for name, activation in HEADS.items():
+    for name, activation in heads.items():
+        blocks = model.get_layer(f"{name}_deep").units // len(old)  # metrics, for ``scores``
         deep, linear = (
-            keras.layers.Dense(len(new), use_bias=model.get_layer(f"{name}_{part}").use_bias, name=f"{name}_{part}")
+            keras.layers.Dense(blocks * len(new), use_bias=model.get_layer(f"{name}_{part}").use_bias, name=f"{name}_{part}")
             for part in ("deep", "linear")
         )
-        outputs[name] = head(name, len(new), activation, hidden, dataset, deep, linear)
+        outputs[name] = head(name, blocks * len(new), activation, hidden, dataset, deep, linear)
         for layer, part in ((deep, "deep"), (linear, "linear")):
-            layer.set_weights(_remap(model.get_layer(f"{name}_{part}").get_weights(), old, new))
-    if any(layer.name == CURVE for layer in model.layers):  # the C curves: kept as they are
+            layer.set_weights(_remap_blocks(model.get_layer(f"{name}_{part}").get_weights(), old, new, blocks))
+    if CURVE in names:  # the C curves: kept as they are
         outputs[CURVE] = model.get_layer(CURVE).output
     return keras.Model(inputs=model.input, outputs=outputs, name=model.name)
+
+
+def _remap_blocks(weights: list[np.ndarray], old: list[str], new: list[str], blocks: int) -> list[np.ndarray]:
+    """``_remap`` within each of ``blocks`` consecutive groups of classifier columns (the
+    metric heads hold one group per metric)."""
+    out = []
+    for w in weights:
+        grouped = w.reshape(*w.shape[:-1], blocks, len(old))
+        out.append(_remap([grouped], old, new)[0].reshape(*w.shape[:-1], blocks * len(new)))
+    return out
 
 
 def _remap(weights: list[np.ndarray], old: list[str], new: list[str]) -> list[np.ndarray]:

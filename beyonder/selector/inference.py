@@ -27,6 +27,8 @@ PREDICT_BATCH = 64
 OUTPUTS = ("accuracy", "fit_time")
 CURVE = "curve"
 """The regularisation heads' output (``model.CURVE``), present when the config has ``tuned``."""
+SCORES = "scores"
+"""The metric heads' output (``model.SCORES``): the config's ``metrics`` x its classifiers."""
 EMBEDDING = "dataset_embedding"
 """The network's dataset embedding (the input of its heads): what ``embed`` returns."""
 
@@ -48,19 +50,41 @@ class BeyonderConfig(TrainParams):
     grid: list[float] = field(default_factory=list)
 
     @property
+    def n_scores(self) -> int:
+        """Values of the ``scores`` head: metrics x classifiers (0: no metric heads)."""
+        return len(self.metrics) * len(self.classifiers)
+
+    @property
     def n_curve(self) -> int:
         """Values of the ``curve`` head: tuned classifiers x grid points (0: no head)."""
         return len(self.tuned) * len(self.grid) if self.tuned and self.grid else 0
 
     def outputs(self) -> tuple[str, ...]:
         """The network's outputs for this config."""
-        return (*OUTPUTS, CURVE) if self.n_curve else OUTPUTS
+        return (*OUTPUTS, *((CURVE,) if self.n_curve else ()), *((SCORES,) if self.n_scores else ()))
 
 
 def read_config(directory: str | Path) -> BeyonderConfig:
     """The config saved beside a model's weights; a key it lacks (a model saved before that
-    knob existed) takes today's default."""
-    return BeyonderConfig(**json.loads((Path(directory) / CONFIG_FILE).read_text()))
+    knob existed) takes today's default, except ``metrics``: a model saved before the metric
+    heads has none."""
+    saved = json.loads((Path(directory) / CONFIG_FILE).read_text())
+    saved.setdefault("metrics", [])
+    return BeyonderConfig(**saved)
+
+
+def to_head(metric: str, values: np.ndarray) -> np.ndarray:
+    """A metric's labels on the scale of its sigmoid head: all are in [0, 1] but log loss,
+    which enters as ``exp(neg_log_loss)`` (the geometric mean probability of the true class;
+    monotone, so rankings keep)."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.exp(np.maximum(values, -50.0)) if metric == "neg_log_loss" else values
+
+
+def from_head(metric: str, values: np.ndarray) -> np.ndarray:
+    """``to_head`` undone: the head's output back on the metric's own scale."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.log(np.maximum(values, 1e-22)) if metric == "neg_log_loss" else values
 
 
 def write_config(config: BeyonderConfig, directory: str | Path) -> None:
@@ -115,7 +139,9 @@ class BeyonderPredictor:
 
     def predict(self, samples: Sequence[EncodedSample], views: int | None = None) -> dict[str, np.ndarray]:
         """Mean and spread over ``views`` random views of each sample; with regularisation
-        heads also ``curve``: (samples, tuned, grid) predicted accuracies at each C.
+        heads also ``curve``: (samples, tuned, grid) predicted accuracies at each C; with
+        metric heads ``scores``: (samples, metrics, classifiers) on each metric's own scale
+        (``scores_spread``: their spread over the views, on the head's scale).
 
         A sample that fits in one view (rows and features within the limits) is read whole,
         once: the result is then exactly invariant to row and column order.
@@ -128,6 +154,9 @@ class BeyonderPredictor:
             out = {"accuracy": empty, "accuracy_spread": empty.copy(), "fit_time": empty.copy()}
             if c.n_curve:
                 out[CURVE] = np.zeros((0, len(c.tuned), len(c.grid)))
+            if c.n_scores:
+                out[SCORES] = np.zeros((0, len(c.metrics), len(c.classifiers)))
+                out["scores_spread"] = out[SCORES].copy()
             return out
         out = self._run(drawn)
         bounds = np.cumsum([0, *counts])
@@ -142,6 +171,10 @@ class BeyonderPredictor:
             result[CURVE] = np.array([out[CURVE][a:b].mean(axis=0) for a, b in parts]).reshape(
                 len(parts), len(c.tuned), len(c.grid)
             )
+        if c.n_scores:
+            heads = [out[SCORES][a:b].reshape(b - a, len(c.metrics), len(c.classifiers)) for a, b in parts]
+            result[SCORES] = np.stack([from_head(m, np.array([h[:, i].mean(axis=0) for h in heads])) for i, m in enumerate(c.metrics)], axis=1)
+            result["scores_spread"] = np.stack([np.array([h[:, i].std(axis=0) for h in heads]) for i in range(len(c.metrics))], axis=1)
         return result
 
     def embed(self, samples: Sequence[EncodedSample], views: int | None = None) -> np.ndarray:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from beyonder.params import TrainParams
 from beyonder.selector.encoding import N_CHANNELS, N_GLOBALS
 
 
@@ -191,19 +192,26 @@ def head(name: str, units: int, activation: str, hidden, dataset, deep=None, lin
     return layers.Activation(activation, name=name)(total)
 
 
+SCORES = "scores"
+"""The optional output of the metric heads: each further metric's score for each classifier
+(``metrics x classifiers`` values, sigmoid; log loss through ``inference.to_head``)."""
+
+
 def build_model(
     n_classifiers: int,
-    dim: int = 32,
-    heads: int = 4,
-    blocks: int = 2,
-    inducing: int = 16,
+    dim: int = TrainParams.dim,
+    heads: int = TrainParams.heads,
+    blocks: int = TrainParams.blocks,
+    inducing: int = TrainParams.inducing,
     dropout: float = 0.0,
     n_curve: int = 0,
+    n_scores: int = 0,
 ) -> keras.Model:
     """Beyonder: dataset sample in, (accuracy, log10 fit time) per portfolio classifier out;
     with ``n_curve`` > 0 also ``curve``: the accuracy at each grid point of each tuned
     classifier's C (``n_curve`` = tuned x grid), a head like the others, so it inherits their
-    invariances (it reads only the pooled embedding and the dataset-level numbers)."""
+    invariances (it reads only the pooled embedding and the dataset-level numbers); with
+    ``n_scores`` > 0 also ``scores``: the other metrics per classifier, heads of the same kind."""
     cells = keras.Input((None, None, N_CHANNELS), name="cells")
     row_mask = keras.Input((None,), name="row_mask")
     feature_mask = keras.Input((None,), name="feature_mask")
@@ -226,6 +234,8 @@ def build_model(
     }
     if n_curve:
         outputs[CURVE] = head(CURVE, n_curve, "sigmoid", h, dataset)
+    if n_scores:
+        outputs[SCORES] = head(SCORES, n_scores, "sigmoid", h, dataset)
     return keras.Model(
         inputs={"cells": cells, "row_mask": row_mask, "feature_mask": feature_mask, "globals": dataset},
         outputs=outputs,

@@ -31,7 +31,7 @@ TOLERANCE = 1e-5
 """Largest difference allowed between NumPy and Keras on any output."""
 _META = "__meta__"
 _MASKED_LOGIT = -1e9  # what Keras puts in the logits of masked keys (layers.Softmax)
-_HEAD_ACTIVATIONS = {"accuracy": "sigmoid", "fit_time": "linear", "curve": "sigmoid"}  # beyonder.selector.model
+_HEAD_ACTIVATIONS = {"accuracy": "sigmoid", "fit_time": "linear", "curve": "sigmoid", "scores": "sigmoid"}  # beyonder.selector.model
 _BLOCK_PARTS = ("feature_attention", "induce", "row_attention")
 
 
@@ -80,7 +80,7 @@ def export_weights(model: Any) -> dict[str, np.ndarray]:
     put("pool_features.seed", pool.seed)
     block("pool_features.block", pool.block)
     names = {layer.name for layer in model.layers}
-    heads = [h for h in _HEAD_ACTIVATIONS if h in names]  # ``curve`` only with regularisation heads
+    heads = [h for h in _HEAD_ACTIVATIONS if h in names]  # ``curve`` and ``scores`` only when built
     for head in heads:
         dense(f"{head}_deep", model.get_layer(f"{head}_deep"))
         dense(f"{head}_linear", model.get_layer(f"{head}_linear"))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from beyonder.errors import require_extra
 from beyonder.storage import write_bytes, write_text
 
 FORMATS = (".png", ".html", ".htm")
@@ -28,12 +29,14 @@ class PlotError(ValueError):
 
 
 def check_plot_path(path: str | Path) -> Path:
-    """``path`` if its suffix is a supported format, else ``PlotError``."""
+    """``path`` if its suffix is a supported format, else ``PlotError``; ``MissingExtra`` in
+    the light install (matplotlib comes with the pipeline extra)."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise PlotError(f"plot file must end in .png or .html, got {str(path)!r}")
     if path.exists() and path.is_dir():
         raise PlotError(f"plot file {str(path)!r} is a folder")
+    require_extra(f"--plot {path.name}", ("matplotlib",))
     return path
 
 

@@ -23,10 +23,12 @@ from threadpoolctl import ThreadpoolController
 
 from beyonder import tracking
 from beyonder.data.cleaning import CleaningConfig, clean_dataset
+from beyonder.data.limits import warn_caps
 from beyonder.data.sampling import bootstrap_samples
 from beyonder.data.sources._common import SourceError, resolve_column
-from beyonder.errors import error_line, first_line
+from beyonder.errors import error_line, first_line, require_extra
 from beyonder.evaluation import decisions, regularisation
+from beyonder.labels.metrics import DEFAULT_METRIC, MetricError, check_metric, unavailable
 from beyonder.params import LabelParams, MeasureParams, SampleParams
 from beyonder.registry import pyfunc_artifact, registered_artifact
 from beyonder.schema import RESERVED, SVM_KERNELS, TARGET
@@ -150,7 +152,8 @@ class Recommender:
         settings = json.loads((directory / PIPELINE_FILE).read_text())
         if has_numpy_export(directory):
             estimator = NumpyBeyonder.load(directory)
-        else:
+        else:  # saved before the NumPy export existed
+            require_extra(f"{directory} (a Keras model without network.npz)", ("tensorflow", "keras"))
             from beyonder.selector.estimator import Beyonder
 
             estimator = Beyonder.load(directory)
@@ -199,9 +202,10 @@ class Recommender:
             for i, c in enumerate(frame.columns)
         ]
         try:
-            cleaned, _ = clean_dataset(data, self.cleaning)
+            cleaned, report = clean_dataset(data, self.cleaning)
         except ValueError as exc:
             raise RecommendError(str(exc).replace(f"'{TARGET}'", repr(column))) from None
+        warn_caps(report, self.cleaning)  # columns or levels over the caps: a CapWarning each
         return cleaned
 
     def _draw(self, cleaned: pd.DataFrame, name: str, n: int | None) -> list[pd.DataFrame]:
@@ -227,6 +231,7 @@ class Recommender:
         verify: int = 0,
         dask_address: str | None = None,
         budget: float | None = None,
+        metric: str = DEFAULT_METRIC,
     ) -> pd.DataFrame:
         """Ranked table: classifier, predicted accuracy, spread, its calibrated interval
         (``accuracy_low``/``_high``, NaN for an uncalibrated model), predicted fit time per
@@ -236,20 +241,25 @@ class Recommender:
         within it are ranked; the others follow with ``rank`` 0 and the reason in
         ``left_out``. ``verify`` K: the top K ranked are cross-validated on one sample of the
         table (``decisions.verify_top``, on Dask at ``dask_address`` or
-        ``$BEYONDER_DASK_ADDRESS`` when set); with a calibrated model (``combiner``) every
-        classifier is then ranked by its prediction combined with the measurements
-        (``ESTIMATE_COLUMNS``), else the K come first, by measured accuracy. ``budget`` (CPU
-        seconds on top of the prediction): measurements chosen one at a time by expected
-        gain per predicted second (``evaluation.budget``) until the budget is spent, then
-        every classifier ranked by its combined estimate; ``attrs["measurements"]`` says what
-        was measured, at which tier, with what result and cost (a failed measurement: its
-        reason). Raises ``RecommendError`` for bad input."""
+        ``$BEYONDER_DASK_ADDRESS`` when set); with a calibrated model (``combiner``) and the
+        accuracy metric every classifier is then ranked by its prediction combined with the
+        measurements (``ESTIMATE_COLUMNS``), else the K come first, by the measured ``metric``.
+        ``budget`` (CPU seconds on top of the prediction): measurements chosen one at a time by
+        expected gain per predicted second (``evaluation.budget``) until the budget is spent,
+        then every classifier ranked by its combined estimate; ``attrs["measurements"]`` says
+        what was measured, at which tier, with what result and cost (a failed measurement: its
+        reason). ``metric`` (``labels.metrics.METRICS``): rank by the model's prediction of that
+        metric instead (column ``predicted_<metric>``; a classifier that cannot have it, e.g. log
+        loss without probabilities, ranks last with the reason in ``metric_note``); the
+        measurement combiner is calibrated on accuracy, so ``budget`` takes the accuracy metric
+        only. Raises ``RecommendError`` for bad input."""
         n_classifiers = len(self.estimator.config.classifiers)
         try:
             budget_s = decisions.check_budget(time_budget)
             k = decisions.check_verify(verify, n_classifiers)
             cpu_budget = _check_cpu_budget(budget)
-        except ValueError as exc:
+            metric = self.check_metric(metric)
+        except ValueError as exc:  # decisions.DecisionError, MetricError, a bad budget
             raise RecommendError(str(exc)) from None
         if cpu_budget is not None and k:
             raise RecommendError("give a budget or verify K, not both (verify K is the budget's simple form)")
@@ -257,6 +267,11 @@ class Recommender:
             raise RecommendError(
                 "this model has no measurement calibration (saved before budgets existed): "
                 "retrain it, or use verify K"
+            )
+        if cpu_budget is not None and metric != DEFAULT_METRIC:
+            raise RecommendError(
+                f"a budget combines measured accuracy with the predicted one, so it ranks by accuracy, "
+                f"not {metric} (verify K measures the top picks' {metric})"
             )
         cleaned = self.clean(frame, target)
         samples = self._draw(cleaned, "input", None)
@@ -293,7 +308,14 @@ class Recommender:
             by_name = {s["classifier"]: s for s in suggestions}
             for column, key in zip(REGULARISATION_COLUMNS, ("suggested_C", "predicted_accuracy", "predicted_accuracy_default"), strict=True):
                 table[column] = [_nan(by_name[c][key]) if c in by_name else np.nan for c in classifiers]
-        table = table.sort_values("predicted_accuracy", ascending=False, kind="stable")
+        order = "predicted_accuracy"
+        if metric != DEFAULT_METRIC:
+            order = f"predicted_{metric}"
+            values = out["scores"][:, config.metrics.index(metric)].mean(axis=0)
+            notes = [unavailable(metric, c) or "" for c in classifiers]
+            table[order] = [np.nan if note else v for v, note in zip(values, notes, strict=True)]
+            table["metric_note"] = notes
+        table = table.sort_values(order, ascending=False, kind="stable", na_position="last")
         table.insert(0, "rank", np.arange(1, len(table) + 1))
         table = table.reset_index(drop=True)
         left_out: list[dict[str, Any]] = []
@@ -305,10 +327,10 @@ class Recommender:
         spending: dict[str, Any] = {}
         if cpu_budget is not None:
             table, spending = self._spend(table, whole, cleaned, samples[0], cpu_budget)
-        elif k and self.combiner is not None:
+        elif k and self.combiner is not None and metric == DEFAULT_METRIC:
             table, spending = self._verify_combined(table, whole, samples[0], min(k, len(table)), dask_address)
         elif k:
-            table = self._verify(table, samples[0], min(k, len(table)), dask_address)
+            table = self._verify(table, samples[0], min(k, len(table)), dask_address, metric)
         if budget_s is not None:
             table["left_out"] = ""
             dropped = dropped.assign(rank=0, left_out=[r["reason"] for r in left_out])
@@ -325,14 +347,25 @@ class Recommender:
                 "sample_rows": rows,
                 "regularisation": suggestions,
                 "budget": cpu_budget,
+                "metric": metric,
                 **spending,
             }
         )
         return table
 
-    def _verify(self, table: pd.DataFrame, sample: pd.DataFrame, k: int, address: str | None) -> pd.DataFrame:
-        """The top ``k`` rows cross-validated on ``sample``, first and ranked by measured
-        accuracy (a failed CV sorts last among them), then the others by prediction."""
+    def check_metric(self, metric: str) -> str:
+        """``metric`` if this model can rank by it: accuracy, or a metric it has a head for."""
+        check_metric(metric)
+        known = [DEFAULT_METRIC, *self.estimator.config.metrics]
+        if metric not in known:
+            raise MetricError(f"this model predicts no {metric} (it predicts: {', '.join(known)})")
+        return metric
+
+    def _verify(
+        self, table: pd.DataFrame, sample: pd.DataFrame, k: int, address: str | None, metric: str = DEFAULT_METRIC
+    ) -> pd.DataFrame:
+        """The top ``k`` rows cross-validated on ``sample``, first and ranked by the measured
+        ``metric`` (a failed CV sorts last among them), then the others by prediction."""
         top = table["classifier"].iloc[:k].tolist()
         records = {
             r["classifier"]: r
@@ -347,9 +380,11 @@ class Recommender:
             (records[c]["fit_time"] + records[c]["predict_time"]) * records[c]["n_folds"] if c in records else np.nan
             for c in table["classifier"]
         ]
-        verified = table.iloc[:k].sort_values(
-            ["measured_accuracy", "predicted_accuracy"], ascending=False, kind="stable", na_position="last"
-        )
+        by = ["measured_accuracy", "predicted_accuracy"]
+        if metric != DEFAULT_METRIC:
+            table[f"measured_{metric}"] = [_nan(records[c].get(metric)) if c in records else np.nan for c in table["classifier"]]
+            by = [f"measured_{metric}", f"predicted_{metric}"]
+        verified = table.iloc[:k].sort_values(by, ascending=False, kind="stable", na_position="last")
         table = pd.concat([verified, table.iloc[k:]], ignore_index=True)
         table["rank"] = np.arange(1, len(table) + 1)
         return table
@@ -560,6 +595,7 @@ def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: boo
         found = registered_artifact(str(model), registry, MODEL_ARTIFACT) if registry else None
         loaded = _from_artifact(found)
         if loaded is None:
+            require_extra(f"loading {model} (not a local SQLite registry)", ("mlflow",))
             import mlflow
 
             if registry:
@@ -582,6 +618,7 @@ def _from_artifact(folder: Path | None) -> Recommender | None:
 
 
 def _from_pyfunc(uri: str) -> Recommender:
+    require_extra(f"loading {uri} through MLflow", ("mlflow",))
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -623,6 +660,7 @@ def recommend(
     verify: int = 0,
     dask_address: str | None = None,
     budget: float | None = None,
+    metric: str = DEFAULT_METRIC,
 ) -> pd.DataFrame:
     """Rank the model's classifier portfolio for a table (a DataFrame or a CSV/ARFF/Parquet
     path) whose class column is ``target`` (default ``class``; an ARFF file's own class
@@ -645,7 +683,9 @@ def recommend(
     measurements (``estimated_accuracy``, ``estimated_low``/``_high``, ``measured_*``);
     ``attrs["measurements"]`` lists them (tier, result, CPU seconds, error), with
     ``budget_spent`` and ``brute_force_seconds`` (the predicted price of cross-validating
-    every classifier on the full sample: the largest budget allowed). ``.attrs`` also holds
+    every classifier on the full sample: the largest budget allowed). ``metric`` ranks by the
+    model's prediction of another metric (``predicted_<metric>``, ``metric_note``; accuracy
+    only with ``budget``). ``.attrs`` also holds
     ``best_svm_kernel``, ``target``, ``rows``,
     ``subsamples`` (bootstrap samples averaged), ``model``, ``too_close_to_call`` (the
     classifiers whose interval reaches the top one's), ``left_out``, ``verified`` and
@@ -662,7 +702,8 @@ def recommend(
         frame, column = read_table(data, target)
     recommender = load_recommender(model)
     table = recommender.predict(
-        frame, column, time_budget=time_budget, verify=verify, dask_address=dask_address, budget=budget
+        frame, column, time_budget=time_budget, verify=verify, dask_address=dask_address, budget=budget,
+        metric=metric,
     )
     table.attrs.update(
         {
@@ -692,12 +733,13 @@ def as_json(table: pd.DataFrame) -> dict[str, Any]:
         "budget_spent": table.attrs.get("budget_spent"),
         "brute_force_seconds": table.attrs.get("brute_force_seconds"),
         "measurements": table.attrs.get("measurements", []),
+        "metric": table.attrs.get("metric", DEFAULT_METRIC),
         "regularisation": [
             {k: {c: _json_value(a) for c, a in v.items()} if isinstance(v, dict) else _json_value(v) for k, v in s.items()}
             for s in table.attrs.get("regularisation", [])
         ],
         "ranking": [
-            {k: _json_value(v) for k, v in r.items() if k != "left_out" or v}
+            {k: _json_value(v) for k, v in r.items() if k not in ("left_out", "metric_note") or v}
             for r in table.to_dict("records")
         ],
     }

@@ -47,6 +47,7 @@ def signature() -> ModelSignature:
                 ParamSpec("time_budget", "double", None),  # seconds; None: no budget
                 ParamSpec("verify", "long", 0),  # K top picks to cross-validate
                 ParamSpec("budget", "double", None),  # CPU seconds of measurements; None: none
+                ParamSpec("metric", "string", "accuracy"),  # rank by this metric's prediction
             ]
         ),
     )

@@ -1,5 +1,6 @@
-"""Clean: each raw dataset -> a cleaned Parquet plus a report; a dataset that cannot be
-cleaned is quarantined with its reason and the others go on."""
+"""Clean: each raw dataset -> a cleaned Parquet plus a report (with ``caps``: what a size cap
+left out, which the flow logs as warnings); a dataset that cannot be cleaned is quarantined
+with its reason and the others go on."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pandas as pd
 
 from beyonder.config import Layout
 from beyonder.data.cleaning import CleaningConfig, CleaningError, clean_dataset
+from beyonder.data.limits import cap_messages
 from beyonder.data.sources._common import describe_error
 from beyonder.errors import one_line
 from beyonder.schema import TARGET
@@ -36,7 +38,8 @@ def clean_one(entry: dict, layout: Layout, config: CleaningConfig) -> dict:
             "reason": one_line(reason),
         }
     write_parquet(cleaned, layout.dataset_file(layout.clean, name))
-    return {"name": name, "status": "ok", "source": entry["source"], **report}
+    # the caps that applied (columns over max_features, levels over max_categories), one line each
+    return {"name": name, "status": "ok", "source": entry["source"], **report, "caps": cap_messages(report, config)}
 
 
 def write_clean_index(results: list[dict], layout: Layout) -> None:

@@ -5,8 +5,9 @@ The evaluate flow (``flows/evaluate.py``) runs these steps in order."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,19 @@ from beyonder import tracking
 from beyonder.config import Layout
 from beyonder.errors import error_line
 from beyonder.evaluation import budget, regularisation
-from beyonder.evaluation.champion import Decision, decide
+from beyonder.evaluation.champion import Decision, decide_metrics
 from beyonder.evaluation.decisions import decision_report, time_baseline
-from beyonder.evaluation.metrics import evaluate_methods, headline, svm_task
+from beyonder.evaluation.metrics import HEADLINE, evaluate_methods, headline, rounded, svm_task
 from beyonder.evaluation.report import write_budget_curve, write_report
+from beyonder.evaluation.truth import (
+    OTHER_GROUP,
+    brute_force,
+    dataset_groups,
+    metric_predictions,
+    minority_shares,
+)
 from beyonder.evaluation.workspaces import corpus_groups
+from beyonder.labels.metrics import METRICS
 from beyonder.labels.summary import single_best
 from beyonder.params import Params
 from beyonder.schema import RESERVED
@@ -119,6 +128,12 @@ class Predictions:
     no_champion: str
     outputs: dict[str, np.ndarray]  # the new model's: accuracy, its spread, fit time
     interval_scale: float | None  # the new model's calibrated interval scale
+    scores: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Per method, its predictions of the other metrics (metric -> test samples x classifiers)."""
+    groups: dict[str, str] = field(default_factory=dict)
+    """Dataset -> report group (``evaluate.groups``)."""
+    minority: dict[str, float] = field(default_factory=dict)
+    """Test dataset -> the share of its rarest class (imbalanced tasks are reported apart)."""
     combiner: MeasurementCombiner | None = None  # the new model's measurement calibration
     predictor: BeyonderPredictor | None = None  # the new model as recommend runs it
 
@@ -130,10 +145,14 @@ def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = pr
     recommender = Recommender.load(layout.model / "beyonder")
     outputs = predict_outputs(recommender.estimator, test, layout.root)
     by_method = {"beyonder": outputs["accuracy"]}
+    classifiers = list(corpus.classifiers)
+    scores = {"beyonder": metric_predictions(outputs, recommender.estimator.config.metrics, classifiers)}
 
     tracking.configure(layout.root)
     run = read_json(layout.model / "run.json")
-    champion = tracking.champion_version()
+    # the model to beat: the last judged one (it never saw these test families either), or,
+    # in a registry older than refitting, the champion itself
+    champion = tracking.alias_version(tracking.JUDGED) or tracking.champion_version()
     no_champion = (
         "no champion yet" if champion is None else f"the new model is champion version {champion.version}"
     )
@@ -141,22 +160,33 @@ def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = pr
         try:
             old = mlflow.pyfunc.load_model(f"models:/{tracking.MODEL_NAME}/{champion.version}")
             old_estimator = old.unwrap_python_model().recommender.estimator
-            by_method["champion"] = predict_corpus(old_estimator, test, layout.root)
+            old_outputs = predict_outputs(old_estimator, test, layout.root)
+            by_method["champion"] = old_outputs["accuracy"]
+            scores["champion"] = metric_predictions(old_outputs, old_estimator.config.metrics, classifiers)
         except Exception as exc:  # e.g. trained on an older encoding: it cannot serve either
             no_champion = f"champion version {champion.version} cannot predict on this evaluation"
             log(
                 f"champion version {champion.version} cannot predict on this evaluation "
                 f"({error_line(exc)}); the new model replaces it"
             )
+    groups = dataset_groups(corpus_groups(layout), params.evaluate.groups)
+    minority = minority_shares(test, layout.root)
     return Predictions(
-        corpus, by_method, no_champion, outputs, recommender.interval_scale, recommender.combiner, recommender.estimator
-    )
+        corpus, by_method, no_champion, outputs, recommender.interval_scale, scores, groups, minority,
+        combiner=recommender.combiner, predictor=recommender.estimator,
+    )  # fmt: skip
 
 
 def write_evaluation(report: dict, table: pd.DataFrame, layout: Layout) -> dict:
     """``evaluation/`` (report, per-dataset CSV, plots' CSVs and figures) and
     ``metrics/evaluate.json``; returns the headline metrics."""
     metrics = headline(report)
+    if "headline_group" in report:
+        metrics["group"] = report["headline_group"]
+    if "brute_force" in report:
+        metrics["brute_force"] = {k: rounded(v) for k, v in report["brute_force"].items()}
+    if report.get("groups"):
+        metrics["groups"] = groups_headline(report["groups"])
     if "decisions" in report:
         metrics["decisions"] = decision_headline(report["decisions"])
     if report.get("regularisation"):
@@ -169,35 +199,60 @@ def write_evaluation(report: dict, table: pd.DataFrame, layout: Layout) -> dict:
     return metrics
 
 
-def register(report: dict, metrics: dict, layout: Layout, no_champion: str) -> tuple[Any, Decision]:
-    """Register the new model, alias it champion or challenger as ``decide`` says, and log
-    the metrics and ``evaluation/`` to its training run; returns its version and the decision."""
+def register(
+    report: dict, metrics: dict, layout: Layout, no_champion: str, judged: list[str] | None = None
+) -> tuple[Any, Decision]:
+    """Register the new model, alias it champion or challenger as ``decide_metrics`` says on
+    the ``judged`` metrics (``evaluate.metrics``), and log the metrics and ``evaluation/`` to
+    its training run; returns its version and the decision."""
     run = read_json(layout.model / "run.json")
     version = tracking.register(run["model_uri"])
-    decision = decide(report, no_champion=no_champion)
-    tracking.set_alias(version, tracking.CHAMPION if decision.promote else tracking.CHALLENGER)
+    decision = decide_metrics(report, judged or ["accuracy"], no_champion=no_champion)
+    if decision.promote:  # champion until the refit stage replaces it with its refit twin
+        tracking.set_alias(version, tracking.JUDGED)
+        tracking.set_alias(version, tracking.CHAMPION)
+    else:
+        tracking.set_alias(version, tracking.CHALLENGER)
+    write_json({"version": str(version.version), "promote": decision.promote, "reason": decision.reason}, layout.evaluation / "decision.json")
     with mlflow.start_run(run_id=run["run_id"]):
         for method, values in metrics.items():
-            if isinstance(values, dict) and method not in ("svm_kernel", "decisions", "regularisation"):
-                mlflow.log_metrics({f"eval_{method}_{k}": v for k, v in values.items() if v is not None})
+            if isinstance(values, dict) and method not in ("svm_kernel", "decisions", "regularisation", "groups"):
+                mlflow.log_metrics({f"eval_{method}_{k}": v for k, v in values.items() if isinstance(v, int | float)})
         mlflow.log_artifacts(str(layout.evaluation), artifact_path="evaluation")
     return version, decision
+
+
+def headline_datasets(test: set[str], groups: dict[str, str], params: Params) -> list[str]:
+    """The test datasets of the headline group (the first of ``evaluate.groups``); all of
+    them when the groups are unknown (no ingest manifest) or the headline group has none."""
+    headline_group = next(iter(params.evaluate.groups), None)
+    chosen = sorted(d for d in test if groups.get(d) == headline_group)
+    return chosen or sorted(test)
 
 
 def evaluate(
     corpus: Corpus,
     predictions: dict[str, np.ndarray],
     params: Params,
+    groups: dict[str, str] | None = None,
+    scores: dict[str, dict[str, np.ndarray]] | None = None,
+    minority: dict[str, float] | None = None,
 ) -> tuple[dict, pd.DataFrame]:
-    """Metrics of every method on the test datasets, plus a per-dataset table for plots.
+    """Metrics of every method on the headline group's test datasets (accuracy), the same per
+    report group and metric under ``groups`` (with the noise ceiling, brute force, beside
+    them), plus a per-dataset table for plots.
 
     ``corpus`` holds the original samples; ``predictions`` maps a method name to its predicted
-    accuracies for the test samples of ``corpus`` (in corpus order, test rows only).
+    accuracies for the test samples of ``corpus`` (in corpus order, test rows only); ``scores``
+    maps a method to its predictions of other metrics (``metric_predictions``); ``groups``
+    maps a dataset to its report group (``truth.dataset_groups``); ``minority`` its rarest
+    class's share (``minority_shares``).
     """
+    groups = groups or {}
     test = test_datasets(corpus, params)
     is_test = corpus.index["dataset"].isin(test).to_numpy()
     train, held_out = corpus.subset(~is_test), corpus.subset(is_test)
-    datasets = sorted(test)
+    datasets = headline_datasets(test, groups, params)
     true = per_dataset(held_out, held_out.accuracy, datasets)
     train_means = np.nanmean(per_dataset(train, train.accuracy, sorted(set(train.index["dataset"]))), axis=0)
     sbs = single_best(train_means[None, :])
@@ -208,6 +263,10 @@ def evaluate(
     report["test_datasets"] = datasets
     report["missing_labels"] = int(np.isnan(held_out.accuracy).sum())
     report["svm_kernel"] = svm_task(true, preds, corpus.classifiers, kwargs)
+    report["headline_group"] = next(iter(params.evaluate.groups), None) if len(datasets) < len(test) else "all"
+    report["brute_force"] = _without_rows(brute_force(*_replicates(held_out, "accuracy", datasets), dict.fromkeys(datasets, sbs)))
+    imbalanced = {d for d, share in (minority or {}).items() if share < params.evaluate.imbalance}
+    report["groups"] = group_reports(train, held_out, predictions, scores or {}, groups, imbalanced, params)
 
     rows = []
     for name, pred in preds.items():
@@ -225,11 +284,106 @@ def evaluate(
     return report, pd.DataFrame(rows)
 
 
+def _replicates(corpus: Corpus, metric: str, datasets: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The dataset of each sample of ``datasets`` and that sample's labels of ``metric``."""
+    rows = corpus.index["dataset"].isin(datasets).to_numpy()
+    return corpus.index["dataset"].to_numpy()[rows], corpus.metric(metric)[rows]
+
+
+def _without_rows(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in result.items() if k != "per_dataset"}
+
+
+def group_reports(
+    train: Corpus,
+    held_out: Corpus,
+    predictions: dict[str, np.ndarray],
+    scores: dict[str, dict[str, np.ndarray]],
+    groups: dict[str, str],
+    imbalanced: set[str],
+    params: Params,
+) -> dict[str, dict[str, Any]]:
+    """Per report group (``evaluate.groups``, in order, then any other) and metric: every
+    method's metrics against that metric's truth and SBS (the training datasets' best on
+    average for that metric), the noise ceiling (``brute_force``), and the same on the
+    group's imbalanced tasks (rarest class below ``evaluate.imbalance``) when it has any."""
+    kwargs = params.evaluate.scoring(params.seed)
+    test = sorted(set(held_out.index["dataset"]))
+    order = [*params.evaluate.groups, *sorted({groups.get(d, OTHER_GROUP) for d in test} - set(params.evaluate.groups))]
+    metrics = [m for m in METRICS if m == "accuracy" or m in held_out.metrics]
+    out: dict[str, dict[str, Any]] = {}
+    for group in order:
+        members = sorted(d for d in test if groups.get(d, OTHER_GROUP) == group)
+        if not members:
+            continue
+        out[group] = {}
+        for metric in metrics:
+            if metric == "accuracy":
+                methods = dict(predictions)
+            else:
+                methods = {name: by_metric[metric] for name, by_metric in scores.items() if metric in by_metric}
+            report = _metric_report(train, held_out, metric, members, methods, kwargs)
+            if report is None:
+                continue
+            subset = sorted(set(members) & imbalanced)
+            if subset:
+                report["imbalanced"] = _metric_report(train, held_out, metric, subset, methods, kwargs, brief=True)
+            out[group][metric] = report
+    return out
+
+
+def _metric_report(
+    train: Corpus, held_out: Corpus, metric: str, datasets: list[str], methods: dict[str, np.ndarray], kwargs: dict, brief: bool = False
+) -> dict[str, Any] | None:
+    """``evaluate_methods`` on ``datasets`` for one metric, its SBS from the training datasets,
+    and brute force on the same datasets; None when the metric has no training labels."""
+    with warnings.catch_warnings():  # a classifier without labels of this metric (log loss of an SVM)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        train_means = np.nanmean(per_dataset(train, train.metric(metric), sorted(set(train.index["dataset"]))), axis=0)
+    if np.isnan(train_means).all():
+        return None
+    sbs = single_best(train_means[None, :])
+    true = per_dataset(held_out, held_out.metric(metric), datasets)
+    preds = {name: per_dataset(held_out, p, datasets) for name, p in methods.items()}
+    report = evaluate_methods(true, preds, sbs, sbs_means=train_means, **kwargs)
+    report["sbs_classifier"] = held_out.classifiers[sbs]
+    report["brute_force"] = _without_rows(brute_force(*_replicates(held_out, metric, datasets), dict.fromkeys(datasets, sbs)))
+    if brief:
+        return {"n_datasets": report["n_datasets"], "methods": {k: {m: v[m] for m in HEADLINE} for k, v in report["methods"].items()}, "brute_force": report["brute_force"]}
+    return report
+
+
+def groups_headline(groups: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per group and metric, for ``dvc metrics show``: datasets, each method's mean regret and
+    gap closed, Beyonder's regret minus the SBS's with its paired interval, brute force's."""
+    out: dict[str, Any] = {}
+    for group, by_metric in groups.items():
+        for metric, report in by_metric.items():
+            row: dict[str, Any] = {"n_datasets": report["n_datasets"]}
+            for method, values in report["methods"].items():
+                if method == "oracle":
+                    continue
+                row[f"{method}_regret"] = rounded(values["mean_regret"])
+                if method != "sbs":
+                    row[f"{method}_gap_closed"] = rounded(values.get("gap_closed"))
+            row.update({f"beyonder_{k}": v for k, v in _versus_sbs_of(report).items()})
+            row["brute_force_regret"] = rounded(report["brute_force"]["mean_regret"])
+            row["brute_force_gap_closed"] = rounded(report["brute_force"]["gap_closed"])
+            out[f"{group}_{metric}"] = row
+    return out
+
+
+def _versus_sbs_of(report: dict[str, Any]) -> dict[str, Any]:
+    beyonder = report["methods"].get("beyonder")
+    if beyonder is None:
+        return {}
+    low, high = beyonder.get("regret_vs_sbs_ci") or (None, None)
+    return {"minus_sbs_low": rounded(low), "minus_sbs_high": rounded(high)}
+
+
 def decision_headline(report: dict[str, Any]) -> dict[str, Any]:
     """A few numbers of ``decision_metrics`` for ``dvc metrics show``: fit-time Spearman and
     log10 MAE (model and baseline), interval coverage, budgeted regret, the verify curve."""
-    from beyonder.evaluation.metrics import rounded
-
     out: dict[str, Any] = {}
     for name, quality in report["fit_time"].items():
         out[f"fit_time_{name}_spearman"] = rounded(quality["spearman"])
@@ -276,8 +430,6 @@ def regularisation_headline(report: dict[str, Any]) -> dict[str, Any]:
     classifier the mean regret (points) of the suggested C, of C = 1 and of the SBS of C; pooled,
     the suggested C's regret minus C = 1's with its paired 95% interval; and the combined
     answer's regret next to the SBS classifier at its default."""
-    from beyonder.evaluation.metrics import rounded
-
     out: dict[str, Any] = {}
     for name, part in report.get("classifiers", {}).items():
         for method in ("beyonder", "default", "sbs"):

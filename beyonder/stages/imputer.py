@@ -10,7 +10,6 @@ on, the validation families stop training early and give the stage's metrics.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
@@ -27,27 +26,18 @@ from beyonder.imputer.imputation import (
     training_table,
 )
 from beyonder.imputer.scores import hide, scores, scoring_tables, sklearn_fill
-
-STAGE_KEYS = {"folders", "score_tables", "score_rows", "score_pattern"}
-"""Keys of the ``impute`` section that are the stage's, not the network's."""
+from beyonder.params import Params
 
 
-def imputer_config(params: dict[str, Any]) -> ImputerConfig:
-    """``ImputerConfig`` from the ``impute`` section (unknown keys are an error); the seed is
-    the top-level ``seed`` unless the section sets its own."""
-    section = {k: v for k, v in (params.get("impute") or {}).items() if k not in STAGE_KEYS}
-    known = {f.name for f in fields(ImputerConfig)}
-    unknown = set(section) - known
-    if unknown:
-        raise ValueError(f"params.yaml: unknown impute keys {sorted(unknown)} (known: {sorted(known | STAGE_KEYS)})")
-    section.setdefault("seed", int(params.get("seed", 0)))
-    return ImputerConfig(**section)
+def imputer_config(params: Params) -> ImputerConfig:
+    """``ImputerConfig`` from the ``impute`` section and the top-level ``seed``."""
+    return ImputerConfig(**params.impute.imputer(), seed=params.seed)
 
 
-def corpus_split(params: dict[str, Any]) -> tuple[dict, list[str], list[str], list[str]]:
+def corpus_split(params: Params) -> tuple[dict, list[str], list[str], list[str]]:
     """The corpus files (``impute.folders``, else ``ingest.local.folders``) and their (train,
     validation, test) dataset names."""
-    folders = (params.get("impute") or {}).get("folders") or (params.get("ingest") or {}).get("local", {}).get("folders")
+    folders = params.impute.folders or params.ingest.local.folders
     files = corpus_files(folders or [])
     if not files:
         raise ValueError(f"params.yaml: the imputer's folders {folders} hold no CSV, ARFF or Parquet file to train on")
@@ -55,7 +45,7 @@ def corpus_split(params: dict[str, Any]) -> tuple[dict, list[str], list[str], li
     return files, train, val, test
 
 
-def load_tables(files: dict, names: list[str], config: ImputerConfig, target: str = "class") -> list[Table]:
+def load_tables(files: dict, names: list[str], config: ImputerConfig, target: str) -> list[Table]:
     """Training tables of ``names`` (the target dropped, see ``imputation.training_table``)."""
     tables = []
     for name in names:
@@ -65,17 +55,14 @@ def load_tables(files: dict, names: list[str], config: ImputerConfig, target: st
     return tables
 
 
-def validation_scores(imputer: CellImputer, files: dict, names: list[str], params: dict[str, Any]) -> dict[str, Any]:
+def validation_scores(imputer: CellImputer, files: dict, names: list[str], params: Params) -> dict[str, Any]:
     """Mean NRMSE (numeric cells) and accuracy (categorical cells) of the imputer, mean
     imputation and KNN on validation tables with ``score_pattern`` cells hidden."""
     from beyonder.imputer.api import fill
 
-    section = params.get("impute") or {}
-    seed = int(params.get("seed", 0))
-    pattern = str(section.get("score_pattern", "mcar20"))
-    target = (params.get("ingest") or {}).get("local", {}).get("target", "class")
-    tables = scoring_tables(files, names, int(section.get("score_tables", 12)), int(section.get("score_rows", 300)),
-                            seed, target)  # fmt: skip
+    section, seed = params.impute, params.seed
+    pattern = section.score_pattern
+    tables = scoring_tables(files, names, section.score_tables, section.score_rows, seed, params.ingest.local.target)
     results: dict[str, list[dict]] = {"beyonder": [], "simple": [], "knn": []}
     for name, X, _ in tables:
         masked, hidden = hide(X, pattern, stable_seed(seed, name, pattern))
@@ -91,7 +78,7 @@ def validation_scores(imputer: CellImputer, files: dict, names: list[str], param
 
 
 def register_imputer(
-    model_uri: str, metrics: dict[str, Any], files: dict, val_names: list[str], params: dict[str, Any], root: str = "."
+    model_uri: str, metrics: dict[str, Any], files: dict, val_names: list[str], params: Params, root: str = "."
 ) -> tuple[Any, Decision]:
     """Register the new imputer and give it the alias ``champion.decide_imputer`` chooses:
     ``champion`` if it beats mean imputation and the current champion, scored on the same

@@ -26,7 +26,7 @@ from beyonder.selector.combiner import (
     MeasurementCombiner,
     calibration_labels,
     calibration_predictions,
-    tiers_for,
+    params_tiers,
 )
 from beyonder.selector.corpus import (
     Corpus,
@@ -123,7 +123,7 @@ def fit_combiner(
         log("no validation datasets: the model is saved without a measurement combiner (no --budget)")
         return None
     predicted = estimator.predict(list(val_encoded))["accuracy"]
-    tiers = tiers_for(params.measure.rows, params.measure.folds, params.sample.rows, params.label.n_folds)
+    tiers = params_tiers(params)
     try:
         return MeasurementCombiner(tiers, classifiers).fit(labels, calibration_predictions(val_index, predicted, classifiers))
     except ValueError as exc:
@@ -146,7 +146,10 @@ def train_and_log(
     train, val = data.train, data.val
     tracking.configure(layout.root)
     with mlflow.start_run(run_name="train") as run:
-        mlflow.log_params({f"train.{k}": v for k, v in vars(config).items() if k not in ("classifiers", "tuned", "grid")})
+        mlflow.log_params(
+            {f"train.{k}": v for k, v in vars(config).items() if k not in ("classifiers", "tuned", "grid", "metrics")}
+        )
+        mlflow.log_param("train.metrics", ",".join(config.metrics))
         if config.tuned:
             mlflow.log_params({"regularisation.classifiers": ",".join(config.tuned),
                                "regularisation.grid": ",".join(f"{c:g}" for c in config.grid)})  # fmt: skip
@@ -163,9 +166,10 @@ def train_and_log(
             encoded[0],
             train.accuracy,
             train.fit_time,
-            validation=(encoded[1], val.accuracy, val.fit_time, val.curves),
+            validation=(encoded[1], val.accuracy, val.fit_time, val.curves, val.metric_scores(config.metrics)),
             callbacks=[EpochLogger(), EpochProgress(log, config.epochs)],
             curves=train.curves,
+            scores=train.metric_scores(config.metrics),
         )
         boot = (val.index["kind"] == "bootstrap").to_numpy()
         scale = validation_scale(
@@ -185,6 +189,8 @@ def train_and_log(
             "epochs": len(history.get("loss", [])),
             "train_loss": history["loss"][-1],
             "val_loss": min(history["val_loss"]) if history.get("val_loss") else None,
+            # the epoch whose weights early stopping kept: what a refit on every family trains for
+            "best_epoch": int(np.argmin(history["val_loss"])) + 1 if history.get("val_loss") else len(history.get("loss", [])),
             "train_samples": len(train.index),
             "val_samples": len(val.index),
         }

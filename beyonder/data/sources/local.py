@@ -40,6 +40,7 @@ from beyonder.data.sources._common import (
     tidy_frame,
 )
 from beyonder.errors import one_line
+from beyonder.params import LocalSource
 from beyonder.schema import unique_names
 
 SOURCE = "local"
@@ -70,7 +71,7 @@ def file_format(path: str | Path) -> tuple[str | None, str, bool]:
 
 def load_local(
     folder: str | Path,
-    target: str = "class",
+    target: str = LocalSource.target,
     overrides: dict[str, str] | None = None,
 ) -> Iterator[RawDataset | LoadFailure]:
     """Yield every CSV, ARFF and Parquet file of ``folder`` (sorted, flat; CSV and ARFF also
@@ -113,7 +114,7 @@ def load_local(
 
 def load_file(
     path: str | Path,
-    target: str = "class",
+    target: str = LocalSource.target,
     override: str | None = None,
     name: str | None = None,
 ) -> RawDataset | LoadFailure:

@@ -29,6 +29,7 @@ from beyonder.data.sources._common import (
     tidy_frame,
 )
 from beyonder.data.sources.local import read_parquet_file
+from beyonder.params import OpenMLSource
 
 SOURCE = "openml"
 
@@ -43,7 +44,7 @@ def configure_openml(cache_dir: str | Path) -> None:
 def load_openml(
     dataset_ids: list[int] | None = None,
     suite: str | int | None = None,
-    cache_dir: str | Path = "data/openml_cache",
+    cache_dir: str | Path = OpenMLSource.cache_dir,
     max_rows: int | None = None,
 ) -> Iterator[RawDataset | LoadFailure]:
     """Yield the given OpenML datasets, then those of ``suite`` (ids deduplicated, in order).
