@@ -25,6 +25,11 @@ later run, suffixed ``_run2``, ``_run3``...: a rerun of a method shows how far i
 against the baseline, regret under each time budget, interval coverage and the ``--verify K``
 curve (overall and per corpus).
 
+``--curve`` prints instead the regret-against-CPU curve of the report's ``decisions`` part
+(``budget_curve``: predicting, measuring the top k on subsamples, ``recommend --budget`` at
+several budgets, brute force), overall and per corpus, with the paired interval of each
+mode's regret minus brute force's.
+
 ``--regularisation`` prints instead the tables of the report's ``regularisation`` part (a
 workspace labelled with ``regularisation.enabled``): per tuned classifier, how well each
 method's suggested C does against C = 1 and the SBS of C; pooled over the tuned classifiers;
@@ -192,6 +197,51 @@ def decision_tables(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def mode_label(mode: str) -> str:
+    """A budget-curve mode in words."""
+    def where(tier: str) -> str:
+        return "the full sample" if tier == "full" else f"{tier[1:]} rows"
+
+    if mode == "sbs":
+        return "single best classifier (SBS)"
+    if mode == "predicted":
+        return "prediction only"
+    if mode == "brute_force":
+        return "**brute force**: CV of all on the user's replicate"
+    if mode.startswith("budget"):
+        return f"`--budget`: {float(mode[6:]):.0%} of brute force's predicted CPU"
+    if mode.startswith("verify"):
+        return f"`--verify {mode[6:]}` as before: the best measured of the top {mode[6:]} (full sample)"
+    k, tier = mode.split("@")
+    what = "all" if k == "all" else f"top {k[3:]}"
+    return f"{what} measured on {where(tier)}, combined with the prediction"
+
+
+def curve_tables(result: dict[str, Any]) -> str:
+    """Markdown tables of ``result["decisions"]["budget_curve"]`` (``beyonder.evaluation.budget``)."""
+    curve = result["decisions"]["budget_curve"]
+    parts = [("all datasets", curve)] + sorted((curve.get("by_group") or {}).items())
+    out: list[str] = []
+    for title, part in parts:
+        if not part.get("modes"):
+            continue
+        out += [f"Regret against CPU, {title} ({part['n_datasets']} datasets; truth: the mean of the other "
+                f"replicates; brute force {_num(part['brute_force_mean_regret'])} points for "
+                f"{_num(part['brute_force_cpu_seconds'])} CPU s per table, SBS {_num(part['sbs_mean_regret'])}):", ""]  # fmt: skip
+        out += ["| mode | mean regret | gap closed | CPU s per table | share of brute force's CPU | "
+                "minus brute force [paired 95%] | better / worse than brute force |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+        for m in part["modes"]:
+            ci = m["regret_vs_brute_force_ci"]
+            diff = f"{m['regret_vs_brute_force']:+.2f} {_interval(ci)}" if m["mode"] != "brute_force" else "0"
+            better, worse = m["better_worse_than_brute_force"]
+            out.append(
+                f"| {mode_label(m['mode'])} | {_num(m['mean_regret'])} | {_pct(m['gap_closed'])} | "
+                f"{m['cpu_seconds']:.3f} | {_pct(m['cpu_share'])} | {diff} | {better} / {worse} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
@@ -331,14 +381,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="the run's seed")
     parser.add_argument("--decisions", action="store_true", help="the decisions tables (fit time, budget, "
                         "intervals, verify curve) instead")  # fmt: skip
+    parser.add_argument("--curve", action="store_true", help="the regret-against-CPU curve (predict, then "
+                        "measure; brute force) instead")  # fmt: skip
     parser.add_argument("--regularisation", action="store_true", help="the regularisation tables (suggested C "
                         "against C = 1 and the SBS of C; classifier + C) instead")  # fmt: skip
     parser.add_argument("--metrics", action="store_true", help="the per-group, per-metric tables (natural tasks "
                         "first, brute force beside each, imbalanced tasks apart) instead")  # fmt: skip
     args = parser.parse_args(argv)
     results = [json.loads(path.read_text()) for path in args.json]
-    if len(results) > 1 and (args.group or args.decisions or args.regularisation):
-        parser.error("--group, --decisions and --regularisation read one report: give one JSON")
+    if len(results) > 1 and (args.group or args.decisions or args.regularisation or args.curve):
+        parser.error("--group, --decisions, --curve and --regularisation read one report: give one JSON")
     try:
         result = results[0] if len(results) == 1 else merged(results, [str(p) for p in args.json])
     except ValueError as err:
@@ -347,6 +399,11 @@ def main(argv: list[str] | None = None) -> int:
         if not result.get("regularisation"):
             parser.error(f"{args.json[0]} has no regularisation part (a workspace without C labels, or written before)")
         print(regularisation_tables(result))
+        return 0
+    if args.curve:
+        if not (result.get("decisions") or {}).get("budget_curve"):
+            parser.error(f"{args.json[0]} has no budget curve (written before it existed, or without a combiner)")
+        print(curve_tables(result))
         return 0
     if args.metrics:
         if not result.get("metrics"):

@@ -331,6 +331,9 @@ class EvaluateParams:
     n_boot: int = 1000
     time_budgets: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.1])
     """Seconds per CV fold fit on a sample: the budgets whose regret evaluate scores."""
+    budget_shares: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.33, 0.5, 1.0])
+    """``recommend --budget`` replayed by evaluate's budget curve, each budget a share of the
+    table's predicted brute-force CPU (CV of every classifier on the full sample)."""
     groups: dict[str, list[str]] = field(
         default_factory=lambda: {
             "natural": ["uci", "extra", "sklearn", "openml"],

@@ -41,6 +41,10 @@ def write_text(text: str, path: Path) -> None:
     _atomic(path, lambda tmp: tmp.write_text(text))
 
 
+def write_bytes(data: bytes, path: Path) -> None:
+    _atomic(path, lambda tmp: tmp.write_bytes(data))
+
+
 def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 

@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger, task
 from beyonder import tracking
 from beyonder.config import Layout
 from beyonder.data.splits import DEFAULT_FAMILIES, grouped_folds
+from beyonder.evaluation.budget import headline as budget_headline
 from beyonder.evaluation.crossval import (
     METHODS,
     RunSettings,
@@ -35,7 +36,8 @@ from beyonder.evaluation.workspaces import (
     is_prepared,
 )
 from beyonder.params import Params, RegularisationParams, load_params
-from beyonder.selector.corpus import encode_corpus, load_corpus
+from beyonder.selector.combiner import params_tiers
+from beyonder.selector.corpus import encode_corpus, load_corpus, load_measurements
 from beyonder.stages.train import model_config
 from beyonder.storage import write_json
 from flows.augment import augment_flow
@@ -73,8 +75,9 @@ def load_workspace(
     families: tuple[str, ...] = DEFAULT_FAMILIES,
     regularisation: RegularisationParams | None = None,
 ) -> Workspace:
-    """A workspace's labelled samples, encodings and meta-features; with ``regularisation``
-    on, its C-grid labels too (NaN where it has none)."""
+    """A workspace's labelled samples, encodings and meta-features, and its measurement
+    subsamples' labels; with ``regularisation`` on, its C-grid labels too (NaN where it has
+    none)."""
     layout = Layout(root)
     everything = load_corpus(layout, classifiers, include_augmented=True, regularisation=regularisation)
     is_original = (everything.index["kind"] == "bootstrap").to_numpy()
@@ -88,7 +91,10 @@ def load_workspace(
         )
     )
     minority = minority_shares(original, root)
-    return Workspace(original, augmented, encoded, meta, families, corpus_groups(layout), minority)
+    return Workspace(
+        original, augmented, encoded, meta, families, corpus_groups(layout), minority,
+        measurements=load_measurements(layout, classifiers), root=Path(root),
+    )  # fmt: skip
 
 
 @flow(name="crossval")
@@ -119,6 +125,7 @@ def crossval_flow(
         methods, **params.evaluate.scoring(seed), log=logger.info, start=start, seeds=seeds,
         variants=tuple(variants or ()), budgets=tuple(params.evaluate.time_budgets),
         report_groups=dict(params.evaluate.groups), imbalanced_below=params.evaluate.imbalance,
+        tiers=params_tiers(params), curve_shares=tuple(params.evaluate.budget_shares),
     )  # fmt: skip
     if corpus:
         ws = workspace(corpus)
@@ -140,4 +147,7 @@ def crossval_flow(
     for method, metrics in result["methods"].items():
         logger.info("%-10s %s", method, {k: metrics[k] for k in ("mean_regret", "gap_closed", "spearman")})
     logger.info("brute-force reference (CV of one sample, priced on the others): %s", result["cv_one_sample"])
+    curve = result.get("decisions", {}).get("budget_curve")
+    if curve:
+        logger.info("predict, then measure (regret against CPU seconds): %s", budget_headline(curve))
     return result

@@ -29,8 +29,9 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
         predictions.corpus, predictions.by_method, params, predictions.groups, predictions.scores, predictions.minority
     )
     report["decisions"] = decision_metrics(
-        predictions.corpus, predictions.outputs, predictions.interval_scale, params, layout.root
-    )
+        predictions.corpus, predictions.outputs, predictions.interval_scale, params, layout.root,
+        predictions.combiner, predictions.predictor,
+    )  # fmt: skip
     if curves := regularisation_metrics(predictions.corpus, predictions.outputs, params):
         report["regularisation"] = curves
     metrics = write_evaluation(report, table, layout)

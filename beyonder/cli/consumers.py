@@ -48,6 +48,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="cross-validate the top K on a sample of the table and rank them by measured accuracy",
     )
     p.add_argument(
+        "--budget",
+        metavar="SECONDS",
+        help="CPU seconds to spend on measuring classifiers on subsamples of the table (chosen by "
+        "expected gain per second), then rank by prediction combined with the measurements",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="draw the answer (.png or .html): predicted accuracy with its interval against "
+        "whole-table fit time, measured classifiers marked, the trade-off frontier",
+    )
+    p.add_argument(
         "--dask-address",
         help="Dask scheduler for --verify (default: $BEYONDER_DASK_ADDRESS; none: this process)",
     )
@@ -146,25 +158,45 @@ def _read(args: argparse.Namespace):
 
 def _recommend(args: argparse.Namespace) -> int:
     from beyonder.evaluation.decisions import DecisionError, check_budget
-    from beyonder.labels.metrics import MetricError, check_metric
+    from beyonder.labels.metrics import DEFAULT_METRIC, check_metric
     from beyonder.serving.recommend import as_json, recommend
 
+    budget = None
     try:  # a bad option fails before the file is read or the model loaded
         check_budget(args.time_budget)
         check_metric(args.metric)
         if args.verify < 0:
             raise DecisionError(f"verify must be between 0 and the portfolio's size, got {args.verify}")
-    except (DecisionError, MetricError) as exc:
+        if args.budget is not None:
+            from beyonder.evaluation.budget import check_budget_value
+
+            budget = check_budget_value(args.budget)
+            if args.verify:
+                raise DecisionError("give --budget or --verify, not both (--verify K is the budget's simple form)")
+            if args.metric != DEFAULT_METRIC:
+                raise DecisionError(
+                    f"--budget combines measured accuracy with the predicted one, so it ranks by accuracy, "
+                    f"not {args.metric} (--verify K measures the top picks' {args.metric})"
+                )
+        if args.plot:
+            from beyonder.serving.plot import check_plot_path
+
+            check_plot_path(args.plot)
+    except ValueError as exc:  # DecisionError, MetricError, BudgetError, a bad plot path
         return _fail(args.command, str(exc))
     frame, target = _read(args)  # a bad file fails before the model is loaded
     with _caps_on_stderr(args):
         table = recommend(
             frame, target=target, model=args.model, time_budget=args.time_budget, verify=args.verify,
-            dask_address=args.dask_address, metric=args.metric,
+            dask_address=args.dask_address, budget=budget, metric=args.metric,
         )  # fmt: skip
     table.attrs["model"] = args.model
+    if args.plot:
+        from beyonder.serving.plot import title_of, write_plot
+
+        write_plot(table, args.plot, title_of(table, args.path))
     if args.json:
-        print(json.dumps({"path": args.path, **as_json(table)}, indent=2))
+        print(json.dumps({"path": args.path, **as_json(table), **({"plot": args.plot} if args.plot else {})}, indent=2))
         return 0
     print(
         f"{args.path}: {len(frame)} rows, target {target!r}, "
@@ -172,13 +204,16 @@ def _recommend(args: argparse.Namespace) -> int:
     )
     coverage = table.attrs.get("interval_coverage")
     interval = f"{coverage:.0%} interval" if coverage else "interval"
-    verified = "measured" in "".join(table.columns)
-    metric = table.attrs.get("metric", "accuracy")
-    ranked_by = f"predicted_{metric}" if metric != "accuracy" else None
+    verified = "measured_accuracy" in table.columns
+    combined = "estimated_accuracy" in table.columns
+    metric = table.attrs.get("metric", DEFAULT_METRIC)
+    ranked_by = f"predicted_{metric}" if metric != DEFAULT_METRIC else None
     header = (
         f"{'rank':>4}  {'classifier':<16}" + (f"{metric:>20}" if ranked_by else "")
         + f"{'accuracy':>10}{'spread':>9}{interval:>17}{'fit/fold':>11}{'whole table':>13}"
+        + (f"{'estimate':>10}{'its ' + interval:>21}" if combined else "")
         + (f"{'measured (CV)':>16}" if verified else "")
+        + (f"  {'on':<8}" if combined else "")
     )  # fmt: skip
     print(header)
     ranked = table[table["rank"] > 0]
@@ -192,16 +227,38 @@ def _recommend(args: argparse.Namespace) -> int:
             f"{row.predicted_accuracy:>10.3f}{row.spread:>9.3f}{bounds:>17}"
             f"{_seconds(row.predicted_fit_time):>11}{_seconds(row.predicted_table_fit_time):>13}"
         )
+        if combined:
+            line += f"{row.estimated_accuracy:>10.3f}{f'[{row.estimated_low:.3f}, {row.estimated_high:.3f}]':>21}"
         if verified:
             measured = row.measured_accuracy
             line += f"{'-' if np.isnan(measured) else f'{measured:.3f} +- {row.measured_std:.3f}':>16}"
+        if combined:
+            line += f"  {row.measured_tier.split(',')[0] if row.measured_tier else '':<8}"
         print(line)
     if ranked_by:
         print(f"ranked by predicted {metric}")
     k = table.attrs.get("verified", 0)
-    if k:
+    if table.attrs.get("budget") is not None:
+        measurements = table.attrs.get("measurements") or []
+        print(
+            f"budget {table.attrs['budget']:g} CPU s: {len(measurements)} measurement(s) took "
+            f"{table.attrs.get('budget_spent', 0.0):.2f} s (brute force, CV of every classifier on a "
+            f"{table.attrs.get('sample_rows')}-row sample, is predicted to take "
+            f"{table.attrs.get('brute_force_seconds', float('nan')):.2f} s); ranked by prediction combined with them"
+        )
+        for item in measurements:
+            where = f"{item['rows']} rows ({item['folds']}-fold CV)"
+            if item["error"]:
+                print(f"could not measure {item['classifier']} on {where}: {item['error']}")
+            else:
+                print(f"measured {item['classifier']} on {where}: {item['accuracy']:.3f} in {item['cv_seconds']:.2f} s")
+    elif k:
         seconds = float(np.nansum(table["measured_cv_seconds"]))
-        print(f"the top {k} were cross-validated on one sample ({seconds:.1f} s of single-threaded fits) and ranked by measured accuracy")
+        how = "every classifier ranked by its prediction combined with them" if combined else f"ranked by measured {metric}"
+        print(f"the top {k} were cross-validated on one sample ({seconds:.1f} s of single-threaded fits) and {how}")
+        for item in table.attrs.get("measurements") or []:
+            if item["error"]:
+                print(f"could not measure {item['classifier']}: {item['error']}")
     close = table.attrs.get("too_close_to_call") or []
     if len(close) > 1:
         print(f"too close to call by prediction: {', '.join(close)} (their intervals reach the top one's)")
@@ -215,6 +272,8 @@ def _recommend(args: argparse.Namespace) -> int:
                 f"{item['classifier']}: suggested C = {item['suggested_C']:g} (predicted accuracy "
                 f"{item['predicted_accuracy']:.3f}; at the default C = 1: {item['predicted_accuracy_default']:.3f})"
             )
+    if args.plot:
+        print(f"plot: {args.plot}")
     return 0
 
 

@@ -13,13 +13,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from beyonder.data.splits import DEFAULT_FAMILIES, grouped_test_split
-from beyonder.evaluation import decisions, regularisation
+from beyonder.evaluation import budget, decisions, regularisation
 from beyonder.evaluation.metrics import (
     HEADLINE,
     choose,
@@ -30,13 +31,21 @@ from beyonder.evaluation.metrics import (
 )
 from beyonder.evaluation.truth import OTHER_GROUP, brute_force, dataset_groups, metric_predictions
 from beyonder.evaluation.variants import Variant
-from beyonder.params import EvaluateParams
+from beyonder.params import EvaluateParams, SampleParams
 from beyonder.selector import cell_pretraining
 from beyonder.selector.baselines import (
     LandmarkRidge,
     MetaFeatureForest,
     NearestDatasets,
     meta_matrix,
+)
+from beyonder.selector.combiner import (
+    FULL,
+    MeasurementCombiner,
+    Tier,
+    calibration_labels,
+    calibration_predictions,
+    params_tiers,
 )
 from beyonder.selector.corpus import Corpus, concat, per_dataset_mean
 from beyonder.selector.encoding import EncodedSample
@@ -66,6 +75,8 @@ class Workspace:
     families: tuple[str, ...] = DEFAULT_FAMILIES  # params' split.families: validation splits too
     groups: dict[str, str] = field(default_factory=dict)  # dataset -> its corpus (source folder)
     minority: dict[str, float] = field(default_factory=dict)  # dataset -> its rarest class's share
+    measurements: pd.DataFrame | None = None  # the measurement subsamples' labels (load_measurements)
+    root: Path | None = None  # the workspace folder (sample files: the prediction's timed cost)
 
 
 def _concat(a: Corpus, b: Corpus | None) -> Corpus:
@@ -200,8 +211,9 @@ class RunSettings:
     ``pretrain``; ``seeds`` > 1: also train it with ``seeds - 1`` more seeds, ``beyonder_seed1``,
     ..., and average them all, ``beyonder_ensemble``, to tell seed noise from real change;
     ``variants``: ablations on the same folds and truth, ``beyonder_<name>`` each, see
-    ``Variant``; ``val_fraction``: of the training datasets that stop it early); and where
-    progress lines go (``log``). ``seed`` also seeds the baselines of a fold
+    ``Variant``; ``val_fraction``: of the training datasets that stop it early); the
+    measurement ``tiers`` each fold's combiner is calibrated for and the ``curve_shares`` of
+    the budget curve; and where progress lines go (``log``). ``seed`` also seeds the baselines of a fold
     (``cross_validate`` moves it by one per fold)."""
 
     methods: tuple[str, ...] = METHODS
@@ -220,6 +232,12 @@ class RunSettings:
     is the headline."""
     imbalanced_below: float = EvaluateParams.imbalance
     """``evaluate.imbalance``: tasks whose rarest class has a smaller share are reported apart."""
+    tiers: list[Tier] | None = None
+    """Measurement tiers of each fold's combiner and of the budget curve (default:
+    ``default_tiers``)."""
+    curve_shares: tuple[float, ...] = tuple(EvaluateParams().budget_shares)
+    """``evaluate.budget_shares``: the budgets the budget curve replays, as shares of each
+    table's predicted brute-force CPU."""
 
     def __post_init__(self) -> None:
         if self.seeds < 1:
@@ -288,13 +306,19 @@ class Fold:
     def train_dataset_names(self) -> np.ndarray:
         return self.original_train.index["dataset"].to_numpy()
 
+    @property
+    def train_datasets(self) -> set[str]:
+        """The training datasets (those of ``original_train``)."""
+        return set(self.original_train.index["dataset"])
+
 
 @dataclass
 class MethodResult:
     """What a method gives for a fold's test samples: ``predictions`` (accuracy per sample x
     classifier) under each name it reports (``beyonder``, ``beyonder_cautious``, ...),
     ``curves`` (predicted C curves, for the regularisation report) and ``decisions``
-    (``decision_details``: what the decision metrics need beyond accuracies)."""
+    (``decision_details``: what the decision metrics need beyond accuracies; Beyonder's also
+    has ``budget_details``: the fold's measurement combiner and what the budget curve needs)."""
 
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     curves: dict[str, np.ndarray] = field(default_factory=dict)
@@ -352,8 +376,8 @@ def _beyonder(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> Meth
 def _beyonder_member(fold: Fold, config: BeyonderConfig, settings: RunSettings, m: int) -> tuple[Beyonder, MethodResult]:
     """The ``m``-th seed's Beyonder (``SEED_STRIDE`` apart) and its predictions, plain and
     cautious: it leaves the SBS's pick only for a predicted gain that paid off on its
-    validation samples (``choose_margin``). The first member also gives the decision details
-    and the predicted C curves."""
+    validation samples (``choose_margin``). The first member also gives the decision details,
+    the fold's measurement combiner (``budget_details``) and the predicted C curves."""
     name = "beyonder" if m == 0 else f"beyonder_seed{m}"
     member_config = replace(config, seed=config.seed + SEED_STRIDE * m)
     est, val = _fit_beyonder(
@@ -369,6 +393,7 @@ def _beyonder_member(fold: Fold, config: BeyonderConfig, settings: RunSettings, 
     result.scores[name] = metric_predictions(output, member_config.metrics, list(member_config.classifiers))
     if m == 0:
         result.decisions = decision_details(fold, output, val, val_out)
+        result.decisions.update(budget_details(fold, est, val, val_out, settings))
         if "curve" in output:
             result.curves["beyonder"] = output["curve"]
     return est, result
@@ -518,6 +543,77 @@ def decision_details(
     }
 
 
+def default_tiers() -> list[Tier]:
+    """The measurement tiers of the default ``measure``, ``sample`` and ``label`` sections."""
+    return params_tiers()
+
+
+def fold_combiner(
+    ws: Workspace,
+    train_datasets: set[str],
+    val: Corpus,
+    val_out: dict[str, np.ndarray] | None,
+    tiers: list[Tier] | None = None,
+    log: Callable[[str], None] = print,
+) -> MeasurementCombiner | None:
+    """The measurement combiner of one fold: measurement noise and prices from the training
+    datasets' labels, the model's errors from its predictions of its validation datasets
+    (bootstrap samples only); ``None`` (logged) when there is too little to calibrate on."""
+    if val_out is None:
+        log("  combiner: no validation datasets, no measurement calibration")
+        return None
+    tiers = tiers or default_tiers()
+    full = next(t for t in tiers if t.name == FULL)
+    boot = (val.index["kind"] == "bootstrap").to_numpy()
+    labels = calibration_labels(ws.original, ws.measurements, train_datasets, full.folds)
+    predictions = calibration_predictions(val.index[boot], val_out["accuracy"][boot], ws.original.classifiers)
+    try:
+        combiner = MeasurementCombiner(tiers, ws.original.classifiers).fit(labels, predictions)
+    except ValueError as exc:
+        log(f"  combiner: {exc}")
+        return None
+    sd = np.sqrt(np.diag(combiner.prediction_cov_)).mean()
+    noise = {t.name: float(np.sqrt(np.diag(combiner.noise_cov_)[i * len(combiner.classifiers) : (i + 1) * len(combiner.classifiers)]).mean())
+             for i, t in enumerate(tiers)}  # fmt: skip
+    log(f"  combiner: prediction error sd {100 * sd:.2f} points, measurement noise sd "
+        + ", ".join(f"{k} {100 * v:.2f}" for k, v in noise.items()))  # fmt: skip
+    return combiner
+
+
+def prediction_seconds(model: Any, ws: Workspace, test: Corpus, subsamples: int = SampleParams.subsamples) -> np.ndarray:
+    """CPU seconds of the prediction itself per test sample (``budget.prediction_cpu``), by
+    the fold's model run in NumPy as ``recommend`` runs it; zeros without the workspace's
+    sample files."""
+    from beyonder.selector.inference import NumpyBeyonder
+    from beyonder.selector.network import NumpyNetwork, export_weights
+
+    if ws.root is None or getattr(model, "model_", None) is None:
+        return np.zeros(len(test.index))
+    predictor = NumpyBeyonder(model.config, NumpyNetwork(export_weights(model.model_)))
+    return budget.prediction_cpu(predictor, [Path(ws.root) / f for f in test.index["file"]], subsamples)
+
+
+def budget_details(
+    fold: Fold, est: Any, val: Corpus, val_out: dict[str, np.ndarray] | None, settings: RunSettings
+) -> dict[str, Any]:
+    """What the budget curve pools over folds beyond ``decision_details``: the fold's
+    measurement combiner (``combiner``: calibrated on the training datasets' labels and the
+    validation datasets' predictions, ``fold_combiner``), the prediction's timed CPU seconds
+    per test sample (``prediction_seconds``) and, for ``budget.replay`` (the combiner refitted
+    without retraining), the validation predictions (``validation``: bootstrap samples)."""
+    out: dict[str, Any] = {
+        "combiner": fold_combiner(fold.train_ws, fold.train_datasets, val, val_out, settings.tiers, settings.log),
+        "prediction_seconds": prediction_seconds(est, fold.test_ws, fold.test),
+    }
+    if val_out is not None:  # val_out: None without validation datasets
+        boot = (val.index["kind"] == "bootstrap").to_numpy()
+        out["validation"] = {
+            "sample_id": val.index["sample_id"][boot].tolist(),
+            "predicted": val_out["accuracy"][boot].tolist(),
+        }
+    return out
+
+
 def _sbs_table(train_means: np.ndarray, datasets: list[str], classifiers: list[str]) -> pd.DataFrame:
     """The SBS's prediction (its training means) repeated for each test dataset."""
     return pd.DataFrame([train_means] * len(datasets), index=datasets, columns=classifiers)
@@ -580,8 +676,9 @@ def cross_validate(
 ) -> dict[str, Any]:
     """Grouped K-fold: each fold's datasets are predicted by methods trained on the others.
     With Beyonder among the methods, ``decisions`` has its fit-time quality, regret under each
-    of ``settings.budgets`` (seconds per fold fit on a sample), interval coverage and the
-    ``--verify K`` curve (``decision_report``)."""
+    of ``settings.budgets`` (seconds per fold fit on a sample), interval coverage, the
+    ``--verify K`` curve (``decision_report``) and, where folds could calibrate a measurement
+    combiner, the budget curve (``budget_curve``, with ``replay``: what it was computed from)."""
     settings = settings or RunSettings()
     log = settings.log
     collected: dict[str, list[pd.DataFrame]] = defaultdict(list)
@@ -621,7 +718,9 @@ def cross_validate(
     }
     report["metrics"] = metric_reports(ws, scored, settings)
     if fold_details:
-        report["decisions"] = _pooled_decisions(ws.original, fold_details, sbs_means, settings.budgets, ws.groups)
+        report["decisions"] = _pooled_decisions(
+            ws.original, fold_details, sbs_means, settings.budgets, ws.groups, ws.measurements, settings
+        )
         if ws.original.curves is not None:  # the regularisation strength C
             tie, n_boot, seed = settings.scoring()
             report["regularisation"] = regularisation.crossval_report(
@@ -715,12 +814,25 @@ def _pooled_decisions(
     sbs_means: pd.DataFrame,
     budgets: tuple[float, ...],
     groups: dict[str, str] | None = None,
+    measurements: pd.DataFrame | None = None,
+    settings: RunSettings | None = None,
 ) -> dict[str, Any]:
     """``decision_report`` over every fold's test samples at once (each scored by its own
     fold's model, SBS and interval scale); with several corpora (``groups``), the verify
-    curve per corpus too (``verify_by_group``)."""
+    curve per corpus too (``verify_by_group``); with the folds' combiners, the budget curve
+    (``budget_curve``: regret against CPU seconds of predicting, measuring and brute force,
+    per corpus in its ``by_group``)."""
+    settings = settings or RunSettings()
     parts, pooled = [], defaultdict(list)
+    combiners: dict[str, MeasurementCombiner] = {}
+    replay_folds = []
     for test_sets, details in fold_details:
+        details = dict(details)
+        combiner = details.pop("combiner", None)
+        validation = details.pop("validation", None)
+        replay_folds.append({"test": sorted(test_sets), "validation": validation})
+        if combiner is not None:
+            combiners.update(dict.fromkeys(test_sets, combiner))
         mask = _rows(original, test_sets, True)
         parts.append(mask.nonzero()[0])
         for key, value in details.items():
@@ -747,6 +859,23 @@ def _pooled_decisions(
             )
             for group in sorted(by_group)
         }  # fmt: skip
+    if combiners:
+        tables = budget.labelled_tables(
+            test, details, combiners, measurements, sbs_index, groups or {}, settings.tiers or default_tiers()
+        )
+        report["budget_curve"] = budget.budget_curve(
+            tables, shares=settings.curve_shares, n_boot=settings.n_boot, seed=settings.seed
+        )
+        report["replay"] = {  # what the curve was computed from, for budget.replay (no retraining)
+            "folds": replay_folds,
+            "samples": {
+                "sample_id": test.index["sample_id"].tolist(),
+                "predicted": np.round(details["accuracy"], 6).tolist(),
+                "fit_time": np.round(details["fit_time"], 8).tolist(),
+                "prediction_seconds": np.round(details.get("prediction_seconds", np.zeros(len(test.index))), 6).tolist(),
+            },
+            "sbs": sbs_index,
+        }
     return report
 
 
@@ -795,7 +924,7 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "classifiers": report.get("classifiers", []),
         "per_dataset": report.get("per_dataset", []),
         "folds": report.get("folds", []),
-        **({"decisions": _rounded_tree(report["decisions"])} if report.get("decisions") else {}),
+        **({"decisions": _decisions_json(report["decisions"])} if report.get("decisions") else {}),
         **({"regularisation": _rounded_tree(report["regularisation"])} if report.get("regularisation") else {}),
         **({"metrics": _metrics_summary(report["metrics"])} if report.get("metrics") else {}),
     }
@@ -816,6 +945,15 @@ def _metrics_summary(metrics: dict[str, Any]) -> dict[str, Any]:
         group: brief(parts) if group == "imbalanced_pick" else {metric: brief(part) for metric, part in parts.items()}
         for group, parts in metrics.items()
     }
+
+
+def _decisions_json(decisions_report: dict[str, Any]) -> dict[str, Any]:
+    """The decisions part for JSON: rounded, but ``replay`` (the predictions the budget curve
+    was computed from) as it is, so that replaying it gives the same picks."""
+    out = _rounded_tree({k: v for k, v in decisions_report.items() if k != "replay"})
+    if "replay" in decisions_report:
+        out["replay"] = decisions_report["replay"]
+    return out
 
 
 def _rounded_tree(value: Any) -> Any:

@@ -20,6 +20,57 @@ from beyonder.evaluation.metrics import choose, regret
 REGRET_FILE = "regret.csv"
 RANKINGS_FILE = "rankings.csv"
 FIGURES = ("predicted_vs_true.png", "regret.png", "rankings.png")
+BUDGET_FILE = "budget_curve.csv"
+BUDGET_FIGURE = "budget_curve.png"
+BUDGET_COLUMNS = [
+    "group", "mode", "family", "cpu_share", "cpu_seconds", "mean_regret", "gap_closed",
+    "regret_vs_brute_force", "ci_low", "ci_high", "n_datasets",
+]  # fmt: skip
+
+
+def mode_family(mode: str) -> str:
+    """The policy a budget-curve mode belongs to: ``top3@m100`` and ``all@m100`` are one
+    family (more classifiers measured at one tier), ``budget0.2`` is ``budget``..."""
+    if "@" in mode:
+        return f"measure the top k @ {mode.split('@', 1)[1]}"
+    if mode.startswith("verify"):
+        return "verify k (measured only)"
+    if mode.startswith("budget"):
+        return "budget (greedy)"
+    return mode
+
+
+def budget_table(curve: dict | None) -> pd.DataFrame:
+    """The budget curve (``evaluation.budget.budget_curve``) as one row per group and mode."""
+    rows = []
+    parts = [("all", curve or {})] + sorted((curve or {}).get("by_group", {}).items())
+    for group, part in parts:
+        for m in part.get("modes", []):
+            low, high = (m.get("regret_vs_brute_force_ci") or [np.nan, np.nan])[:2]
+            rows.append(
+                {
+                    "group": group, "mode": m["mode"], "family": mode_family(m["mode"]),
+                    "cpu_share": m["cpu_share"], "cpu_seconds": m["cpu_seconds"], "mean_regret": m["mean_regret"],
+                    "gap_closed": m["gap_closed"], "regret_vs_brute_force": m["regret_vs_brute_force"],
+                    "ci_low": low, "ci_high": high, "n_datasets": m["n_datasets"],
+                }
+            )  # fmt: skip
+    return pd.DataFrame(rows, columns=BUDGET_COLUMNS)
+
+
+def write_budget_curve(curve: dict | None, directory: str | Path) -> list[Path]:
+    """``budget_curve.csv`` (for ``dvc plots``) and ``figures/budget_curve.png``: regret
+    against CPU (a share of brute force's) per policy; an empty table and figure when the
+    model has no measurement calibration, so that the stage's outputs always exist."""
+    from beyonder.storage import write_text
+
+    directory = Path(directory)
+    table = budget_table(curve)
+    write_text(table.to_csv(index=False), directory / BUDGET_FILE)
+    figure = directory / "figures" / BUDGET_FIGURE
+    figure.parent.mkdir(parents=True, exist_ok=True)
+    _plot_budget(table, figure)
+    return [directory / BUDGET_FILE, figure]
 
 
 def _matrices(table: pd.DataFrame) -> tuple[list[str], list[str], np.ndarray, dict[str, np.ndarray]]:
@@ -204,5 +255,36 @@ def _plot_rankings(table: pd.DataFrame, rankings: pd.DataFrame, path: Path) -> N
     ax.set_yticks(range(len(datasets)), datasets, fontsize=7)
     ax.set_title("Per-dataset rankings: predicted rank (number, pick boxed)\nagainst true accuracy gap to the best")
     fig.colorbar(image, ax=ax, label="points below the best (true)")
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _plot_budget(table: pd.DataFrame, path: Path) -> None:
+    """Mean regret against CPU share, a line per policy family, one panel per corpus group."""
+    if table.empty:
+        return _empty(path, "no budget curve (a model without measurement calibration)")
+    plt = _pyplot()
+    groups = list(dict.fromkeys(table["group"]))
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.2 * len(groups), 4.6), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, group in zip(axes[0], groups, strict=True):
+        part = table[table["group"] == group]
+        brute = part[part["mode"] == "brute_force"]
+        for n, (family, rows) in enumerate(part[~part["mode"].isin(["brute_force", "sbs"])].groupby("family", sort=False)):
+            rows = rows.sort_values("cpu_share")
+            ax.plot(rows["cpu_share"], rows["mean_regret"], marker="o", ms=4, lw=1.2, color=colours[n % len(colours)], label=family)
+        if len(brute):
+            ax.scatter(brute["cpu_share"], brute["mean_regret"], marker="*", s=160, color="black", zorder=5, label="brute force (CV of all)")
+            ax.axhline(float(brute["mean_regret"].iloc[0]), color="black", lw=0.8, ls="--")
+        ax.axvline(1 / 3, color="grey", lw=0.8, ls=":")
+        sbs = part[part["mode"] == "sbs"]
+        if len(sbs):
+            ax.axhline(float(sbs["mean_regret"].iloc[0]), color="#b03a2e", lw=0.8, ls="-.", label="single best (SBS)")
+        ax.set_xlabel("CPU seconds, share of brute force's")
+        ax.set_ylabel("mean regret (accuracy points)")
+        ax.set_title(f"{group}: {int(part['n_datasets'].max())} datasets", fontsize=10)
+        ax.grid(True, alpha=0.3)
+    axes[0][0].legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
     _save(fig, path)
     plt.close(fig)

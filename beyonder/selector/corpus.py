@@ -177,6 +177,31 @@ def load_corpus(
     return corpus
 
 
+def load_measurements(layout: Layout, classifiers: list[str], folds: int | None = None) -> pd.DataFrame:
+    """The measurement subsamples' labels (``data/labels/measurements.parquet``), one row per
+    dataset, tier and classifier: ``dataset``, ``tier`` (``m100``: the subsample's size),
+    ``classifier``, ``accuracy``, ``seconds`` (the whole CV: fit and predict, every fold),
+    ``fit_time`` (mean fold fit). Empty for a workspace labelled before measurements existed.
+    ``folds``: the measurement CV's folds (default: each label's completed folds)."""
+    columns = ["dataset", "tier", "classifier", "accuracy", "seconds", "fit_time"]
+    if not layout.measurements.is_file():
+        return pd.DataFrame(columns=columns)
+    labels = pd.read_parquet(layout.measurements)
+    labels = labels[labels["classifier"].isin(classifiers)]
+    n = labels["n_folds"].astype(np.float64) if folds is None else float(folds)
+    per_fold = labels["fit_time"].astype(np.float64) + labels["predict_time"].astype(np.float64).fillna(0.0)
+    return pd.DataFrame(
+        {
+            "dataset": labels["dataset"].astype(str),
+            "tier": labels["sample_id"].astype(str).str.rsplit("__", n=1).str[-1],
+            "classifier": labels["classifier"],
+            "accuracy": labels["accuracy"].astype(np.float64),
+            "seconds": per_fold * n,
+            "fit_time": labels["fit_time"].astype(np.float64),
+        }
+    ).reset_index(drop=True)
+
+
 def with_curves(corpus: Corpus, layout: Layout, tuned: list[str], grid: list[float]) -> Corpus:
     """``corpus`` with the C-grid labels of its samples (``data/labels/regularisation.parquet``,
     written by the label stage; NaN for any sample, classifier or C it lacks)."""

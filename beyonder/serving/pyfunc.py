@@ -1,8 +1,9 @@
 """The registered MLflow model (logged as code, so loading it unpickles nothing).
 
 Input: a dataset as a DataFrame that includes its target column, named by the ``target``
-param (default in the model's metadata); ``time_budget`` (seconds), ``verify`` (K) and
-``metric`` params as ``beyonder recommend --time-budget / --verify / --metric`` (left-out classifiers come last, rank 0,
+param (default in the model's metadata); ``time_budget`` (seconds), ``verify`` (K),
+``budget`` (CPU seconds of measurements) and ``metric`` params as ``beyonder recommend
+--time-budget / --verify / --budget / --metric`` (left-out classifiers come last, rank 0,
 with their reason in ``left_out``). Output: one row per portfolio classifier with its
 predicted accuracy, spread and fit time, best first; a model with regularisation heads adds,
 for each tuned classifier, ``suggested_C``, ``accuracy_at_suggested_C`` and
@@ -34,7 +35,8 @@ class BeyonderModel(PythonModel):
         try:
             return self.recommender.predict(
                 pd.DataFrame(model_input), target, time_budget=params.get("time_budget"),
-                verify=params.get("verify") or 0, metric=params.get("metric") or "accuracy",
+                verify=params.get("verify") or 0, budget=params.get("budget"),
+                metric=params.get("metric") or "accuracy",
             )  # fmt: skip
         except RecommendError as exc:
             raise MlflowException(f"beyonder: {exc}", error_code=INVALID_PARAMETER_VALUE) from None

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import types
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,9 +29,10 @@ from beyonder.data.sources._common import SourceError, resolve_column
 from beyonder.errors import error_line, first_line, require_extra
 from beyonder.evaluation import decisions, regularisation
 from beyonder.labels.metrics import DEFAULT_METRIC, MetricError, check_metric, unavailable
-from beyonder.params import LabelParams, SampleParams
+from beyonder.params import LabelParams, MeasureParams, SampleParams
 from beyonder.registry import pyfunc_artifact, registered_artifact
 from beyonder.schema import RESERVED, SVM_KERNELS, TARGET
+from beyonder.selector.combiner import FULL, MeasurementCombiner
 from beyonder.selector.encoding import EncodedSample, encode_sample
 
 if TYPE_CHECKING:  # importing the estimator imports TensorFlow: only to train or fine-tune
@@ -52,8 +54,21 @@ OUTPUT_COLUMNS = [
     "predicted_table_fit_time",
 ]
 """Columns of every answer; ``time_budget`` adds ``left_out``, ``verify`` adds
-``measured_accuracy``, ``measured_std`` and ``measured_cv_seconds``; a model with
+``measured_accuracy``, ``measured_std`` and ``measured_cv_seconds``, ``budget`` (and
+``verify`` with a calibrated model) adds ``ESTIMATE_COLUMNS`` too; a model with
 regularisation heads adds ``REGULARISATION_COLUMNS``."""
+ESTIMATE_COLUMNS = [
+    "estimated_accuracy",
+    "estimated_low",
+    "estimated_high",
+    "measured_accuracy",
+    "measured_std",
+    "measured_tier",
+    "measured_cv_seconds",
+]
+"""The prediction combined with the measurements (``selector.combiner``) and its 80%
+interval; the measurement itself (the largest tier's when there are several), its tier
+(``"200 rows, 3-fold CV"``, empty when not measured) and the CPU seconds it took."""
 REGULARISATION_COLUMNS = ["suggested_C", "accuracy_at_suggested_C", "accuracy_at_default_C"]
 """For each tuned classifier (NaN for the others): the C with the highest predicted accuracy
 on the model's grid, the predicted accuracy there and at the library default C = 1."""
@@ -81,6 +96,9 @@ class Recommender:
         fit_timeout: float | None = None,
         interval_scale: float | None = None,
         interval_coverage: float = decisions.DEFAULT_COVERAGE,
+        combiner: MeasurementCombiner | None = None,
+        measure_rows: Sequence[int] | None = None,
+        measure_folds: int = MeasureParams.folds,
     ):
         self.estimator = estimator
         self.cleaning = cleaning or CleaningConfig()
@@ -94,6 +112,14 @@ class Recommender:
         # a model saved before calibration existed, whose intervals are unknown
         self.interval_scale = interval_scale
         self.interval_coverage = interval_coverage
+        # calibrated at training (selector.combiner): how much a prediction and a measurement
+        # of each tier are worth, and what a measurement costs; None: no --budget
+        portfolio = set(estimator.config.classifiers) if hasattr(estimator, "config") else None
+        if combiner is not None and portfolio is not None and set(combiner.classifiers) != portfolio:
+            combiner = None  # calibrated for another portfolio (e.g. before fine-tuning changed it)
+        self.combiner = combiner
+        self.measure_rows = [int(r) for r in (MeasureParams().rows if measure_rows is None else measure_rows)]
+        self.measure_folds = int(measure_folds)
 
     def settings(self) -> dict[str, Any]:
         return {
@@ -106,6 +132,9 @@ class Recommender:
             "fit_timeout": self.fit_timeout,
             "interval_scale": self.interval_scale,
             "interval_coverage": self.interval_coverage,
+            "measure_rows": self.measure_rows,
+            "measure_folds": self.measure_folds,
+            "combiner": None if self.combiner is None else self.combiner.to_dict(),
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -139,6 +168,9 @@ class Recommender:
             fit_timeout=settings.get("fit_timeout"),
             interval_scale=settings.get("interval_scale"),
             interval_coverage=settings.get("interval_coverage", decisions.DEFAULT_COVERAGE),
+            combiner=MeasurementCombiner.from_dict(settings["combiner"]) if settings.get("combiner") else None,
+            measure_rows=settings.get("measure_rows"),
+            measure_folds=settings.get("measure_folds", MeasureParams.folds),
         )
 
     def samples(
@@ -198,6 +230,7 @@ class Recommender:
         time_budget: float | None = None,
         verify: int = 0,
         dask_address: str | None = None,
+        budget: float | None = None,
         metric: str = DEFAULT_METRIC,
     ) -> pd.DataFrame:
         """Ranked table: classifier, predicted accuracy, spread, its calibrated interval
@@ -208,18 +241,38 @@ class Recommender:
         within it are ranked; the others follow with ``rank`` 0 and the reason in
         ``left_out``. ``verify`` K: the top K ranked are cross-validated on one sample of the
         table (``decisions.verify_top``, on Dask at ``dask_address`` or
-        ``$BEYONDER_DASK_ADDRESS`` when set) and come first, by measured accuracy.
-        ``metric`` (``labels.metrics.METRICS``): rank by the model's prediction of that metric
-        instead (column ``predicted_<metric>``; a classifier that cannot have it, e.g. log loss
-        without probabilities, ranks last with the reason in ``metric_note``).
-        Raises ``RecommendError`` for bad input."""
+        ``$BEYONDER_DASK_ADDRESS`` when set); with a calibrated model (``combiner``) and the
+        accuracy metric every classifier is then ranked by its prediction combined with the
+        measurements (``ESTIMATE_COLUMNS``), else the K come first, by the measured ``metric``.
+        ``budget`` (CPU seconds on top of the prediction): measurements chosen one at a time by
+        expected gain per predicted second (``evaluation.budget``) until the budget is spent,
+        then every classifier ranked by its combined estimate; ``attrs["measurements"]`` says
+        what was measured, at which tier, with what result and cost (a failed measurement: its
+        reason). ``metric`` (``labels.metrics.METRICS``): rank by the model's prediction of that
+        metric instead (column ``predicted_<metric>``; a classifier that cannot have it, e.g. log
+        loss without probabilities, ranks last with the reason in ``metric_note``); the
+        measurement combiner is calibrated on accuracy, so ``budget`` takes the accuracy metric
+        only. Raises ``RecommendError`` for bad input."""
         n_classifiers = len(self.estimator.config.classifiers)
         try:
-            budget = decisions.check_budget(time_budget)
+            budget_s = decisions.check_budget(time_budget)
             k = decisions.check_verify(verify, n_classifiers)
+            cpu_budget = _check_cpu_budget(budget)
             metric = self.check_metric(metric)
-        except (decisions.DecisionError, MetricError) as exc:
+        except ValueError as exc:  # decisions.DecisionError, MetricError, a bad budget
             raise RecommendError(str(exc)) from None
+        if cpu_budget is not None and k:
+            raise RecommendError("give a budget or verify K, not both (verify K is the budget's simple form)")
+        if cpu_budget is not None and self.combiner is None:
+            raise RecommendError(
+                "this model has no measurement calibration (saved before budgets existed): "
+                "retrain it, or use verify K"
+            )
+        if cpu_budget is not None and metric != DEFAULT_METRIC:
+            raise RecommendError(
+                f"a budget combines measured accuracy with the predicted one, so it ranks by accuracy, "
+                f"not {metric} (verify K measures the top picks' {metric})"
+            )
         cleaned = self.clean(frame, target)
         samples = self._draw(cleaned, "input", None)
         encoded = self.encode(samples)
@@ -267,26 +320,35 @@ class Recommender:
         table = table.reset_index(drop=True)
         left_out: list[dict[str, Any]] = []
         dropped = table.iloc[:0]
-        if budget is not None:
-            table, dropped, left_out = decisions.apply_budget(table, budget)
+        whole = table
+        if budget_s is not None:
+            table, dropped, left_out = decisions.apply_budget(table, budget_s)
         close = decisions.too_close_to_call(table)
-        if k:
+        spending: dict[str, Any] = {}
+        if cpu_budget is not None:
+            table, spending = self._spend(table, whole, cleaned, samples[0], cpu_budget)
+        elif k and self.combiner is not None and metric == DEFAULT_METRIC:
+            table, spending = self._verify_combined(table, whole, samples[0], min(k, len(table)), dask_address)
+        elif k:
             table = self._verify(table, samples[0], min(k, len(table)), dask_address, metric)
-        if budget is not None:
+        if budget_s is not None:
             table["left_out"] = ""
             dropped = dropped.assign(rank=0, left_out=[r["reason"] for r in left_out])
             table = pd.concat([table, dropped], ignore_index=True) if len(dropped) else table
         table.attrs.update(
             {
                 "subsamples": len(encoded),
-                "time_budget": budget,
+                "time_budget": budget_s,
                 "left_out": left_out,
                 "too_close_to_call": close,
                 "interval_coverage": self.interval_coverage if np.isfinite(scale) else None,
                 "verified": int(k),
                 "table_rows": table_rows,
+                "sample_rows": rows,
                 "regularisation": suggestions,
+                "budget": cpu_budget,
                 "metric": metric,
+                **spending,
             }
         )
         return table
@@ -327,10 +389,145 @@ class Recommender:
         table["rank"] = np.arange(1, len(table) + 1)
         return table
 
+    def _vector(self, whole: pd.DataFrame, column: str) -> np.ndarray:
+        """A column of the full ranked table in the combiner's classifier order."""
+        return whole.set_index("classifier")[column].reindex(self.combiner.classifiers).to_numpy(np.float64)
+
+    def _spend(
+        self, table: pd.DataFrame, whole: pd.DataFrame, cleaned: pd.DataFrame, sample: pd.DataFrame, budget: float
+    ) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """Measure, one at a time, what the budget buys best (``budget.next_measurement``),
+        then rank every classifier by its prediction combined with the measurements."""
+        from beyonder.data.sampling import measurement_samples
+        from beyonder.evaluation.budget import (
+            Measurement,
+            check_against_brute_force,
+            next_measurement,
+        )
+        from beyonder.labels.labelling import CVSettings, label_sample
+
+        comb = self.combiner
+        C = len(comb.classifiers)
+        predicted = self._vector(whole, "predicted_accuracy")
+        costs = comb.predicted_costs(self._vector(whole, "predicted_fit_time"))
+        brute_force = float(np.nansum(costs[[t.name for t in comb.tiers].index(FULL)]))
+        try:
+            check_against_brute_force(budget, brute_force, C, self.sample_rows)
+        except ValueError as exc:
+            raise RecommendError(str(exc)) from None
+        ranked = set(table["classifier"])
+        usable = [t.name == FULL or t.rows < len(cleaned) for t in comb.tiers]  # as the sample stage draws them
+        allowed = np.array(usable)[:, None] & np.array([c in ranked for c in comb.classifiers])[None, :]
+        subsamples: dict[str, pd.DataFrame] = {}
+        observed: dict[int, float] = {}
+        tried: set[int] = set()
+        taken: list[Measurement] = []
+        spent = 0.0
+        while True:
+            step = next_measurement(comb, predicted, observed, costs, budget - spent, tried, allowed)
+            if step is None:
+                break
+            slot, gain = step
+            tier, name = comb.tiers[slot // C], comb.classifiers[slot % C]
+            if tier.name == FULL:
+                data = sample
+            else:
+                if tier.name not in subsamples:
+                    subsamples[tier.name] = measurement_samples(cleaned, "input", [tier.rows], self.seed)[0][1]
+                data = subsamples[tier.name]
+            cv = CVSettings(n_folds=tier.folds, seed=self.seed, fit_timeout=self.fit_timeout)
+            record = label_sample(data, [name], cv)[0]
+            seconds = _cv_seconds(record)
+            spent += seconds
+            tried.add(slot)
+            item = Measurement(name, tier.name, len(data), tier.folds, float(costs.ravel()[slot]), gain,
+                               cv_seconds=seconds)  # fmt: skip
+            if record.get("error") or not np.isfinite(record.get("accuracy", np.nan)):
+                item.error = record.get("error") or "no accuracy"
+            else:
+                item.accuracy, item.std = float(record["accuracy"]), float(record.get("accuracy_std", np.nan))
+                observed[slot] = item.accuracy
+            taken.append(item)
+        out = self._combined(table, predicted, observed, taken)
+        return out, {"budget_spent": spent, "brute_force_seconds": brute_force,
+                     "measurements": [m.as_dict() for m in taken]}  # fmt: skip
+
+    def _verify_combined(
+        self, table: pd.DataFrame, whole: pd.DataFrame, sample: pd.DataFrame, k: int, address: str | None
+    ) -> tuple[pd.DataFrame, dict[str, Any]]:
+        """``verify`` K with a calibrated model: the top K measured on the full sample, then
+        every classifier ranked by its prediction combined with the measurements."""
+        from beyonder.evaluation.budget import Measurement
+
+        comb = self.combiner
+        full = comb.tier(FULL)
+        top = table["classifier"].iloc[:k].tolist()
+        records = decisions.verify_top(
+            sample, top, self.n_folds, self.seed, self.fit_timeout, decisions.dask_address(address)
+        )
+        predicted = self._vector(whole, "predicted_accuracy")
+        costs = comb.predicted_costs(self._vector(whole, "predicted_fit_time"))
+        observed: dict[int, float] = {}
+        taken = []
+        for record in records:
+            slot = comb.slot(FULL, record["classifier"])
+            item = Measurement(record["classifier"], FULL, len(sample), full.folds, float(costs.ravel()[slot]),
+                               float("nan"), cv_seconds=_cv_seconds(record))  # fmt: skip
+            if record.get("error") or not np.isfinite(record.get("accuracy", np.nan)):
+                item.error = record.get("error") or "no accuracy"
+            else:
+                item.accuracy, item.std = float(record["accuracy"]), float(record.get("accuracy_std", np.nan))
+                observed[slot] = item.accuracy
+            taken.append(item)
+        spent = float(sum(m.cv_seconds for m in taken))
+        out = self._combined(table, predicted, observed, taken)
+        return out, {"budget_spent": spent, "measurements": [m.as_dict() for m in taken]}
+
+    def _combined(self, table: pd.DataFrame, predicted: np.ndarray, observed: dict[int, float], taken: list) -> pd.DataFrame:
+        """``table`` with ``ESTIMATE_COLUMNS``, ranked by the combined estimate."""
+        from beyonder.evaluation.budget import estimates
+
+        comb = self.combiner
+        est = estimates(comb, predicted, observed)
+        position = {c: i for i, c in enumerate(comb.classifiers)}
+        table = table.copy()
+        rows = [position[c] for c in table["classifier"]]
+        for column in ("estimated_accuracy", "estimated_low", "estimated_high"):
+            table[column] = est[column][rows]
+        order = {t.name: i for i, t in enumerate(comb.tiers)}
+        latest: dict[str, Any] = {}
+        for m in taken:  # the largest tier's measurement speaks for a classifier
+            if m.error is None and (m.classifier not in latest or order[m.tier] >= order[latest[m.classifier].tier]):
+                latest[m.classifier] = m
+        seconds = pd.Series([m.cv_seconds for m in taken], dtype=np.float64).groupby([m.classifier for m in taken]).sum()
+        table["measured_accuracy"] = [latest[c].accuracy if c in latest else np.nan for c in table["classifier"]]
+        table["measured_std"] = [latest[c].std if c in latest else np.nan for c in table["classifier"]]
+        table["measured_tier"] = [comb.tier(latest[c].tier).label if c in latest else "" for c in table["classifier"]]
+        table["measured_cv_seconds"] = [float(seconds.get(c, np.nan)) for c in table["classifier"]]
+        table = table.sort_values(["estimated_accuracy", "predicted_accuracy"], ascending=False, kind="stable")
+        table = table.reset_index(drop=True)
+        table["rank"] = np.arange(1, len(table) + 1)
+        return table
+
     def embed(self, frame: pd.DataFrame, target: str) -> np.ndarray:
         """The dataset embedding (learned meta-features) of a table: the mean over the same
         cleaned bootstrap samples and views that ``predict`` reads; shape ``(3 * dim,)``."""
         return self.estimator.embed(self.encode(self.samples(frame, target))).mean(axis=0)
+
+
+def _check_cpu_budget(budget: Any) -> float | None:
+    """``budget`` checked without importing the budget module when there is none."""
+    if budget is None:
+        return None
+    from beyonder.evaluation.budget import check_budget_value
+
+    return check_budget_value(budget)
+
+
+def _cv_seconds(record: dict[str, Any]) -> float:
+    """CPU seconds of one label's whole CV: fit and predict, every completed fold."""
+    per_fold = np.nan_to_num(float(record.get("fit_time") or 0.0)) + np.nan_to_num(float(record.get("predict_time") or 0.0))
+    return float(per_fold * int(record.get("n_folds") or 0))
 
 
 @functools.cache
@@ -462,6 +659,7 @@ def recommend(
     time_budget: float | None = None,
     verify: int = 0,
     dask_address: str | None = None,
+    budget: float | None = None,
     metric: str = DEFAULT_METRIC,
 ) -> pd.DataFrame:
     """Rank the model's classifier portfolio for a table (a DataFrame or a CSV/ARFF/Parquet
@@ -479,7 +677,16 @@ def recommend(
     ``verify`` K cross-validates the top K on one sample of the table (label stage protocol;
     Dask at ``dask_address`` or ``$BEYONDER_DASK_ADDRESS``) and ranks them by the measured
     accuracy (``measured_accuracy``, ``measured_std``, ``measured_cv_seconds``), then the
-    rest by prediction. ``.attrs`` holds ``best_svm_kernel``, ``target``, ``rows``,
+    rest by prediction (a calibrated model ranks all by the combined estimate instead).
+    ``budget`` (CPU seconds on top of the prediction) measures what it buys best, one
+    measurement at a time, and ranks every classifier by its prediction combined with the
+    measurements (``estimated_accuracy``, ``estimated_low``/``_high``, ``measured_*``);
+    ``attrs["measurements"]`` lists them (tier, result, CPU seconds, error), with
+    ``budget_spent`` and ``brute_force_seconds`` (the predicted price of cross-validating
+    every classifier on the full sample: the largest budget allowed). ``metric`` ranks by the
+    model's prediction of another metric (``predicted_<metric>``, ``metric_note``; accuracy
+    only with ``budget``). ``.attrs`` also holds
+    ``best_svm_kernel``, ``target``, ``rows``,
     ``subsamples`` (bootstrap samples averaged), ``model``, ``too_close_to_call`` (the
     classifiers whose interval reaches the top one's), ``left_out``, ``verified`` and
     ``regularisation``: for a model with regularisation heads, per tuned classifier the
@@ -495,7 +702,8 @@ def recommend(
         frame, column = read_table(data, target)
     recommender = load_recommender(model)
     table = recommender.predict(
-        frame, column, time_budget=time_budget, verify=verify, dask_address=dask_address, metric=metric
+        frame, column, time_budget=time_budget, verify=verify, dask_address=dask_address, budget=budget,
+        metric=metric,
     )
     table.attrs.update(
         {
@@ -521,6 +729,10 @@ def as_json(table: pd.DataFrame) -> dict[str, Any]:
         "time_budget": table.attrs.get("time_budget"),
         "left_out": table.attrs.get("left_out", []),
         "verified": table.attrs.get("verified", 0),
+        "budget": table.attrs.get("budget"),
+        "budget_spent": table.attrs.get("budget_spent"),
+        "brute_force_seconds": table.attrs.get("brute_force_seconds"),
+        "measurements": table.attrs.get("measurements", []),
         "metric": table.attrs.get("metric", DEFAULT_METRIC),
         "regularisation": [
             {k: {c: _json_value(a) for c, a in v.items()} if isinstance(v, dict) else _json_value(v) for k, v in s.items()}

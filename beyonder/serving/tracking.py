@@ -46,6 +46,7 @@ def signature() -> ModelSignature:
                 ParamSpec("target", "string", DEFAULT_TARGET),
                 ParamSpec("time_budget", "double", None),  # seconds; None: no budget
                 ParamSpec("verify", "long", 0),  # K top picks to cross-validate
+                ParamSpec("budget", "double", None),  # CPU seconds of measurements; None: none
                 ParamSpec("metric", "string", "accuracy"),  # rank by this metric's prediction
             ]
         ),

@@ -18,11 +18,11 @@ import pandas as pd
 from beyonder import tracking
 from beyonder.config import Layout
 from beyonder.errors import error_line
-from beyonder.evaluation import regularisation
+from beyonder.evaluation import budget, regularisation
 from beyonder.evaluation.champion import Decision, decide_metrics
 from beyonder.evaluation.decisions import decision_report, time_baseline
 from beyonder.evaluation.metrics import HEADLINE, evaluate_methods, headline, rounded, svm_task
-from beyonder.evaluation.report import write_report
+from beyonder.evaluation.report import write_budget_curve, write_report
 from beyonder.evaluation.truth import (
     OTHER_GROUP,
     brute_force,
@@ -35,7 +35,14 @@ from beyonder.labels.metrics import METRICS
 from beyonder.labels.summary import single_best
 from beyonder.params import Params
 from beyonder.schema import RESERVED
-from beyonder.selector.corpus import Corpus, load_corpus, per_dataset, test_datasets
+from beyonder.selector.combiner import MeasurementCombiner
+from beyonder.selector.corpus import (
+    Corpus,
+    load_corpus,
+    load_measurements,
+    per_dataset,
+    test_datasets,
+)
 from beyonder.selector.encoding import encode_sample
 from beyonder.selector.inference import BeyonderPredictor
 from beyonder.serving.recommend import Recommender
@@ -69,11 +76,15 @@ def decision_metrics(
     interval_scale: float | None,
     params: Params,
     root: str | Path,
+    combiner: MeasurementCombiner | None = None,
+    predictor: BeyonderPredictor | None = None,
 ) -> dict[str, Any]:
     """The model's fit-time quality (against training medians per row x feature), regret
     under ``evaluate.time_budgets``, the coverage of its stored intervals and the verify
     curve, on the test datasets (``outputs``: ``predict_outputs`` of their samples, in corpus
-    order)."""
+    order); with the model's measurement ``combiner``, the budget curve (``budget_curve``:
+    regret against CPU seconds of predicting, measuring and brute force; the prediction's
+    own CPU timed with ``predictor``)."""
     root = Path(root)
     test_sets = test_datasets(corpus, params)
     is_test = corpus.index["dataset"].isin(test_sets).to_numpy()
@@ -90,7 +101,20 @@ def decision_metrics(
         "interval_scale": np.full(len(held_out.index), np.nan if interval_scale is None else interval_scale),
     }
     budgets = tuple(params.evaluate.time_budgets)
-    return decision_report(held_out, details, dict.fromkeys(datasets, sbs), sbs_means, budgets, params.label.n_folds)
+    report = decision_report(held_out, details, dict.fromkeys(datasets, sbs), sbs_means, budgets, params.label.n_folds)
+    if combiner is not None:
+        layout = Layout(root)
+        if predictor is not None:
+            files = [root / f for f in held_out.index["file"]]
+            details["prediction_seconds"] = budget.prediction_cpu(predictor, files, params.sample.subsamples)
+        tables = budget.labelled_tables(
+            held_out, details, dict.fromkeys(datasets, combiner), load_measurements(layout, corpus.classifiers),
+            dict.fromkeys(datasets, sbs), corpus_groups(layout), combiner.tiers,
+        )  # fmt: skip
+        report["budget_curve"] = budget.budget_curve(
+            tables, shares=tuple(params.evaluate.budget_shares), n_boot=params.evaluate.n_boot, seed=params.seed
+        )
+    return report
 
 
 @dataclass
@@ -110,6 +134,8 @@ class Predictions:
     """Dataset -> report group (``evaluate.groups``)."""
     minority: dict[str, float] = field(default_factory=dict)
     """Test dataset -> the share of its rarest class (imbalanced tasks are reported apart)."""
+    combiner: MeasurementCombiner | None = None  # the new model's measurement calibration
+    predictor: BeyonderPredictor | None = None  # the new model as recommend runs it
 
 
 def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = print) -> Predictions:
@@ -145,7 +171,10 @@ def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = pr
             )
     groups = dataset_groups(corpus_groups(layout), params.evaluate.groups)
     minority = minority_shares(test, layout.root)
-    return Predictions(corpus, by_method, no_champion, outputs, recommender.interval_scale, scores, groups, minority)
+    return Predictions(
+        corpus, by_method, no_champion, outputs, recommender.interval_scale, scores, groups, minority,
+        combiner=recommender.combiner, predictor=recommender.estimator,
+    )  # fmt: skip
 
 
 def write_evaluation(report: dict, table: pd.DataFrame, layout: Layout) -> dict:
@@ -165,6 +194,7 @@ def write_evaluation(report: dict, table: pd.DataFrame, layout: Layout) -> dict:
     write_json(report, layout.evaluation / "report.json")
     write_text(table.to_csv(index=False), layout.evaluation / "per_dataset.csv")
     write_report(table, report, layout.evaluation)  # regret.csv, rankings.csv, figures/*.png
+    write_budget_curve(report.get("decisions", {}).get("budget_curve"), layout.evaluation)
     write_json(metrics, layout.metrics / "evaluate.json")
     return metrics
 
@@ -365,6 +395,11 @@ def decision_headline(report: dict[str, Any]) -> dict[str, Any]:
     for point in report["verify"]["curve"]:
         out[f"verify_{point['label']}_regret"] = rounded(point["mean_regret"])
         out[f"verify_{point['label']}_cpu_seconds"] = rounded(point["cpu_seconds"])
+    curve = report.get("budget_curve") or {}
+    for mode in curve.get("modes", []):  # predict, then measure: the policies a user would pick
+        if mode["mode"] in ("predicted", "all@full", "brute_force") or mode["mode"].startswith("budget"):
+            out[f"curve_{mode['mode']}_regret"] = rounded(mode["mean_regret"])
+            out[f"curve_{mode['mode']}_cpu_share"] = rounded(mode["cpu_share"])
     return out
 
 

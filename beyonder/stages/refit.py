@@ -59,8 +59,9 @@ def refit_and_register(
 ) -> dict[str, Any]:
     """Fit the judged configuration on ``corpus`` for the chosen epochs in one MLflow run,
     save it under ``data/refit/beyonder``, register it and move ``champion`` to it; the
-    interval scale is the judged model's (calibrated on its validation families: the refit
-    has none left). Returns ``metrics/refit.json``'s content."""
+    interval scale and the measurement combiner (``recommend --budget``) are the judged
+    model's (calibrated on its validation families: the refit has none left). Returns
+    ``metrics/refit.json``'s content."""
     judged = Recommender.load(layout.model / "beyonder")
     epochs = chosen_epochs(read_json(layout.metrics / "train.json"))
     config = replace(model_config(params), epochs=epochs)
@@ -74,7 +75,7 @@ def refit_and_register(
             encoded, corpus.accuracy, corpus.fit_time, callbacks=[EpochLogger(), EpochProgress(log, epochs)],
             curves=corpus.curves, scores=corpus.metric_scores(config.metrics),
         )  # fmt: skip
-        model_dir = recommender_for(estimator, params, judged.interval_scale).save(layout.refit / "beyonder")
+        model_dir = recommender_for(estimator, params, judged.interval_scale, judged.combiner).save(layout.refit / "beyonder")
         example = pd.read_parquet(layout.root / corpus.index["file"].iloc[0])
         model_uri = log_pyfunc(model_dir, example)
     version = tracking.register(model_uri)

@@ -22,7 +22,19 @@ from beyonder.config import Layout
 from beyonder.evaluation.decisions import validation_scale
 from beyonder.params import Params
 from beyonder.progress import EpochLogger, EpochProgress
-from beyonder.selector.corpus import Corpus, load_corpus, train_val_masks
+from beyonder.selector.combiner import (
+    MeasurementCombiner,
+    calibration_labels,
+    calibration_predictions,
+    params_tiers,
+)
+from beyonder.selector.corpus import (
+    Corpus,
+    load_corpus,
+    load_measurements,
+    test_datasets,
+    train_val_masks,
+)
 from beyonder.selector.encoding import EncodedSample
 from beyonder.selector.estimator import Beyonder
 from beyonder.selector.inference import BeyonderConfig
@@ -65,10 +77,16 @@ def training_data(params: Params, layout: Layout) -> TrainingData:
     return TrainingData(corpus.subset(train_mask), corpus.subset(val_mask))
 
 
-def recommender_for(estimator: Any, params: Params, interval_scale: float | None = None) -> Recommender:
+def recommender_for(
+    estimator: Any,
+    params: Params,
+    interval_scale: float | None = None,
+    combiner: MeasurementCombiner | None = None,
+) -> Recommender:
     """The fitted network with the cleaning and sampling it was trained with, so a new table is
-    read the way the training samples were, the label stage's CV settings (``--verify``) and
-    the interval scale calibrated on the validation datasets."""
+    read the way the training samples were, the label stage's CV settings (``--verify``), the
+    interval scale calibrated on the validation datasets and the measurement combiner
+    (``--budget``) with the ``measure`` section's tiers."""
     return Recommender(
         estimator,
         params.clean,
@@ -79,7 +97,38 @@ def recommender_for(estimator: Any, params: Params, interval_scale: float | None
         n_folds=params.label.n_folds,
         fit_timeout=params.label.fit_timeout,
         interval_scale=interval_scale,
+        combiner=combiner,
+        measure_rows=params.measure.rows,
+        measure_folds=params.measure.folds,
     )
+
+
+def fit_combiner(
+    params: Params,
+    layout: Layout,
+    estimator: Any,
+    val_encoded: Sequence[EncodedSample],
+    val_index: pd.DataFrame,
+    log: Callable[[str], None] = print,
+) -> MeasurementCombiner | None:
+    """The measurement combiner saved with the model: measurement noise and prices from the
+    labels of every dataset but the test ones (replicates and measurement subsamples), the
+    model's errors from its predictions of the validation datasets' bootstrap samples
+    (``val_encoded``, rows of ``val_index``); ``None`` (logged) when there is too little."""
+    classifiers = list(params.label.classifiers)
+    corpus = load_corpus(layout, classifiers, include_augmented=False)
+    known = set(corpus.index["dataset"]) - test_datasets(corpus, params)
+    labels = calibration_labels(corpus, load_measurements(layout, classifiers), known, params.label.n_folds)
+    if not len(val_encoded):
+        log("no validation datasets: the model is saved without a measurement combiner (no --budget)")
+        return None
+    predicted = estimator.predict(list(val_encoded))["accuracy"]
+    tiers = params_tiers(params)
+    try:
+        return MeasurementCombiner(tiers, classifiers).fit(labels, calibration_predictions(val_index, predicted, classifiers))
+    except ValueError as exc:
+        log(f"no measurement combiner (no --budget): {exc}")
+        return None
 
 
 def train_and_log(
@@ -128,7 +177,11 @@ def train_and_log(
             val.index["dataset"][boot].tolist(), val.accuracy[boot],
         )  # fmt: skip
         mlflow.log_param("interval_scale", scale)
-        model_dir = recommender_for(estimator, params, scale).save(layout.model / "beyonder")
+        val_boot = [e for e, b in zip(encoded[1], boot, strict=True) if b]
+        combiner = fit_combiner(params, layout, estimator, val_boot, val.index[boot].reset_index(drop=True), log)
+        if combiner is not None:
+            mlflow.log_param("combiner_prediction_sd", float(np.sqrt(np.diag(combiner.prediction_cov_)).mean()))
+        model_dir = recommender_for(estimator, params, scale, combiner).save(layout.model / "beyonder")
         example = pd.read_parquet(Path(layout.root) / train.index["file"].iloc[0])
         model_uri = log_pyfunc(model_dir, example)
         history = estimator.history_
