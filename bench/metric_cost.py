@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> dict:
         order = list(ways) if i % 2 == 0 else list(ways)[::-1]
         seconds = {}
         for way in order:
-            seconds[way], records = cpu_seconds(lambda w=way: label_sample(sample, classifiers, cv, ways[w]))
+            seconds[way], records = cpu_seconds(lambda w=way, s=sample: label_sample(s, classifiers, cv, ways[w]))
             if way == "accuracy":
                 accuracy_only = {r["classifier"]: r["accuracy"] for r in records}
             else:

@@ -26,7 +26,14 @@ from threadpoolctl import threadpool_limits
 from beyonder import schema
 from beyonder.errors import error_line
 from beyonder.labels.folds import group_stratified_folds
-from beyonder.labels.metrics import METRICS, SCORE_METRICS, class_scores, fold_metrics, has_probabilities, summarise
+from beyonder.labels.metrics import (
+    METRICS,
+    SCORE_METRICS,
+    class_scores,
+    fold_metrics,
+    has_probabilities,
+    summarise,
+)
 from beyonder.labels.portfolio import build_classifier, classifier_config
 from beyonder.params import LabelParams
 
