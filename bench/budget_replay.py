@@ -31,16 +31,26 @@ def main(argv: list[str] | None = None) -> int:
     from beyonder.selector.combiner import params_tiers
     from beyonder.selector.corpus import load_corpus, load_measurements
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("report", type=Path, help="a beyonder evaluate --corpus --json report with decisions.replay")
-    parser.add_argument("--workspace", type=Path, required=True, help="its labelled workspace (data/corpora/NAME)")
-    parser.add_argument("--params", type=Path, help="params for tiers and budgets (default: the workspace's)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "report", type=Path, help="a beyonder evaluate --corpus --json report with decisions.replay"
+    )
+    parser.add_argument(
+        "--workspace", type=Path, required=True, help="its labelled workspace (data/corpora/NAME)"
+    )
+    parser.add_argument(
+        "--params", type=Path, help="params for tiers and budgets (default: the workspace's)"
+    )
     parser.add_argument("--json", type=Path, help="write the report with the replayed curve here")
     args = parser.parse_args(argv)
     report = json.loads(args.report.read_text())
     data = (report.get("decisions") or {}).get("replay")
     if not data:
-        parser.error(f"{args.report} has no decisions.replay (written before it existed, or without a combiner)")
+        parser.error(
+            f"{args.report} has no decisions.replay (written before it existed, or without a combiner)"
+        )
     params = load_params(args.params or args.workspace / "params.yaml")
     layout = Layout(args.workspace)
     classifiers = report.get("classifiers") or list(params.label.classifiers)

@@ -47,7 +47,9 @@ def many_levels_frame(n: int = 100_000, levels: int = 50_000) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     values = np.array([f"v{i:05d}" for i in rng.permutation(n) % levels], dtype=object)
     unique = np.array([f"u{i}" for i in range(n)], dtype=object)
-    return pd.DataFrame({"c": values, "u": unique, "x": rng.normal(size=n), TARGET: rng.integers(0, 2, n)})
+    return pd.DataFrame(
+        {"c": values, "u": unique, "x": rng.normal(size=n), TARGET: rng.integers(0, 2, n)}
+    )
 
 
 FRAMES = {
@@ -68,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             clean_dataset(frame, config)
             seconds.append(time.perf_counter() - start)
-        results[name] = {"median_seconds": round(statistics.median(seconds), 3), "runs": len(seconds)}
+        results[name] = {
+            "median_seconds": round(statistics.median(seconds), 3),
+            "runs": len(seconds),
+        }
     results["load_average_1min"] = round(os.getloadavg()[0], 2)
     print(json.dumps(results, indent=2))
     return 0

@@ -74,12 +74,21 @@ def merged(results: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     the later runs' methods added (see the module docstring) and their per-dataset picks joined;
     ``regret_vs_ci`` is dropped so ``table`` recomputes every pair across the runs."""
     first = results[0]
-    out = {**first, "methods": dict(first["methods"]), "per_dataset": [dict(r) for r in first["per_dataset"]]}
+    out = {
+        **first,
+        "methods": dict(first["methods"]),
+        "per_dataset": [dict(r) for r in first["per_dataset"]],
+    }
     out.pop("by_group", None)
     expected = [(r["dataset"], r["true"]) for r in first["per_dataset"]], first.get("classifiers")
     for k, (result, name) in enumerate(zip(results[1:], names[1:], strict=True), start=2):
-        if ([(r["dataset"], r["true"]) for r in result["per_dataset"]], result.get("classifiers")) != expected:
-            raise ValueError(f"{name}: not the datasets, classifiers and truths of {names[0]}: not pairable")
+        if (
+            [(r["dataset"], r["true"]) for r in result["per_dataset"]],
+            result.get("classifiers"),
+        ) != expected:
+            raise ValueError(
+                f"{name}: not the datasets, classifiers and truths of {names[0]}: not pairable"
+            )
         for method, metrics in result["methods"].items():
             picks = [r.get(f"{method}_choice") for r in result["per_dataset"]]
             target = method
@@ -91,7 +100,10 @@ def merged(results: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
             for row, pick in zip(out["per_dataset"], picks, strict=True):
                 if pick is not None:
                     row[f"{target}_choice"] = pick
-    out["methods"] = {name: {k: v for k, v in m.items() if k != "regret_vs_ci"} for name, m in out["methods"].items()}
+    out["methods"] = {
+        name: {k: v for k, v in m.items() if k != "regret_vs_ci"}
+        for name, m in out["methods"].items()
+    }
     return out
 
 
@@ -103,7 +115,9 @@ def _interval(ci: list | None) -> str:
     return f"{mark}[{lo:+.2f}, {hi:+.2f}]{mark}"
 
 
-def table(result: dict[str, Any], against: list[str], group: str | None, n_boot: int, seed: int) -> str:
+def table(
+    result: dict[str, Any], against: list[str], group: str | None, n_boot: int, seed: int
+) -> str:
     part = result["by_group"][group] if group else result
     methods = part["methods"]
     pairs = {name: m.get("regret_vs_ci") for name, m in methods.items()}
@@ -111,17 +125,31 @@ def table(result: dict[str, Any], against: list[str], group: str | None, n_boot:
         pairs = recomputed_pairs(result, n_boot, seed)
     header = ["method", "mean regret [95% CI]", "minus SBS [paired]"]
     header += [f"minus {a} [paired]" for a in against]
-    header += ["better / worse than SBS", "median", "gap closed", "top-1", "top-3", "Spearman", "MAE"]
+    header += [
+        "better / worse than SBS",
+        "median",
+        "gap closed",
+        "top-1",
+        "top-3",
+        "Spearman",
+        "MAE",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    order = sorted(methods, key=lambda n: (methods[n].get("mean_regret") is None, methods[n].get("mean_regret")))
+    order = sorted(
+        methods,
+        key=lambda n: (methods[n].get("mean_regret") is None, methods[n].get("mean_regret")),
+    )
     for name in order:
         m = methods[name]
         ci = m.get("mean_regret_ci") or [None, None]
         cells = [
             name,
             f"{_num(m.get('mean_regret'))} [{_num(ci[0])}, {_num(ci[1])}]",
-            "0" if name == "sbs" else _signed(
-                m.get("mean_regret"), methods["sbs"].get("mean_regret"),
+            "0"
+            if name == "sbs"
+            else _signed(
+                m.get("mean_regret"),
+                methods["sbs"].get("mean_regret"),
                 m.get("regret_vs_sbs_ci") or (pairs.get(name) or {}).get("sbs"),
             ),  # fmt: skip
         ]
@@ -130,15 +158,21 @@ def table(result: dict[str, Any], against: list[str], group: str | None, n_boot:
                 cells.append("0")
             else:
                 ci_other = (pairs.get(name) or {}).get(other)
-                cells.append(_signed(m.get("mean_regret"), methods[other].get("mean_regret"), ci_other))
+                cells.append(
+                    _signed(m.get("mean_regret"), methods[other].get("mean_regret"), ci_other)
+                )
         better_worse = m.get("better_worse_than_sbs") or []
-        cells.append(" / ".join(str(v) for v in better_worse) if better_worse and name != "sbs" else "-")
+        cells.append(
+            " / ".join(str(v) for v in better_worse) if better_worse and name != "sbs" else "-"
+        )
         cells.append(_num(m.get("median_regret")))
         gap = m.get("gap_closed")
         cells.append("-" if gap is None else f"{gap:.0%}")
         for key in ("top1", "top3", "spearman", "mae"):
             value = m.get(key)
-            cells.append("-" if value is None else f"{value:.2f}" if key != "mae" else f"{value:.1f}")
+            cells.append(
+                "-" if value is None else f"{value:.2f}" if key != "mae" else f"{value:.1f}"
+            )
         lines.append("| " + " | ".join(cells) + " |")
     ref = part.get("cv_one_sample") or {}
     if ref.get("mean_regret") is not None:
@@ -158,11 +192,18 @@ def _signed(value: float | None, other: float | None, ci: list | None) -> str:
 def decision_tables(result: dict[str, Any]) -> str:
     """Markdown tables of ``result["decisions"]`` (``beyonder.evaluation.decisions.decision_report``)."""
     d = result["decisions"]
-    out = ["Fit time (seconds per CV fold fit on a sample; per test dataset, the mean of its samples):", ""]
-    out += ["| predictor | Spearman with true times (mean over datasets) | MAE of log10 seconds | datasets |"]
+    out = [
+        "Fit time (seconds per CV fold fit on a sample; per test dataset, the mean of its samples):",
+        "",
+    ]
+    out += [
+        "| predictor | Spearman with true times (mean over datasets) | MAE of log10 seconds | datasets |"
+    ]
     out += ["|---|---|---|---|"]
     for name, q in d["fit_time"].items():
-        out.append(f"| {name} | {_num(q['spearman'])} | {_num(q['mae_log10'])} | {q['n_datasets']} |")
+        out.append(
+            f"| {name} | {_num(q['spearman'])} | {_num(q['mae_log10'])} | {q['n_datasets']} |"
+        )
     out += ["", "Time budget (seconds per CV fold fit on a sample; regret against the best classifier that "
             "truly fits, in points; over: share of picks that truly did not fit):", ""]  # fmt: skip
     names = list(d["budget"][0]["methods"]) if d["budget"] else []
@@ -170,7 +211,9 @@ def decision_tables(result: dict[str, Any]) -> str:
     out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in d["budget"]:
         cells = [f"{row['budget']:g} s", str(row["n_datasets"]), _pct(row["fit_share"])]
-        cells += [f"{_num(m['mean_regret'])} / {_pct(m['over_budget'])}" for m in row["methods"].values()]
+        cells += [
+            f"{_num(m['mean_regret'])} / {_pct(m['over_budget'])}" for m in row["methods"].values()
+        ]
         out.append("| " + " | ".join(cells) + " |")
     i = d["intervals"]
     out += ["", "Intervals (predicted accuracy -/+ scale x (spread + floor), scale calibrated on each fold's "
@@ -199,6 +242,7 @@ def decision_tables(result: dict[str, Any]) -> str:
 
 def mode_label(mode: str) -> str:
     """A budget-curve mode in words."""
+
     def where(tier: str) -> str:
         return "the full sample" if tier == "full" else f"{tier[1:]} rows"
 
@@ -232,7 +276,11 @@ def curve_tables(result: dict[str, Any]) -> str:
                 "minus brute force [paired 95%] | better / worse than brute force |", "|---|---|---|---|---|---|---|"]  # fmt: skip
         for m in part["modes"]:
             ci = m["regret_vs_brute_force_ci"]
-            diff = f"{m['regret_vs_brute_force']:+.2f} {_interval(ci)}" if m["mode"] != "brute_force" else "0"
+            diff = (
+                f"{m['regret_vs_brute_force']:+.2f} {_interval(ci)}"
+                if m["mode"] != "brute_force"
+                else "0"
+            )
             better, worse = m["better_worse_than_brute_force"]
             out.append(
                 f"| {mode_label(m['mode'])} | {_num(m['mean_regret'])} | {_pct(m['gap_closed'])} | "
@@ -258,7 +306,11 @@ def regularisation_tables(result: dict[str, Any]) -> str:
     out = [f"C grid: {grid}; regret against the per-dataset best grid point (points)."]
     for name, part in reg["classifiers"].items():
         methods = part["methods"]
-        out += ["", f"{name} ({part['n_datasets']} datasets; best C per dataset, by grid point: {part['best_C_counts']}):", ""]
+        out += [
+            "",
+            f"{name} ({part['n_datasets']} datasets; best C per dataset, by grid point: {part['best_C_counts']}):",
+            "",
+        ]
         out += ["| method | mean regret [95% CI] | minus C = 1 [paired] | minus SBS of C [paired] | median | top-1 | picks per grid point |",
                 "|---|---|---|---|---|---|---|"]  # fmt: skip
         for method, m in sorted(methods.items(), key=lambda kv: kv[1]["mean_regret"]):
@@ -270,10 +322,19 @@ def regularisation_tables(result: dict[str, Any]) -> str:
             )
     brute = reg.get("cv_one_sample")
     if brute:
-        out += ["", "Brute force (C picked by one sample's grid CV, priced on the dataset's other samples; C = 1 on the same truths):", ""]
-        out += ["| classifier | datasets | regret of the CV pick | regret of C = 1 |", "|---|---|---|---|"]
+        out += [
+            "",
+            "Brute force (C picked by one sample's grid CV, priced on the dataset's other samples; C = 1 on the same truths):",
+            "",
+        ]
+        out += [
+            "| classifier | datasets | regret of the CV pick | regret of C = 1 |",
+            "|---|---|---|---|",
+        ]
         for name, values in brute.items():
-            out.append(f"| {name} | {values.get('n_datasets', '-')} | {_num(values['mean_regret'])} | {_num(values['default_mean_regret'])} |")
+            out.append(
+                f"| {name} | {values.get('n_datasets', '-')} | {_num(values['mean_regret'])} | {_num(values['default_mean_regret'])} |"
+            )
     pooled = reg["pooled"]
     out += ["", "Pooled (each dataset's regret averaged over the tuned classifiers):", ""]
     out += ["| method | mean regret [95% CI] | minus C = 1 [paired] | better / worse than C = 1 | minus SBS of C [paired] | better / worse than SBS of C |",
@@ -337,7 +398,9 @@ def metric_tables(result: dict[str, Any], against: list[str]) -> str:
             if name == "oracle":
                 continue
             versus = "".join(
-                f" | {_signed_ci(_diff(m, methods.get(o)), m.get('regret_vs_ci', {}).get(o))}" for o in against if o in methods and o != name
+                f" | {_signed_ci(_diff(m, methods.get(o)), m.get('regret_vs_ci', {}).get(o))}"
+                for o in against
+                if o in methods and o != name
             )
             lines.append(
                 f"| {label}{name} | {_num(m.get('mean_regret'))} {_interval(m.get('mean_regret_ci'))} | "
@@ -345,14 +408,26 @@ def metric_tables(result: dict[str, Any], against: list[str]) -> str:
                 f"{_pct(m.get('gap_closed'))} | {_num(m.get('spearman'))} |"
             )
         bf = part.get("brute_force") or {}
-        lines.append(f"| {label}brute force (one replicate's CV) | {_num(bf.get('mean_regret'))} | | {_pct(bf.get('gap_closed'))} | {_num(bf.get('spearman'))} |")
+        lines.append(
+            f"| {label}brute force (one replicate's CV) | {_num(bf.get('mean_regret'))} | | {_pct(bf.get('gap_closed'))} | {_num(bf.get('spearman'))} |"
+        )
 
-    header = "| method | mean regret [95% CI] | minus SBS | " + "".join(f"minus {o} | " for o in against) + "gap closed | Spearman |"
+    header = (
+        "| method | mean regret [95% CI] | minus SBS | "
+        + "".join(f"minus {o} | " for o in against)
+        + "gap closed | Spearman |"
+    )
     for group, parts in result["metrics"].items():
         if group == "imbalanced_pick":
             continue
         for metric, part in parts.items():
-            lines += ["", f"**{group}, {metric}** ({part['n_datasets']} datasets)", "", header, "|---" * (5 + len(against)) + "|"]
+            lines += [
+                "",
+                f"**{group}, {metric}** ({part['n_datasets']} datasets)",
+                "",
+                header,
+                "|---" * (5 + len(against)) + "|",
+            ]
             rows(part, "")
             if part.get("imbalanced"):
                 rows(part["imbalanced"], f"imbalanced ({part['imbalanced']['n_datasets']}): ")
@@ -372,12 +447,18 @@ def _diff(m: dict, other: dict | None) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("json", type=Path, nargs="+", help="a beyonder evaluate --corpus --json report, or "
                         "several of the same workspace, folds and seed")  # fmt: skip
-    parser.add_argument("--against", action="append", default=[], help="also pair every method with this one")
+    parser.add_argument(
+        "--against", action="append", default=[], help="also pair every method with this one"
+    )
     parser.add_argument("--group", help="one corpus of the report (by_group), e.g. uci")
-    parser.add_argument("--n-boot", type=int, default=1000, help="resamples (the run's evaluate.n_boot)")
+    parser.add_argument(
+        "--n-boot", type=int, default=1000, help="resamples (the run's evaluate.n_boot)"
+    )
     parser.add_argument("--seed", type=int, default=42, help="the run's seed")
     parser.add_argument("--decisions", action="store_true", help="the decisions tables (fit time, budget, "
                         "intervals, verify curve) instead")  # fmt: skip
@@ -390,19 +471,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = [json.loads(path.read_text()) for path in args.json]
     if len(results) > 1 and (args.group or args.decisions or args.regularisation or args.curve):
-        parser.error("--group, --decisions, --curve and --regularisation read one report: give one JSON")
+        parser.error(
+            "--group, --decisions, --curve and --regularisation read one report: give one JSON"
+        )
     try:
         result = results[0] if len(results) == 1 else merged(results, [str(p) for p in args.json])
     except ValueError as err:
         parser.error(str(err))
     if args.regularisation:
         if not result.get("regularisation"):
-            parser.error(f"{args.json[0]} has no regularisation part (a workspace without C labels, or written before)")
+            parser.error(
+                f"{args.json[0]} has no regularisation part (a workspace without C labels, or written before)"
+            )
         print(regularisation_tables(result))
         return 0
     if args.curve:
         if not (result.get("decisions") or {}).get("budget_curve"):
-            parser.error(f"{args.json[0]} has no budget curve (written before it existed, or without a combiner)")
+            parser.error(
+                f"{args.json[0]} has no budget curve (written before it existed, or without a combiner)"
+            )
         print(curve_tables(result))
         return 0
     if args.metrics:
@@ -412,7 +499,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.decisions:
         if not result.get("decisions"):
-            parser.error(f"{args.json[0]} has no decisions part (written before it existed, or without beyonder)")
+            parser.error(
+                f"{args.json[0]} has no decisions part (written before it existed, or without beyonder)"
+            )
         print(decision_tables(result))
         return 0
     print(table(result, args.against, args.group, args.n_boot, args.seed))

@@ -57,7 +57,14 @@ def fit_seconds(frame: pd.DataFrame, classifier: str, seed: int) -> float:
         return time.perf_counter() - start
 
 
-def measure(workspace: Path, tables: list[str], max_rows: int, sample_rows: int, seed: int, model: Path | None) -> list[dict]:
+def measure(
+    workspace: Path,
+    tables: list[str],
+    max_rows: int,
+    sample_rows: int,
+    seed: int,
+    model: Path | None,
+) -> list[dict]:
     recommender = None
     if model is not None:
         from beyonder.serving.recommend import Recommender
@@ -68,11 +75,13 @@ def measure(workspace: Path, tables: list[str], max_rows: int, sample_rows: int,
         frame = pd.read_parquet(workspace / "data" / "clean" / f"{name}.parquet")
         if len(frame) > max_rows:
             frame = frame.sample(max_rows, random_state=seed).reset_index(drop=True)
-        (_, sample), = bootstrap_samples(frame, name, sample_rows, 1, True, seed)
+        ((_, sample),) = bootstrap_samples(frame, name, sample_rows, 1, True, seed)
         folds = {r["classifier"]: r for r in label_sample(sample, PORTFOLIO, CVSettings(5, seed))}
         predicted = None
         if recommender is not None:
-            predicted = recommender.predict(frame, TARGET).set_index("classifier")["predicted_fit_time"]
+            predicted = recommender.predict(frame, TARGET).set_index("classifier")[
+                "predicted_fit_time"
+            ]
         for classifier in PORTFOLIO:
             fold = folds[classifier]["fit_time"]
             whole = fit_seconds(frame, classifier, seed)
@@ -86,10 +95,14 @@ def measure(workspace: Path, tables: list[str], max_rows: int, sample_rows: int,
                     "table_seconds": whole,
                     "implied_exponent": math.log(whole / fold) / math.log(len(frame) / fold_rows),
                     "sample_rows": sample_rows,
-                    "model_fold_seconds": None if predicted is None else float(predicted[classifier]),
+                    "model_fold_seconds": None
+                    if predicted is None
+                    else float(predicted[classifier]),
                 }
             )
-            print(f"{name:<12} {classifier:<14} fold {fold:8.4f} s  table {whole:8.3f} s", flush=True)
+            print(
+                f"{name:<12} {classifier:<14} fold {fold:8.4f} s  table {whole:8.3f} s", flush=True
+            )
     return rows
 
 
@@ -111,7 +124,9 @@ def summary(rows: list[dict]) -> str:
     frame["scaled_error"] = np.abs(np.log10(frame["scaled"] / frame["table_seconds"]))
     has_model = frame["model"].notna().any()
     if has_model:
-        frame["model_error"] = np.abs(np.log10(frame["model"].astype(float) / frame["table_seconds"]))
+        frame["model_error"] = np.abs(
+            np.log10(frame["model"].astype(float) / frame["table_seconds"])
+        )
     header = ["classifier", "exponent used", "implied (median over tables)", "scaling alone: median |log10 error|",
               "within 3x"]  # fmt: skip
     if has_model:
@@ -123,7 +138,10 @@ def summary(rows: list[dict]) -> str:
         cells = [classifier, used, f"{part['implied_exponent'].median():.2f}",
                  f"{part['scaled_error'].median():.2f}", f"{(part['scaled_error'] <= within).mean():.0%}"]  # fmt: skip
         if has_model:
-            cells += [f"{part['model_error'].median():.2f}", f"{(part['model_error'] <= within).mean():.0%}"]
+            cells += [
+                f"{part['model_error'].median():.2f}",
+                f"{(part['model_error'] <= within).mean():.0%}",
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     tables = frame.groupby("table")["rows"].first()
     note = ", ".join(f"{t} ({r:,} rows)" for t, r in tables.items())
@@ -131,15 +149,29 @@ def summary(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workspace", type=Path, default=Path("."), help="a workspace after dvc repro (data/clean)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--workspace", type=Path, default=Path("."), help="a workspace after dvc repro (data/clean)"
+    )
     parser.add_argument("--tables", default=",".join(TABLES), help="comma-separated cleaned tables")
-    parser.add_argument("--max-rows", type=int, default=12000, help="larger tables are subsampled to this")
+    parser.add_argument(
+        "--max-rows", type=int, default=12000, help="larger tables are subsampled to this"
+    )
     parser.add_argument("--sample-rows", type=int, default=500, help="the pipeline's sample.rows")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--model", type=Path, help="a saved model folder (data/model/beyonder): check its predictions too")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="a saved model folder (data/model/beyonder): check its predictions too",
+    )
     parser.add_argument("--json", type=Path, help="write the measurements here")
-    parser.add_argument("--from-json", type=Path, help="summarise saved measurements (no fits) with the current exponents")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        help="summarise saved measurements (no fits) with the current exponents",
+    )
     args = parser.parse_args(argv)
     if args.from_json:
         print(summary(json.loads(args.from_json.read_text())))

@@ -49,7 +49,15 @@ def run_timed(command: str, cwd: Path, env: dict[str, str]) -> dict:
     stages: list[tuple[str, float]] = []
     start = time.perf_counter()
     with PeakRSS() as memory:
-        proc = subprocess.Popen(command, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            command,
+            shell=True,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             if match := STAGE.search(line):
@@ -71,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", type=Path, default=Path("."))
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/beyonder-fresh"))
-    parser.add_argument("--no-shipped-labels", action="store_true", help="compute every label (from scratch)")
+    parser.add_argument(
+        "--no-shipped-labels", action="store_true", help="compute every label (from scratch)"
+    )
     parser.add_argument("--json", type=Path, help="write the result here")
     args = parser.parse_args(argv)
 
@@ -80,10 +90,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_shipped_labels:
         params = args.workdir / "params.yaml"
         params.write_text(re.sub(r"(\n  shipped:) \S+", r"\1 null", params.read_text()))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PREFECT_", "BEYONDER_", "VIRTUAL_ENV"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLFLOW_", "PREFECT_", "BEYONDER_", "VIRTUAL_ENV"))
+    }
     install, pipeline = split_command(readme_command(args.workdir / "README.md"))
     result = {
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.workdir, capture_output=True, text=True).stdout.strip(),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=args.workdir,
+            capture_output=True,
+            text=True,
+        ).stdout.strip(),
         "shipped_labels": not args.no_shipped_labels,
         "cores": os.cpu_count(),
         "load_before": os.getloadavg()[0],
@@ -92,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     result["pipeline"] = run_timed(pipeline, args.workdir, env)
     result["rerun"] = run_timed(pipeline, args.workdir, env)
     result["load_after"] = os.getloadavg()[0]
-    datasets = json.loads((args.workdir / "data" / "clean" / "reports.json").read_text()) if (args.workdir / "data" / "clean" / "reports.json").exists() else []
+    datasets = (
+        json.loads((args.workdir / "data" / "clean" / "reports.json").read_text())
+        if (args.workdir / "data" / "clean" / "reports.json").exists()
+        else []
+    )
     result["datasets_after_cleaning"] = len(datasets)
     text = json.dumps(result, indent=1)
     print(text)

@@ -49,7 +49,9 @@ from beyonder.params import Params, load_params  # noqa: E402
 METHODS = ("beyonder", "simple", "knn", "iterative")
 
 
-def held_out_tables(params: Params, max_tables: int, max_rows: int, seed: int) -> list[tuple[str, pd.DataFrame, pd.Series]]:
+def held_out_tables(
+    params: Params, max_tables: int, max_rows: int, seed: int
+) -> list[tuple[str, pd.DataFrame, pd.Series]]:
     """(name, features, target) of the held-out tables (``imputer.scores.scoring_tables``)."""
     files = corpus_files(params.ingest.local.folders)
     _, _, test = split_names(list(files), params)
@@ -92,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rows", type=int, default=500)
     parser.add_argument("--patterns", default="mcar10,mcar30,mnar")
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--downstream", default="mcar30", help="patterns scored by hist_gb CV ('' for none)")
+    parser.add_argument(
+        "--downstream", default="mcar30", help="patterns scored by hist_gb CV ('' for none)"
+    )
     parser.add_argument("--json", dest="json_path", help="write the report here")
     args = parser.parse_args(argv)
     params = load_params(args.params)
@@ -143,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(summary))
     print()
     for w in wins:
-        print(f"- {w['pattern']}: Beyonder's NRMSE below {w['rival']}'s on {w['wins']} of {w['tables']} tables")
+        print(
+            f"- {w['pattern']}: Beyonder's NRMSE below {w['rival']}'s on {w['wins']} of {w['tables']} tables"
+        )
     print(f"\n{len(tables)} held-out tables: {', '.join(name for name, _, _ in tables)}")
     return 0
 
@@ -191,10 +197,16 @@ def markdown(summary: list[dict]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for e in summary:
-        cv = f"{e['hist_gb_cv']:.4f} (complete {e['hist_gb_cv_complete']:.4f})" if e.get("hist_gb_cv") is not None else ""
+        cv = (
+            f"{e['hist_gb_cv']:.4f} (complete {e['hist_gb_cv_complete']:.4f})"
+            if e.get("hist_gb_cv") is not None
+            else ""
+        )
         nrmse = f"{e['nrmse']:.4f}" if e["nrmse"] is not None else ""
         acc = f"{e['accuracy']:.4f}" if e["accuracy"] is not None else ""
-        lines.append(f"| {e['pattern']} | {e['method']} | {nrmse} | {acc} | {e['seconds']:.3f} | {cv} |")
+        lines.append(
+            f"| {e['pattern']} | {e['method']} | {nrmse} | {acc} | {e['seconds']:.3f} | {cv} |"
+        )
     return "\n".join(lines)
 
 

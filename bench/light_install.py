@@ -33,23 +33,52 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("tensorflow", "tensorflow-cpu", "keras", "prefect", "prefect-dask", "dask", "distributed", "dvc", "mlflow")
+HEAVY = (
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "prefect",
+    "prefect-dask",
+    "dask",
+    "distributed",
+    "dvc",
+    "mlflow",
+)
 BEGIN, END = "<!-- light_install -->", "<!-- /light_install -->"
 TITLE = "## Light install (`bench/light_install.py`)"
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", type=Path, help="a saved model folder (default: a stand-in of the configured size)")
-    p.add_argument("--table", type=Path, default=REPO / "corpus" / "uci" / "iris.parquet", help="table to rank for")
+    p.add_argument(
+        "--model",
+        type=Path,
+        help="a saved model folder (default: a stand-in of the configured size)",
+    )
+    p.add_argument(
+        "--table",
+        type=Path,
+        default=REPO / "corpus" / "uci" / "iris.parquet",
+        help="table to rank for",
+    )
     p.add_argument("--target", default="class", help="its class column (default: class)")
     p.add_argument("--params", type=Path, default=REPO / "params.yaml", help="for the stand-in")
-    p.add_argument("--repeats", type=int, default=3, help="cold `beyonder recommend` processes (default 3)")
-    p.add_argument("--python", default=sys.executable, help="interpreter of the new venv (default: this one's)")
-    p.add_argument("--workdir", type=Path, help="scratch folder, kept (default: a temporary one, removed)")
+    p.add_argument(
+        "--repeats", type=int, default=3, help="cold `beyonder recommend` processes (default 3)"
+    )
+    p.add_argument(
+        "--python", default=sys.executable, help="interpreter of the new venv (default: this one's)"
+    )
+    p.add_argument(
+        "--workdir", type=Path, help="scratch folder, kept (default: a temporary one, removed)"
+    )
     p.add_argument("--json", type=Path, help="write the results here")
-    p.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md", help="markdown results file")
-    p.add_argument("--no-results", action="store_true", help="do not touch the markdown results file")
+    p.add_argument(
+        "--results", type=Path, default=REPO / "bench" / "RESULTS.md", help="markdown results file"
+    )
+    p.add_argument(
+        "--no-results", action="store_true", help="do not touch the markdown results file"
+    )
     return p
 
 
@@ -80,12 +109,17 @@ def _site_packages(venv: Path) -> Path:
 
 
 def _megabytes(folder: Path) -> float:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
+    return (
+        sum(f.stat().st_size for f in folder.rglob("*") if f.is_file() and not f.is_symlink())
+        / 2**20
+    )
 
 
 def _largest(site: Path, n: int = 5) -> dict[str, float]:
     """The ``n`` largest top-level folders of ``site-packages``, in MB."""
-    sizes = {p.name: _megabytes(p) for p in site.iterdir() if p.is_dir() and not p.name.endswith("-info")}
+    sizes = {
+        p.name: _megabytes(p) for p in site.iterdir() if p.is_dir() and not p.name.endswith("-info")
+    }
     return {name: round(mb, 1) for name, mb in sorted(sizes.items(), key=lambda kv: -kv[1])[:n]}
 
 
@@ -94,22 +128,48 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     source = work / "source"
     source.mkdir()
     shutil.copy(REPO / "pyproject.toml", source)
-    shutil.copytree(REPO / "beyonder", source / "beyonder", ignore=shutil.ignore_patterns("__pycache__"))
-    model = args.model.resolve() if args.model else _stand_in(args.table, args.target, args.params, work)
+    shutil.copytree(
+        REPO / "beyonder", source / "beyonder", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    model = (
+        args.model.resolve()
+        if args.model
+        else _stand_in(args.table, args.target, args.params, work)
+    )
     venv = work / "venv"
     venv_seconds, _ = _timed([args.python, "-m", "venv", str(venv)], timeout=300)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
-    install_seconds, _ = _timed([*pip, "install", "-q", "--no-cache-dir", str(source)], timeout=1800)
+    install_seconds, _ = _timed(
+        [*pip, "install", "-q", "--no-cache-dir", str(source)], timeout=1800
+    )
     _, listed = _timed([*pip, "list", "--format", "json"], timeout=120)
     seeded = {"pip", "setuptools"}  # what `python -m venv` puts in every venv
-    installed = {d["name"].lower(): d["version"] for d in json.loads(listed.stdout) if d["name"].lower() not in seeded}
+    installed = {
+        d["name"].lower(): d["version"]
+        for d in json.loads(listed.stdout)
+        if d["name"].lower() not in seeded
+    }
     heavy = sorted(set(installed) & set(HEAVY))
     beyonder = str(venv / "bin" / "beyonder")
-    command = [beyonder, "recommend", str(args.table.resolve()), "--target", args.target, "--model", str(model)]
+    command = [
+        beyonder,
+        "recommend",
+        str(args.table.resolve()),
+        "--target",
+        args.target,
+        "--model",
+        str(model),
+    ]
     runs = [_timed(command, cwd=work, timeout=600) for _ in range(max(1, args.repeats))]
     answer = runs[0][1]
     recommend_seconds = sorted(seconds for seconds, _ in runs)
-    _, tf = _timed([str(venv / "bin" / "python"), "-c", "import importlib.util as u; print(u.find_spec('tensorflow') is not None)"])
+    _, tf = _timed(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import importlib.util as u; print(u.find_spec('tensorflow') is not None)",
+        ]
+    )
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "python": platform.python_version(),
@@ -125,7 +185,9 @@ def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "heavy_installed": heavy,
         "tensorflow_importable": tf.stdout.strip() == "True",
         "model": "stand-in (untrained, configured size)" if args.model is None else str(args.model),
-        "table": str(args.table.resolve().relative_to(REPO)) if args.table.resolve().is_relative_to(REPO) else str(args.table),
+        "table": str(args.table.resolve().relative_to(REPO))
+        if args.table.resolve().is_relative_to(REPO)
+        else str(args.table),
         "recommend_seconds": [round(seconds, 2) for seconds in recommend_seconds],
         "recommend_output": answer.stdout.strip().splitlines(),
     }
@@ -161,7 +223,9 @@ def update_results(path: Path, section: str) -> None:
         head, rest = text.split(BEGIN, 1)
         text = head + block + rest.split(END, 1)[1]
     else:
-        text = (text.rstrip() + "\n\n" if text.strip() else "# Benchmark results\n\n") + f"{TITLE}\n\n{block}\n"
+        text = (
+            text.rstrip() + "\n\n" if text.strip() else "# Benchmark results\n\n"
+        ) + f"{TITLE}\n\n{block}\n"
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     tmp.replace(path)

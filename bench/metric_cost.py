@@ -36,11 +36,22 @@ MIN_ROWS = 100
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--folders", type=Path, nargs="+", default=[REPO / "corpus" / "uci", REPO / "corpus" / "extra"])
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--folders",
+        type=Path,
+        nargs="+",
+        default=[REPO / "corpus" / "uci", REPO / "corpus" / "extra"],
+    )
     p.add_argument("--datasets", type=int, default=16, help="datasets (default 16)")
-    p.add_argument("--step", type=int, default=7, help="take every step-th file of the folders (default 7)")
-    p.add_argument("--samples", type=int, default=1, help="bootstrap samples per dataset (default 1)")
+    p.add_argument(
+        "--step", type=int, default=7, help="take every step-th file of the folders (default 7)"
+    )
+    p.add_argument(
+        "--samples", type=int, default=1, help="bootstrap samples per dataset (default 1)"
+    )
     p.add_argument("--params", type=Path, default=REPO / "params.yaml")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md")
@@ -56,7 +67,10 @@ def pick_samples(args: argparse.Namespace, params) -> list[tuple[str, object, di
     from beyonder.schema import TARGET
     from beyonder.stages.ingest import storable
 
-    files = sorted((p for folder in args.folders for p in folder.iterdir() if p.suffix.lower() in SUFFIXES), key=lambda p: p.name)
+    files = sorted(
+        (p for folder in args.folders for p in folder.iterdir() if p.suffix.lower() in SUFFIXES),
+        key=lambda p: p.name,
+    )
     chosen = []
     for path in files[:: args.step]:
         if len({c[2]["dataset"] for c in chosen}) == args.datasets:
@@ -70,7 +84,12 @@ def pick_samples(args: argparse.Namespace, params) -> list[tuple[str, object, di
             continue
         if len(frame) < MIN_ROWS:
             continue
-        facts = {"dataset": raw.name, "rows": len(frame), "features": frame.shape[1] - 1, "classes": int(frame[TARGET].nunique())}
+        facts = {
+            "dataset": raw.name,
+            "rows": len(frame),
+            "features": frame.shape[1] - 1,
+            "classes": int(frame[TARGET].nunique()),
+        }
         for sample_id, sample in bootstrap_samples(
             frame, raw.name, rows=params.sample.rows, per_dataset=args.samples, seed=params.seed
         ):
@@ -99,16 +118,30 @@ def run(args: argparse.Namespace) -> dict:
         order = list(ways) if i % 2 == 0 else list(ways)[::-1]
         seconds = {}
         for way in order:
-            seconds[way], records = cpu_seconds(lambda w=way, s=sample: label_sample(s, classifiers, cv, ways[w]))
+            seconds[way], records = cpu_seconds(
+                lambda w=way, s=sample: label_sample(s, classifiers, cv, ways[w])
+            )
             if way == "accuracy":
                 accuracy_only = {r["classifier"]: r["accuracy"] for r in records}
             else:
                 full = {r["classifier"]: r["accuracy"] for r in records}
         same = all(
-            (accuracy_only[c] == full[c]) or (accuracy_only[c] != accuracy_only[c] and full[c] != full[c]) for c in classifiers
+            (accuracy_only[c] == full[c])
+            or (accuracy_only[c] != accuracy_only[c] and full[c] != full[c])
+            for c in classifiers
         )
-        rows.append({"sample": sample_id, **facts, **{f"cpu_{w}": s for w, s in seconds.items()}, "same_accuracy": same})
-        print(f"{sample_id:40s} accuracy {seconds['accuracy']:7.2f}s  all {seconds['all']:7.2f}s", file=sys.stderr)
+        rows.append(
+            {
+                "sample": sample_id,
+                **facts,
+                **{f"cpu_{w}": s for w, s in seconds.items()},
+                "same_accuracy": same,
+            }
+        )
+        print(
+            f"{sample_id:40s} accuracy {seconds['accuracy']:7.2f}s  all {seconds['all']:7.2f}s",
+            file=sys.stderr,
+        )
     total = {w: sum(r[f"cpu_{w}"] for r in rows) for w in ways}
     per_sample = sorted(r["cpu_all"] / r["cpu_accuracy"] for r in rows if r["cpu_accuracy"] > 0)
     return {
@@ -121,7 +154,9 @@ def run(args: argparse.Namespace) -> dict:
         "samples": rows,
         "cpu_seconds": total,
         "growth": total["all"] / total["accuracy"] - 1.0,
-        "median_sample_growth": per_sample[len(per_sample) // 2] - 1.0 if per_sample else float("nan"),
+        "median_sample_growth": per_sample[len(per_sample) // 2] - 1.0
+        if per_sample
+        else float("nan"),
         "max_sample_growth": per_sample[-1] - 1.0 if per_sample else float("nan"),
         "accuracy_unchanged": all(r["same_accuracy"] for r in rows),
     }

@@ -68,15 +68,32 @@ for _key, _value in {
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--folder", type=Path, default=DEFAULT_FOLDER, help="datasets folder")
-    p.add_argument("--datasets", type=int, default=len(DEFAULT_DATASETS), help="the first N of the default list")
-    p.add_argument("--names", help="comma-separated dataset names (file stems) instead of the default list")
-    p.add_argument("--model", help="model URI or folder (default: the registry's champion, else a stand-in)")
+    p.add_argument(
+        "--datasets",
+        type=int,
+        default=len(DEFAULT_DATASETS),
+        help="the first N of the default list",
+    )
+    p.add_argument(
+        "--names", help="comma-separated dataset names (file stems) instead of the default list"
+    )
+    p.add_argument(
+        "--model", help="model URI or folder (default: the registry's champion, else a stand-in)"
+    )
     p.add_argument("--repeats", type=int, default=5, help="timed calls per dataset, model loaded")
-    p.add_argument("--params", type=Path, default=REPO / "params.yaml", help="for the stand-in and CV")
+    p.add_argument(
+        "--params", type=Path, default=REPO / "params.yaml", help="for the stand-in and CV"
+    )
     p.add_argument("--json", type=Path, help="write the results here")
-    p.add_argument("--results", type=Path, default=REPO / "bench" / "RESULTS.md", help="markdown results file")
-    p.add_argument("--no-results", action="store_true", help="do not touch the markdown results file")
-    p.add_argument("--cold-repeats", type=int, default=3, help="cold `beyonder recommend` runs per dataset")
+    p.add_argument(
+        "--results", type=Path, default=REPO / "bench" / "RESULTS.md", help="markdown results file"
+    )
+    p.add_argument(
+        "--no-results", action="store_true", help="do not touch the markdown results file"
+    )
+    p.add_argument(
+        "--cold-repeats", type=int, default=3, help="cold `beyonder recommend` runs per dataset"
+    )
     p.add_argument("--no-cli", action="store_true", help="skip the cold `beyonder recommend` runs")
     return p
 
@@ -95,7 +112,9 @@ def _registry_champion() -> str | None:
     from mlflow.tracking import MlflowClient
 
     try:
-        MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias("beyonder", "champion")
+        MlflowClient(tracking_uri=uri, registry_uri=uri).get_model_version_by_alias(
+            "beyonder", "champion"
+        )
     except Exception:
         return None
     os.environ["MLFLOW_TRACKING_URI"] = uri
@@ -114,7 +133,11 @@ def _stand_in(frames: list[tuple[str, Any, str]], params: Params, directory: Pat
     config = model_config(params)
     config.epochs = 1
     recommender = recommender_for(Beyonder(config), params)
-    samples = [s for name, frame, target in frames for s in recommender.samples(frame, target, name=name, n=2)]
+    samples = [
+        s
+        for name, frame, target in frames
+        for s in recommender.samples(frame, target, name=name, n=2)
+    ]
     rng = np.random.default_rng(0)
     accuracy = rng.uniform(0.5, 1.0, size=(len(samples), len(classifiers)))
     fit_time = rng.uniform(0.001, 1.0, size=(len(samples), len(classifiers)))
@@ -169,8 +192,14 @@ def _brute_force(frame, target: str, recommender, cv) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "accuracy": {r["classifier"]: r["accuracy"] for r in records},
-        "timeouts": [r["classifier"] for r in records if r["error"] and r["error"].startswith("timeout")],
-        "errors": {r["classifier"]: r["error"] for r in records if r["error"] and not r["error"].startswith("timeout")},
+        "timeouts": [
+            r["classifier"] for r in records if r["error"] and r["error"].startswith("timeout")
+        ],
+        "errors": {
+            r["classifier"]: r["error"]
+            for r in records
+            if r["error"] and not r["error"].startswith("timeout")
+        },
         "rows": len(cleaned),
     }
 
@@ -185,21 +214,41 @@ def _breakdown(recommender, frame, target: str) -> dict[str, float]:
     t2 = time.perf_counter()
     recommender.estimator.predict(encoded)
     t3 = time.perf_counter()
-    return {"clean_sample": 1000 * (t1 - t0), "encode": 1000 * (t2 - t1), "network": 1000 * (t3 - t2)}
+    return {
+        "clean_sample": 1000 * (t1 - t0),
+        "encode": 1000 * (t2 - t1),
+        "network": 1000 * (t3 - t2),
+    }
 
 
 def _process_env() -> dict[str, str]:
     """This environment, with this checkout first on the path (as the bench's own imports)."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
+    }
 
 
 def _cli_cold(path: Path, target: str, model: str, repeats: int) -> list[float]:
     """Seconds of each whole ``beyonder recommend PATH --json`` process."""
-    command = [sys.executable, "-m", "beyonder.cli", "recommend", str(path), "--target", target, "--model", model, "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "beyonder.cli",
+        "recommend",
+        str(path),
+        "--target",
+        target,
+        "--model",
+        model,
+        "--json",
+    ]
     times = []
     for _ in range(max(1, repeats)):
         start = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=_process_env())
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=600, env=_process_env()
+        )
         times.append(time.perf_counter() - start)
         if result.returncode != 0:
             raise RuntimeError(f"beyonder recommend failed: {result.stderr.strip()[-500:]}")
@@ -210,7 +259,13 @@ def _imports_tensorflow(path: Path) -> bool:
     """What ``python -c "import sys, beyonder; beyonder.recommend(PATH); print('tensorflow' in
     sys.modules)"`` prints, with the champion model."""
     code = f"import sys, beyonder; beyonder.recommend({str(path)!r}); print('tensorflow' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=_process_env())
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_process_env(),
+    )
     if result.returncode != 0:
         raise RuntimeError(f"beyonder.serving.recommend failed: {result.stderr.strip()[-500:]}")
     return result.stdout.strip().splitlines()[-1] == "True"
@@ -219,7 +274,11 @@ def _imports_tensorflow(path: Path) -> bool:
 def _paths(args: argparse.Namespace) -> list[Path]:
     from beyonder.data.sources.local import SUFFIXES
 
-    names = [n.strip() for n in args.names.split(",")] if args.names else list(DEFAULT_DATASETS[: args.datasets])
+    names = (
+        [n.strip() for n in args.names.split(",")]
+        if args.names
+        else list(DEFAULT_DATASETS[: args.datasets])
+    )
     found = []
     for name in names:
         candidates = [args.folder / f"{name}{suffix}" for suffix in SUFFIXES]
@@ -248,7 +307,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         model, kind = _registry_champion(), "registry champion"
     if model is None:
         print("no registered champion: training a stand-in model (timings only)", file=sys.stderr)
-        model, kind = _stand_in([f[:3] for f in frames], params, Path(tmp.name)), "stand-in (untrained)"
+        model, kind = (
+            _stand_in([f[:3] for f in frames], params, Path(tmp.name)),
+            "stand-in (untrained)",
+        )
     if not str(model).startswith("models:/"):
         model = _register(str(model), frames[0][1], frames[0][2], Path(tmp.name))
 
@@ -277,7 +339,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         pick = str(ranked.iloc[0]["classifier"])
         labelled = {c: a for c, a in brute["accuracy"].items() if a == a}  # drop NaN
         best = max(labelled, key=labelled.get) if labelled else None
-        regret = 100 * (labelled[best] - labelled.get(pick, min(labelled.values()))) if labelled else None
+        regret = (
+            100 * (labelled[best] - labelled.get(pick, min(labelled.values())))
+            if labelled
+            else None
+        )
         median_s = statistics.median(times)
         row = {
             "dataset": name,
@@ -304,7 +370,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{name:<12} {row['rows']:>6} rows  cold {row['cold_s'] or float('nan'):5.2f} s  "
             f"warm {row['recommend_ms']:7.1f} ms  load+recommend {cold_s:6.2f} s  "
             f"brute force {brute['seconds']:8.2f} s  cold x{row['cold_speedup'] or float('nan'):,.1f}  "
-            f"warm x{row['speedup']:,.0f}" + (f"  (timeouts: {', '.join(brute['timeouts'])})" if brute["timeouts"] else ""),
+            f"warm x{row['speedup']:,.0f}"
+            + (f"  (timeouts: {', '.join(brute['timeouts'])})" if brute["timeouts"] else ""),
             flush=True,
         )
     tensorflow = None if args.no_cli else _imports_tensorflow(frames[0][3])
@@ -322,25 +389,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "max_recommend_ms": max(latencies),
         "median_table": median_table["dataset"],
         "median_table_cold_speedup": median_table["cold_speedup"],
-        "median_cold_speedup": statistics.median([r["cold_speedup"] for r in rows]) if colds else None,
+        "median_cold_speedup": statistics.median([r["cold_speedup"] for r in rows])
+        if colds
+        else None,
         "tensorflow_imported": tensorflow,
         "median_speedup": statistics.median(speedups),
         "min_speedup_large": min(large) if large else None,
         "n_large": len(large),
-        "mean_regret_points": float(np.mean([r["regret_points"] for r in rows if r["regret_points"] is not None]))
+        "mean_regret_points": float(
+            np.mean([r["regret_points"] for r in rows if r["regret_points"] is not None])
+        )
         if any(r["regret_points"] is not None for r in rows)
         else None,
         "targets": {
-            f"median cold `beyonder recommend` <= {TARGET_COLD_S:.0f} s": statistics.median(colds) <= TARGET_COLD_S
+            f"median cold `beyonder recommend` <= {TARGET_COLD_S:.0f} s": statistics.median(colds)
+            <= TARGET_COLD_S
             if colds
             else None,
-            f"median warm recommend <= {TARGET_WARM_MS:.0f} ms": statistics.median(latencies) <= TARGET_WARM_MS,
+            f"median warm recommend <= {TARGET_WARM_MS:.0f} ms": statistics.median(latencies)
+            <= TARGET_WARM_MS,
             f"cold >= {TARGET_COLD_SPEEDUP:.0f}x faster than brute force on the median table": (
                 median_table["cold_speedup"] >= TARGET_COLD_SPEEDUP
             )
             if median_table["cold_speedup"] is not None
             else None,
-            "`beyonder.recommend(PATH)` imports no TensorFlow": None if tensorflow is None else not tensorflow,
+            "`beyonder.recommend(PATH)` imports no TensorFlow": None
+            if tensorflow is None
+            else not tensorflow,
         },
     }
     tmp.cleanup()
@@ -348,7 +423,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python bench/recommend_latency.py " + " ".join(sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
         "model": {
             "uri": model if kind != "stand-in (untrained)" else "stand-in",
             "kind": kind,
@@ -392,7 +471,9 @@ def markdown(result: dict[str, Any]) -> str:
         cold_speedup = "" if r["cold_speedup"] is None else f"{r['cold_speedup']:,.1f}x"
         lines.append(
             f"| {r['dataset']} | {r['rows']} | {cold} | {r['recommend_ms']:.0f} | "
-            + " / ".join(f"{r['breakdown_ms'][k]:.0f}" for k in ("clean_sample", "encode", "network"))
+            + " / ".join(
+                f"{r['breakdown_ms'][k]:.0f}" for k in ("clean_sample", "encode", "network")
+            )
             + f" | {r['load_and_recommend_s']:.2f} | "
             f"{brute} | {cold_speedup} | {r['speedup']:,.0f}x | {r['pick']} | {r['best']} | {regret} |"
         )
@@ -401,20 +482,34 @@ def markdown(result: dict[str, Any]) -> str:
         f"Model load (in process, `models:/beyonder@champion`) {result['model_load_s'] * 1000:.0f} ms; "
         f"first call {result['warmup_s'] * 1000:.0f} ms. Cold: median of {result['cold_repeats']} whole processes "
         "per dataset; `python -c \"import sys, beyonder; beyonder.recommend(PATH); print('tensorflow' in "
-        f"sys.modules)\"` prints {s['tensorflow_imported']}.",
+        f'sys.modules)"` prints {s["tensorflow_imported"]}.',
         ("" if s["median_cold_s"] is None else f"Median cold {s['median_cold_s']:.2f} s; ")
-        + (f"on the median table by brute-force time ({s['median_table']}) cold is {s['median_table_cold_speedup']:,.1f}x "
-           f"faster than brute force (median over the tables {s['median_cold_speedup']:,.1f}x); "
-           if s["median_table_cold_speedup"] else "")
+        + (
+            f"on the median table by brute-force time ({s['median_table']}) cold is {s['median_table_cold_speedup']:,.1f}x "
+            f"faster than brute force (median over the tables {s['median_cold_speedup']:,.1f}x); "
+            if s["median_table_cold_speedup"]
+            else ""
+        )
         + f"median warm recommend {s['median_recommend_ms']:.0f} ms (max {s['max_recommend_ms']:.0f} ms); median speed-up, warm, "
         f"{s['median_speedup']:,.0f}x"
-        + (f"; smallest on > {LARGE_ROWS} rows: {s['min_speedup_large']:,.0f}x ({s['n_large']} datasets)" if s["min_speedup_large"] else "")
+        + (
+            f"; smallest on > {LARGE_ROWS} rows: {s['min_speedup_large']:,.0f}x ({s['n_large']} datasets)"
+            if s["min_speedup_large"]
+            else ""
+        )
         + ".",
         "",
-        "Targets: " + "; ".join(f"{k}: {'n/a' if v is None else ('met' if v else 'NOT met')}" for k, v in s["targets"].items()) + ".",
+        "Targets: "
+        + "; ".join(
+            f"{k}: {'n/a' if v is None else ('met' if v else 'NOT met')}"
+            for k, v in s["targets"].items()
+        )
+        + ".",
     ]
     if m["kind"].startswith("stand-in"):
-        lines.append("The stand-in model is untrained: its timings are real, its picks and regrets are not.")
+        lines.append(
+            "The stand-in model is untrained: its timings are real, its picks and regrets are not."
+        )
     return "\n".join(lines)
 
 
@@ -428,7 +523,9 @@ def update_results(path: Path, section: str) -> None:
         text = head + block + tail
     else:
         title = "## Recommendation latency (`bench/recommend_latency.py`)"
-        text = (text.rstrip() + "\n\n" if text.strip() else "# Benchmark results\n\n") + f"{title}\n\n{block}\n"
+        text = (
+            text.rstrip() + "\n\n" if text.strip() else "# Benchmark results\n\n"
+        ) + f"{title}\n\n{block}\n"
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     tmp.replace(path)

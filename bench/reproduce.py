@@ -93,8 +93,13 @@ def digest(work: Path) -> dict:
         "labels": len(labels),
         "label_columns": keep,
         "label_values": _hash(rows),
-        "cache_keys": _hash(sorted(p.name for p in (work / "data" / "cache" / "labels").rglob("*.json"))),
-        "weights": {k: hashlib.sha256(np.ascontiguousarray(weights[k]).tobytes()).hexdigest()[:16] for k in sorted(weights.files)},
+        "cache_keys": _hash(
+            sorted(p.name for p in (work / "data" / "cache" / "labels").rglob("*.json"))
+        ),
+        "weights": {
+            k: hashlib.sha256(np.ascontiguousarray(weights[k]).tobytes()).hexdigest()[:16]
+            for k in sorted(weights.files)
+        },
     }
 
 

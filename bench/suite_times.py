@@ -33,12 +33,19 @@ import pytest
 
 
 def _cpu() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--suite-times", metavar="PATH", help="write per-test wall and CPU seconds here (JSON lines)")
+    parser.addoption(
+        "--suite-times",
+        metavar="PATH",
+        help="write per-test wall and CPU seconds here (JSON lines)",
+    )
 
 
 _START: dict[str, float] = {}
@@ -80,7 +87,10 @@ def summarise(rows: list[dict], top: int = 25) -> str:
         if r["test"] == "<session>":
             lines.append(f"session: {r['wall']:.0f} s wall, {r['cpu']:.0f} s CPU (collection and teardown included), "
                          f"load {r['load']:.1f} at the end")  # fmt: skip
-    for label, part in (("quick", [r for r in tests if not r["slow"]]), ("slow", [r for r in tests if r["slow"]])):
+    for label, part in (
+        ("quick", [r for r in tests if not r["slow"]]),
+        ("slow", [r for r in tests if r["slow"]]),
+    ):
         lines.append(f"{label}: {len(part)} tests, {sum(r['wall'] for r in part):.0f} s wall, "
                      f"{sum(r['cpu'] for r in part):.0f} s CPU")  # fmt: skip
     modules: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])

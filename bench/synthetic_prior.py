@@ -87,7 +87,9 @@ def compare(group: pd.DataFrame, real: pd.DataFrame) -> dict:
         "datasets": len(group),
         "winner_shares": {c: round(float(s), 3) for c, s in zip(real.columns, shares, strict=True)},
         "winner_tv_distance": round(float(0.5 * np.abs(shares - real_shares).sum()), 3),
-        "mean_rank_spearman": round(float(spearmanr(mean_ranks(group), mean_ranks(real)).statistic), 3),
+        "mean_rank_spearman": round(
+            float(spearmanr(mean_ranks(group), mean_ranks(real)).statistic), 3
+        ),
         "favourite": str(real.columns[favourite]),
         "favourite_regret_on_real": round(float(100 * np.nanmean(regret)), 2),
     }
@@ -114,7 +116,9 @@ def report(real_root: Path, synthetic_root: Path) -> dict:
     return {"classifiers": list(real.columns), "groups": rows, "closest_mix": list(mix)}
 
 
-def closest_mix(synthetic: pd.DataFrame, made_by: dict[str, str], kinds: list[str], real: pd.DataFrame) -> tuple:
+def closest_mix(
+    synthetic: pd.DataFrame, made_by: dict[str, str], kinds: list[str], real: pd.DataFrame
+) -> tuple:
     """The subset of generators whose pooled datasets' winners are closest to the real
     corpus's (total variation; ties to the larger subset): which generators to keep in a prior
     meant to look like real tables. Chosen on these labels, so its own distance is optimistic."""
@@ -137,15 +141,21 @@ def markdown(result: dict) -> str:
         shares = [f"{row['winner_shares'][c]:.2f}" for c in classifiers]
         lines.append(
             f"| {name} | {row['datasets']} | {row['winner_tv_distance']:.2f} | {row['mean_rank_spearman']:.2f} "
-            f"| {row['favourite']} | {row['favourite_regret_on_real']:.2f} | " + " | ".join(shares) + " |"
+            f"| {row['favourite']} | {row['favourite_regret_on_real']:.2f} | "
+            + " | ".join(shares)
+            + " |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--real", required=True, type=Path, help="labelled workspace of real tables")
-    parser.add_argument("--synthetic", required=True, type=Path, help="labelled workspace of synthetic tables")
+    parser.add_argument(
+        "--real", required=True, type=Path, help="labelled workspace of real tables"
+    )
+    parser.add_argument(
+        "--synthetic", required=True, type=Path, help="labelled workspace of synthetic tables"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     result = report(args.real, args.synthetic)

@@ -46,4 +46,6 @@ def require_extra(what: str, modules: Sequence[str]) -> None:
     a user should read which one, not a ``ModuleNotFoundError`` traceback."""
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
-        raise MissingExtra(f"{what} needs the pipeline extra ({', '.join(missing)} not installed): {PIPELINE_EXTRA}")
+        raise MissingExtra(
+            f"{what} needs the pipeline extra ({', '.join(missing)} not installed): {PIPELINE_EXTRA}"
+        )

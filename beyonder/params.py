@@ -309,7 +309,9 @@ class TrainParams:
     """Heads start at a ridge regression of the labels on the landmarkers and globals."""
     dataset_targets: bool = True
     """Targets: each dataset's mean labels over its samples, not one sample's CV."""
-    metrics: list[str] = field(default_factory=lambda: ["balanced_accuracy", "f1_macro", "roc_auc_ovr", "neg_log_loss"])
+    metrics: list[str] = field(
+        default_factory=lambda: ["balanced_accuracy", "f1_macro", "roc_auc_ovr", "neg_log_loss"]
+    )
     """Metrics predicted beside accuracy (``labels.metrics.METRICS``): one head per metric
     (an output per classifier each) on the shared embedding; ``recommend --metric`` ranks by one."""
     metrics_weight: float = 1.0
@@ -474,7 +476,9 @@ def _section(cls: type, raw: Any, source: str, where: str) -> Any:
         if dataclasses.is_dataclass(hints[key]):
             values[key] = _section(hints[key], value, source, place)
         else:
-            values[key] = _typed(value, hints[key], f"{here}: {key!r}" if where else f"{source}: {key!r}")
+            values[key] = _typed(
+                value, hints[key], f"{here}: {key!r}" if where else f"{source}: {key!r}"
+            )
     return cls(**values)
 
 
@@ -505,7 +509,11 @@ def _check(value: Any, hint: Any) -> Any:
     if hint is int:
         return value if isinstance(value, int) and not isinstance(value, bool) else _WRONG
     if hint is float:
-        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else _WRONG
+        return (
+            float(value)
+            if isinstance(value, int | float) and not isinstance(value, bool)
+            else _WRONG
+        )
     if hint is str:
         return value if isinstance(value, str) else _WRONG
     if origin is list:
@@ -519,7 +527,9 @@ def _check(value: Any, hint: Any) -> Any:
         items = {k: _check(v, args[1]) for k, v in value.items()}
         bad = any(not isinstance(k, str) for k in items) or any(v is _WRONG for v in items.values())
         return _WRONG if bad else items
-    raise TypeError(f"params: no check for the type {hint!r}")  # pragma: no cover - a new field's type
+    raise TypeError(
+        f"params: no check for the type {hint!r}"
+    )  # pragma: no cover - a new field's type
 
 
 def _type_name(hint: Any) -> str:

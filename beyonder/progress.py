@@ -14,7 +14,9 @@ from typing import Any
 import keras
 
 
-def epoch_line(epoch: int, epochs: int | None, logs: dict[str, Any] | None, seconds: float | None = None) -> str:
+def epoch_line(
+    epoch: int, epochs: int | None, logs: dict[str, Any] | None, seconds: float | None = None
+) -> str:
     """``epoch 3/40: train loss 0.1234, val loss 0.2345 (2.1 s)`` (``epoch`` counts from 0,
     as Keras does; a loss Keras did not report reads ``n/a``)."""
     logs = logs or {}

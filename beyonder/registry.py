@@ -51,7 +51,9 @@ def model_version_location(model_uri: str, registry_uri: str) -> str | None:
         return None
 
 
-def _location(db: sqlite3.Connection, name: str, alias: str | None, version: str | None, workspace: str) -> str | None:
+def _location(
+    db: sqlite3.Connection, name: str, alias: str | None, version: str | None, workspace: str
+) -> str | None:
     def in_workspace(table: str) -> tuple[str, tuple]:
         columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
         if not columns:
@@ -63,12 +65,18 @@ def _location(db: sqlite3.Connection, name: str, alias: str | None, version: str
         return "", ()
 
     clause, args = in_workspace("registered_models")
-    if db.execute(f"SELECT 1 FROM registered_models WHERE name = ?{clause}", (name, *args)).fetchone() is None:
+    if (
+        db.execute(
+            f"SELECT 1 FROM registered_models WHERE name = ?{clause}", (name, *args)
+        ).fetchone()
+        is None
+    ):
         return None
     if alias is not None:
         clause, args = in_workspace("registered_model_aliases")
         row = db.execute(
-            f"SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?{clause}", (name, alias, *args)
+            f"SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?{clause}",
+            (name, alias, *args),
         ).fetchone()
         if row is None:
             return None

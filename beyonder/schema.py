@@ -29,6 +29,7 @@ def unique_names(names: Iterable[object], taken: Iterable[object] = ()) -> list[
         result.append(name)
     return result
 
+
 PORTFOLIO = (
     "logreg",
     "gaussian_nb",

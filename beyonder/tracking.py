@@ -95,7 +95,9 @@ def log_crossval(result: dict[str, Any], setting: dict[str, Any], root: str | Pa
     with mlflow.start_run(run_name="crossval"):
         mlflow.log_params(dict(setting))
         for method, metrics in result["methods"].items():
-            mlflow.log_metrics({f"{method}_{k}": v for k, v in metrics.items() if isinstance(v, float)})
+            mlflow.log_metrics(
+                {f"{method}_{k}": v for k, v in metrics.items() if isinstance(v, float)}
+            )
         reference = {k: v for k, v in result["cv_one_sample"].items() if isinstance(v, float)}
         mlflow.log_metrics({f"cv_one_sample_{k}": v for k, v in reference.items()})
         mlflow.log_dict(result, "crossval.json")

@@ -21,5 +21,7 @@ def make_samples(params: Params, root: str) -> list[dict]:
 def augment_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     params = load_params(params_path)
     entries = make_samples(params, root)
-    summary = write_labels(label_entries(entries, params, root), Layout(root).augmented / "labels.parquet")
+    summary = write_labels(
+        label_entries(entries, params, root), Layout(root).augmented / "labels.parquet"
+    )
     return {"samples": len(entries), **summary}

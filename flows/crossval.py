@@ -79,10 +79,14 @@ def load_workspace(
     subsamples' labels; with ``regularisation`` on, its C-grid labels too (NaN where it has
     none)."""
     layout = Layout(root)
-    everything = load_corpus(layout, classifiers, include_augmented=True, regularisation=regularisation)
+    everything = load_corpus(
+        layout, classifiers, include_augmented=True, regularisation=regularisation
+    )
     is_original = (everything.index["kind"] == "bootstrap").to_numpy()
     original, augmented = everything.subset(is_original), everything.subset(~is_original)
-    encoded = dict(zip(everything.index["sample_id"], encode_corpus(everything, layout), strict=True))
+    encoded = dict(
+        zip(everything.index["sample_id"], encode_corpus(everything, layout), strict=True)
+    )
     meta = dict(
         zip(
             original.index["sample_id"],
@@ -112,11 +116,17 @@ def crossval_flow(
 ) -> dict:
     logger = get_run_logger()
     params = load_params(params_path)
-    seed, classifiers, families = params.seed, params.label.classifiers, tuple(params.split.families)
+    seed, classifiers, families = (
+        params.seed,
+        params.label.classifiers,
+        tuple(params.split.families),
+    )
     config = model_config(params)
 
     def workspace(folder: str | list[str]) -> Workspace:
-        return load_workspace(workspace_root(folder, params), classifiers, seed, families, params.regularisation)
+        return load_workspace(
+            workspace_root(folder, params), classifiers, seed, families, params.regularisation
+        )
 
     start = None
     if pretrain_corpus and "beyonder" in methods:
@@ -131,11 +141,19 @@ def crossval_flow(
         ws = workspace(corpus)
         fold_sets = grouped_folds(sorted(set(ws.original.index["dataset"])), folds, seed, families)
         report = cross_validate(ws, fold_sets, config, settings)
-        setting = {"corpus": " ".join(str(c) for c in corpus_folders(corpus)), "folds": folds, "seeds": seeds}
+        setting = {
+            "corpus": " ".join(str(c) for c in corpus_folders(corpus)),
+            "folds": folds,
+            "seeds": seeds,
+        }
     else:
         train_ws, test_ws = workspace(train_corpus), workspace(test_corpus)
         report = train_test(train_ws, test_ws, config, settings)
-        setting = {"train_corpus": str(train_corpus), "test_corpus": str(test_corpus), "seeds": seeds}
+        setting = {
+            "train_corpus": str(train_corpus),
+            "test_corpus": str(test_corpus),
+            "seeds": seeds,
+        }
     if pretrain_corpus:
         setting["pretrain_corpus"] = str(pretrain_corpus)
     if variants:
@@ -145,9 +163,16 @@ def crossval_flow(
         write_json(result, Path(json_path))
     tracking.log_crossval(result, setting)
     for method, metrics in result["methods"].items():
-        logger.info("%-10s %s", method, {k: metrics[k] for k in ("mean_regret", "gap_closed", "spearman")})
-    logger.info("brute-force reference (CV of one sample, priced on the others): %s", result["cv_one_sample"])
+        logger.info(
+            "%-10s %s", method, {k: metrics[k] for k in ("mean_regret", "gap_closed", "spearman")}
+        )
+    logger.info(
+        "brute-force reference (CV of one sample, priced on the others): %s",
+        result["cv_one_sample"],
+    )
     curve = result.get("decisions", {}).get("budget_curve")
     if curve:
-        logger.info("predict, then measure (regret against CPU seconds): %s", budget_headline(curve))
+        logger.info(
+            "predict, then measure (regret against CPU seconds): %s", budget_headline(curve)
+        )
     return result

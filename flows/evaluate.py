@@ -26,7 +26,12 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     layout = Layout(root)
     predictions = predict_test(params, layout, log=logger.warning)
     report, table = evaluate(
-        predictions.corpus, predictions.by_method, params, predictions.groups, predictions.scores, predictions.minority
+        predictions.corpus,
+        predictions.by_method,
+        params,
+        predictions.groups,
+        predictions.scores,
+        predictions.minority,
     )
     report["decisions"] = decision_metrics(
         predictions.corpus, predictions.outputs, predictions.interval_scale, params, layout.root,
@@ -35,11 +40,17 @@ def evaluate_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     if curves := regularisation_metrics(predictions.corpus, predictions.outputs, params):
         report["regularisation"] = curves
     metrics = write_evaluation(report, table, layout)
-    version, decision = register(report, metrics, layout, predictions.no_champion, list(params.evaluate.metrics))
+    version, decision = register(
+        report, metrics, layout, predictions.no_champion, list(params.evaluate.metrics)
+    )
     new = report["methods"]["beyonder"]
     logger.info(
         "mean regret %.2f points (SBS %.2f), gap closed %s; version %s is %s: %s",
-        new["mean_regret"], report["methods"]["sbs"]["mean_regret"], new.get("gap_closed"),
-        version.version, "champion" if decision.promote else "challenger", decision.reason,
+        new["mean_regret"],
+        report["methods"]["sbs"]["mean_regret"],
+        new.get("gap_closed"),
+        version.version,
+        "champion" if decision.promote else "challenger",
+        decision.reason,
     )
     return metrics

@@ -38,14 +38,19 @@ def imputer_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     config = imputer_config(params)
     files, train_names, val_names, test_names = corpus_split(params)
     target = params.ingest.local.target
-    train, val = load_task(files, train_names, config, target), load_task(files, val_names, config, target)
+    train, val = (
+        load_task(files, train_names, config, target),
+        load_task(files, val_names, config, target),
+    )
     logger.info("training the imputer on %d tables, validating on %d (%d test tables never seen)",
                 len(train), len(val), len(test_names))  # fmt: skip
     tracking.configure(root)
     with mlflow.start_run(run_name="imputer") as run:
         mlflow.log_params({f"impute.{k}": v for k, v in asdict(config).items()})
         mlflow.log_params({"train_tables": len(train), "val_tables": len(val)})
-        imputer = CellImputer(config).fit(train, val, callbacks=[EpochProgress(logger.info, config.epochs)])
+        imputer = CellImputer(config).fit(
+            train, val, callbacks=[EpochProgress(logger.info, config.epochs)]
+        )
         folder = imputer.save(layout.data / "imputer")
         metrics = validation_scores(imputer, files, val_names, params)
         history = imputer.history_

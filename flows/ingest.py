@@ -29,8 +29,12 @@ def ingest_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     layout.raw.mkdir(parents=True, exist_ok=True)
     entries, failures = [], []
     for source in enabled_sources(params.ingest):
-        taken = sorted(e["name"] for e in entries)  # an earlier source's dataset is never overwritten
-        got, failed = ingest_source_task(source, getattr(params.ingest, source), params.seed, root, taken)
+        taken = sorted(
+            e["name"] for e in entries
+        )  # an earlier source's dataset is never overwritten
+        got, failed = ingest_source_task(
+            source, getattr(params.ingest, source), params.seed, root, taken
+        )
         logger.info("%s: %d datasets, %d failures", source, len(got), len(failed))
         entries += got
         failures += failed

@@ -87,7 +87,11 @@ def compute_labels(
                         for c in job.classifiers:
                             if cache.get(key := label_key(job.hash, c, cv)) is None:
                                 lost[key] = reason
-                    logger.warning("a batch of %d labels failed: %s", sum(j.fits for j in batch_of[future.task_run_id]), reason)
+                    logger.warning(
+                        "a batch of %d labels failed: %s",
+                        sum(j.fits for j in batch_of[future.task_run_id]),
+                        reason,
+                    )
 
     run_batches()
     if lost:
@@ -105,7 +109,11 @@ def _batch_failure(exc: BaseException) -> str:
 
 
 def label_entries(
-    entries: list[dict], params: Params, root: str, names: list[str] | None = None, cv: CVSettings | None = None
+    entries: list[dict],
+    params: Params,
+    root: str,
+    names: list[str] | None = None,
+    cv: CVSettings | None = None,
 ) -> pd.DataFrame:
     """The labels of these samples (the label or augment index): cached ones read, missing
     ones computed on Dask; labels that could not be computed carry their reason. ``names``:
@@ -114,7 +122,9 @@ def label_entries(
     classifiers = params.label.classifiers if names is None else names
     cv = cv or cv_settings(params.label, params.seed)
     cache = label_cache(params, root)
-    lost = compute_labels(pending_jobs(entries, classifiers, cv, cache), cv, cache, root, params.compute)
+    lost = compute_labels(
+        pending_jobs(entries, classifiers, cv, cache), cv, cache, root, params.compute
+    )
     return assemble_labels(entries, classifiers, cv, cache, reasons=lost)
 
 
@@ -129,6 +139,8 @@ def label_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     portfolio, grid = list(params.label.classifiers), grid_names(params.regularisation)
     table = label_entries(sample_index(layout), params, root, list(dict.fromkeys(portfolio + grid)))
     summary = write_label_tables(table, portfolio, grid, layout)
-    measure = label_entries(measure_index(layout), params, root, portfolio, measure_settings(params))
+    measure = label_entries(
+        measure_index(layout), params, root, portfolio, measure_settings(params)
+    )
     summary["measurements"] = write_labels(measure, layout.measurements)
     return summary

@@ -19,11 +19,21 @@ def refit_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     layout = Layout(root)
     decision = read_json(layout.evaluation / DECISION_FILE)
     if not params.refit.enabled:
-        return write_refit({"refit": False, "reason": "refit.enabled is false: the judged model is the champion"}, layout)
+        return write_refit(
+            {"refit": False, "reason": "refit.enabled is false: the judged model is the champion"},
+            layout,
+        )
     if not decision["promote"]:
         reason = f"not refit: evaluate kept version {decision['version']} challenger ({decision['reason']})"
         logger.info(reason)
         return write_refit({"refit": False, "reason": reason}, layout)
     corpus = refit_corpus(params, layout)
-    logger.info("refitting on %d samples of %d datasets", len(corpus.index), corpus.index["dataset"].nunique())
-    return write_refit(refit_and_register(params, layout, corpus, encode_task(corpus, root), log=logger.info), layout)
+    logger.info(
+        "refitting on %d samples of %d datasets",
+        len(corpus.index),
+        corpus.index["dataset"].nunique(),
+    )
+    return write_refit(
+        refit_and_register(params, layout, corpus, encode_task(corpus, root), log=logger.info),
+        layout,
+    )

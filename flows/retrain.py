@@ -134,11 +134,14 @@ def retrain_flow(root: str = ".", force: bool = False) -> dict[str, Any]:
     if "evaluate" not in ran:
         logger.info("evaluate did not run (nothing it depends on changed): no new model")
     elif promoted:
-        logger.info("version %s is the new champion (was %s)", after["champion"], before["champion"])
+        logger.info(
+            "version %s is the new champion (was %s)", after["champion"], before["champion"]
+        )
     else:
         logger.info(
             "the new model did not beat champion version %s; challenger is version %s",
-            after["champion"], after["challenger"],
+            after["champion"],
+            after["challenger"],
         )
     return {
         "stages_run": ran,

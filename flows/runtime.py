@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from beyonder.params import ComputeParams
 
 
-
 @contextlib.contextmanager
 def prefect_api() -> Iterator[str | None]:
     """Use ``$PREFECT_API_URL`` if set; else start one temporary local Prefect server.
@@ -121,9 +120,20 @@ def dask_runner(compute: ComputeParams):
 
 TRANSIENT_ERRNOS = frozenset(
     {
-        errno.EIO, errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ETIMEDOUT, errno.ESTALE,
-        errno.ECONNRESET, errno.ECONNREFUSED, errno.ECONNABORTED, errno.EPIPE,
-        errno.ENFILE, errno.EMFILE, errno.EHOSTUNREACH, errno.ENETUNREACH,
+        errno.EIO,
+        errno.EAGAIN,
+        errno.EBUSY,
+        errno.EINTR,
+        errno.ETIMEDOUT,
+        errno.ESTALE,
+        errno.ECONNRESET,
+        errno.ECONNREFUSED,
+        errno.ECONNABORTED,
+        errno.EPIPE,
+        errno.ENFILE,
+        errno.EMFILE,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
     }
 )
 """File-system and network error numbers that another try may not meet again."""
@@ -143,7 +153,13 @@ def is_transient(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover - distributed is a dependency
         pass
     if type(exc).__module__.startswith(("requests", "urllib3")) and isinstance(exc, OSError):
-        return type(exc).__name__ in {"ConnectionError", "Timeout", "ReadTimeout", "ConnectTimeout", "ChunkedEncodingError"}
+        return type(exc).__name__ in {
+            "ConnectionError",
+            "Timeout",
+            "ReadTimeout",
+            "ConnectTimeout",
+            "ChunkedEncodingError",
+        }
     return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNOS
 
 

@@ -11,7 +11,9 @@ from flows.runtime import TRANSIENT_RETRIES
 
 
 @task(name="sample-dataset", **TRANSIENT_RETRIES)
-def sample_task(report: dict, root: str, settings: SampleParams, seed: int, measure: MeasureParams) -> list[dict]:
+def sample_task(
+    report: dict, root: str, settings: SampleParams, seed: int, measure: MeasureParams
+) -> list[dict]:
     return sample_one(report, Layout(root), settings, seed, measure)
 
 

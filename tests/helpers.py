@@ -70,7 +70,9 @@ def tiny_recommender(classifiers: list[str] | None = None, seed: int = 0, sample
     keras.utils.set_random_seed(seed)
     estimator = Beyonder(config)
     estimator.model_ = new_network(config)
-    return Recommender(estimator, CleaningConfig(), sample_rows=sample_rows, replace=True, subsamples=3, seed=seed)
+    return Recommender(
+        estimator, CleaningConfig(), sample_rows=sample_rows, replace=True, subsamples=3, seed=seed
+    )
 
 
 def use_registry(directory: Path) -> str:
@@ -146,7 +148,10 @@ def tiny_registry(directory: Path) -> Iterator[SimpleNamespace]:
         data.mkdir()
         table(300, seed=3).to_csv(data / "table.csv", index=False)
         yield SimpleNamespace(
-            dir=directory, uri=os.environ["MLFLOW_TRACKING_URI"], version=version, csv=data / "table.csv"
+            dir=directory,
+            uri=os.environ["MLFLOW_TRACKING_URI"],
+            version=version,
+            csv=data / "table.csv",
         )
     finally:
         recommend.clear_cache()

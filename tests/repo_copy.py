@@ -56,7 +56,9 @@ def pipeline_env(repo: Path) -> dict[str, str]:
     env.update(
         {
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
-            "PYTHONPATH": str(repo),  # the copied code (what DVC hashes), not the editable install's
+            "PYTHONPATH": str(
+                repo
+            ),  # the copied code (what DVC hashes), not the editable install's
             "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}",
             "PREFECT_HOME": str(repo / ".prefect"),  # no clash with another run on this machine
             "KERAS_BACKEND": "tensorflow",

@@ -43,7 +43,13 @@ FOLD_FIT = np.array([0.01, 0.02, 0.05, 0.1])
 TIERS = tiers_for([100, 200], 3, 500, 5)
 
 
-def world(n: int, seed: int, classifiers: list[str] = CLASSIFIERS, shift_sd: float = 0.05, own_sd: float = 0.015):
+def world(
+    n: int,
+    seed: int,
+    classifiers: list[str] = CLASSIFIERS,
+    shift_sd: float = 0.05,
+    own_sd: float = 0.015,
+):
     """Long labels and predictions of ``n`` synthetic datasets, and their truths; the
     predictions miss by a shift of ``shift_sd`` shared by all classifiers and ``own_sd`` each."""
     rng = np.random.default_rng(seed)
@@ -58,14 +64,39 @@ def world(n: int, seed: int, classifiers: list[str] = CLASSIFIERS, shift_sd: flo
         for r in range(4):
             label = theta + rng.normal(0, REPLICATE_SD, C)
             for c in range(C):
-                labels.append((name, FULL, f"{name}__s{r}", classifiers[c], label[c], 5.5 * fit[c], fit[c]))
-                predictions.append((name, f"{name}__s{r}", classifiers[c], pred[c] + rng.normal(0, 0.003)))
+                labels.append(
+                    (name, FULL, f"{name}__s{r}", classifiers[c], label[c], 5.5 * fit[c], fit[c])
+                )
+                predictions.append(
+                    (name, f"{name}__s{r}", classifiers[c], pred[c] + rng.normal(0, 0.003))
+                )
         for tier, bias in BIAS.items():
             measured = theta + bias + rng.normal(0, NOISE[tier] / 2) + rng.normal(0, NOISE[tier], C)
             for c in range(C):
-                labels.append((name, tier, f"{name}__{tier}", classifiers[c], measured[c], 2.0 * fit[c], fit[c] / 2))
+                labels.append(
+                    (
+                        name,
+                        tier,
+                        f"{name}__{tier}",
+                        classifiers[c],
+                        measured[c],
+                        2.0 * fit[c],
+                        fit[c] / 2,
+                    )
+                )
     return (
-        pd.DataFrame(labels, columns=["dataset", "tier", "replicate", "classifier", "accuracy", "seconds", "fit_time"]),
+        pd.DataFrame(
+            labels,
+            columns=[
+                "dataset",
+                "tier",
+                "replicate",
+                "classifier",
+                "accuracy",
+                "seconds",
+                "fit_time",
+            ],
+        ),
         pd.DataFrame(predictions, columns=["dataset", "replicate", "classifier", "predicted"]),
         truths,
     )
@@ -80,13 +111,18 @@ def fitted() -> MeasurementCombiner:
 # --------------------------------------------------------------------------- the combiner
 
 
-def test_the_calibration_recovers_the_tiers_bias_noise_and_price(fitted: MeasurementCombiner) -> None:
+def test_the_calibration_recovers_the_tiers_bias_noise_and_price(
+    fitted: MeasurementCombiner,
+) -> None:
     names = [t.name for t in fitted.tiers]
     for tier, bias in BIAS.items():
         np.testing.assert_allclose(fitted.bias_[names.index(tier)], bias, atol=0.015)
     assert np.all(fitted.bias_[names.index(FULL)] == 0)
     C = len(CLASSIFIERS)
-    sd = {t: np.sqrt(np.diag(fitted.noise_cov_))[i * C : (i + 1) * C].mean() for i, t in enumerate(names)}
+    sd = {
+        t: np.sqrt(np.diag(fitted.noise_cov_))[i * C : (i + 1) * C].mean()
+        for i, t in enumerate(names)
+    }
     assert sd[FULL] < sd["m200"] < sd["m100"]  # more rows, less noise
     assert sd[FULL] == pytest.approx(REPLICATE_SD, rel=0.25)
     # the noise of one subsample is shared by the classifiers measured on it
@@ -100,7 +136,9 @@ def test_the_calibration_recovers_the_tiers_bias_noise_and_price(fitted: Measure
     np.testing.assert_allclose(fitted.cost_ratio_[names.index("m100")], 2.0, rtol=1e-6)
 
 
-def test_a_measurement_moves_its_classifier_and_the_unmeasured_ones(fitted: MeasurementCombiner) -> None:
+def test_a_measurement_moves_its_classifier_and_the_unmeasured_ones(
+    fitted: MeasurementCombiner,
+) -> None:
     predicted = np.array([0.80, 0.78, 0.75, 0.70])
     slot = fitted.slot(FULL, "a")
     mean, cov = fitted.posterior(predicted, {slot: 0.90})
@@ -121,7 +159,9 @@ def test_combining_beats_either_source_alone_on_new_datasets(fitted: Measurement
     err = {"predicted": [], "measured": [], "combined": []}
     for dataset, truth in truths.items():
         p = predictions[predictions["replicate"] == f"{dataset}__s0"]["predicted"].to_numpy()
-        m = labels[(labels["dataset"] == dataset) & (labels["tier"] == "m200")]["accuracy"].to_numpy()
+        m = labels[(labels["dataset"] == dataset) & (labels["tier"] == "m200")][
+            "accuracy"
+        ].to_numpy()
         observed = {fitted.slot("m200", c): float(v) for c, v in zip(CLASSIFIERS, m, strict=True)}
         mean, _ = fitted.posterior(p, observed)
         err["predicted"].append(np.mean((p - truth) ** 2))
@@ -135,7 +175,9 @@ def test_the_combiner_round_trips_through_json(fitted: MeasurementCombiner) -> N
     again = MeasurementCombiner.from_dict(json.loads(json.dumps(fitted.to_dict())))
     predicted = np.array([0.8, 0.7, 0.75, 0.6])
     observed = {fitted.slot("m100", "b"): 0.72, fitted.slot(FULL, "c"): 0.8}
-    for a, b in zip(fitted.posterior(predicted, observed), again.posterior(predicted, observed), strict=True):
+    for a, b in zip(
+        fitted.posterior(predicted, observed), again.posterior(predicted, observed), strict=True
+    ):
         np.testing.assert_allclose(a, b)
     assert again.tiers == fitted.tiers
 
@@ -153,7 +195,9 @@ def test_expected_gain_of_the_best_line_is_exact() -> None:
         a, b = rng.normal(size=5), rng.normal(size=5)
         monte_carlo = np.max(a[:, None] + b[:, None] * z[None, :], axis=0).mean() - a.max()
         assert expected_max_gain(a, b) == pytest.approx(monte_carlo, abs=0.01)
-    assert expected_max_gain(np.array([0.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(1 / np.sqrt(2 * np.pi))
+    assert expected_max_gain(np.array([0.0, 0.0]), np.array([0.0, 1.0])) == pytest.approx(
+        1 / np.sqrt(2 * np.pi)
+    )
     assert expected_max_gain(np.array([0.5, 0.1]), np.zeros(2)) == 0.0
 
 
@@ -187,7 +231,12 @@ def test_a_budget_buys_only_what_it_can_afford(fitted: MeasurementCombiner) -> N
 def test_nothing_is_measured_when_the_winner_is_clear(fitted: MeasurementCombiner) -> None:
     predicted = np.array([0.99, 0.30, 0.20, 0.10])
     costs = fitted.predicted_costs(FOLD_FIT)
-    assert next_measurement(fitted, predicted, {}, costs, 10.0, set(), np.ones(costs.shape, dtype=bool)) is None
+    assert (
+        next_measurement(
+            fitted, predicted, {}, costs, 10.0, set(), np.ones(costs.shape, dtype=bool)
+        )
+        is None
+    )
 
 
 @pytest.mark.parametrize("value", [-1, 0, float("nan"), float("inf"), "soon", True])
@@ -209,7 +258,9 @@ def calibrated():
     rec.interval_scale = 2.0
     # an untrained network's predictions are far apart: errors of that size make them uncertain
     labels, predictions, _ = world(60, seed=3, classifiers=TINY_CLASSIFIERS, own_sd=0.15)
-    rec.combiner = MeasurementCombiner(tiers_for([100, 200], 3, 120, 5), TINY_CLASSIFIERS).fit(labels, predictions)
+    rec.combiner = MeasurementCombiner(tiers_for([100, 200], 3, 120, 5), TINY_CLASSIFIERS).fit(
+        labels, predictions
+    )
     return rec
 
 
@@ -247,7 +298,11 @@ def test_recommend_refuses_bad_budgets_in_one_line(calibrated) -> None:
     from beyonder.serving.recommend import RecommendError
 
     frame = table(300, seed=3)
-    for value, message in [(-1, "positive"), ("soon", "number of CPU seconds"), (1e9, "more than brute force")]:
+    for value, message in [
+        (-1, "positive"),
+        ("soon", "number of CPU seconds"),
+        (1e9, "more than brute force"),
+    ]:
         with pytest.raises(RecommendError, match=message) as info:
             calibrated.predict(frame, "class", budget=value)
         assert "\n" not in str(info.value)
@@ -288,10 +343,15 @@ def test_a_budget_ranks_by_accuracy_and_verify_by_the_chosen_metric(calibrated) 
     assert "\n" not in str(info.value)
     answer = calibrated.predict(frame, "class", verify=2, metric="balanced_accuracy")
     assert "estimated_accuracy" not in answer and "measured_balanced_accuracy" in answer
-    assert answer.attrs["metric"] == "balanced_accuracy" and answer["measured_balanced_accuracy"].iloc[:2].notna().all()
+    assert (
+        answer.attrs["metric"] == "balanced_accuracy"
+        and answer["measured_balanced_accuracy"].iloc[:2].notna().all()
+    )
 
 
-def test_ctrl_c_during_a_measurement_stops_and_writes_nothing(calibrated, monkeypatch, tmp_path) -> None:
+def test_ctrl_c_during_a_measurement_stops_and_writes_nothing(
+    calibrated, monkeypatch, tmp_path
+) -> None:
     import beyonder.labels.labelling as labelling
 
     def interrupted(*args, **kwargs):
@@ -299,7 +359,9 @@ def test_ctrl_c_during_a_measurement_stops_and_writes_nothing(calibrated, monkey
 
     monkeypatch.setattr(labelling, "label_sample", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        calibrated.predict(table(300, seed=3), "class", budget=_brute(calibrated, table(300, seed=3)))
+        calibrated.predict(
+            table(300, seed=3), "class", budget=_brute(calibrated, table(300, seed=3))
+        )
 
 
 def test_the_served_model_takes_a_budget(calibrated) -> None:
@@ -318,7 +380,11 @@ def test_the_served_model_takes_a_budget(calibrated) -> None:
 
 def _brute(rec, frame: pd.DataFrame) -> float:
     plain = rec.predict(frame, "class")
-    fit = plain.set_index("classifier")["predicted_fit_time"].reindex(rec.combiner.classifiers).to_numpy()
+    fit = (
+        plain.set_index("classifier")["predicted_fit_time"]
+        .reindex(rec.combiner.classifiers)
+        .to_numpy()
+    )
     return float(rec.combiner.predicted_costs(fit)[-1].sum())
 
 
@@ -383,13 +449,25 @@ def _tables(fitted: MeasurementCombiner, n: int, seed: int) -> list[LabelledTabl
     labels, predictions, _ = world(n, seed=seed)
     out = []
     for d, group in labels.groupby("dataset"):
-        full = group[group["tier"] == FULL].pivot(index="replicate", columns="classifier", values="accuracy")
-        seconds = group[group["tier"] == FULL].pivot(index="replicate", columns="classifier", values="seconds")
-        pred = predictions[predictions["dataset"] == d].pivot(index="replicate", columns="classifier", values="predicted")
+        full = group[group["tier"] == FULL].pivot(
+            index="replicate", columns="classifier", values="accuracy"
+        )
+        seconds = group[group["tier"] == FULL].pivot(
+            index="replicate", columns="classifier", values="seconds"
+        )
+        pred = predictions[predictions["dataset"] == d].pivot(
+            index="replicate", columns="classifier", values="predicted"
+        )
         tiers = {
             t: (
-                group[group["tier"] == t].set_index("classifier")["accuracy"].reindex(CLASSIFIERS).to_numpy(),
-                group[group["tier"] == t].set_index("classifier")["seconds"].reindex(CLASSIFIERS).to_numpy(),
+                group[group["tier"] == t]
+                .set_index("classifier")["accuracy"]
+                .reindex(CLASSIFIERS)
+                .to_numpy(),
+                group[group["tier"] == t]
+                .set_index("classifier")["seconds"]
+                .reindex(CLASSIFIERS)
+                .to_numpy(),
             )
             for t in BIAS
         }
@@ -403,12 +481,16 @@ def _tables(fitted: MeasurementCombiner, n: int, seed: int) -> list[LabelledTabl
     return out
 
 
-def test_the_budget_curve_prices_brute_force_on_the_other_replicates(fitted: MeasurementCombiner) -> None:
+def test_the_budget_curve_prices_brute_force_on_the_other_replicates(
+    fitted: MeasurementCombiner,
+) -> None:
     curve = budget_curve(_tables(fitted, 30, seed=4), shares=(0.1, 1.0), n_boot=100)
     modes = {m["mode"]: m for m in curve["modes"]}
     assert curve["n_datasets"] == 30 and set(curve["by_group"]) == {"even", "odd"}
     assert modes["brute_force"]["cpu_share"] == pytest.approx(1.0)
-    assert modes["sbs"]["cpu_seconds"] == 0 and modes["predicted"]["cpu_seconds"] == pytest.approx(0.01)
+    assert modes["sbs"]["cpu_seconds"] == 0 and modes["predicted"]["cpu_seconds"] == pytest.approx(
+        0.01
+    )
     assert modes["brute_force"]["regret_vs_brute_force_ci"] == [0.0, 0.0]
     for name in ("top1@m100", "all@m200", "all@full", "verify3", "budget0.1", "budget1"):
         assert name in modes
@@ -457,35 +539,65 @@ def test_evaluate_corpus_reports_the_curve_per_group() -> None:
         for s in range(3):
             x = rng.normal(size=(60, 3))
             frame = pd.DataFrame(x, columns=["a", "b", "c"])
-            frame[TARGET] = np.where(x[:, 0] + (x[:, 1] if linear else np.sin(3 * x[:, 1])) > 0, "p", "q")
+            frame[TARGET] = np.where(
+                x[:, 0] + (x[:, 1] if linear else np.sin(3 * x[:, 1])) > 0, "p", "q"
+            )
             frame[ROW_ID] = np.arange(60)
             sample_id = f"d{d}__s{s}"
-            index.append({"sample_id": sample_id, "dataset": f"d{d}", "kind": "bootstrap", "file": ""})
+            index.append(
+                {"sample_id": sample_id, "dataset": f"d{d}", "kind": "bootstrap", "file": ""}
+            )
             accuracy.append(np.clip(base + rng.normal(0, 0.02, 4), 0, 1))
             encoded[sample_id] = encode_sample(frame)
         for tier, bias in BIAS.items():
             values = np.clip(base + bias + rng.normal(0, 0.04, 4), 0, 1)
-            measured += [(f"d{d}", tier, c, v, 0.05, 0.01) for c, v in zip(classifiers, values, strict=True)]
+            measured += [
+                (f"d{d}", tier, c, v, 0.05, 0.01) for c, v in zip(classifiers, values, strict=True)
+            ]
     acc = np.array(accuracy)
-    corpus = Corpus(pd.DataFrame(index), acc, np.full_like(acc, 0.01), classifiers, np.full_like(acc, 0.001))
-    measurements = pd.DataFrame(measured, columns=["dataset", "tier", "classifier", "accuracy", "seconds", "fit_time"])
+    corpus = Corpus(
+        pd.DataFrame(index), acc, np.full_like(acc, 0.01), classifiers, np.full_like(acc, 0.001)
+    )
+    measurements = pd.DataFrame(
+        measured, columns=["dataset", "tier", "classifier", "accuracy", "seconds", "fit_time"]
+    )
     groups = {f"d{d}": "even" if d % 2 == 0 else "odd" for d in range(n)}
     ws = Workspace(corpus, None, encoded, {}, groups=groups, measurements=measurements)
     folds = grouped_folds(sorted(groups), 2, seed=0, families=())
-    config = BeyonderConfig(classifiers=classifiers, dim=8, heads=2, blocks=1, inducing=4, epochs=1, batch_size=8)
-    settings = RunSettings(("beyonder",), n_boot=50, tiers=tiers_for([100, 200], 3, 500, 5), curve_shares=(0.2, 1.0))
+    config = BeyonderConfig(
+        classifiers=classifiers, dim=8, heads=2, blocks=1, inducing=4, epochs=1, batch_size=8
+    )
+    settings = RunSettings(
+        ("beyonder",), n_boot=50, tiers=tiers_for([100, 200], 3, 500, 5), curve_shares=(0.2, 1.0)
+    )
     report = cross_validate(ws, folds, config, settings)
     curve = report["decisions"]["budget_curve"]
     modes = {m["mode"]: m for m in curve["modes"]}
     # a fold with too few validation datasets to calibrate on leaves its datasets out
     assert curve["n_datasets"] >= n // 2 and set(curve["by_group"]) == {"even", "odd"}
-    assert {"sbs", "predicted", "top2@m100", "all@full", "budget0.2", "budget1", "brute_force"} <= set(modes)
+    assert {
+        "sbs",
+        "predicted",
+        "top2@m100",
+        "all@full",
+        "budget0.2",
+        "budget1",
+        "brute_force",
+    } <= set(modes)
     assert modes["brute_force"]["cpu_share"] == pytest.approx(1.0)
     assert modes["brute_force"]["cpu_seconds"] == pytest.approx(4 * 5 * 0.011)
-    assert modes["all@m100"]["cpu_seconds"] == pytest.approx(4 * 0.05)  # no sample files: no prediction cost
+    assert modes["all@m100"]["cpu_seconds"] == pytest.approx(
+        4 * 0.05
+    )  # no sample files: no prediction cost
     # what the report kept gives the same curve again, without training (bench/budget_replay.py)
     again = budget.replay(
-        report["decisions"]["replay"], corpus, measurements, settings.tiers, groups, shares=(0.2, 1.0), n_boot=50
+        report["decisions"]["replay"],
+        corpus,
+        measurements,
+        settings.tiers,
+        groups,
+        shares=(0.2, 1.0),
+        n_boot=50,
     )
     assert again["modes"] == curve["modes"]
 
@@ -498,6 +610,13 @@ def test_the_plot_needs_matplotlib_and_says_so(monkeypatch, tmp_path) -> None:
     from beyonder.serving.plot import check_plot_path
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(errors.importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
-    with pytest.raises(errors.MissingExtra, match=r"--plot a.png needs the pipeline extra \(matplotlib not installed\)"):
+    monkeypatch.setattr(
+        errors.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else real(name, *a),
+    )
+    with pytest.raises(
+        errors.MissingExtra,
+        match=r"--plot a.png needs the pipeline extra \(matplotlib not installed\)",
+    ):
         check_plot_path(tmp_path / "a.png")

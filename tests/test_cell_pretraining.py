@@ -15,7 +15,15 @@ from beyonder.selector.encoding import encode_sample
 from beyonder.selector.inference import BeyonderConfig, network_inputs
 
 TINY = BeyonderConfig(
-    dim=16, heads=2, blocks=1, inducing=4, rows=32, max_features=6, batch_size=4, dropout=0.0, learning_rate=0.003
+    dim=16,
+    heads=2,
+    blocks=1,
+    inducing=4,
+    rows=32,
+    max_features=6,
+    batch_size=4,
+    dropout=0.0,
+    learning_rate=0.003,
 )
 
 
@@ -48,7 +56,9 @@ def test_hidden_cells_read_as_missing_and_only_they_are_targets() -> None:
     assert categorical.any() and (masked["cells"][..., cp.CLASS_MEAN][categorical] == 0).all()
     visible = ~hidden
     np.testing.assert_array_equal(masked["cells"][visible], inputs["cells"][visible])
-    np.testing.assert_array_equal(targets[hidden], inputs["cells"][hidden][:, list(cp.HIDDEN_CHANNELS)])
+    np.testing.assert_array_equal(
+        targets[hidden], inputs["cells"][hidden][:, list(cp.HIDDEN_CHANNELS)]
+    )
 
 
 @pytest.mark.slow  # 20 epochs until it has learned (the quick loop checks the seeding on two)
@@ -79,7 +89,9 @@ def test_a_selector_starts_from_the_pretrained_encoder_and_can_keep_it_frozen() 
     ws = _workspace(6, 1)
     samples = [ws.encoded[s] for s in ws.original.index["sample_id"]]
     encoder, _ = cp.pretrain_encoder(samples, CONFIG, epochs=1)
-    est, _ = _fit_beyonder(ws, ws.original, CONFIG, 0, 0.2, lambda _: None, heads_only=True, encoder=encoder)
+    est, _ = _fit_beyonder(
+        ws, ws.original, CONFIG, 0, 0.2, lambda _: None, heads_only=True, encoder=encoder
+    )
     for name, values in encoder.items():
         for a, b in zip(est.model_.get_layer(name).get_weights(), values, strict=True):
             np.testing.assert_array_equal(a, b)
@@ -88,7 +100,12 @@ def test_a_selector_starts_from_the_pretrained_encoder_and_can_keep_it_frozen() 
     datasets = set(ws.original.index["dataset"])
     variant = Variant("cells", pretrain="cells", pretrain_epochs=1, finetune="heads")
     preds = predict_fold(
-        ws, datasets - {"d5"}, ws, {"d5"}, CONFIG, RunSettings(("beyonder",), log=lines.append, variants=(variant,))
+        ws,
+        datasets - {"d5"},
+        ws,
+        {"d5"},
+        CONFIG,
+        RunSettings(("beyonder",), log=lines.append, variants=(variant,)),
     ).predictions
     assert preds["beyonder_cells"].shape == preds["beyonder"].shape
     assert any("masked-cell loss" in line for line in lines)

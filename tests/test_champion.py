@@ -28,7 +28,11 @@ def test_a_model_that_beats_the_champion_is_promoted() -> None:
     report = _report(beyonder=_method(1.5, (-2.5, -0.5)), champion=_method(2.0, (-2.0, 0.1)))
     decision = decide(report)
     assert decision.promote is True
-    assert "1.50" in decision.reason and "2.00" in decision.reason and "12 test datasets" in decision.reason
+    assert (
+        "1.50" in decision.reason
+        and "2.00" in decision.reason
+        and "12 test datasets" in decision.reason
+    )
 
 
 def test_a_model_that_loses_to_the_champion_stays_challenger() -> None:
@@ -51,9 +55,15 @@ def test_reliably_worse_than_the_sbs_stays_challenger(champion: dict | None) -> 
 
 def test_equal_regret_goes_to_the_higher_spearman_and_a_full_tie_keeps_the_champion() -> None:
     champion = _method(2.0, (-1.0, 0.5), spearman=0.4)
-    assert decide(_report(beyonder=_method(2.0, (-1.0, 0.5), spearman=0.6), champion=champion)).promote
-    assert not decide(_report(beyonder=_method(2.0, (-1.0, 0.5), spearman=0.3), champion=champion)).promote
-    assert not decide(_report(beyonder=_method(2.0, (-1.0, 0.5), spearman=0.4), champion=champion)).promote
+    assert decide(
+        _report(beyonder=_method(2.0, (-1.0, 0.5), spearman=0.6), champion=champion)
+    ).promote
+    assert not decide(
+        _report(beyonder=_method(2.0, (-1.0, 0.5), spearman=0.3), champion=champion)
+    ).promote
+    assert not decide(
+        _report(beyonder=_method(2.0, (-1.0, 0.5), spearman=0.4), champion=champion)
+    ).promote
 
 
 def test_an_unknown_interval_is_not_evidence_of_being_worse() -> None:
@@ -80,13 +90,17 @@ def test_headline_has_the_paired_difference_with_the_sbs() -> None:
 
     rng = np.random.default_rng(1)
     true = rng.uniform(0.5, 0.9, size=(15, 3))
-    report = evaluate_methods(true, {"beyonder": true + rng.normal(0, 0.05, true.shape)}, 0, n_boot=200)
+    report = evaluate_methods(
+        true, {"beyonder": true + rng.normal(0, 0.05, true.shape)}, 0, n_boot=200
+    )
     report["missing_labels"] = 0
     metrics = headline(report)
     for method in ("beyonder", "sbs", "oracle"):
         full = report["methods"][method]
         row = metrics[method]
-        assert row["regret_minus_sbs"] == pytest.approx(full["mean_regret"] - full["sbs_mean_regret"], abs=1e-4)
+        assert row["regret_minus_sbs"] == pytest.approx(
+            full["mean_regret"] - full["sbs_mean_regret"], abs=1e-4
+        )
         assert row["regret_minus_sbs_low"] == pytest.approx(full["regret_vs_sbs_ci"][0], abs=1e-4)
         assert row["regret_minus_sbs_high"] == pytest.approx(full["regret_vs_sbs_ci"][1], abs=1e-4)
         assert row["regret_minus_sbs_low"] <= row["regret_minus_sbs"] + 1e-3

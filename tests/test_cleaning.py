@@ -394,7 +394,9 @@ def test_input_is_not_modified_and_output_is_deterministic():
 # --------------------------------------------------------------------------- large frames
 # The frames of bench/cleaning_speed.py, which times them (timing depends on the machine).
 
-spec = importlib.util.spec_from_file_location("cleaning_speed", REPO / "bench" / "cleaning_speed.py")
+spec = importlib.util.spec_from_file_location(
+    "cleaning_speed", REPO / "bench" / "cleaning_speed.py"
+)
 speed = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(speed)
 

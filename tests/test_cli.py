@@ -40,5 +40,8 @@ def test_declared_dependencies_cover_matplotlib() -> None:
     """``beyonder/evaluation/report.py`` draws the evaluation figures with matplotlib, a part of
     the pipeline (the light install recommends without it)."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert any(dep.startswith("matplotlib") for dep in project["project"]["optional-dependencies"]["pipeline"])
+    assert any(
+        dep.startswith("matplotlib")
+        for dep in project["project"]["optional-dependencies"]["pipeline"]
+    )
     assert not any(dep.startswith("matplotlib") for dep in project["project"]["dependencies"])

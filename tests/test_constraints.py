@@ -31,7 +31,10 @@ def test_every_requirement_is_pinned_within_its_range() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     locked = pins()
     assert "beyonder" not in locked  # the project itself is installed from the tree
-    for text in [*project["dependencies"], *(r for extra in project["optional-dependencies"].values() for r in extra)]:
+    for text in [
+        *project["dependencies"],
+        *(r for extra in project["optional-dependencies"].values() for r in extra),
+    ]:
         requirement = Requirement(text)
         name = canonicalize_name(requirement.name)
         assert name in locked, f"{requirement.name} is not in constraints.txt"
@@ -40,7 +43,10 @@ def test_every_requirement_is_pinned_within_its_range() -> None:
 
 def test_readme_and_ci_install_with_the_lock() -> None:
     assert INSTALL in (REPO / "README.md").read_text()
-    assert "pip install -q -c constraints.txt -e '.[pipeline,test]'" in (REPO / ".ci" / "run").read_text()
+    assert (
+        "pip install -q -c constraints.txt -e '.[pipeline,test]'"
+        in (REPO / ".ci" / "run").read_text()
+    )
 
 
 def test_the_installed_scikit_learn_is_the_locked_one() -> None:

@@ -58,7 +58,9 @@ def test_import_beyonder_loads_neither_tensorflow_nor_mlflow() -> None:
         "assert callable(beyonder.recommend) and beyonder.recommend.Recommender\n"
         "assert 'tensorflow' not in sys.modules  # the recommend module is light too\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -82,7 +84,9 @@ def test_recommend_from_python_ranks_the_portfolio(registry) -> None:
     assert ranked.attrs["target"] == "class" and ranked.attrs["rows"] == 300
     # the same as the registered model's own predict
     again = load_recommender("models:/beyonder@champion").predict(frame, "class")
-    pd.testing.assert_frame_equal(ranked, again, check_like=False, check_exact=False, rtol=0, atol=1e-9)
+    pd.testing.assert_frame_equal(
+        ranked, again, check_like=False, check_exact=False, rtol=0, atol=1e-9
+    )
 
 
 def test_a_large_table_is_read_as_averaged_subsamples(registry) -> None:
@@ -95,11 +99,15 @@ def test_a_large_table_is_read_as_averaged_subsamples(registry) -> None:
     samples = recommender.samples(frame, "class")
     assert len(samples) == recommender.subsamples > 1
     assert all(len(s) == recommender.sample_rows < len(frame) for s in samples)
-    assert samples[0].drop(columns="__row_id__").ne(samples[1].drop(columns="__row_id__")).any().any()
+    assert (
+        samples[0].drop(columns="__row_id__").ne(samples[1].drop(columns="__row_id__")).any().any()
+    )
     ranked = recommender.predict(frame, "class").set_index("classifier")
     each = recommender.estimator.predict([encode_sample(s) for s in samples])["accuracy"]
     expected = pd.Series(each.mean(axis=0), index=recommender.estimator.config.classifiers)
-    np.testing.assert_allclose(ranked.loc[expected.index, "predicted_accuracy"], expected, atol=1e-12)
+    np.testing.assert_allclose(
+        ranked.loc[expected.index, "predicted_accuracy"], expected, atol=1e-12
+    )
     assert ranked.attrs["subsamples"] == len(samples)
 
 
@@ -123,9 +131,14 @@ def test_csv_arff_and_parquet_give_the_same_recommendation(registry, tmp_path) -
     frame.to_parquet(tmp_path / "t.parquet", index=False)
     _write_arff(frame, tmp_path / "t.arff")  # class is the last attribute: no --target needed
     base = recommend(registry.csv, target="class")
-    for other in (recommend(tmp_path / "t.parquet", target="class"), recommend(tmp_path / "t.arff")):
+    for other in (
+        recommend(tmp_path / "t.parquet", target="class"),
+        recommend(tmp_path / "t.arff"),
+    ):
         assert other["classifier"].tolist() == base["classifier"].tolist()
-        np.testing.assert_allclose(other["predicted_accuracy"], base["predicted_accuracy"], atol=1e-6)
+        np.testing.assert_allclose(
+            other["predicted_accuracy"], base["predicted_accuracy"], atol=1e-6
+        )
 
 
 def test_cli_recommend_prints_a_ranked_table_and_json(registry, capsys, monkeypatch) -> None:
@@ -152,8 +165,12 @@ def test_cli_recommend_prints_a_ranked_table_and_json(registry, capsys, monkeypa
     assert payload["best_svm_kernel"] == expected.attrs["best_svm_kernel"]
     got = pd.DataFrame(payload["ranking"])
     assert got["classifier"].tolist() == expected["classifier"].tolist()
-    np.testing.assert_allclose(got["predicted_accuracy"], expected["predicted_accuracy"], atol=1e-12)
-    np.testing.assert_allclose(got["predicted_fit_time"], expected["predicted_fit_time"], rtol=1e-12)
+    np.testing.assert_allclose(
+        got["predicted_accuracy"], expected["predicted_accuracy"], atol=1e-12
+    )
+    np.testing.assert_allclose(
+        got["predicted_fit_time"], expected["predicted_fit_time"], rtol=1e-12
+    )
 
 
 def _bad_inputs(directory: Path) -> dict[str, tuple[list[str], str]]:
@@ -182,7 +199,9 @@ def test_bad_input_is_one_line_and_exit_code_2(registry, tmp_path, capsys, monke
             assert err.startswith(f"beyonder {command}: ") and expected in err, (case, err)
 
 
-def test_no_registry_and_unknown_model_are_one_line_errors(registry, tmp_path, capsys, monkeypatch) -> None:
+def test_no_registry_and_unknown_model_are_one_line_errors(
+    registry, tmp_path, capsys, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     table(60).to_csv(tmp_path / "ok.csv", index=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
@@ -241,7 +260,9 @@ def test_embed_is_the_dataset_embedding_layer(registry, capsys) -> None:
     # plain output: one line of numbers; another dataset embeds elsewhere
     rc, out, _ = _cli(capsys, "embed", str(registry.csv), "--target", "class")
     assert rc == 0 and len(out.strip().splitlines()) == 1
-    np.testing.assert_allclose([float(v) for v in out.split()], payload["embedding"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        [float(v) for v in out.split()], payload["embedding"], rtol=1e-5, atol=1e-6
+    )
     other = recommender.embed(table(200, seed=9, n_classes=2), "class")
     assert np.abs(other - np.asarray(payload["embedding"])).max() > 1e-4
 
@@ -321,10 +342,14 @@ def test_mlflow_models_serve_answers_like_recommend(registry, capsys) -> None:
 
         # a time budget (from the model's own predicted times: no clock involved)
         budget = float(local["predicted_table_fit_time"].median())
-        body = json.dumps({"dataframe_split": split, "params": {"target": target, "time_budget": budget}}).encode()
+        body = json.dumps(
+            {"dataframe_split": split, "params": {"target": target, "time_budget": budget}}
+        ).encode()
         status, answer = _post(f"{base}/invocations", body, "application/json")
         assert status == 200, answer
-        rc, out, err = _cli(capsys, "recommend", str(registry.csv), "--json", "--time-budget", str(budget))
+        rc, out, err = _cli(
+            capsys, "recommend", str(registry.csv), "--json", "--time-budget", str(budget)
+        )
         budgeted = pd.DataFrame(json.loads(out)["ranking"])
         assert [(r["classifier"], r["rank"]) for r in answer["predictions"]] == list(
             zip(budgeted["classifier"], budgeted["rank"], strict=True)
@@ -355,7 +380,9 @@ def test_mlflow_models_serve_answers_like_recommend(registry, capsys) -> None:
 # --------------------------------------------------------------------------- finetune
 
 
-def test_finetune_registers_a_challenger_with_a_changed_portfolio(registry, tmp_path, capsys) -> None:
+def test_finetune_registers_a_challenger_with_a_changed_portfolio(
+    registry, tmp_path, capsys
+) -> None:
     from beyonder.serving.recommend import load_recommender
 
     folder = tmp_path / "mine"
@@ -365,7 +392,14 @@ def test_finetune_registers_a_challenger_with_a_changed_portfolio(registry, tmp_
     for i in range(3):
         table(150, seed=20 + i, n_classes=2 + i % 2).to_csv(folder / f"set{i}.csv", index=False)
         for clf in ["logreg", "decision_tree", "svm_rbf", "svm_linear", "extra_trees"]:  # no knn
-            rows.append({"dataset": f"set{i}", "classifier": clf, "accuracy": rng.uniform(0.6, 0.95), "fit_time": 0.01})
+            rows.append(
+                {
+                    "dataset": f"set{i}",
+                    "classifier": clf,
+                    "accuracy": rng.uniform(0.6, 0.95),
+                    "fit_time": 0.01,
+                }
+            )
     pd.DataFrame(rows).to_csv(tmp_path / "labels.csv", index=False)
 
     rc, out, err = _cli(
@@ -386,16 +420,26 @@ def test_finetune_registers_a_challenger_with_a_changed_portfolio(registry, tmp_
     assert tuned.estimator.config.classifiers == [*TINY_CLASSIFIERS, "extra_trees"]
     assert champion.estimator.config.classifiers == TINY_CLASSIFIERS  # the champion is untouched
     # loaded for prediction (NumPy, no TensorFlow): the Keras models beside them hold the layers
-    champion_model, tuned_model = trainable(champion.estimator).model_, trainable(tuned.estimator).model_
+    champion_model, tuned_model = (
+        trainable(champion.estimator).model_,
+        trainable(tuned.estimator).model_,
+    )
     frozen = [layer.name for layer in champion_model.layers if layer.weights]
     trained = set(summary["trainable_layers"])
     for name in frozen:
         before = champion_model.get_layer(name).get_weights()
         after = tuned_model.get_layer(name).get_weights()
-        if name.startswith("scores_"):  # the metric heads: remapped to the new portfolio, not trained
-            assert [w.shape[-1] for w in after] == [w.shape[-1] // len(TINY_CLASSIFIERS) * (len(TINY_CLASSIFIERS) + 1) for w in before]
+        if name.startswith(
+            "scores_"
+        ):  # the metric heads: remapped to the new portfolio, not trained
+            assert [w.shape[-1] for w in after] == [
+                w.shape[-1] // len(TINY_CLASSIFIERS) * (len(TINY_CLASSIFIERS) + 1) for w in before
+            ]
             continue
-        changed = any(a.shape != b.shape or not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+        changed = any(
+            a.shape != b.shape or not np.array_equal(a, b)
+            for a, b in zip(before, after, strict=True)
+        )
         assert changed == (name in trained), name
     ranked = tuned.predict(pd.read_csv(registry.csv), "class")
     assert "extra_trees" in set(ranked["classifier"]) and len(ranked) == len(TINY_CLASSIFIERS) + 1
@@ -403,11 +447,21 @@ def test_finetune_registers_a_challenger_with_a_changed_portfolio(registry, tmp_
 
 def test_finetune_rejects_bad_labels_in_one_line(registry, tmp_path, capsys) -> None:
     pd.DataFrame({"dataset": ["a"], "accuracy": [0.9]}).to_csv(tmp_path / "no_clf.csv", index=False)
-    pd.DataFrame({"dataset": ["a"], "classifier": ["knn"], "accuracy": [93.0]}).to_csv(tmp_path / "pct.csv", index=False)
-    pd.DataFrame({"dataset": ["zzz"], "classifier": ["knn"], "accuracy": [0.9]}).to_csv(tmp_path / "gone.csv", index=False)
-    cases = {"no_clf.csv": "labels need columns", "pct.csv": "in [0, 1]", "gone.csv": "not found in"}
+    pd.DataFrame({"dataset": ["a"], "classifier": ["knn"], "accuracy": [93.0]}).to_csv(
+        tmp_path / "pct.csv", index=False
+    )
+    pd.DataFrame({"dataset": ["zzz"], "classifier": ["knn"], "accuracy": [0.9]}).to_csv(
+        tmp_path / "gone.csv", index=False
+    )
+    cases = {
+        "no_clf.csv": "labels need columns",
+        "pct.csv": "in [0, 1]",
+        "gone.csv": "not found in",
+    }
     for name, expected in cases.items():
-        rc, _, err = _cli(capsys, "finetune", "--labels", str(tmp_path / name), "--datasets", str(tmp_path))
+        rc, _, err = _cli(
+            capsys, "finetune", "--labels", str(tmp_path / name), "--datasets", str(tmp_path)
+        )
         assert rc == 2 and expected in err and len(err.strip().splitlines()) == 1, (name, err)
 
 
@@ -420,7 +474,9 @@ def test_finetune_reads_the_pipeline_labels_table(tmp_path) -> None:
         path = tmp_path / "data" / "samples" / f"d__s{k}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         table(40, seed=k).rename(columns={"class": "__target__"}).to_parquet(path)
-        entries.append({"sample_id": f"d__s{k}", "dataset": "d", "file": f"data/samples/d__s{k}.parquet"})
+        entries.append(
+            {"sample_id": f"d__s{k}", "dataset": "d", "file": f"data/samples/d__s{k}.parquet"}
+        )
     (tmp_path / "index.json").write_text(json.dumps(entries))
     labels = pd.DataFrame(
         {
@@ -448,7 +504,13 @@ def test_evaluation_report_tables_and_figures(tmp_path) -> None:
     pred = {"d1": [0.85, 0.9, 0.1], "d2": [0.7, 0.9, 0.99]}
     classifiers = ["a", "b", "c"]
     rows = [
-        {"method": "beyonder", "dataset": d, "classifier": c, "true_accuracy": true[d][j], "predicted_accuracy": pred[d][j]}
+        {
+            "method": "beyonder",
+            "dataset": d,
+            "classifier": c,
+            "true_accuracy": true[d][j],
+            "predicted_accuracy": pred[d][j],
+        }
         for d in true
         for j, c in enumerate(classifiers)
     ]
@@ -460,7 +522,9 @@ def test_evaluation_report_tables_and_figures(tmp_path) -> None:
     assert regrets.loc["d2", "picked"] == "c" and regrets.loc["d2", "regret"] == pytest.approx(35.0)
     assert regrets["sbs_regret"].tolist() == pytest.approx([0.0, 35.0])
     ranks = ranking_table(per_dataset).set_index(["dataset", "classifier"])
-    assert ranks.loc[("d1", "b"), "predicted_rank"] == 1 and ranks.loc[("d1", "b"), "true_rank"] == 2
+    assert (
+        ranks.loc[("d1", "b"), "predicted_rank"] == 1 and ranks.loc[("d1", "b"), "true_rank"] == 2
+    )
     assert pd.isna(ranks.loc[("d2", "c"), "true_rank"])
 
     written = write_report(per_dataset, {"sbs_classifier": "a"}, tmp_path)
@@ -473,12 +537,19 @@ def test_evaluation_report_tables_and_figures(tmp_path) -> None:
 def test_bench_results_section_is_replaced_not_clobbered(tmp_path) -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("recommend_latency", REPO / "bench" / "recommend_latency.py")
+    spec = importlib.util.spec_from_file_location(
+        "recommend_latency", REPO / "bench" / "recommend_latency.py"
+    )
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     results = tmp_path / "RESULTS.md"
     bench.update_results(results, "first")  # created when absent
     assert f"{bench.BEGIN}\nfirst\n{bench.END}" in results.read_text()
-    results.write_text(f"# R\n\n<!-- other -->\nkeep\n<!-- /other -->\n\n{bench.BEGIN}\nold\n{bench.END}\ntail\n")
+    results.write_text(
+        f"# R\n\n<!-- other -->\nkeep\n<!-- /other -->\n\n{bench.BEGIN}\nold\n{bench.END}\ntail\n"
+    )
     bench.update_results(results, "new")
-    assert results.read_text() == f"# R\n\n<!-- other -->\nkeep\n<!-- /other -->\n\n{bench.BEGIN}\nnew\n{bench.END}\ntail\n"
+    assert (
+        results.read_text()
+        == f"# R\n\n<!-- other -->\nkeep\n<!-- /other -->\n\n{bench.BEGIN}\nnew\n{bench.END}\ntail\n"
+    )

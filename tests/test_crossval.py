@@ -54,7 +54,9 @@ def _table(seed: int, linear: bool, n: int = 80) -> pd.DataFrame:
     return frame
 
 
-def _workspace(n_datasets: int = 10, per_dataset: int = 2, prefix: str = "d", seed: int = 0) -> Workspace:
+def _workspace(
+    n_datasets: int = 10, per_dataset: int = 2, prefix: str = "d", seed: int = 0
+) -> Workspace:
     rng = np.random.default_rng(seed)
     index, accuracy, encoded, meta = [], [], {}, {}
     for d in range(n_datasets):
@@ -62,7 +64,9 @@ def _workspace(n_datasets: int = 10, per_dataset: int = 2, prefix: str = "d", se
         for s in range(per_dataset):
             sample_id = f"{prefix}{d}__s{s}"
             frame = _table(1000 * seed + 10 * d + s, linear)
-            index.append({"sample_id": sample_id, "dataset": f"{prefix}{d}", "kind": "bootstrap", "file": ""})
+            index.append(
+                {"sample_id": sample_id, "dataset": f"{prefix}{d}", "kind": "bootstrap", "file": ""}
+            )
             base = np.array([0.9, 0.7, 0.75, 0.8]) if linear else np.array([0.6, 0.85, 0.9, 0.8])
             accuracy.append(np.clip(base + rng.normal(0, 0.01, 4), 0, 1))
             encoded[sample_id] = encode_sample(frame)
@@ -96,14 +100,24 @@ def test_json_layout_has_every_method_and_the_one_view_ablation(report: dict) ->
     }  # fmt: skip
     assert set(result["methods"]) == expected
     for metrics in result["methods"].values():
-        for key in ("mean_regret", "median_regret", "gap_closed", "top1", "top3", "spearman", "mae"):
+        for key in (
+            "mean_regret",
+            "median_regret",
+            "gap_closed",
+            "top1",
+            "top3",
+            "spearman",
+            "mae",
+        ):
             assert key in metrics
     assert result["methods"]["oracle"]["mean_regret"] == 0
     # the kind of a dataset decides its winner: nearest datasets on a meta-feature that tells
     # the kinds apart pick right, and the SBS, one fixed pick, cannot be right for both kinds
     assert result["methods"]["pymfe_knn"]["mean_regret"] < result["methods"]["sbs"]["mean_regret"]
     # so do the landmarkers: linear tables score high on the linear landmarker, the others on 1-NN
-    assert result["methods"]["landmark_ridge"]["mean_regret"] < result["methods"]["sbs"]["mean_regret"]
+    assert (
+        result["methods"]["landmark_ridge"]["mean_regret"] < result["methods"]["sbs"]["mean_regret"]
+    )
     assert "svm_kernel" in result
 
 
@@ -112,12 +126,20 @@ def pretrained() -> tuple[Workspace, Workspace, list[np.ndarray], FoldResult]:
     """A synthetic corpus, a real one, weights pretrained on the synthetic one, and one fold
     from synthetic to real that fine-tunes from them (``beyonder``), with the variants that
     start fresh (``finetune=none``) and tune the heads only (``finetune=heads``)."""
-    synthetic, real = _workspace(6, 1, prefix="syn", seed=1), _workspace(5, 1, prefix="real", seed=2)
+    synthetic, real = (
+        _workspace(6, 1, prefix="syn", seed=1),
+        _workspace(5, 1, prefix="real", seed=2),
+    )
     start = pretrain(synthetic, CONFIG, log=quiet)
     variants = (Variant("fresh", finetune="none"), Variant("heads", finetune="heads"))
     sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
     fold = predict_fold(
-        synthetic, sets[0], real, sets[1], CONFIG, RunSettings(("beyonder",), log=quiet, start=start, variants=variants)
+        synthetic,
+        sets[0],
+        real,
+        sets[1],
+        CONFIG,
+        RunSettings(("beyonder",), log=quiet, start=start, variants=variants),
     )
     return synthetic, real, start, fold
 
@@ -128,16 +150,27 @@ def test_pretrained_weights_start_the_fine_tuning(pretrained) -> None:
     and fine-tuned ablations)."""
     synthetic, real, start, fold = pretrained
     assert len(start) > 0 and all(np.isfinite(w).all() for w in start)
-    tuned = train_test(synthetic, real, CONFIG, RunSettings(("beyonder",), n_boot=20, start=start, log=quiet))
+    tuned = train_test(
+        synthetic, real, CONFIG, RunSettings(("beyonder",), n_boot=20, start=start, log=quiet)
+    )
     assert tuned["methods"]["beyonder"]["mean_regret"] >= 0
     assert sorted(row["dataset"] for row in tuned["per_dataset"]) == [f"real{i}" for i in range(5)]
 
     # Training is seeded (tests/test_repeatability.py), so fine-tuning the same network from
     # other weights gives other predictions only if it really starts from the weights given.
     rng = np.random.default_rng(0)
-    other = [w + rng.normal(0, 0.2, w.shape).astype(w.dtype) if w.dtype.kind == "f" else w for w in start]
+    other = [
+        w + rng.normal(0, 0.2, w.shape).astype(w.dtype) if w.dtype.kind == "f" else w for w in start
+    ]
     sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
-    from_other = predict_fold(synthetic, sets[0], real, sets[1], CONFIG, RunSettings(("beyonder",), log=quiet, start=other))
+    from_other = predict_fold(
+        synthetic,
+        sets[0],
+        real,
+        sets[1],
+        CONFIG,
+        RunSettings(("beyonder",), log=quiet, start=other),
+    )
     difference = np.abs(fold.predictions["beyonder"] - from_other.predictions["beyonder"]).max()
     assert difference > 1e-4, "the pretrained weights were ignored"
 
@@ -156,17 +189,27 @@ def test_heads_only_fine_tuning_keeps_the_pretrained_encoder(pretrained) -> None
     moved = {
         layer.name
         for layer, before in zip(est.model_.layers, reference.layers, strict=True)
-        if any(not np.array_equal(a, b) for a, b in zip(layer.get_weights(), before.get_weights(), strict=True))
+        if any(
+            not np.array_equal(a, b)
+            for a, b in zip(layer.get_weights(), before.get_weights(), strict=True)
+        )
     }
     assert moved and moved <= set(HEAD_LAYERS)
 
     sets = set(synthetic.original.index["dataset"]), set(real.original.index["dataset"])
     preds = fold.predictions
     plain = predict_fold(
-        synthetic, sets[0], real, sets[1], CONFIG, RunSettings(("beyonder", "landmark_ridge"), log=quiet)
+        synthetic,
+        sets[0],
+        real,
+        sets[1],
+        CONFIG,
+        RunSettings(("beyonder", "landmark_ridge"), log=quiet),
     ).predictions
     np.testing.assert_allclose(preds["beyonder_fresh"], plain["beyonder"], atol=1e-6)
-    np.testing.assert_allclose(plain["beyonder_ridge_mean"], (plain["beyonder"] + plain["landmark_ridge"]) / 2)
+    np.testing.assert_allclose(
+        plain["beyonder_ridge_mean"], (plain["beyonder"] + plain["landmark_ridge"]) / 2
+    )
     assert np.abs(preds["beyonder_heads"] - preds["beyonder"]).max() > 1e-4
     with pytest.raises(ValueError, match="finetune must be one of"):
         Variant("bad", finetune="last")
@@ -233,7 +276,9 @@ def test_a_variant_with_the_second_members_seed_offset_is_that_member(seeded) ->
     by seed: with no other change it is that member, prediction for prediction."""
     from beyonder.evaluation.crossval import SEED_STRIDE
 
-    assert parse_variants([["again", f"seed_offset={SEED_STRIDE}"]]) == [Variant("again", seed_offset=SEED_STRIDE)]
+    assert parse_variants([["again", f"seed_offset={SEED_STRIDE}"]]) == [
+        Variant("again", seed_offset=SEED_STRIDE)
+    ]
     preds = seeded[1].predictions
     np.testing.assert_allclose(preds["beyonder_again"], preds["beyonder_seed1"], atol=1e-6)
     assert not np.allclose(preds["beyonder_again"], preds["beyonder"], atol=1e-6)
@@ -263,7 +308,9 @@ def test_cv_one_sample_prices_each_samples_pick_with_the_other_samples() -> None
     assert result["mean_regret"] == pytest.approx(5.0)  # (10 + 0) / 2
     assert result["sbs_mean_regret"] == pytest.approx(22.5)  # a: (10 + 0) / 2, b: 40
     assert result["gap_closed"] == pytest.approx(17.5 / 22.5)
-    assert result["spearman"] == pytest.approx(0.0)  # a: each sample ranks the pair wrong (-1), b: right (+1)
+    assert result["spearman"] == pytest.approx(
+        0.0
+    )  # a: each sample ranks the pair wrong (-1), b: right (+1)
     assert cv_one_sample(corpus, {"c": 1})["n_datasets"] == 0
 
 
@@ -286,7 +333,10 @@ def test_corpus_workspace_takes_its_samples_per_dataset_from_evaluate(tmp_path) 
     params = parse_params(
         {
             "seed": 1,
-            "ingest": {"sklearn": {"enabled": True}, "local": {"target": "target", "enabled": False}},
+            "ingest": {
+                "sklearn": {"enabled": True},
+                "local": {"target": "target", "enabled": False},
+            },
             "sample": {"rows": 300, "per_dataset": 2},
             "evaluate": {"corpus_samples": 4},
         }
@@ -294,12 +344,18 @@ def test_corpus_workspace_takes_its_samples_per_dataset_from_evaluate(tmp_path) 
     root = corpus_workspace(tmp_path / "my corpus", params, base=tmp_path / "corpora")
     derived = load_params(root / "params.yaml")
     assert derived.sample == SampleParams(rows=300, per_dataset=4)
-    assert derived.ingest.local == LocalSource(target="target", enabled=True, folders=[str(tmp_path / "my corpus")])
-    assert [s for s in ("sklearn", "synthetic", "openml") if getattr(derived.ingest, s).enabled] == []
+    assert derived.ingest.local == LocalSource(
+        target="target", enabled=True, folders=[str(tmp_path / "my corpus")]
+    )
+    assert [
+        s for s in ("sklearn", "synthetic", "openml") if getattr(derived.ingest, s).enabled
+    ] == []
     assert derived.seed == 1 and derived.train == params.train
     assert params.sample.per_dataset == 2  # the caller's params untouched
     params.evaluate.corpus_samples = 0
-    derived = load_params(corpus_workspace(tmp_path / "other", params, base=tmp_path / "c") / "params.yaml")
+    derived = load_params(
+        corpus_workspace(tmp_path / "other", params, base=tmp_path / "c") / "params.yaml"
+    )
     assert derived.sample.per_dataset == 2
 
 
@@ -331,11 +387,16 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
 
     from beyonder.evaluation.workspaces import corpus_workspace
 
-    params = parse_params({"seed": 1, "ingest": {"local": {"target": "class"}}, "sample": {"per_dataset": 2}})
+    params = parse_params(
+        {"seed": 1, "ingest": {"local": {"target": "class"}}, "sample": {"per_dataset": 2}}
+    )
     root = corpus_workspace([tmp_path / "uci", tmp_path / "statlib"], params, base=tmp_path / "c")
     assert root.name == "uci-statlib"
     derived = yaml.safe_load((root / "params.yaml").read_text())
-    assert derived["ingest"]["local"]["folders"] == [str(tmp_path / "uci"), str(tmp_path / "statlib")]
+    assert derived["ingest"]["local"]["folders"] == [
+        str(tmp_path / "uci"),
+        str(tmp_path / "statlib"),
+    ]
 
     ws = _workspace(n_datasets=8, per_dataset=1)
     groups = {f"d{i}": "first" if i < 3 else "second" for i in range(8)}
@@ -351,18 +412,25 @@ def test_several_folders_make_one_workspace_scored_per_folder_too(tmp_path) -> N
     out = summary(report)
     assert set(out["by_group"]["first"]["methods"]) == set(out["methods"])
     assert "per_dataset" not in out["by_group"]["first"]
-    assert "by_group" not in cross_validate(replace(ws, groups={}), folds, CONFIG, RunSettings(("random",), n_boot=20))
+    assert "by_group" not in cross_validate(
+        replace(ws, groups={}), folds, CONFIG, RunSettings(("random",), n_boot=20)
+    )
 
 
 def test_variants_are_parsed_and_checked_in_one_place() -> None:
     """``--variant NAME KEY=VALUE ...``: train settings and the variant's own settings, typed
     as YAML scalars (lists comma-separated); a typo, a bad value or a repeated name is one
     line before any training; the report names only what sets a variant apart."""
-    wide, uci = parse_variants([["wide", "rows=128", "dropout=0"], ["uci", "train_groups=uci,statlib", "finetune=heads"]])
+    wide, uci = parse_variants(
+        [["wide", "rows=128", "dropout=0"], ["uci", "train_groups=uci,statlib", "finetune=heads"]]
+    )
     assert wide == Variant("wide", {"rows": 128, "dropout": 0})
     assert uci.train_groups == ("uci", "statlib") and uci.finetune == "heads"
     assert uci.settings() == {"train_groups": ["uci", "statlib"], "finetune": "heads"}
-    assert wide.config(CONFIG).rows == 128 and Variant("s", seed_offset=7).config(CONFIG).seed == CONFIG.seed + 7
+    assert (
+        wide.config(CONFIG).rows == 128
+        and Variant("s", seed_offset=7).config(CONFIG).seed == CONFIG.seed + 7
+    )
     for specs, message in (
         ([["x", "epoch=3"]], "--variant x: 'epoch=3' is not KEY=VALUE with a train setting"),
         ([["x", "rows"]], "--variant x: 'rows' is not KEY=VALUE"),

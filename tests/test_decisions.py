@@ -56,12 +56,16 @@ def test_recommend_reports_intervals_and_whole_table_fit_time(recommender) -> No
     assert (ranked["accuracy_low"] <= ranked["predicted_accuracy"]).all()
     assert (ranked["predicted_accuracy"] <= ranked["accuracy_high"]).all()
     half = 2.0 * (ranked["spread"] + decisions.SPREAD_FLOOR)
-    np.testing.assert_allclose(ranked["accuracy_high"], np.clip(ranked["predicted_accuracy"] + half, 0, 1))
+    np.testing.assert_allclose(
+        ranked["accuracy_high"], np.clip(ranked["predicted_accuracy"] + half, 0, 1)
+    )
     # 300 rows against 96 a fold (120-row samples): longer than a fold for every classifier
     assert (ranked["predicted_table_fit_time"] > ranked["predicted_fit_time"]).all()
     close = ranked.attrs["too_close_to_call"]
     assert close[0] == ranked["classifier"].iloc[0]
-    assert set(close) == set(ranked.loc[ranked["accuracy_high"] >= ranked["accuracy_low"].iloc[0], "classifier"])
+    assert set(close) == set(
+        ranked.loc[ranked["accuracy_high"] >= ranked["accuracy_low"].iloc[0], "classifier"]
+    )
 
 
 def test_a_time_budget_ranks_only_what_is_predicted_to_fit(recommender) -> None:
@@ -71,10 +75,16 @@ def test_a_time_budget_ranks_only_what_is_predicted_to_fit(recommender) -> None:
     ranked = recommender.predict(frame, "class", time_budget=budget)
     kept = ranked[ranked["rank"] > 0]
     out = ranked[ranked["rank"] == 0]
-    assert (kept["predicted_table_fit_time"] <= budget).all() and (out["predicted_table_fit_time"] > budget).all()
+    assert (kept["predicted_table_fit_time"] <= budget).all() and (
+        out["predicted_table_fit_time"] > budget
+    ).all()
     assert kept["rank"].tolist() == list(range(1, len(kept) + 1)) and len(out) > 0
-    assert kept["classifier"].tolist() == [c for c in full["classifier"] if c in set(kept["classifier"])]
-    assert (kept["left_out"] == "").all() and out["left_out"].str.contains("exceeds the budget").all()
+    assert kept["classifier"].tolist() == [
+        c for c in full["classifier"] if c in set(kept["classifier"])
+    ]
+    assert (kept["left_out"] == "").all() and out["left_out"].str.contains(
+        "exceeds the budget"
+    ).all()
     assert [d["classifier"] for d in ranked.attrs["left_out"]] == out["classifier"].tolist()
 
 
@@ -84,7 +94,10 @@ def test_verify_cross_validates_the_top_k_and_ranks_them_by_measured_accuracy(re
     verified = recommender.predict(frame, "class", verify=2)
     top = verified.iloc[:2]
     assert set(top["classifier"]) == set(predicted["classifier"].iloc[:2])
-    assert top["measured_accuracy"].between(0, 1).all() and top["measured_accuracy"].is_monotonic_decreasing
+    assert (
+        top["measured_accuracy"].between(0, 1).all()
+        and top["measured_accuracy"].is_monotonic_decreasing
+    )
     assert (top["measured_cv_seconds"] > 0).all()
     rest = verified.iloc[2:]
     assert rest["measured_accuracy"].isna().all()
@@ -125,7 +138,10 @@ def test_cli_options_fail_in_one_line(capsys, tmp_path) -> None:
     table(60).to_csv(tmp_path / "ok.csv", index=False)
     assert main(["recommend", str(tmp_path / "ok.csv"), "--time-budget", "-3"]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == "beyonder recommend: time budget must be a positive number of seconds, got -3.0"
+    assert (
+        err.strip()
+        == "beyonder recommend: time budget must be a positive number of seconds, got -3.0"
+    )
     assert main(["recommend", str(tmp_path / "ok.csv"), "--verify", "-1"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
 
@@ -135,9 +151,13 @@ def test_cli_options_fail_in_one_line(capsys, tmp_path) -> None:
 
 def test_fit_time_quality_is_spearman_and_log_mae() -> None:
     true = np.array([[0.01, 0.1, 1.0], [0.02, 0.2, 0.05]])
-    out = decisions.fit_time_quality(true, {"perfect": true, "tenfold": true * 10, "flat": np.ones_like(true)})
+    out = decisions.fit_time_quality(
+        true, {"perfect": true, "tenfold": true * 10, "flat": np.ones_like(true)}
+    )
     assert out["perfect"]["spearman"] == pytest.approx(1.0) and out["perfect"]["mae_log10"] == 0
-    assert out["tenfold"]["spearman"] == pytest.approx(1.0) and out["tenfold"]["mae_log10"] == pytest.approx(1.0)
+    assert out["tenfold"]["spearman"] == pytest.approx(1.0) and out["tenfold"][
+        "mae_log10"
+    ] == pytest.approx(1.0)
     assert np.isnan(out["flat"]["spearman"])  # a constant prediction ranks nothing
 
 
@@ -192,5 +212,9 @@ def test_verify_curve_ends_at_the_brute_force_reference() -> None:
     reference = cv_one_sample(Corpus(index, accuracy, cost, ["a", "b", "c", "d"]), sbs)
     assert curve[-1]["mean_regret"] == pytest.approx(reference["mean_regret"])
     assert curve[-1]["gap_closed"] == pytest.approx(reference["gap_closed"])
-    assert curve[0]["cpu_seconds"] == 0 and curve[-1]["cpu_seconds"] == 10 and curve[-1]["cost_share"] == 1
+    assert (
+        curve[0]["cpu_seconds"] == 0
+        and curve[-1]["cpu_seconds"] == 10
+        and curve[-1]["cost_share"] == 1
+    )
     assert curve[0]["mean_regret"] == curve[1]["mean_regret"]  # K = 1 measures, but cannot reorder

@@ -18,7 +18,9 @@ def _dataset(n: int = 300, classes: int = 4, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"x{i}" for i in range(6)])
     frame["colour"] = rng.choice(["red", "green", "blue"], size=n)
-    frame[TARGET] = pd.Series(rng.choice([f"c{k}" for k in range(classes)], size=n)).astype("string")
+    frame[TARGET] = pd.Series(rng.choice([f"c{k}" for k in range(classes)], size=n)).astype(
+        "string"
+    )
     return frame
 
 
@@ -103,7 +105,13 @@ def test_a_task_left_with_one_class_is_refused() -> None:
 def test_dataset_means_average_each_task_apart() -> None:
     index = pd.DataFrame(
         {
-            "sample_id": ["d__s0", "d__s1", "d__s0__derived0", "d__s1__derived0", "d__s0__derived1"],
+            "sample_id": [
+                "d__s0",
+                "d__s1",
+                "d__s0__derived0",
+                "d__s1__derived0",
+                "d__s0__derived1",
+            ],
             "dataset": ["d"] * 5,
             "kind": ["bootstrap", "bootstrap", "derived", "derived", "derived"],
             "task": [None, None, "d__derived0", "d__derived0", "d__derived1"],
@@ -133,7 +141,9 @@ def test_augment_writes_one_task_per_dataset_over_all_its_samples(tmp_path) -> N
     assert [e["sample_id"] for e in entries] == [
         "demo__s0__derived0", "demo__s0__derived1", "demo__s1__derived0", "demo__s1__derived1"
     ]  # fmt: skip
-    assert {e["kind"] for e in entries} == {"derived"} and {e["dataset"] for e in entries} == {"demo"}
+    assert {e["kind"] for e in entries} == {"derived"} and {e["dataset"] for e in entries} == {
+        "demo"
+    }
     by_task = {}
     for e in entries:
         by_task.setdefault(e["task"], []).append(e["transforms"])

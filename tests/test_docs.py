@@ -7,7 +7,12 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "bench" / "RESULTS.md", REPO / "corpus" / "README.md"]
+DOCS = [
+    REPO / "README.md",
+    *sorted((REPO / "docs").glob("*.md")),
+    REPO / "bench" / "RESULTS.md",
+    REPO / "corpus" / "README.md",
+]
 ROOTS = ("beyonder/", "flows/", "tests/", "bench/", "docs/", "corpus/", ".ci/")
 HISTORY = re.compile(r"\b(?:issue|stop)[- ]?\d+\b|\bissue's\b|\bthis stop\b", re.IGNORECASE)
 """A ticket or work-stage number, a ticket's bar, "this stop": the history of the work, not the product."""
@@ -19,7 +24,11 @@ def _backticked(text: str):
 
 
 def test_every_path_the_docs_name_exists() -> None:
-    modules = {p.name for folder in ("beyonder", "flows", "bench", "tests") for p in (REPO / folder).rglob("*.py")}
+    modules = {
+        p.name
+        for folder in ("beyonder", "flows", "bench", "tests")
+        for p in (REPO / folder).rglob("*.py")
+    }
     missing = []
     for doc in DOCS:
         for line, token in _backticked(doc.read_text()):
@@ -38,7 +47,11 @@ def test_no_development_history_in_code_and_docs() -> None:
         *DOCS,
         REPO / "params.yaml",
         REPO / "dvc.yaml",
-        *(p for folder in ("beyonder", "flows", "tests", "bench") for p in (REPO / folder).rglob("*.py")),
+        *(
+            p
+            for folder in ("beyonder", "flows", "tests", "bench")
+            for p in (REPO / folder).rglob("*.py")
+        ),
     ]
     found = [
         f"{path.relative_to(REPO)}:{number}: {line.strip()[:80]}"

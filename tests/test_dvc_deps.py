@@ -53,7 +53,11 @@ def test_every_module_a_stage_runs_is_a_dependency(stage: str) -> None:
 
 def test_the_closure_follows_imports_inside_functions() -> None:
     closure = {str(p.relative_to(REPO)) for p in code_closure(FLOWS / "ingest.py")}
-    assert {"beyonder/stages/ingest.py", "beyonder/data/sources/local.py", "beyonder/data/sources/openml_source.py"} <= closure
+    assert {
+        "beyonder/stages/ingest.py",
+        "beyonder/data/sources/local.py",
+        "beyonder/data/sources/openml_source.py",
+    } <= closure
 
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
@@ -65,5 +69,7 @@ def test_every_params_entry_of_a_stage_names_a_real_knob(stage: str) -> None:
     for entry in STAGES[stage].get("params", []):
         node: object = Params()
         for part in entry.split("."):
-            assert hasattr(node, part), f"dvc.yaml stage {stage!r}: params entry {entry!r} is not a knob"
+            assert hasattr(node, part), (
+                f"dvc.yaml stage {stage!r}: params entry {entry!r} is not a knob"
+            )
             node = getattr(node, part)

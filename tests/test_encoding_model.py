@@ -243,7 +243,9 @@ def _assert_same_outputs(out: dict, base: dict) -> None:
     """Accuracies within TOL; fit times (10 ** the network's log10 output, seconds) within a
     relative TOL, since exponentiation scales float32 rounding with the value."""
     np.testing.assert_allclose(out["accuracy"], base["accuracy"], rtol=0, atol=TOL)
-    np.testing.assert_allclose(np.log10(out["fit_time"]), np.log10(base["fit_time"]), rtol=0, atol=TOL)
+    np.testing.assert_allclose(
+        np.log10(out["fit_time"]), np.log10(base["fit_time"]), rtol=0, atol=TOL
+    )
 
 
 def test_model_invariant_to_row_order(fitted: Beyonder) -> None:
@@ -331,7 +333,9 @@ def test_unfitted_model_refuses(tmp_path) -> None:
 # --- the loss ----------------------------------------------------------------------------------
 
 
-def _loss(y_true: np.ndarray, y_pred: np.ndarray, rank_weight: float = 1.0, **options) -> np.ndarray:
+def _loss(
+    y_true: np.ndarray, y_pred: np.ndarray, rank_weight: float = 1.0, **options
+) -> np.ndarray:
     out = masked_accuracy_loss(rank_weight, **options)(
         keras.ops.convert_to_tensor(y_true.astype(np.float32)),
         keras.ops.convert_to_tensor(y_pred.astype(np.float32)),
@@ -388,7 +392,9 @@ def test_relative_term_measures_departures_from_the_reference_classifier() -> No
     missing_reference = y_true.copy()
     missing_reference[0, 1] = np.nan  # falls back on the mean: equals the mean-relative loss
     np.testing.assert_allclose(
-        _loss(missing_reference, off_reference, reference=1), _loss(missing_reference, off_reference), rtol=1e-6
+        _loss(missing_reference, off_reference, reference=1),
+        _loss(missing_reference, off_reference),
+        rtol=1e-6,
     )
 
 
@@ -452,7 +458,9 @@ def test_fresh_heads_start_at_a_ridge_regression_on_the_globals() -> None:
     start_from_prior(model, accuracy, np.full_like(accuracy, 0.1), globals_)
     out = model.predict_on_batch(batch(samples, rows=64, features=16))
     error = np.abs(out["accuracy"] - accuracy).mean()
-    assert error < 0.3 * np.abs(accuracy.mean(axis=0) - accuracy).mean()  # far closer than the means
+    assert (
+        error < 0.3 * np.abs(accuracy.mean(axis=0) - accuracy).mean()
+    )  # far closer than the means
     for j in range(2):
         assert np.corrcoef(out["accuracy"][:, j], accuracy[:, j])[0, 1] > 0.95
 
@@ -464,7 +472,9 @@ def test_fresh_heads_start_at_a_ridge_regression_on_the_globals() -> None:
         rows = ~np.isnan(y[:, j])
         scale = np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
         expected = Ridge(alpha=3.0).fit((x[rows] - x.mean(axis=0)) / scale, y[rows, j])
-        np.testing.assert_allclose(x[rows] @ kernel[:, j] + bias[j], expected.predict((x[rows] - x.mean(axis=0)) / scale))
+        np.testing.assert_allclose(
+            x[rows] @ kernel[:, j] + bias[j], expected.predict((x[rows] - x.mean(axis=0)) / scale)
+        )
     assert (kernel[3] == 0).all()
 
 
@@ -473,11 +483,16 @@ def test_categorical_row_keys_are_pandas_hashes_of_the_cells() -> None:
     computed per level; they must equal pandas' hash of every cell's string, missing included."""
     from beyonder.selector.encoding import _encode_categorical
 
-    for values in (pd.Series(["a", None, "b", np.nan, "a", "c"], dtype=object), pd.Series([None, None], dtype=object)):
+    for values in (
+        pd.Series(["a", None, "b", np.nan, "a", "c"], dtype=object),
+        pd.Series([None, None], dtype=object),
+    ):
         expected = pd.util.hash_array(values.astype("string").to_numpy(dtype=object, na_value=None))
         n = len(values)
         cells = np.zeros((n, 1, N_CHANNELS), dtype=np.float32)
-        keys = _encode_categorical(values.to_frame(), np.zeros(n, int), np.array([float(n)]), cells, [0])
+        keys = _encode_categorical(
+            values.to_frame(), np.zeros(n, int), np.array([float(n)]), cells, [0]
+        )
         np.testing.assert_array_equal(keys, expected)
 
 
@@ -502,14 +517,20 @@ def test_categorical_channels_by_hand_and_columns_independent() -> None:
     # level shares u 3/6, v 1/6, w 1/6: frequency ranks (ties averaged) 3/3, 1.5/3, 1.5/3, minus 0.5
     np.testing.assert_allclose(a[:, CH["rank"]], [0.5, 0.5, 0.5, 0.0, 0.0, 0.0])
     # lift = p(level | row's class) - p(level): u in class 0 is 2/3 - 1/2, v in class 1 is 1/3 - 1/6
-    np.testing.assert_allclose(a[[0, 2, 3, 5], CH["class_mean"]], [2 / 3 - 1 / 2, 1 / 3 - 1 / 2, 1 / 3 - 1 / 6, 1 / 3 - 1 / 6], rtol=1e-6)
+    np.testing.assert_allclose(
+        a[[0, 2, 3, 5], CH["class_mean"]],
+        [2 / 3 - 1 / 2, 1 / 3 - 1 / 2, 1 / 3 - 1 / 6, 1 / 3 - 1 / 6],
+        rtol=1e-6,
+    )
     for k in range(2):
         alone = np.zeros((6, 1, N_CHANNELS), dtype=np.float32)
         _encode_categorical(frame.iloc[:, [k]], y_idx, class_count, alone, [0])
         np.testing.assert_array_equal(alone[:, 0], together[:, k])
 
 
-def _stump_by_loop(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def _stump_by_loop(
+    X: np.ndarray, y: np.ndarray, X_test: np.ndarray, classes: np.ndarray
+) -> np.ndarray:
     """The decision stump written plainly: every feature, every threshold between values."""
     best = (-1, 0, 0.0, classes[0], classes[0])
     for j in range(X.shape[1]):
@@ -521,7 +542,13 @@ def _stump_by_loop(X: np.ndarray, y: np.ndarray, X_test: np.ndarray, classes: np
             counts_r = [(right == c).sum() for c in classes]
             acc = max(counts_l) + max(counts_r)
             if acc > best[0]:
-                best = (acc, j, t, classes[int(np.argmax(counts_l))], classes[int(np.argmax(counts_r))])
+                best = (
+                    acc,
+                    j,
+                    t,
+                    classes[int(np.argmax(counts_l))],
+                    classes[int(np.argmax(counts_r))],
+                )
     _, j, t, left_class, right_class = best
     return np.where(X_test[:, j] <= t, left_class, right_class)
 
@@ -538,5 +565,6 @@ def test_vectorised_stump_matches_the_plain_loop(max_counts: int) -> None:
         y = rng.integers(0, int(rng.integers(2, 5)), n)
         X_test, classes = rng.normal(size=(15, f)), np.unique(y)
         np.testing.assert_array_equal(
-            _stump(X, y, X_test, classes, max_counts=max_counts), _stump_by_loop(X, y, X_test, classes)
+            _stump(X, y, X_test, classes, max_counts=max_counts),
+            _stump_by_loop(X, y, X_test, classes),
         )

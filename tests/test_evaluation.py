@@ -204,7 +204,9 @@ def test_paired_comparison_with_the_sbs():
     lo, hi = model["regret_vs_sbs_ci"]
     assert -25.0 <= lo < hi <= 0.0
     assert sbs["regret_vs_sbs_ci"] == [0.0, 0.0]
-    worse = evaluate_methods(TRUE, {"bad": np.fliplr(TRUE)}, sbs_index=0, n_boot=200)["methods"]["bad"]
+    worse = evaluate_methods(TRUE, {"bad": np.fliplr(TRUE)}, sbs_index=0, n_boot=200)["methods"][
+        "bad"
+    ]
     assert worse["better_worse_than_sbs"][1] > 0 and worse["regret_vs_sbs_ci"][1] > 0
 
 

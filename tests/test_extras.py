@@ -19,7 +19,11 @@ HIDDEN = set(PIPELINE_MODULES)
 @pytest.fixture
 def without_the_extra(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(errors.importlib.util, "find_spec", lambda name, *a: None if name in HIDDEN else real(name, *a))
+    monkeypatch.setattr(
+        errors.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in HIDDEN else real(name, *a),
+    )
 
 
 def test_every_stage_and_the_keras_commands_need_the_extra() -> None:
@@ -30,8 +34,13 @@ def test_every_stage_and_the_keras_commands_need_the_extra() -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["train"], ["refit"], ["evaluate", "--corpus", "x"], ["impute", "t.csv"],
-     ["finetune", "--labels", "l.csv", "--datasets", "d"]],  # fmt: skip
+    [
+        ["train"],
+        ["refit"],
+        ["evaluate", "--corpus", "x"],
+        ["impute", "t.csv"],
+        ["finetune", "--labels", "l.csv", "--datasets", "d"],
+    ],  # fmt: skip
     ids=lambda argv: " ".join(argv[:2]),
 )
 def test_a_command_without_its_extra_is_one_line(without_the_extra, capsys, argv) -> None:
@@ -44,5 +53,8 @@ def test_a_command_without_its_extra_is_one_line(without_the_extra, capsys, argv
 
 def test_require_extra_names_only_what_is_missing(without_the_extra) -> None:
     errors.require_extra("numpy", ["numpy", "pandas"])  # present: nothing raised
-    with pytest.raises(errors.MissingExtra, match=r"the imputer needs the pipeline extra \(tensorflow not installed\)"):
+    with pytest.raises(
+        errors.MissingExtra,
+        match=r"the imputer needs the pipeline extra \(tensorflow not installed\)",
+    ):
         errors.require_extra("the imputer", ["numpy", "tensorflow"])

@@ -89,7 +89,9 @@ def runs(tmp_path_factory, corpus, prefect_server) -> dict:
     roots = {"hostile": base / "run_hostile", "good": base / "run_good"}
     for key, folder in (("hostile", base / "corpus"), ("good", base / "good")):
         roots[key].mkdir()
-        (roots[key] / "flows").symlink_to(REPO / "flows", target_is_directory=True)  # a project root
+        (roots[key] / "flows").symlink_to(
+            REPO / "flows", target_is_directory=True
+        )  # a project root
         (roots[key] / "params.yaml").write_text(yaml.safe_dump(_params(folder)))
     results, crashes, timings = {}, [], {}
     with pytest.MonkeyPatch.context() as mp:

@@ -160,7 +160,9 @@ def test_command_writes_the_same_format(model: Path, tmp_path: Path, suffix: str
     back, target = read_table(out)
     assert target == "class" and not back.drop(columns=["class"]).isna().any().any()
     observed = df["a"].notna().to_numpy()
-    np.testing.assert_allclose(back["a"].to_numpy(dtype=float)[observed], df["a"].to_numpy()[observed], rtol=1e-9)
+    np.testing.assert_allclose(
+        back["a"].to_numpy(dtype=float)[observed], df["a"].to_numpy()[observed], rtol=1e-9
+    )
 
 
 def test_command_no_missing_cell_copies_the_file(model: Path, tmp_path: Path, capsys) -> None:
@@ -176,7 +178,9 @@ def test_command_no_missing_cell_copies_the_file(model: Path, tmp_path: Path, ca
     [("empty_column", "has fewer than 2 values"), ("one_row", "1 row(s)"), ("not_a_table", "t.csv"),
      ("image", "not a CSV, ARFF or Parquet file")],
 )  # fmt: skip
-def test_command_bad_input_is_one_line_and_writes_nothing(model: Path, tmp_path: Path, capsys, case, expected) -> None:
+def test_command_bad_input_is_one_line_and_writes_nothing(
+    model: Path, tmp_path: Path, capsys, case, expected
+) -> None:
     path = tmp_path / ("t.png" if case == "image" else "t.csv")
     if case == "empty_column":
         with_holes(frame(10)).assign(a=np.nan).to_csv(path, index=False)
@@ -214,7 +218,9 @@ def test_the_split_holds_out_what_evaluate_holds_out() -> None:
     train, val, test = split_names(names, params)
     sp = params.split
     assert set(test) == grouped_test_split(names, sp.test_fraction, params.seed, sp.families)
-    assert not (set(train) & set(test)) and not (set(val) & set(test)) and not (set(train) & set(val))
+    assert (
+        not (set(train) & set(test)) and not (set(val) & set(test)) and not (set(train) & set(val))
+    )
     assert len(train) + len(val) + len(test) == len(names)
 
 
@@ -245,7 +251,9 @@ def test_scoring_helpers_count_hidden_cells_only() -> None:
         assert result["nrmse"] > 0 and 0 <= result["accuracy"] <= 1
 
 
-def test_the_imputer_serves_only_if_it_beats_the_mean_and_the_champion(model: Path, tmp_path: Path, monkeypatch) -> None:
+def test_the_imputer_serves_only_if_it_beats_the_mean_and_the_champion(
+    model: Path, tmp_path: Path, monkeypatch
+) -> None:
     """``register_imputer``: the first imputer that beats mean imputation becomes champion; the
     same imputer registered again ties with the champion on the same tables and stays
     challenger; scores worse than mean imputation never serve."""
@@ -263,11 +271,15 @@ def test_the_imputer_serves_only_if_it_beats_the_mean_and_the_champion(model: Pa
     for s in range(2):
         files[f"t{s}"] = tmp_path / f"t{s}.csv"
         frame(60, 10 + s).to_csv(files[f"t{s}"], index=False)
-    params = parse_params({"seed": 0, "impute": {"score_tables": 2, "score_rows": 60, "score_pattern": "mcar20"}})
+    params = parse_params(
+        {"seed": 0, "impute": {"score_tables": 2, "score_rows": 60, "score_pattern": "mcar20"}}
+    )
     imputer = CellImputer.load(model)
     metrics = validation_scores(imputer, files, list(files), params)
     assert metrics["score_tables"] == 2 and metrics["beyonder_nrmse"] is not None
-    metrics["simple_nrmse"] = metrics["beyonder_nrmse"] + 1.0  # the rule under test, not this tiny net
+    metrics["simple_nrmse"] = (
+        metrics["beyonder_nrmse"] + 1.0
+    )  # the rule under test, not this tiny net
     old_uri = mlflow.get_tracking_uri()
     for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
         monkeypatch.delenv(key, raising=False)
@@ -277,12 +289,18 @@ def test_the_imputer_serves_only_if_it_beats_the_mean_and_the_champion(model: Pa
         for _ in range(2):
             with mlflow.start_run():
                 uri = log_imputer(model)
-            version, decision = register_imputer(uri, metrics, files, list(files), params, str(tmp_path))
+            version, decision = register_imputer(
+                uri, metrics, files, list(files), params, str(tmp_path)
+            )
             decisions.append((version.version, decision))
         assert decisions[0][1].promote and "no champion yet" in decisions[0][1].reason
-        assert not decisions[1][1].promote and "not better than the champion" in decisions[1][1].reason
+        assert (
+            not decisions[1][1].promote and "not better than the champion" in decisions[1][1].reason
+        )
         assert str(tracking.champion_version(tracking.IMPUTER_NAME).version) == str(decisions[0][0])
-        assert str(tracking.alias_version(tracking.CHALLENGER, tracking.IMPUTER_NAME).version) == str(decisions[1][0])
+        assert str(
+            tracking.alias_version(tracking.CHALLENGER, tracking.IMPUTER_NAME).version
+        ) == str(decisions[1][0])
     finally:
         mlflow.set_tracking_uri(old_uri)
         mlflow.set_registry_uri(old_uri)

@@ -73,25 +73,42 @@ def test_numpy_predictions_match_keras_on_every_output(keras_and_numpy) -> None:
     assert isinstance(numpy_side.estimator, NumpyBeyonder)
     for name, (frame, target) in _tables().items():
         encoded = keras_side.encode(keras_side.samples(frame, target))
-        expected, actual = keras_side.estimator.predict(encoded), numpy_side.estimator.predict(encoded)
+        expected, actual = (
+            keras_side.estimator.predict(encoded),
+            numpy_side.estimator.predict(encoded),
+        )
         for key in ("accuracy", "accuracy_spread"):
             assert max_difference({key: expected[key]}, actual)[key] <= TOLERANCE, (name, key)
         # fit time in seconds is 10 ** (the network's log10 output): held relatively here,
         # and absolutely on the log10 output below
-        np.testing.assert_allclose(actual["fit_time"], expected["fit_time"], rtol=TOLERANCE, err_msg=name)
+        np.testing.assert_allclose(
+            actual["fit_time"], expected["fit_time"], rtol=TOLERANCE, err_msg=name
+        )
         embedded = max_difference(
-            {EMBEDDING: keras_side.estimator.embed(encoded)}, {EMBEDDING: numpy_side.estimator.embed(encoded)}
+            {EMBEDDING: keras_side.estimator.embed(encoded)},
+            {EMBEDDING: numpy_side.estimator.embed(encoded)},
         )
         assert embedded[EMBEDDING] <= TOLERANCE, name
         # the raw outputs on the very views predict reads: accuracy, log10 fit time, embedding
         views, _ = numpy_side.estimator._views(encoded, None)
-        raw_keras = keras_side.estimator._run(views) | keras_side.estimator._run(views, embedding=True)
-        raw_numpy = numpy_side.estimator._run(views) | numpy_side.estimator._run(views, embedding=True)
+        raw_keras = keras_side.estimator._run(views) | keras_side.estimator._run(
+            views, embedding=True
+        )
+        raw_numpy = numpy_side.estimator._run(views) | numpy_side.estimator._run(
+            views, embedding=True
+        )
         worst = max_difference(raw_keras, raw_numpy)
-        assert set(worst) == {"accuracy", "fit_time", "scores", EMBEDDING} and max(worst.values()) <= TOLERANCE, (name, worst)
+        assert (
+            set(worst) == {"accuracy", "fit_time", "scores", EMBEDDING}
+            and max(worst.values()) <= TOLERANCE
+        ), (name, worst)
         # and the whole recommendation
         pd.testing.assert_frame_equal(
-            numpy_side.predict(frame, target), keras_side.predict(frame, target), check_exact=False, rtol=TOLERANCE, atol=TOLERANCE
+            numpy_side.predict(frame, target),
+            keras_side.predict(frame, target),
+            check_exact=False,
+            rtol=TOLERANCE,
+            atol=TOLERANCE,
         )
 
 
@@ -104,9 +121,15 @@ def test_a_fully_masked_view_matches_keras_too(keras_and_numpy) -> None:
 
     keras_side, numpy_side = keras_and_numpy
     config = keras_side.estimator.config
-    views = [EncodedSample(np.ones((5, 0, N_CHANNELS), np.float32), np.linspace(0, 1, N_GLOBALS).astype(np.float32))]
+    views = [
+        EncodedSample(
+            np.ones((5, 0, N_CHANNELS), np.float32), np.linspace(0, 1, N_GLOBALS).astype(np.float32)
+        )
+    ]
     inputs = network_inputs(views, config)
-    expected = {k: np.asarray(v) for k, v in keras_side.estimator.model_(inputs, training=False).items()}
+    expected = {
+        k: np.asarray(v) for k, v in keras_side.estimator.model_(inputs, training=False).items()
+    }
     actual = numpy_side.estimator.network(inputs)
     assert max(max_difference(expected, actual).values()) <= TOLERANCE
 
@@ -184,7 +207,12 @@ def _python(code: str, registry: dict, checkout: bool = True) -> subprocess.Comp
     if checkout:
         env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env, cwd=registry.dir
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=registry.dir,
     )
 
 
@@ -209,8 +237,12 @@ def test_recommend_and_embed_never_import_tensorflow(registry) -> None:
     frame = pd.read_csv(registry.csv)
     expected = recommender.predict(frame, "class")
     assert report["table"]["classifier"] == list(expected["classifier"])
-    np.testing.assert_allclose(report["table"]["predicted_accuracy"], expected["predicted_accuracy"], atol=1e-12)
-    np.testing.assert_allclose(embedded["embedding"], recommender.embed(frame, "class"), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        report["table"]["predicted_accuracy"], expected["predicted_accuracy"], atol=1e-12
+    )
+    np.testing.assert_allclose(
+        embedded["embedding"], recommender.embed(frame, "class"), rtol=1e-6, atol=1e-7
+    )
 
 
 def test_the_logged_model_serves_without_tensorflow_and_is_self_contained(registry) -> None:
@@ -223,11 +255,22 @@ def test_the_logged_model_serves_without_tensorflow_and_is_self_contained(regist
     folder = local_folder(model_version_location("models:/beyonder@champion", registry.uri))
     requirements = (folder / "requirements.txt").read_text().split()
     names = {r.split("~=")[0].split("==")[0] for r in requirements}
-    assert {"mlflow", "numpy", "pandas", "pyarrow", "threadpoolctl"} <= names and "beyonder" not in names
+    assert {
+        "mlflow",
+        "numpy",
+        "pandas",
+        "pyarrow",
+        "threadpoolctl",
+    } <= names and "beyonder" not in names
     assert not names & {"tensorflow", "tensorflow-cpu", "keras"}
     assert all("~=" in r for r in requirements), requirements
     code = folder / "code" / "beyonder"
-    for module in ("serving/recommend.py", "selector/network.py", "selector/inference.py", "serving/pyfunc.py"):
+    for module in (
+        "serving/recommend.py",
+        "selector/network.py",
+        "selector/inference.py",
+        "serving/pyfunc.py",
+    ):
         assert (code / module).read_text() == (Path(beyonder.__file__).parent / module).read_text()
 
     script = (
@@ -258,7 +301,9 @@ def test_float32_erf_is_exact_to_float32_precision() -> None:
     from beyonder.selector.network import erf_float32
 
     rng = np.random.default_rng(0)
-    x = np.concatenate([np.linspace(-6, 6, 200_001), rng.normal(scale=3, size=20_000), [0.0, 1e-30, -4.0, 4.0]])
+    x = np.concatenate(
+        [np.linspace(-6, 6, 200_001), rng.normal(scale=3, size=20_000), [0.0, 1e-30, -4.0, 4.0]]
+    )
     x = x.astype(np.float32)
     exact = np.array([math.erf(float(v)) for v in x])
     assert np.abs(erf_float32(x) - exact).max() < 1e-7

@@ -78,7 +78,9 @@ def add_dataset(root: Path, name: str, per_dataset: int) -> list[dict]:
     cleaned, _ = clean_dataset(storable(raw))
     write_parquet(cleaned, layout.dataset_file(layout.clean, raw.name))
     settings = replace(parse_params(params).sample, per_dataset=per_dataset)
-    return sample_one({"name": raw.name, "source": "sklearn"}, layout, settings, int(params["seed"]))
+    return sample_one(
+        {"name": raw.name, "source": "sklearn"}, layout, settings, int(params["seed"])
+    )
 
 
 def read_params(root: Path) -> dict:

@@ -26,7 +26,9 @@ from beyonder.labels.metrics import (
 def _fit(model, n=90, classes=3, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 3))
-    y = np.array([f"c{i}" for i in (x[:, 0] * 1.5 + rng.normal(size=n) > 0).astype(int) + (x[:, 1] > 0.8)])[:n]
+    y = np.array(
+        [f"c{i}" for i in (x[:, 0] * 1.5 + rng.normal(size=n) > 0).astype(int) + (x[:, 1] > 0.8)]
+    )[:n]
     if classes == 2:
         y = np.where(y == "c2", "c1", y)
     return model.fit(x[:60], y[:60]), x[60:], y[60:]
@@ -43,7 +45,11 @@ def test_fold_metrics_are_sklearns_scorers_on_the_same_predictions(classes: int)
     assert got["accuracy"] == pytest.approx(np.mean(model.predict(x) == y))
     assert got["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, model.predict(x)))
     assert got["f1_macro"] == pytest.approx(f1_score(y, model.predict(x), average="macro"))
-    expected_auc = roc_auc_score(y, proba[:, 1]) if classes == 2 else roc_auc_score(y, proba, multi_class="ovr")
+    expected_auc = (
+        roc_auc_score(y, proba[:, 1])
+        if classes == 2
+        else roc_auc_score(y, proba, multi_class="ovr")
+    )
     assert got["roc_auc_ovr"] == pytest.approx(expected_auc)
     assert got["neg_log_loss"] == pytest.approx(-log_loss(y, proba, labels=labels))
 
@@ -72,29 +78,39 @@ def test_one_class_in_a_test_fold_has_no_auc_and_the_label_says_why() -> None:
     fold = fold_metrics(y, y, scores, True, ["a", "b"])
     assert fold["roc_auc_ovr"] == "one class in the test fold" and fold["accuracy"] == 1.0
     record = summarise([fold, fold])
-    assert math.isnan(record["roc_auc_ovr"]) and record["metric_errors"] == {"roc_auc_ovr": "one class in the test fold"}
+    assert math.isnan(record["roc_auc_ovr"]) and record["metric_errors"] == {
+        "roc_auc_ovr": "one class in the test fold"
+    }
     assert record["accuracy"] == 1.0 and record["accuracy_std"] == 0.0
 
 
 def test_summarise_averages_the_folds_that_could_be_scored() -> None:
-    folds = [{"accuracy": 0.5, "roc_auc_ovr": 0.8}, {"accuracy": 0.7, "roc_auc_ovr": "one class in the test fold"}]
+    folds = [
+        {"accuracy": 0.5, "roc_auc_ovr": 0.8},
+        {"accuracy": 0.7, "roc_auc_ovr": "one class in the test fold"},
+    ]
     record = summarise(folds, ["accuracy", "roc_auc_ovr"])
     assert record["accuracy"] == pytest.approx(0.6) and record["roc_auc_ovr"] == pytest.approx(0.8)
     assert record["metric_errors"] is None
 
 
 def test_an_unknown_metric_is_one_line_naming_the_known_ones() -> None:
-    with pytest.raises(MetricError, match="unknown metric 'auc'; known: accuracy, balanced_accuracy"):
+    with pytest.raises(
+        MetricError, match="unknown metric 'auc'; known: accuracy, balanced_accuracy"
+    ):
         check_metric("auc")
     assert [check_metric(m) for m in METRICS] == list(METRICS)
 
 
 def test_every_metric_is_higher_is_better() -> None:
     y = pd.Series(["a", "b", "a", "b"]).to_numpy()
-    good = fold_metrics(y, y, np.array([[0.9, 0.1], [0.1, 0.9], [0.8, 0.2], [0.2, 0.8]]), True, ["a", "b"])
-    bad = fold_metrics(y, y[::-1], np.array([[0.4, 0.6], [0.6, 0.4], [0.3, 0.7], [0.7, 0.3]]), True, ["a", "b"])
+    good = fold_metrics(
+        y, y, np.array([[0.9, 0.1], [0.1, 0.9], [0.8, 0.2], [0.2, 0.8]]), True, ["a", "b"]
+    )
+    bad = fold_metrics(
+        y, y[::-1], np.array([[0.4, 0.6], [0.6, 0.4], [0.3, 0.7], [0.7, 0.3]]), True, ["a", "b"]
+    )
     assert all(good[m] > bad[m] for m in METRICS)
-
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -111,9 +127,15 @@ def test_numpy_metrics_equal_sklearns_with_ties_and_classes_missing_from_a_side(
     got = fold_metrics(y, predicted, proba, True, classes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true"
-        assert got["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, predicted), abs=1e-12)
-    assert got["f1_macro"] == pytest.approx(f1_score(y, predicted, average="macro", zero_division=0), abs=1e-12)
-    assert got["neg_log_loss"] == pytest.approx(-log_loss(y, y_proba=proba, labels=classes), abs=1e-12)
+        assert got["balanced_accuracy"] == pytest.approx(
+            balanced_accuracy_score(y, predicted), abs=1e-12
+        )
+    assert got["f1_macro"] == pytest.approx(
+        f1_score(y, predicted, average="macro", zero_division=0), abs=1e-12
+    )
+    assert got["neg_log_loss"] == pytest.approx(
+        -log_loss(y, y_proba=proba, labels=classes), abs=1e-12
+    )
     if k == 2:
         expected = roc_auc_score(y == classes[1], proba[:, 1])
     else:
@@ -122,17 +144,25 @@ def test_numpy_metrics_equal_sklearns_with_ties_and_classes_missing_from_a_side(
     assert got["roc_auc_ovr"] == pytest.approx(expected, abs=1e-12)
 
 
-@pytest.mark.parametrize("name", ["random_forest", "knn", "gaussian_nb", "logreg", "hist_gb", "decision_tree"])
+@pytest.mark.parametrize(
+    "name", ["random_forest", "knn", "gaussian_nb", "logreg", "hist_gb", "decision_tree"]
+)
 def test_one_prediction_pass_gives_predicts_classes(name: str) -> None:
     """Labelling reads the class off predict_proba (one pass); it must be predict's class."""
     from beyonder.labels.portfolio import build_classifier
 
     rng = np.random.default_rng(1)
-    frame = pd.DataFrame(rng.normal(size=(150, 3)).round(1), columns=["a", "b", "c"])  # rounding makes ties
-    y = np.array(["c0", "c1", "c2"])[(frame["a"] + rng.normal(size=150) > 0).astype(int) + (frame["b"] > 0.8)]
+    frame = pd.DataFrame(
+        rng.normal(size=(150, 3)).round(1), columns=["a", "b", "c"]
+    )  # rounding makes ties
+    y = np.array(["c0", "c1", "c2"])[
+        (frame["a"] + rng.normal(size=150) > 0).astype(int) + (frame["b"] > 0.8)
+    ]
     model = build_classifier(name, 0, ["a", "b", "c"], []).fit(frame[:90], y[:90])
     frame = frame[90:]
     labels = sorted(set(model.classes_))
     scores, probabilities, _ = class_scores(model, frame, labels)
     assert probabilities
-    np.testing.assert_array_equal(np.asarray(labels)[np.argmax(scores, axis=1)], model.predict(frame))
+    np.testing.assert_array_equal(
+        np.asarray(labels)[np.argmax(scores, axis=1)], model.predict(frame)
+    )

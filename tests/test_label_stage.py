@@ -313,7 +313,9 @@ def test_cv_settings_keys_labels_alike_however_the_timeout_is_written() -> None:
     find the same cached labels."""
     from beyonder.params import LabelParams
 
-    assert cv_settings(LabelParams(fit_timeout=60), 0) == cv_settings(LabelParams(fit_timeout=60.0), 0)
+    assert cv_settings(LabelParams(fit_timeout=60), 0) == cv_settings(
+        LabelParams(fit_timeout=60.0), 0
+    )
     assert label_key("h", "knn", cv_settings(LabelParams(fit_timeout=60), 0)) == label_key(
         "h", "knn", CVSettings(5, 0, 60.0)
     )

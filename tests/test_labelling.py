@@ -86,8 +86,12 @@ def test_all_classifiers_give_valid_records() -> None:
         assert r["n_folds"] == 3
         for metric in ("balanced_accuracy", "f1_macro", "roc_auc_ovr"):
             assert 0.0 <= r[metric] <= 1.0, (r["classifier"], metric)
-        if r["classifier"].startswith("svm_"):  # margins only: AUC yes, log loss no, with the reason
-            assert math.isnan(r["neg_log_loss"]) and r["metric_errors"] == {"neg_log_loss": "no probabilities"}
+        if r["classifier"].startswith(
+            "svm_"
+        ):  # margins only: AUC yes, log loss no, with the reason
+            assert math.isnan(r["neg_log_loss"]) and r["metric_errors"] == {
+                "neg_log_loss": "no probabilities"
+            }
         else:
             assert r["neg_log_loss"] <= 0.0 and r["metric_errors"] is None
 

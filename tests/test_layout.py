@@ -22,7 +22,18 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "beyonder"
 FLOWS = REPO / "flows"
 
-BASE = ("config", "errors", "interrupt", "params", "progress", "quiet", "registry", "schema", "storage", "tracking")
+BASE = (
+    "config",
+    "errors",
+    "interrupt",
+    "params",
+    "progress",
+    "quiet",
+    "registry",
+    "schema",
+    "storage",
+    "tracking",
+)
 LAYERS = ("base", "data", "labels", "selector", "imputer", "evaluation", "serving", "stages", "cli")
 """Lowest first; a module may import its own layer and the layers before it."""
 
@@ -41,7 +52,9 @@ def layer(module: str) -> str:
     if len(parts) == 1 or parts[1] in BASE:
         return "base"
     if parts[1] not in LAYERS:
-        raise AssertionError(f"{module}: a new top-level module; put it in a layer's folder or add it to BASE")
+        raise AssertionError(
+            f"{module}: a new top-level module; put it in a layer's folder or add it to BASE"
+        )
     return parts[1]
 
 
@@ -127,7 +140,13 @@ def test_the_package_never_imports_flows_or_prefect() -> None:
     offenders = {
         str(path.relative_to(REPO)): sorted(bad)
         for path in _modules().values()
-        if (bad := {m for m in imported_modules(path) if m.split(".")[0] in ("prefect", "prefect_dask", "flows")})
+        if (
+            bad := {
+                m
+                for m in imported_modules(path)
+                if m.split(".")[0] in ("prefect", "prefect_dask", "flows")
+            }
+        )
     }
     assert not offenders, f"package modules import orchestration: {offenders}"
     assert "prefect" in imported_modules(FLOWS / "train.py")
@@ -138,4 +157,6 @@ def test_every_layer_folder_says_what_it_holds() -> None:
         init = PACKAGE / name / "__init__.py"
         assert init.is_file(), f"{name}/ has no __init__.py"
         text = init.read_text()
-        assert text.lstrip().startswith('"""') and len(text) > 200, f"{name}/__init__.py needs its paragraph"
+        assert text.lstrip().startswith('"""') and len(text) > 200, (
+            f"{name}/__init__.py needs its paragraph"
+        )

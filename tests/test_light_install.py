@@ -27,7 +27,17 @@ from helpers import tiny_recommender, tiny_registry
 pytestmark = pytest.mark.slow  # builds a wheel and a venv, registers a model: about a minute
 
 REPO = Path(__file__).resolve().parents[1]
-HEAVY = ("tensorflow", "tensorflow-cpu", "keras", "prefect", "prefect-dask", "dask", "distributed", "dvc", "mlflow")
+HEAVY = (
+    "tensorflow",
+    "tensorflow-cpu",
+    "keras",
+    "prefect",
+    "prefect-dask",
+    "dask",
+    "distributed",
+    "dvc",
+    "mlflow",
+)
 """Distributions the light install must not have."""
 EXTRA = "beyonder[pipeline]"
 
@@ -40,7 +50,10 @@ def light_distributions() -> set[str]:
     """The project's own requirements (no extras) and, recursively, theirs, as installed here."""
     from packaging.requirements import Requirement
 
-    todo = [_name(r) for r in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]]
+    todo = [
+        _name(r)
+        for r in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    ]
     seen: set[str] = set()
     while todo:
         name = todo.pop()
@@ -55,7 +68,9 @@ def light_distributions() -> set[str]:
 
 
 def _site_packages(venv: Path) -> Path:
-    return venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    return (
+        venv / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
+    )
 
 
 def _link_distribution(name: str, site: Path) -> None:
@@ -77,7 +92,9 @@ def light_venv(tmp_path_factory) -> Path:
     source = tmp / "source"  # a copy: building must not write into the working tree
     source.mkdir()
     shutil.copy(REPO / "pyproject.toml", source)
-    shutil.copytree(REPO / "beyonder", source / "beyonder", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "beyonder", source / "beyonder", ignore=shutil.ignore_patterns("__pycache__")
+    )
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
     subprocess.run([*pip, "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-w", tmp / "wheel",
                     source], check=True, capture_output=True, timeout=300)  # fmt: skip
@@ -93,7 +110,11 @@ def light_venv(tmp_path_factory) -> Path:
 
 
 def _run(venv: Path, args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MLFLOW_", "VIRTUAL_ENV"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "MLFLOW_", "VIRTUAL_ENV"))
+    }
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
@@ -111,7 +132,9 @@ def test_light_venv_has_no_pipeline_distribution(light_venv, tmp_path) -> None:
     assert not set(found["dists"]) & set(HEAVY), set(found["dists"]) & set(HEAVY)
     assert not found["tensorflow"]
     assert Path(found["beyonder"]).is_relative_to(light_venv)  # the wheel, not the working tree
-    result = _run(light_venv, [str(light_venv / "bin" / "python"), "-c", "import tensorflow"], tmp_path)
+    result = _run(
+        light_venv, [str(light_venv / "bin" / "python"), "-c", "import tensorflow"], tmp_path
+    )
     assert result.returncode != 0 and "ModuleNotFoundError" in result.stderr
 
 
@@ -122,7 +145,11 @@ def test_light_install_recommends_from_a_folder_and_the_registry(light_venv, tmp
         folder = tiny_recommender().save(tmp_path / "model")
         expected = recommend(str(registry.csv), target="class", model=folder)
         beyonder = str(light_venv / "bin" / "beyonder")
-        by_folder = _run(light_venv, [beyonder, "recommend", str(registry.csv), "--model", str(folder), "--json"], tmp_path)
+        by_folder = _run(
+            light_venv,
+            [beyonder, "recommend", str(registry.csv), "--model", str(folder), "--json"],
+            tmp_path,
+        )
         assert by_folder.returncode == 0, by_folder.stderr
         answer = json.loads(by_folder.stdout)
         ranked = [row["classifier"] for row in answer["ranking"]]
@@ -131,10 +158,16 @@ def test_light_install_recommends_from_a_folder_and_the_registry(light_venv, tmp
             list(expected["predicted_accuracy"]), abs=1e-6
         )
         # the champion of mlflow.db in the current folder, read without MLflow
-        champion = _run(light_venv, [beyonder, "recommend", str(registry.csv), "--verify", "1"], registry.dir)
+        champion = _run(
+            light_venv, [beyonder, "recommend", str(registry.csv), "--verify", "1"], registry.dir
+        )
         assert champion.returncode == 0, champion.stderr
-        assert "models:/beyonder@champion" in champion.stdout and "best SVM kernel" in champion.stdout
-        embedded = _run(light_venv, [beyonder, "embed", str(registry.csv), "--model", str(folder)], tmp_path)
+        assert (
+            "models:/beyonder@champion" in champion.stdout and "best SVM kernel" in champion.stdout
+        )
+        embedded = _run(
+            light_venv, [beyonder, "embed", str(registry.csv), "--model", str(folder)], tmp_path
+        )
         assert embedded.returncode == 0, embedded.stderr
         code = (
             "import beyonder, pandas as pd, sys\n"
@@ -162,11 +195,16 @@ def test_what_needs_the_extra_says_so_in_one_line(light_venv, tmp_path) -> None:
         result = _run(light_venv, argv, tmp_path)
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2, (what, result.stderr)
-        assert len(lines) == 1 and EXTRA in lines[0] and "not installed" in lines[0], (what, result.stderr)
+        assert len(lines) == 1 and EXTRA in lines[0] and "not installed" in lines[0], (
+            what,
+            result.stderr,
+        )
     code = (
         "import beyonder, pandas as pd\n"
         "try:\n    beyonder.impute(pd.DataFrame({'a': [1.0, None, 3.0], 'b': [1.0, 2.0, None]}))\n"
         "except ImportError as exc:\n    print(exc)\n"
     )
     result = _run(light_venv, [str(light_venv / "bin" / "python"), "-c", code], tmp_path)
-    assert result.returncode == 0 and EXTRA in result.stdout and "tensorflow" in result.stdout, result.stderr
+    assert result.returncode == 0 and EXTRA in result.stdout and "tensorflow" in result.stdout, (
+        result.stderr
+    )

@@ -43,7 +43,9 @@ def test_columns_over_max_features_and_levels_over_max_categories_are_said() -> 
     messages = cap_messages(report, config)
     assert len(messages) == 2
     assert "9 usable feature columns" in messages[0] and "max_features (4)" in messages[0]
-    assert "the 5 with the most missing cells were left out" in messages[0] and "'f3'" in messages[0]
+    assert (
+        "the 5 with the most missing cells were left out" in messages[0] and "'f3'" in messages[0]
+    )
     assert "max_categories (10)" in messages[1] and "'city', 30 levels" in messages[1]
 
 
@@ -73,7 +75,9 @@ def test_recommend_warns_when_a_cap_applies(capped_model) -> None:
     assert len(ranking) > 0 and sum(w.category is CapWarning for w in caught) == 2
     with warnings.catch_warnings():
         warnings.simplefilter("error", CapWarning)
-        recommend(wide(n_features=3, n_levels=4), target="class", model=capped_model)  # no cap: no warning
+        recommend(
+            wide(n_features=3, n_levels=4), target="class", model=capped_model
+        )  # no cap: no warning
 
 
 def test_cli_prints_each_cap_on_stderr(capped_model, tmp_path, capsys) -> None:
@@ -85,4 +89,6 @@ def test_cli_prints_each_cap_on_stderr(capped_model, tmp_path, capsys) -> None:
     out, err = capsys.readouterr()
     assert out.lstrip().startswith("{")  # the JSON answer is untouched
     lines = err.strip().splitlines()
-    assert len(lines) == 2 and all(line.startswith(f"beyonder recommend: warning: {path}: ") for line in lines)
+    assert len(lines) == 2 and all(
+        line.startswith(f"beyonder recommend: warning: {path}: ") for line in lines
+    )

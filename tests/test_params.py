@@ -52,8 +52,14 @@ def test_library_defaults_follow_the_params_sections() -> None:
     """The classes other code builds directly take their defaults from the same dataclasses."""
     train = TrainParams()
     config = BeyonderConfig()
-    assert {f.name: getattr(config, f.name) for f in dataclasses.fields(TrainParams)} == dataclasses.asdict(train)
-    assert (config.epochs, config.views, config.dropout) == (SHIPPED["train"]["epochs"], SHIPPED["train"]["views"], SHIPPED["train"]["dropout"])
+    assert {
+        f.name: getattr(config, f.name) for f in dataclasses.fields(TrainParams)
+    } == dataclasses.asdict(train)
+    assert (config.epochs, config.views, config.dropout) == (
+        SHIPPED["train"]["epochs"],
+        SHIPPED["train"]["views"],
+        SHIPPED["train"]["dropout"],
+    )
     assert dataclasses.asdict(CleaningConfig()) == SHIPPED["clean"]
     recommender = Recommender(estimator=None)
     assert (recommender.sample_rows, recommender.replace, recommender.subsamples) == (
@@ -66,7 +72,9 @@ def test_library_defaults_follow_the_params_sections() -> None:
 
 
 def test_a_partial_section_keeps_the_other_defaults_and_ints_pass_for_floats() -> None:
-    params = parse_params({"train": {"epochs": 3, "learning_rate": 1}, "augment": {"noise": {"share": 0}}})
+    params = parse_params(
+        {"train": {"epochs": 3, "learning_rate": 1}, "augment": {"noise": {"share": 0}}}
+    )
     assert params.train == dataclasses.replace(TrainParams(), epochs=3, learning_rate=1.0)
     assert isinstance(params.train.learning_rate, float)
     assert params.augment.noise == NoiseParams(share=0.0)
@@ -76,25 +84,39 @@ def test_a_partial_section_keeps_the_other_defaults_and_ints_pass_for_floats() -
 
 def test_an_unknown_key_is_one_line_naming_file_section_and_key() -> None:
     known = ", ".join(f.name for f in dataclasses.fields(TrainParams))
-    assert _error({"train": {"epoch": 3}}) == f"params.yaml: train: unknown key 'epoch' (known: {known})"
+    assert (
+        _error({"train": {"epoch": 3}})
+        == f"params.yaml: train: unknown key 'epoch' (known: {known})"
+    )
     assert _error({"augment": {"noise": {"shares": 0.1}}}).startswith(
         "params.yaml: augment.noise: unknown key 'shares' (known: share, "
     )
-    assert _error({"trian": {}}).startswith("params.yaml: unknown section 'trian' (known: seed, ingest, ")
+    assert _error({"trian": {}}).startswith(
+        "params.yaml: unknown section 'trian' (known: seed, ingest, "
+    )
 
 
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"train": {"epochs": "forty"}}, "params.yaml: train: 'epochs' must be int, got str 'forty'"),
+        (
+            {"train": {"epochs": "forty"}},
+            "params.yaml: train: 'epochs' must be int, got str 'forty'",
+        ),
         ({"train": {"epochs": 2.5}}, "params.yaml: train: 'epochs' must be int, got float 2.5"),
         ({"train": {"prior_init": 1}}, "params.yaml: train: 'prior_init' must be bool, got int 1"),
         ({"sample": {"rows": True}}, "params.yaml: sample: 'rows' must be int, got bool True"),
-        ({"label": {"classifiers": ["knn", 3]}}, "params.yaml: label: 'classifiers' must be a list of str, got list ['knn', 3]"),
+        (
+            {"label": {"classifiers": ["knn", 3]}},
+            "params.yaml: label: 'classifiers' must be a list of str, got list ['knn', 3]",
+        ),
         ({"label": {"n_folds": "3"}}, "params.yaml: label: 'n_folds' must be int, got str '3'"),
         ({"seed": "42"}, "params.yaml: 'seed' must be int, got str '42'"),
         ({"train": 5}, "params.yaml: train: expected a mapping, got int 5"),
-        ({"ingest": {"openml": {"max_rows": "many"}}}, "params.yaml: ingest.openml: 'max_rows' must be int or null, got str 'many'"),
+        (
+            {"ingest": {"openml": {"max_rows": "many"}}},
+            "params.yaml: ingest.openml: 'max_rows' must be int or null, got str 'many'",
+        ),
     ],
 )
 def test_a_wrong_type_is_one_line_naming_file_section_and_key(raw: dict, message: str) -> None:
@@ -102,7 +124,9 @@ def test_a_wrong_type_is_one_line_naming_file_section_and_key(raw: dict, message
 
 
 def test_optional_values_take_null_and_unions_take_either() -> None:
-    params = parse_params({"label": {"fit_timeout": None}, "compute": {"memory_limit": 4_000_000_000}})
+    params = parse_params(
+        {"label": {"fit_timeout": None}, "compute": {"memory_limit": 4_000_000_000}}
+    )
     assert params.label.fit_timeout is None
     assert params.compute.memory_limit == 4_000_000_000
     assert parse_params({"ingest": {"openml": {"suite": 99}}}).ingest.openml.suite == 99
@@ -118,7 +142,9 @@ def test_load_params_names_the_file_and_reads_what_dvc_exp_run_set_writes(tmp_pa
     (tmp_path / "odd.yaml").write_text("train:\n  epoch: 3\n")
     with pytest.raises(ParamsError) as info:
         load_params(tmp_path / "odd.yaml")
-    assert str(info.value).startswith(f"{tmp_path / 'odd.yaml'}: train: unknown key 'epoch' (known: rows, ")
+    assert str(info.value).startswith(
+        f"{tmp_path / 'odd.yaml'}: train: unknown key 'epoch' (known: rows, "
+    )
     (tmp_path / "list.yaml").write_text("- 1\n")
     with pytest.raises(ParamsError) as info:
         load_params(tmp_path / "list.yaml")
@@ -173,13 +199,33 @@ SECTIONS = [
 CODE = sorted(p for folder in ("beyonder", "flows", "bench") for p in (REPO / folder).rglob("*.py"))
 
 OWN_DEFAULTS = {
-    ("beyonder/selector/model.py", "AttentionBlock.__init__", "dropout"): "a Keras layer's own default",
+    (
+        "beyonder/selector/model.py",
+        "AttentionBlock.__init__",
+        "dropout",
+    ): "a Keras layer's own default",
     ("beyonder/selector/model.py", "AxialBlock.__init__", "dropout"): "a Keras layer's own default",
-    ("beyonder/selector/model.py", "build_model", "dropout"): "no dropout unless asked; Beyonder passes its config's",
-    ("beyonder/imputer/imputation.py", "_layers.CellBlock.__init__", "dropout"): "a Keras layer's own default",
-    ("beyonder/selector/finetune.py", "finetune_estimator", "learning_rate"): "fine-tuning's own knob",
+    (
+        "beyonder/selector/model.py",
+        "build_model",
+        "dropout",
+    ): "no dropout unless asked; Beyonder passes its config's",
+    (
+        "beyonder/imputer/imputation.py",
+        "_layers.CellBlock.__init__",
+        "dropout",
+    ): "a Keras layer's own default",
+    (
+        "beyonder/selector/finetune.py",
+        "finetune_estimator",
+        "learning_rate",
+    ): "fine-tuning's own knob",
     ("beyonder/serving/finetune.py", "finetune", "learning_rate"): "fine-tuning's own knob",
-    ("beyonder/serving/finetune.py", "register_finetuned", "learning_rate"): "fine-tuning's own knob",
+    (
+        "beyonder/serving/finetune.py",
+        "register_finetuned",
+        "learning_rate",
+    ): "fine-tuning's own knob",
 }
 """Literal defaults that share a name and value with a params field but are another knob."""
 
@@ -195,8 +241,16 @@ def _literal_defaults(path: Path) -> list[tuple[str, str, object, int]]:
             where = f"{where}.{node.name}" if where else node.name
             args = node.args
             positional = args.posonlyargs + args.args
-            pairs += zip((a.arg for a in positional[len(positional) - len(args.defaults):]), args.defaults, strict=True)
-            pairs += [(a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None]
+            pairs += zip(
+                (a.arg for a in positional[len(positional) - len(args.defaults) :]),
+                args.defaults,
+                strict=True,
+            )
+            pairs += [
+                (a.arg, d)
+                for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+                if d is not None
+            ]
         elif isinstance(node, ast.ClassDef):
             where = f"{where}.{node.name}" if where else node.name
             pairs += [
@@ -256,23 +310,37 @@ def test_a_class_that_extends_a_params_section_keeps_its_defaults() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if not isinstance(node, ast.ClassDef):
                 continue
-            bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
-            own = {s.target.id for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)}
+            bases = {
+                b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases
+            }
+            own = {
+                s.target.id
+                for s in node.body
+                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
+            }
             for name, section in sections.items():
                 inherited = own & {f.name for f in dataclasses.fields(section)}
                 if name in bases:
                     extending.append(node.name)
-                    assert not inherited, f"{path.name}: {node.name} redefines {sorted(inherited)} of {name}"
+                    assert not inherited, (
+                        f"{path.name}: {node.name} redefines {sorted(inherited)} of {name}"
+                    )
                 elif len(inherited) >= 3 and not bases & set(sections):
-                    pytest.fail(f"{path.name}: {node.name} repeats {sorted(inherited)} of {name} without extending it")
+                    pytest.fail(
+                        f"{path.name}: {node.name} repeats {sorted(inherited)} of {name} without extending it"
+                    )
     assert {"BeyonderConfig", "ImputerConfig"} <= set(extending)
-    assert issubclass(ImputeParams, ImputerParams)  # the section: the imputer's knobs and the stage's
-    assert not set(vars(ImputeParams)["__annotations__"]) & {f.name for f in dataclasses.fields(ImputerParams)}
+    assert issubclass(
+        ImputeParams, ImputerParams
+    )  # the section: the imputer's knobs and the stage's
+    assert not set(vars(ImputeParams)["__annotations__"]) & {
+        f.name for f in dataclasses.fields(ImputerParams)
+    }
     for config, section, shipped in ((BeyonderConfig(), TrainParams, SHIPPED["train"]),
                                      (ImputerConfig(), ImputerParams, SHIPPED["impute"])):  # fmt: skip
         names = [f.name for f in dataclasses.fields(section)]
         assert {n: getattr(config, n) for n in names} == {n: shipped[n] for n in names}
     assert set(ImputeParams().imputer()) == {f.name for f in dataclasses.fields(ImputerParams)}
-    assert {f.name for f in dataclasses.fields(ImputerConfig)} - {f.name for f in dataclasses.fields(ImputerParams)} == {
-        "seed"
-    }
+    assert {f.name for f in dataclasses.fields(ImputerConfig)} - {
+        f.name for f in dataclasses.fields(ImputerParams)
+    } == {"seed"}

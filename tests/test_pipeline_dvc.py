@@ -158,8 +158,14 @@ def _check_headline(metrics: dict, report: dict) -> None:
         row = metrics[method]
         assert row["mean_regret"] == pytest.approx(full["mean_regret"], abs=1e-4)
         assert 0 <= row["mean_regret"] <= full["max_regret"] + 1e-4
-        assert row["regret_minus_sbs"] == pytest.approx(full["mean_regret"] - full["sbs_mean_regret"], abs=2e-4)
-        assert row["regret_minus_sbs_low"] - 1e-3 <= row["regret_minus_sbs"] <= row["regret_minus_sbs_high"] + 1e-3
+        assert row["regret_minus_sbs"] == pytest.approx(
+            full["mean_regret"] - full["sbs_mean_regret"], abs=2e-4
+        )
+        assert (
+            row["regret_minus_sbs_low"] - 1e-3
+            <= row["regret_minus_sbs"]
+            <= row["regret_minus_sbs_high"] + 1e-3
+        )
     assert metrics["oracle"]["mean_regret"] == 0 and metrics["sbs"]["regret_minus_sbs"] == 0
 
 
@@ -214,12 +220,22 @@ def test_metrics_show_has_the_evaluate_metrics(pipeline: Pipeline) -> None:
         assert isinstance(metrics[method]["mean_regret"], int | float), metrics
     written = json.loads((pipeline.repo / "metrics" / "evaluate.json").read_text())
     for method in ("beyonder", "sbs", "oracle"):
-        for key in ("mean_regret", "regret_minus_sbs", "regret_minus_sbs_low", "regret_minus_sbs_high"):
+        for key in (
+            "mean_regret",
+            "regret_minus_sbs",
+            "regret_minus_sbs_low",
+            "regret_minus_sbs_high",
+        ):
             assert metrics[method][key] == written[method][key], (method, key, metrics)
     _check_headline(written, json.loads((pipeline.repo / "evaluation" / "report.json").read_text()))
     # the decisions a user acts on, scored on the same held-out datasets (beyonder/evaluation/decisions.py)
     decisions = written["decisions"]
-    for key in ("fit_time_beyonder_mae_log10", "fit_time_baseline_mae_log10", "verify_0_regret", "verify_all_regret"):
+    for key in (
+        "fit_time_beyonder_mae_log10",
+        "fit_time_baseline_mae_log10",
+        "verify_0_regret",
+        "verify_all_regret",
+    ):
         assert isinstance(decisions[key], int | float), decisions
     assert decisions["verify_0_cpu_seconds"] == 0 and decisions["verify_all_cpu_seconds"] > 0
     assert "metrics/train.json" in result.stdout
@@ -283,7 +299,9 @@ def test_evaluation_report_as_dvc_plots_and_mlflow_artifacts(pipeline: Pipeline)
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=pipeline.tracking_uri, registry_uri=pipeline.tracking_uri)
-    run_id = client.get_model_version_by_alias("beyonder", "judged").run_id  # the model evaluate judged
+    run_id = client.get_model_version_by_alias(
+        "beyonder", "judged"
+    ).run_id  # the model evaluate judged
     logged = {a.path for a in client.list_artifacts(run_id, "evaluation/figures")}
     assert "evaluation/figures/regret.png" in logged, logged
 
@@ -311,7 +329,9 @@ def test_status_is_clean(pipeline: Pipeline) -> None:
     assert json.loads(result.stdout) == {}, result.stdout
 
 
-def test_evaluate_corpus_cross_validates_the_labelled_workspace(pipeline: Pipeline, tmp_path: Path) -> None:
+def test_evaluate_corpus_cross_validates_the_labelled_workspace(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
     """``beyonder evaluate --corpus`` on a folder holding a labelled workspace (this one) uses
     its labels as they are: grouped folds, the report's JSON, the paired comparison with
     the SBS and the brute-force reference, with no training (methods without Beyonder)."""
@@ -324,13 +344,19 @@ def test_evaluate_corpus_cross_validates_the_labelled_workspace(pipeline: Pipeli
     assert result.returncode == 0, _report(result)
     report = json.loads(out.read_text())
     assert report["n_datasets"] == 3 and len(report["per_dataset"]) == 3
-    assert sorted(d for fold in report["folds"] for d in fold) == sorted(r["dataset"] for r in report["per_dataset"])
+    assert sorted(d for fold in report["folds"] for d in fold) == sorted(
+        r["dataset"] for r in report["per_dataset"]
+    )
     assert set(report["methods"]) == {"random", "pymfe_knn", "sbs", "oracle"}
     for metrics in report["methods"].values():
         assert len(metrics["regret_vs_sbs_ci"]) == 2 and len(metrics["better_worse_than_sbs"]) == 2
     assert report["methods"]["oracle"]["mean_regret"] == 0
     reference = report["cv_one_sample"]  # 2 samples per dataset: each priced with the other
-    assert reference["n_datasets"] == 3 and reference["mean_regret"] >= 0 and reference["sbs_mean_regret"] >= 0
+    assert (
+        reference["n_datasets"] == 3
+        and reference["mean_regret"] >= 0
+        and reference["sbs_mean_regret"] >= 0
+    )
 
 
 def test_changing_epochs_invalidates_train_and_refit_only(pipeline: Pipeline) -> None:
@@ -367,7 +393,9 @@ def _mlflow_train_running(repo: Path) -> bool:
 
     try:
         with sqlite3.connect(f"file:{repo / 'mlflow.db'}?mode=ro", uri=True, timeout=1) as db:
-            rows = db.execute("SELECT COUNT(*) FROM runs WHERE name = 'train' AND status = 'RUNNING'")
+            rows = db.execute(
+                "SELECT COUNT(*) FROM runs WHERE name = 'train' AND status = 'RUNNING'"
+            )
             return rows.fetchone()[0] > 0
     except sqlite3.Error:
         return False
@@ -418,7 +446,9 @@ def _kill_repro_during(pipeline: Pipeline, stage: str, ready, *args: str) -> str
                 if f"Running stage '{stage}'" in text and ready():
                     break
                 time.sleep(0.1)
-            assert proc.poll() is None, f"dvc repro ended before {stage} was killed:\n{log.read_text()}"
+            assert proc.poll() is None, (
+                f"dvc repro ended before {stage} was killed:\n{log.read_text()}"
+            )
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
         finally:
@@ -469,7 +499,9 @@ def _whole_outputs(repo: Path) -> None:
     assert not leftovers, leftovers
 
 
-def test_kill_9_during_train_and_evaluate_then_repro_completes(pipeline: Pipeline, tmp_path: Path) -> None:
+def test_kill_9_during_train_and_evaluate_then_repro_completes(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
     """``kill -9`` of ``dvc repro`` while train fits, then while evaluate runs; a third
     ``dvc repro`` completes, every output is whole, the labels table is the uninterrupted
     run's (bit for bit) and the champion model predicts."""
@@ -481,7 +513,9 @@ def test_kill_9_during_train_and_evaluate_then_repro_completes(pipeline: Pipelin
         first = _kill_repro_during(pipeline, "train", lambda: _mlflow_train_running(pipeline.repo))
         assert "Running stage 'label'" not in first, first
         # the evaluate flow has started: loading the model or predicting
-        second = _kill_repro_during(pipeline, "evaluate", lambda: _prefect_flow_running(pipeline.repo, "evaluate"))
+        second = _kill_repro_during(
+            pipeline, "evaluate", lambda: _prefect_flow_running(pipeline.repo, "evaluate")
+        )
         assert "Running stage 'train'" in second, second  # the killed train ran again
         assert "Running stage 'label'" not in second, second
 

@@ -44,4 +44,6 @@ def test_a_fit_logs_one_line_per_epoch_with_both_losses() -> None:
     )  # fmt: skip
     assert len(lines) == 3, lines
     for i, line in enumerate(lines, start=1):
-        assert re.fullmatch(rf"epoch {i}/3: train loss \d+\.\d{{4}}, val loss \d+\.\d{{4}} \(\d+\.\d s\)", line), line
+        assert re.fullmatch(
+            rf"epoch {i}/3: train loss \d+\.\d{{4}}, val loss \d+\.\d{{4}} \(\d+\.\d s\)", line
+        ), line

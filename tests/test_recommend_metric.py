@@ -36,7 +36,9 @@ def test_a_metric_a_classifier_cannot_have_ranks_it_last_with_the_reason(recomme
 
 
 def test_unknown_metric_is_one_line_naming_the_known_ones(recommender) -> None:
-    with pytest.raises(RecommendError, match=r"unknown metric 'auc'; known: accuracy, balanced_accuracy, f1_macro"):
+    with pytest.raises(
+        RecommendError, match=r"unknown metric 'auc'; known: accuracy, balanced_accuracy, f1_macro"
+    ):
         recommender.predict(table(), "class", metric="auc")
 
 
@@ -45,7 +47,10 @@ def test_a_model_without_a_metric_head_says_which_it_predicts(recommender) -> No
 
     old = tiny_recommender(PORTFOLIO)
     old.estimator.config = replace(old.estimator.config, metrics=["f1_macro"])
-    with pytest.raises(RecommendError, match="this model predicts no roc_auc_ovr \\(it predicts: accuracy, f1_macro\\)"):
+    with pytest.raises(
+        RecommendError,
+        match="this model predicts no roc_auc_ovr \\(it predicts: accuracy, f1_macro\\)",
+    ):
         old.predict(table(), "class", metric="roc_auc_ovr")
 
 
@@ -55,7 +60,10 @@ def test_the_command_ranks_by_the_metric_and_says_so(recommender, tmp_path, caps
     folder = recommender.save(tmp_path / "model")
     path = tmp_path / "t.csv"
     table().to_csv(path, index=False)
-    assert main(["recommend", str(path), "--model", str(folder), "--metric", "f1_macro", "--json"]) == 0
+    assert (
+        main(["recommend", str(path), "--model", str(folder), "--metric", "f1_macro", "--json"])
+        == 0
+    )
     payload = json.loads(capsys.readouterr().out)
     ranking = payload["ranking"]
     assert payload["metric"] == "f1_macro"

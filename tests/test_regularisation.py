@@ -43,7 +43,10 @@ TOL = 1e-5
 
 
 def test_grid_names_build_the_classifier_with_that_C_and_C1_is_the_portfolio_label() -> None:
-    assert at_C("svm_rbf", 0.01) == "svm_rbf@C=0.01" and split_name("svm_rbf@C=0.01") == ("svm_rbf", 0.01)
+    assert at_C("svm_rbf", 0.01) == "svm_rbf@C=0.01" and split_name("svm_rbf@C=0.01") == (
+        "svm_rbf",
+        0.01,
+    )
     assert split_name("knn") == ("knn", None)
     pipe = build_classifier("logreg@C=1000", 0, ["a"], ["b"])
     assert pipe.get_params()["model__C"] == 1000.0
@@ -80,7 +83,9 @@ def test_adding_a_grid_point_computes_only_its_labels(tmp_path) -> None:
     _run_all(jobs, cache, root)
     assert before <= {p.name for p in cache.root.rglob("*.json")}
 
-    wider = grid_names(RegularisationParams(enabled=True, classifiers=["logreg"], grid=[0.01, 1.0, 100.0]))
+    wider = grid_names(
+        RegularisationParams(enabled=True, classifiers=["logreg"], grid=[0.01, 1.0, 100.0])
+    )
     jobs = pending_jobs(samples, portfolio + wider, CV, cache)
     assert [j.classifiers for j in jobs] == [["logreg@C=100"]] * len(samples)
     _run_all(jobs, cache, root)
@@ -93,17 +98,27 @@ def test_adding_a_grid_point_computes_only_its_labels(tmp_path) -> None:
 
     table = assemble_labels(samples, portfolio + wider, CV, cache)
     summary = write_label_tables(table, portfolio, wider, Layout(root))
-    assert summary["labels"] == 2 * len(samples) and summary["regularisation"]["labels"] == 3 * len(samples)
+    assert summary["labels"] == 2 * len(samples) and summary["regularisation"]["labels"] == 3 * len(
+        samples
+    )
     curves = pd.read_parquet(Layout(root).curves)
-    assert set(curves["classifier"]) == {"logreg"} and sorted(set(curves["C"])) == [0.01, 1.0, 100.0]
+    assert set(curves["classifier"]) == {"logreg"} and sorted(set(curves["C"])) == [
+        0.01,
+        1.0,
+        100.0,
+    ]
     labels = pd.read_parquet(Layout(root).labels / "labels.parquet")
-    merged = curves[curves["C"] == 1.0].merge(labels[labels["classifier"] == "logreg"], on="sample_id")
+    merged = curves[curves["C"] == 1.0].merge(
+        labels[labels["classifier"] == "logreg"], on="sample_id"
+    )
     np.testing.assert_array_equal(merged["accuracy_x"], merged["accuracy_y"])  # one label
     # C matters on these samples (else the grid would be pointless)
     assert curves.groupby("sample_id")["accuracy"].agg(np.ptp).max() > 0
 
     # the corpus reads them as (samples, tuned, grid); a grid point without labels is NaN
-    reg = RegularisationParams(enabled=True, classifiers=["logreg", "svm_rbf"], grid=[0.01, 1.0, 100.0, 1e4])
+    reg = RegularisationParams(
+        enabled=True, classifiers=["logreg", "svm_rbf"], grid=[0.01, 1.0, 100.0, 1e4]
+    )
     corpus = load_corpus(Layout(root), portfolio, regularisation=reg)
     assert corpus.curves.shape == (len(samples), 2, 4)
     assert np.isnan(corpus.curves[:, 1]).all() and np.isnan(corpus.curves[:, 0, 3]).all()
@@ -123,14 +138,27 @@ def test_params_section_defaults_and_types() -> None:
 
 
 def test_corpus_curves_follow_subsets_means_and_concat() -> None:
-    index = pd.DataFrame({"sample_id": list("abc"), "dataset": ["x", "x", "y"], "kind": "bootstrap"})
+    index = pd.DataFrame(
+        {"sample_id": list("abc"), "dataset": ["x", "x", "y"], "kind": "bootstrap"}
+    )
     curves = np.arange(12, dtype=float).reshape(3, 2, 2)
-    corpus = Corpus(index, np.zeros((3, 1)), np.zeros((3, 1)), ["logreg"], None, curves, ["logreg", "svm_rbf"], [0.1, 1.0])
+    corpus = Corpus(
+        index,
+        np.zeros((3, 1)),
+        np.zeros((3, 1)),
+        ["logreg"],
+        None,
+        curves,
+        ["logreg", "svm_rbf"],
+        [0.1, 1.0],
+    )
     np.testing.assert_array_equal(corpus.subset(np.array([False, True, True])).curves, curves[1:])
     means = corpus.dataset_means().curves
     np.testing.assert_array_equal(means[0], (curves[0] + curves[1]) / 2)
     np.testing.assert_array_equal(means[2], curves[2])
-    plain = Corpus(index.assign(sample_id=list("def")), np.ones((3, 1)), np.ones((3, 1)), ["logreg"])
+    plain = Corpus(
+        index.assign(sample_id=list("def")), np.ones((3, 1)), np.ones((3, 1)), ["logreg"]
+    )
     both = concat(corpus, plain)
     assert both.curves.shape == (6, 2, 2) and np.isnan(both.curves[3:]).all()
     assert both.tuned == ["logreg", "svm_rbf"]
@@ -147,14 +175,18 @@ def fitted() -> Beyonder:
     config = BeyonderConfig(
         epochs=1, rows=64, max_features=16, dim=16, blocks=1, batch_size=4, tuned=TUNED, grid=GRID
     )
-    samples = [encode_sample(_frame(n_rows=n, seed=s)) for s, n in enumerate((40, 64, 90, 50, 30, 70))]
+    samples = [
+        encode_sample(_frame(n_rows=n, seed=s)) for s, n in enumerate((40, 64, 90, 50, 30, 70))
+    ]
     rng = np.random.default_rng(0)
     k = len(config.classifiers)
     accuracy = rng.uniform(0.4, 1.0, size=(len(samples), k))
     curves = rng.uniform(0.4, 1.0, size=(len(samples), len(TUNED), len(GRID)))
     curves[::2] = np.nan  # an older workspace's samples: masked, not zero
     val = (samples[:2], accuracy[:2], np.full((2, k), 0.1), curves[:2])
-    return Beyonder(config).fit(samples, accuracy, np.full_like(accuracy, 0.1), validation=val, curves=curves)
+    return Beyonder(config).fit(
+        samples, accuracy, np.full_like(accuracy, 0.1), validation=val, curves=curves
+    )
 
 
 def _invariance_sample() -> pd.DataFrame:
@@ -162,7 +194,10 @@ def _invariance_sample() -> pd.DataFrame:
 
 
 def test_curve_head_shape_range_and_invariances(fitted: Beyonder) -> None:
-    assert np.isfinite(fitted.history_["loss"]).all() and np.isfinite(fitted.history_["val_loss"]).all()
+    assert (
+        np.isfinite(fitted.history_["loss"]).all()
+        and np.isfinite(fitted.history_["val_loss"]).all()
+    )
     frame = _invariance_sample()
     base = fitted.predict([encode_sample(frame)])
     assert base["curve"].shape == (1, len(TUNED), len(GRID))
@@ -172,8 +207,12 @@ def test_curve_head_shape_range_and_invariances(fitted: Beyonder) -> None:
     other = frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
     other = other[[features[j] for j in rng.permutation(len(features))] + [TARGET, ROW_ID]]
     other[TARGET] = other[TARGET].map({"a": "q", "b": "p", "c": "r"})
-    np.testing.assert_allclose(fitted.predict([encode_sample(other)])["curve"], base["curve"], rtol=0, atol=TOL)
-    different = fitted.predict([encode_sample(_frame(n_rows=20, seed=3, classes=("a", "b")))])["curve"]
+    np.testing.assert_allclose(
+        fitted.predict([encode_sample(other)])["curve"], base["curve"], rtol=0, atol=TOL
+    )
+    different = fitted.predict([encode_sample(_frame(n_rows=20, seed=3, classes=("a", "b")))])[
+        "curve"
+    ]
     assert np.abs(different - base["curve"]).max() > 1e-6  # not trivially constant
 
 
@@ -182,7 +221,9 @@ def test_curve_head_is_exported_and_served_without_keras(fitted: Beyonder, tmp_p
     numpy_model = NumpyBeyonder.load(directory)
     assert numpy_model.config.tuned == TUNED and numpy_model.config.grid == GRID
     samples = [encode_sample(_invariance_sample()), encode_sample(_frame(n_rows=100, seed=8))]
-    np.testing.assert_allclose(numpy_model.predict(samples)["curve"], fitted.predict(samples)["curve"], atol=TOL)
+    np.testing.assert_allclose(
+        numpy_model.predict(samples)["curve"], fitted.predict(samples)["curve"], atol=TOL
+    )
     # a config without tuned classifiers (every model saved before them) has no curve head
     assert "curve" not in BeyonderConfig().outputs()
 
@@ -191,7 +232,9 @@ def test_curve_loss_masks_missing_labels() -> None:
     loss = masked_curve_loss(2, 3)
     t = np.array([[0.5, 0.6, np.nan, np.nan, np.nan, np.nan]], dtype=np.float32)
     p = np.array([[0.5, 0.6, 0.1, 0.9, 0.2, 0.3]], dtype=np.float32)
-    assert float(np.asarray(loss(t, p))[0]) == pytest.approx(0.0, abs=1e-6)  # nothing else is scored
+    assert float(np.asarray(loss(t, p))[0]) == pytest.approx(
+        0.0, abs=1e-6
+    )  # nothing else is scored
     worse = np.array([[0.6, 0.6, 0.1, 0.9, 0.2, 0.3]], dtype=np.float32)
     assert float(np.asarray(loss(t, worse))[0]) > 0
     empty = np.full((1, 6), np.nan, dtype=np.float32)
@@ -211,11 +254,15 @@ def test_suggest_picks_the_best_predicted_C() -> None:
     assert [o["predicted_accuracy_default"] for o in off] == [0.6, 0.5]
 
 
-def test_recommend_gives_suggested_C_per_tuned_classifier(fitted: Beyonder, tmp_path, capsys) -> None:
+def test_recommend_gives_suggested_C_per_tuned_classifier(
+    fitted: Beyonder, tmp_path, capsys
+) -> None:
     from beyonder.data.cleaning import CleaningConfig
     from beyonder.serving.recommend import REGULARISATION_COLUMNS, Recommender, as_json, recommend
 
-    directory = Recommender(fitted, CleaningConfig(), sample_rows=60, subsamples=2).save(tmp_path / "rec")
+    directory = Recommender(fitted, CleaningConfig(), sample_rows=60, subsamples=2).save(
+        tmp_path / "rec"
+    )
     frame = _frame(n_rows=80, seed=21).drop(columns=[ROW_ID]).rename(columns={TARGET: "class"})
     table = recommend(frame, target="class", model=directory)
     for column in REGULARISATION_COLUMNS:
@@ -227,7 +274,12 @@ def test_recommend_gives_suggested_C_per_tuned_classifier(fitted: Beyonder, tmp_
     answer = json.loads(json.dumps(as_json(table)))  # valid JSON
     assert [r["classifier"] for r in answer["regularisation"]] == TUNED
     first = answer["regularisation"][0]
-    assert set(first) >= {"suggested_C", "predicted_accuracy", "predicted_accuracy_default", "curve"}
+    assert set(first) >= {
+        "suggested_C",
+        "predicted_accuracy",
+        "predicted_accuracy_default",
+        "curve",
+    }
     assert first["suggested_C"] == tuned.loc["svm_rbf", "suggested_C"]
     assert len(first["curve"]) == len(GRID)
     # the command: one line per tuned classifier after the ranking, and the same in --json
@@ -295,7 +347,11 @@ def test_combined_report_scores_classifier_and_C_against_the_sbs_at_default() ->
 
 def test_crossval_report_pools_folds_with_their_own_sbs_of_c() -> None:
     index = pd.DataFrame(
-        {"sample_id": [f"s{i}" for i in range(4)], "dataset": ["a", "a", "b", "c"], "kind": "bootstrap"}
+        {
+            "sample_id": [f"s{i}" for i in range(4)],
+            "dataset": ["a", "a", "b", "c"],
+            "kind": "bootstrap",
+        }
     )
     curves = np.array([[[0.6, 0.8, 0.7]], [[0.6, 0.8, 0.7]], [[0.9, 0.7, 0.6]], [[0.5, 0.6, 0.9]]])
     acc = curves[:, 0, 1:2]
@@ -313,7 +369,9 @@ def test_crossval_report_pools_folds_with_their_own_sbs_of_c() -> None:
     predictions = {"beyonder": pd.DataFrame({"svm_rbf": [0.8, 0.7, 0.6]}, index=["a", "b", "c"])}
     report = crossval_report(corpus, folds, sbs_means, predictions, n_boot=50)
     assert report["datasets"] == ["a", "b", "c"]
-    assert report["classifiers"]["svm_rbf"]["methods"]["beyonder"]["mean_regret"] == pytest.approx(0.0)
+    assert report["classifiers"]["svm_rbf"]["methods"]["beyonder"]["mean_regret"] == pytest.approx(
+        0.0
+    )
     assert "beyonder_c" in report["combined"]["methods"]
 
 
@@ -338,7 +396,9 @@ def test_evaluate_corpus_reports_C_and_classifier_plus_C_tables() -> None:
     ws = replace(ws, original=original)
     folds = grouped_folds(sorted(set(ws.original.index["dataset"])), 2, seed=0, families=())
     config = replace(CONFIG, tuned=["svm_rbf", "logreg"], grid=list(GRID))
-    report = cross_validate(ws, folds, config, RunSettings(("beyonder", "landmark_ridge"), n_boot=50))
+    report = cross_validate(
+        ws, folds, config, RunSettings(("beyonder", "landmark_ridge"), n_boot=50)
+    )
     result = json.loads(json.dumps(summary(report)))
     table = result["regularisation"]
     assert table["tuned"] == ["svm_rbf", "logreg"] and table["grid"] == GRID
@@ -349,10 +409,14 @@ def test_evaluate_corpus_reports_C_and_classifier_plus_C_tables() -> None:
     pooled = table["pooled"]
     assert pooled["landmark_ridge"]["mean_regret"] < pooled["sbs"]["mean_regret"]
     assert len(pooled["beyonder"]["regret_minus_default_ci"]) == 2
-    assert {"beyonder", "beyonder_c", "landmark_ridge_c", "sbs", "oracle"} <= set(table["combined"]["methods"])
+    assert {"beyonder", "beyonder_c", "landmark_ridge_c", "sbs", "oracle"} <= set(
+        table["combined"]["methods"]
+    )
     plain = _workspace(n_datasets=6, per_dataset=1)
     folds = grouped_folds(sorted(set(plain.original.index["dataset"])), 2, seed=0, families=())
-    assert "regularisation" not in cross_validate(plain, folds, CONFIG, RunSettings(("landmark_ridge",), n_boot=20))
+    assert "regularisation" not in cross_validate(
+        plain, folds, CONFIG, RunSettings(("landmark_ridge",), n_boot=20)
+    )
 
 
 def test_bench_table_prints_the_regularisation_tables(tmp_path, capsys) -> None:
@@ -366,14 +430,23 @@ def test_bench_table_prints_the_regularisation_tables(tmp_path, capsys) -> None:
     spec = importlib.util.spec_from_file_location("crossval_table", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    index = pd.DataFrame({"sample_id": ["s0", "s1", "s2"], "dataset": ["a", "b", "c"], "kind": "bootstrap"})
+    index = pd.DataFrame(
+        {"sample_id": ["s0", "s1", "s2"], "dataset": ["a", "b", "c"], "kind": "bootstrap"}
+    )
     curves = np.array([[[0.6, 0.8, 0.7]], [[0.9, 0.7, 0.6]], [[0.5, 0.6, 0.9]]])
-    corpus = Corpus(index, curves[:, 0, 1:2], np.zeros((3, 1)), ["svm_rbf"], None, curves, ["svm_rbf"], GRID)
+    corpus = Corpus(
+        index, curves[:, 0, 1:2], np.zeros((3, 1)), ["svm_rbf"], None, curves, ["svm_rbf"], GRID
+    )
     folds = []
     for test_sets in ({"a"}, {"b", "c"}):
         is_test = index["dataset"].isin(test_sets).to_numpy()
         test = corpus.subset(is_test)
-        folds.append((test_sets, fold_details(corpus.subset(~is_test), test, {"beyonder": test.curves[:, :, ::-1]})))
+        folds.append(
+            (
+                test_sets,
+                fold_details(corpus.subset(~is_test), test, {"beyonder": test.curves[:, :, ::-1]}),
+            )
+        )
     sbs_means = pd.DataFrame({"svm_rbf": [1.0] * 3}, index=["a", "b", "c"])
     predictions = {"beyonder": pd.DataFrame({"svm_rbf": [0.8, 0.7, 0.6]}, index=["a", "b", "c"])}
     report = _rounded_tree(crossval_report(corpus, folds, sbs_means, predictions, n_boot=50))
@@ -397,10 +470,25 @@ def test_evaluate_stage_scores_the_curve_heads_on_its_test_datasets() -> None:
 
     rng = np.random.default_rng(0)
     n = 24
-    index = pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)], "dataset": [f"d{i // 2}" for i in range(n)], "kind": "bootstrap"})
+    index = pd.DataFrame(
+        {
+            "sample_id": [f"s{i}" for i in range(n)],
+            "dataset": [f"d{i // 2}" for i in range(n)],
+            "kind": "bootstrap",
+        }
+    )
     curves = rng.uniform(0.5, 0.9, size=(n, 2, 3))
     accuracy = np.column_stack([rng.uniform(0.5, 0.9, n), curves[:, 0, 1], curves[:, 1, 1]])
-    corpus = Corpus(index, accuracy, np.zeros_like(accuracy), ["knn", "svm_rbf", "logreg"], None, curves, TUNED, GRID)
+    corpus = Corpus(
+        index,
+        accuracy,
+        np.zeros_like(accuracy),
+        ["knn", "svm_rbf", "logreg"],
+        None,
+        curves,
+        TUNED,
+        GRID,
+    )
     params = parse_params({"split": {"test_fraction": 0.5, "families": []}})
     from beyonder.selector.corpus import test_datasets
 
@@ -408,10 +496,16 @@ def test_evaluate_stage_scores_the_curve_heads_on_its_test_datasets() -> None:
     outputs = {"accuracy": accuracy[is_test], "curve": curves[is_test]}
     report = regularisation_metrics(corpus, outputs, params)
     assert report["classifiers"]["svm_rbf"]["n_datasets"] == len(test_datasets(corpus, params))
-    assert report["pooled"]["beyonder"]["mean_regret"] == pytest.approx(0.0, abs=1e-9)  # within a dataset's samples
+    assert report["pooled"]["beyonder"]["mean_regret"] == pytest.approx(
+        0.0, abs=1e-9
+    )  # within a dataset's samples
     headline = regularisation_headline(report)
     assert headline["svm_rbf_beyonder_regret"] == 0.0 and headline["regret_minus_default"] <= 0
-    assert {"regret_minus_default_low", "regret_minus_default_high", "combined_beyonder_c_regret"} <= set(headline)
+    assert {
+        "regret_minus_default_low",
+        "regret_minus_default_high",
+        "combined_beyonder_c_regret",
+    } <= set(headline)
     assert regularisation_metrics(corpus, {"accuracy": accuracy[is_test]}, params) == {}
 
 
@@ -425,15 +519,23 @@ def test_finetuning_a_new_portfolio_keeps_the_curve_heads(fitted: Beyonder, tmp_
 
     frames = [_frame(n_rows=50, seed=s) for s in range(3)]
     classifiers = [*fitted.config.classifiers[:3], "svm_rbf"]
-    data = LabelledSamples(frames, np.full((3, 4), 0.7), np.full((3, 4), 0.01), classifiers, ["a", "b", "c"])
-    saved = NumpyBeyonder.load(fitted.save(tmp_path / "base"))  # as finetune reads a registered model
+    data = LabelledSamples(
+        frames, np.full((3, 4), 0.7), np.full((3, 4), 0.01), classifiers, ["a", "b", "c"]
+    )
+    saved = NumpyBeyonder.load(
+        fitted.save(tmp_path / "base")
+    )  # as finetune reads a registered model
     tuned, _ = finetune(Recommender(saved, CleaningConfig()), data, epochs=1)
     sample = [encode_sample(_invariance_sample())]
     out = tuned.estimator.predict(sample)
     assert out["accuracy"].shape == (1, 4)
     np.testing.assert_allclose(out["curve"], fitted.predict(sample)["curve"], atol=0.01)
     for part in ("curve_deep", "curve_linear"):
-        for new, old in zip(tuned.estimator.model_.get_layer(part).get_weights(), fitted.model_.get_layer(part).get_weights(), strict=True):
+        for new, old in zip(
+            tuned.estimator.model_.get_layer(part).get_weights(),
+            fitted.model_.get_layer(part).get_weights(),
+            strict=True,
+        ):
             np.testing.assert_array_equal(new, old)
 
 

@@ -22,7 +22,9 @@ from flows.runtime import TRANSIENT_RETRIES, is_transient, retry_if_transient
         TimeoutError("timed out"),
         CommClosedError("in <TCP (closed)>: Stream is closed"),
     ],
-    ids=lambda e: type(e).__name__ + (f"-{errno.errorcode[e.errno]}" if getattr(e, "errno", None) else ""),
+    ids=lambda e: (
+        type(e).__name__ + (f"-{errno.errorcode[e.errno]}" if getattr(e, "errno", None) else "")
+    ),
 )
 def test_transient_faults_are_retried(exc: BaseException) -> None:
     assert is_transient(exc)
@@ -40,7 +42,9 @@ def test_transient_faults_are_retried(exc: BaseException) -> None:
         MemoryError(),
         RuntimeError("a bug"),
     ],
-    ids=lambda e: type(e).__name__ + (f"-{errno.errorcode[e.errno]}" if getattr(e, "errno", None) else ""),
+    ids=lambda e: (
+        type(e).__name__ + (f"-{errno.errorcode[e.errno]}" if getattr(e, "errno", None) else "")
+    ),
 )
 def test_deterministic_errors_are_not_retried(exc: BaseException) -> None:
     assert not is_transient(exc)
@@ -73,7 +77,9 @@ def _fail_then_succeed(counter: Path, exc: BaseException, failures: int) -> int:
 def test_real_task_runs_retry_transient_faults_only(tmp_path: Path, prefect_server: str) -> None:
     from prefect import flow, task
 
-    flaky = task(name="flaky", **{**TRANSIENT_RETRIES, "retry_delay_seconds": 0})(_fail_then_succeed)
+    flaky = task(name="flaky", **{**TRANSIENT_RETRIES, "retry_delay_seconds": 0})(
+        _fail_then_succeed
+    )
 
     @flow(name="retry-policy")
     def run(counter: str, exc: BaseException, failures: int) -> dict:

@@ -116,7 +116,11 @@ def _modules() -> list[Path]:
 
 def test_the_scan_covers_the_code() -> None:
     files = {p.relative_to(REPO).as_posix() for p in _modules()}
-    assert {"beyonder/selector/estimator.py", "beyonder/data/sources/local.py", "flows/ingest.py"} <= files
+    assert {
+        "beyonder/selector/estimator.py",
+        "beyonder/data/sources/local.py",
+        "flows/ingest.py",
+    } <= files
 
 
 def test_no_unsafe_load_in_the_project_code() -> None:

@@ -248,7 +248,11 @@ def test_only_eligible_families_are_held_out() -> None:
 
 def test_default_families_match_params_yaml() -> None:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert tuple(params["split"]["families"]) == DEFAULT_FAMILIES == tuple(load_params(REPO / "params.yaml").split.families)
+    assert (
+        tuple(params["split"]["families"])
+        == DEFAULT_FAMILIES
+        == tuple(load_params(REPO / "params.yaml").split.families)
+    )
 
 
 # --- grouped_folds ---------------------------------------------------------------------------

@@ -45,7 +45,9 @@ def test_prefect_yaml_deployments_load_and_their_schedules_parse() -> None:
             else:
                 IntervalSchedule(interval=schedule["interval"])
     weekly = deployments["weekly-retrain"]
-    flow = load_flow_from_entrypoint(str(REPO / weekly["entrypoint"].split(":")[0]) + ":retrain_flow")
+    flow = load_flow_from_entrypoint(
+        str(REPO / weekly["entrypoint"].split(":")[0]) + ":retrain_flow"
+    )
     assert flow.name == "retrain"
     (schedule,) = weekly["schedules"]
     runs = _next_runs(schedule["cron"], schedule["timezone"], 3)

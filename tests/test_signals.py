@@ -40,18 +40,31 @@ def test_a_signal_stops_beyonder_label_cleanly(
         tmp_path / "ws", datasets=("iris", "wine", "breast_cancer"), per_dataset=2, rows=150,
         batch_fits=1, workers=1,
     )  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "BEYONDER_DASK_ADDRESS")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "BEYONDER_DASK_ADDRESS")
+    }
     env["PREFECT_HOME"] = str(tmp_path / "prefect")  # its own temporary server and database
     env["DASK_TEMPORARY_DIRECTORY"] = str(tmp_path / "dask")
-    command = [Path(sys.executable).parent / "beyonder", "label", "--params", str(root / "params.yaml"), "--root", str(root)]
+    command = [
+        Path(sys.executable).parent / "beyonder",
+        "label",
+        "--params",
+        str(root / "params.yaml"),
+        "--root",
+        str(root),
+    ]
     cache = Layout(root).label_cache
     log = tmp_path / "label.log"
     with log.open("w") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + 300
         while not list(cache.glob("*/*.json")):  # labelling is under way
-            assert proc.poll() is None, f"beyonder label ended before the signal:\n{log.read_text()}"
+            assert proc.poll() is None, (
+                f"beyonder label ended before the signal:\n{log.read_text()}"
+            )
             assert time.monotonic() < deadline, "no label was cached within 300 s"
             time.sleep(0.02)
         sent = time.monotonic()
@@ -62,7 +75,9 @@ def test_a_signal_stops_beyonder_label_cleanly(
         try:
             proc.wait(timeout=HUNG_AFTER_S)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"beyonder label still running {HUNG_AFTER_S:.0f} s after {sig.name}:\n{log.read_text()[-3000:]}")
+            pytest.fail(
+                f"beyonder label still running {HUNG_AFTER_S:.0f} s after {sig.name}:\n{log.read_text()[-3000:]}"
+            )
         stopped = time.monotonic() - sent
         assert wait_group_gone(proc.pid, HUNG_AFTER_S), "processes of the command outlived it"
     finally:

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("synthetic_prior", REPO / "bench" / "synthetic_prior.py")
+spec = importlib.util.spec_from_file_location(
+    "synthetic_prior", REPO / "bench" / "synthetic_prior.py"
+)
 prior = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(prior)
 
@@ -37,7 +39,9 @@ def test_a_group_compared_with_itself_is_identical_and_a_reversed_one_is_not() -
 
 
 def test_closest_mix_keeps_the_generators_that_rank_like_real_tables() -> None:
-    synthetic = pd.concat([REAL, REAL[["c", "b", "a"]].set_axis(["a", "b", "c"], axis=1)], ignore_index=True)
+    synthetic = pd.concat(
+        [REAL, REAL[["c", "b", "a"]].set_axis(["a", "b", "c"], axis=1)], ignore_index=True
+    )
     synthetic.index = [f"s{i}" for i in range(len(synthetic))]
     made_by = {f"s{i}": "good" if i < 4 else "bad" for i in range(8)}
     assert prior.closest_mix(synthetic, made_by, ["bad", "good"], REAL) == ("good",)

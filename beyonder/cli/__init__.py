@@ -92,7 +92,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-PIPELINE_MODULES = ("prefect", "prefect_dask", "distributed", "tensorflow", "keras", "mlflow", "dvc")
+PIPELINE_MODULES = (
+    "prefect",
+    "prefect_dask",
+    "distributed",
+    "tensorflow",
+    "keras",
+    "mlflow",
+    "dvc",
+)
 """What the stage commands import (the flows, Dask, training, the registry); the light install
 (the package without extras) has none of them."""
 NEEDS = {
@@ -122,7 +130,9 @@ def load_flows(root: str | Path = ".") -> ModuleType:
             break
     else:
         if importlib.util.find_spec("flows") is None:
-            raise PipelineError(f"{Path(root).resolve() / 'flows'}: no pipeline flows here; run from the project root")
+            raise PipelineError(
+                f"{Path(root).resolve() / 'flows'}: no pipeline flows here; run from the project root"
+            )
     return importlib.import_module("flows")
 
 

@@ -84,8 +84,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--labels", required=True, help="labels table (CSV or Parquet)")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--datasets", help="folder of the labelled datasets (labels with a dataset column)")
-    source.add_argument("--samples", help="sample index, e.g. data/samples/index.json (labels with sample_id)")
+    source.add_argument(
+        "--datasets", help="folder of the labelled datasets (labels with a dataset column)"
+    )
+    source.add_argument(
+        "--samples", help="sample index, e.g. data/samples/index.json (labels with sample_id)"
+    )
     p.add_argument("--target", help=target_help + " (with --datasets)")
     p.add_argument("--model", default=DEFAULT_MODEL, help=model_help)
     p.add_argument("--classifiers", help="comma-separated portfolio after fine-tuning "
@@ -93,9 +97,15 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=10, help="epochs (default 10)")
     p.add_argument("--unfreeze", type=int, default=0, help="also train the last N encoder layers")
     p.add_argument("--learning-rate", type=float, default=1e-3, help="default 1e-3")
-    p.add_argument("--per-dataset", type=int, help="samples per dataset (default: the model's subsamples)")
-    p.add_argument("--alias", default="challenger", help="alias of the new version (default challenger)")
-    p.add_argument("--root", default=".", help="where mlflow.db and the sample files are (default .)")
+    p.add_argument(
+        "--per-dataset", type=int, help="samples per dataset (default: the model's subsamples)"
+    )
+    p.add_argument(
+        "--alias", default="challenger", help="alias of the new version (default challenger)"
+    )
+    p.add_argument(
+        "--root", default=".", help="where mlflow.db and the sample files are (default .)"
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -147,7 +157,9 @@ def _caps_on_stderr(args: argparse.Namespace) -> Iterator[None]:
         yield
     for warning in caught:
         if issubclass(warning.category, CapWarning):
-            print(f"beyonder {args.command}: warning: {args.path}: {warning.message}", file=sys.stderr)
+            print(
+                f"beyonder {args.command}: warning: {args.path}: {warning.message}", file=sys.stderr
+            )
 
 
 def _read(args: argparse.Namespace):
@@ -166,13 +178,17 @@ def _recommend(args: argparse.Namespace) -> int:
         check_budget(args.time_budget)
         check_metric(args.metric)
         if args.verify < 0:
-            raise DecisionError(f"verify must be between 0 and the portfolio's size, got {args.verify}")
+            raise DecisionError(
+                f"verify must be between 0 and the portfolio's size, got {args.verify}"
+            )
         if args.budget is not None:
             from beyonder.evaluation.budget import check_budget_value
 
             budget = check_budget_value(args.budget)
             if args.verify:
-                raise DecisionError("give --budget or --verify, not both (--verify K is the budget's simple form)")
+                raise DecisionError(
+                    "give --budget or --verify, not both (--verify K is the budget's simple form)"
+                )
             if args.metric != DEFAULT_METRIC:
                 raise DecisionError(
                     f"--budget combines measured accuracy with the predicted one, so it ranks by accuracy, "
@@ -196,7 +212,12 @@ def _recommend(args: argparse.Namespace) -> int:
 
         write_plot(table, args.plot, title_of(table, args.path))
     if args.json:
-        print(json.dumps({"path": args.path, **as_json(table), **({"plot": args.plot} if args.plot else {})}, indent=2))
+        print(
+            json.dumps(
+                {"path": args.path, **as_json(table), **({"plot": args.plot} if args.plot else {})},
+                indent=2,
+            )
+        )
         return 0
     print(
         f"{args.path}: {len(frame)} rows, target {target!r}, "
@@ -218,7 +239,11 @@ def _recommend(args: argparse.Namespace) -> int:
     print(header)
     ranked = table[table["rank"] > 0]
     for row in ranked.itertuples(index=False):
-        bounds = "-" if np.isnan(row.accuracy_low) else f"[{row.accuracy_low:.3f}, {row.accuracy_high:.3f}]"
+        bounds = (
+            "-"
+            if np.isnan(row.accuracy_low)
+            else f"[{row.accuracy_low:.3f}, {row.accuracy_high:.3f}]"
+        )
         line = f"{row.rank:>4}  {row.classifier:<16}"
         if ranked_by:
             value = getattr(row, ranked_by)
@@ -231,7 +256,9 @@ def _recommend(args: argparse.Namespace) -> int:
             line += f"{row.estimated_accuracy:>10.3f}{f'[{row.estimated_low:.3f}, {row.estimated_high:.3f}]':>21}"
         if verified:
             measured = row.measured_accuracy
-            line += f"{'-' if np.isnan(measured) else f'{measured:.3f} +- {row.measured_std:.3f}':>16}"
+            line += (
+                f"{'-' if np.isnan(measured) else f'{measured:.3f} +- {row.measured_std:.3f}':>16}"
+            )
         if combined:
             line += f"  {row.measured_tier.split(',')[0] if row.measured_tier else '':<8}"
         print(line)
@@ -251,17 +278,27 @@ def _recommend(args: argparse.Namespace) -> int:
             if item["error"]:
                 print(f"could not measure {item['classifier']} on {where}: {item['error']}")
             else:
-                print(f"measured {item['classifier']} on {where}: {item['accuracy']:.3f} in {item['cv_seconds']:.2f} s")
+                print(
+                    f"measured {item['classifier']} on {where}: {item['accuracy']:.3f} in {item['cv_seconds']:.2f} s"
+                )
     elif k:
         seconds = float(np.nansum(table["measured_cv_seconds"]))
-        how = "every classifier ranked by its prediction combined with them" if combined else f"ranked by measured {metric}"
-        print(f"the top {k} were cross-validated on one sample ({seconds:.1f} s of single-threaded fits) and {how}")
+        how = (
+            "every classifier ranked by its prediction combined with them"
+            if combined
+            else f"ranked by measured {metric}"
+        )
+        print(
+            f"the top {k} were cross-validated on one sample ({seconds:.1f} s of single-threaded fits) and {how}"
+        )
         for item in table.attrs.get("measurements") or []:
             if item["error"]:
                 print(f"could not measure {item['classifier']}: {item['error']}")
     close = table.attrs.get("too_close_to_call") or []
     if len(close) > 1:
-        print(f"too close to call by prediction: {', '.join(close)} (their intervals reach the top one's)")
+        print(
+            f"too close to call by prediction: {', '.join(close)} (their intervals reach the top one's)"
+        )
     for item in table.attrs.get("left_out") or []:
         print(f"left out: {item['classifier']}: {item['reason']}")
     kernel = table.attrs.get("best_svm_kernel")
@@ -280,7 +317,13 @@ def _recommend(args: argparse.Namespace) -> int:
 def _seconds(value: float) -> str:
     if np.isnan(value):
         return "-"
-    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s" if value < 600 else f"{value / 60:.0f} min"
+    return (
+        f"{value * 1000:.1f} ms"
+        if value < 1
+        else f"{value:.2f} s"
+        if value < 600
+        else f"{value / 60:.0f} min"
+    )
 
 
 def _embed(args: argparse.Namespace) -> int:
@@ -315,11 +358,17 @@ def _finetune(args: argparse.Namespace) -> int:
         raise ft.FinetuneError("--samples needs labels with a sample_id column")
     if args.unfreeze < 0:
         raise ft.FinetuneError("--unfreeze must be 0 or more")
-    requested = [c.strip() for c in args.classifiers.split(",") if c.strip()] if args.classifiers else None
+    requested = (
+        [c.strip() for c in args.classifiers.split(",") if c.strip()] if args.classifiers else None
+    )
     base = load_recommender(args.model, cache=False)
-    classifiers = ft.portfolio(base.estimator.config.classifiers, list(labels["classifier"]), requested)
+    classifiers = ft.portfolio(
+        base.estimator.config.classifiers, list(labels["classifier"]), requested
+    )
     if args.datasets:
-        data = ft.from_datasets(labels, args.datasets, base, classifiers, args.target, args.per_dataset)
+        data = ft.from_datasets(
+            labels, args.datasets, base, classifiers, args.target, args.per_dataset
+        )
     else:
         data = ft.from_sample_index(labels, args.samples, classifiers, args.root)
     summary = ft.register_finetuned(

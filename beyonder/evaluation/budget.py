@@ -60,7 +60,9 @@ def check_budget_value(budget: Any) -> float | None:
     return value
 
 
-def check_against_brute_force(budget: float, brute_force: float, n_classifiers: int, sample_rows: int) -> None:
+def check_against_brute_force(
+    budget: float, brute_force: float, n_classifiers: int, sample_rows: int
+) -> None:
     """Refuse a budget above brute force's predicted price: cross-validating every classifier
     on the full sample is the most a budget can buy here."""
     if budget > brute_force:
@@ -144,7 +146,9 @@ def next_measurement(
                 break
             candidates.append(tuple(leaders[:m]))
     gains = combiner.expected_gains(predicted, observed, candidates)
-    price = np.array([flat_cost[list(c)].sum() if isinstance(c, tuple) else flat_cost[c] for c in candidates])
+    price = np.array(
+        [flat_cost[list(c)].sum() if isinstance(c, tuple) else flat_cost[c] for c in candidates]
+    )
     per_second = np.where(gains >= MIN_GAIN, gains / np.maximum(price, 1e-9), -np.inf)
     if not np.isfinite(per_second).any():
         return None
@@ -156,7 +160,9 @@ def next_measurement(
     return first, float(gains[int(np.argmax(per_second))])
 
 
-def estimates(combiner: MeasurementCombiner, predicted: np.ndarray, observed: dict[int, float]) -> dict[str, np.ndarray]:
+def estimates(
+    combiner: MeasurementCombiner, predicted: np.ndarray, observed: dict[int, float]
+) -> dict[str, np.ndarray]:
     """The combined estimate per classifier, its standard deviation and 80% interval."""
     mean, cov = combiner.posterior(predicted, observed)
     sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
@@ -238,14 +244,18 @@ def labelled_tables(
                 tiers=measured,
                 combiner=combiners[dataset],
                 sbs=int(sbs_index[dataset]),
-                prediction_seconds=np.zeros(len(rows)) if spent is None else np.asarray(spent, dtype=np.float64)[rows],
+                prediction_seconds=np.zeros(len(rows))
+                if spent is None
+                else np.asarray(spent, dtype=np.float64)[rows],
                 group=groups.get(str(dataset), ""),
             )
         )
     return out
 
 
-def prediction_cpu(predictor: Any, files: Sequence[Any], subsamples: int = SampleParams.subsamples) -> np.ndarray:
+def prediction_cpu(
+    predictor: Any, files: Sequence[Any], subsamples: int = SampleParams.subsamples
+) -> np.ndarray:
     """CPU seconds of the prediction itself per sample file, as ``recommend`` pays them with
     the model loaded: encoding and the network (``predictor``: a ``BeyonderPredictor``,
     e.g. the NumPy one ``recommend`` runs) on ``subsamples`` samples of that size."""
@@ -262,7 +272,11 @@ def prediction_cpu(predictor: Any, files: Sequence[Any], subsamples: int = Sampl
     return out
 
 
-def mode_names(combiner_tiers: Sequence[str], ks: Sequence[int] = TOP_KS, shares: Sequence[float] = DEFAULT_SHARES) -> list[str]:
+def mode_names(
+    combiner_tiers: Sequence[str],
+    ks: Sequence[int] = TOP_KS,
+    shares: Sequence[float] = DEFAULT_SHARES,
+) -> list[str]:
     """Every policy ``budget_curve`` replays, cheapest family first."""
     names = ["sbs", "predicted"]
     for tier in combiner_tiers:
@@ -273,7 +287,9 @@ def mode_names(combiner_tiers: Sequence[str], ks: Sequence[int] = TOP_KS, shares
     return names
 
 
-def _replay(table: LabelledTable, r: int, ks: Sequence[int], shares: Sequence[float]) -> dict[str, tuple[int, float]]:
+def _replay(
+    table: LabelledTable, r: int, ks: Sequence[int], shares: Sequence[float]
+) -> dict[str, tuple[int, float]]:
     """Each policy's pick and CPU seconds when the user's table is replicate ``r``."""
     comb = table.combiner
     C = len(comb.classifiers)
@@ -290,7 +306,10 @@ def _replay(table: LabelledTable, r: int, ks: Sequence[int], shares: Sequence[fl
             values[i], prices[i] = acc, np.nan_to_num(sec)
     present = np.array([name == FULL or name in table.tiers for name in tier_names])
     order = np.argsort(-p, kind="stable")
-    out: dict[str, tuple[int, float]] = {"sbs": (table.sbs, 0.0), "predicted": (int(order[0]), predict_cost)}
+    out: dict[str, tuple[int, float]] = {
+        "sbs": (table.sbs, 0.0),
+        "predicted": (int(order[0]), predict_cost),
+    }
 
     def combined(slots: list[int]) -> int:
         observed = {s: float(values.ravel()[s]) for s in slots if np.isfinite(values.ravel()[s])}
@@ -306,13 +325,18 @@ def _replay(table: LabelledTable, r: int, ks: Sequence[int], shares: Sequence[fl
             slots = [i * C + int(c) for c in top]
             out[label] = (combined(slots), predict_cost + float(prices[i, top].sum()))
     full = tier_names.index(FULL)
-    for k in ks:  # today's --verify K: the top k measured on the full sample, the best measured wins
+    for (
+        k
+    ) in ks:  # today's --verify K: the top k measured on the full sample, the best measured wins
         top = order[:k]
         measured = np.nan_to_num(values[full, top], nan=-np.inf)
         pick = int(top[int(np.argmax(measured))]) if np.isfinite(measured).any() else int(order[0])
         out[f"verify{k}"] = (pick, predict_cost + float(prices[full, top].sum()))
     brute = np.nan_to_num(values[full], nan=-np.inf)
-    out["brute_force"] = (int(np.argmax(brute)) if np.isfinite(brute).any() else int(order[0]), float(prices[full].sum()))
+    out["brute_force"] = (
+        int(np.argmax(brute)) if np.isfinite(brute).any() else int(order[0]),
+        float(prices[full].sum()),
+    )
     costs = comb.predicted_costs(table.fit_time[r])
     allowed = present[:, None] & np.ones((1, C), dtype=bool)
     ceiling = float(costs[full].sum())
@@ -321,7 +345,9 @@ def _replay(table: LabelledTable, r: int, ks: Sequence[int], shares: Sequence[fl
         tried: set[int] = set()
         spent = 0.0
         while True:
-            step = next_measurement(comb, p, observed, costs, share * ceiling - spent, tried, allowed)
+            step = next_measurement(
+                comb, p, observed, costs, share * ceiling - spent, tried, allowed
+            )
             if step is None:
                 break
             slot, _ = step
@@ -376,27 +402,46 @@ def budget_curve(
             for m in sums:
                 if m not in modes:
                     modes.append(m)
-    names = [m for m in mode_names([t.name for t in tables[0].combiner.tiers], ks, shares) if m in modes] if tables else []
+    names = (
+        [
+            m
+            for m in mode_names([t.name for t in tables[0].combiner.tiers], ks, shares)
+            if m in modes
+        ]
+        if tables
+        else []
+    )
     report = _curve(per_dataset, sorted(per_dataset), names, n_boot, seed)
     by_group = sorted(set(groups.values()))
     if len(by_group) > 1:
         report["by_group"] = {
-            g or "(unknown)": _curve(per_dataset, sorted(d for d, gg in groups.items() if gg == g), names, n_boot, seed)
+            g or "(unknown)": _curve(
+                per_dataset, sorted(d for d, gg in groups.items() if gg == g), names, n_boot, seed
+            )
             for g in by_group
         }
     report["per_dataset"] = {
-        d: {m: [round(v[0], 4), round(v[1], 5)] for m, v in values.items()} for d, values in sorted(per_dataset.items())
+        d: {m: [round(v[0], 4), round(v[1], 5)] for m, v in values.items()}
+        for d, values in sorted(per_dataset.items())
     }
     return report
 
 
-def _curve(per_dataset: dict[str, dict[str, tuple[float, float]]], datasets: list[str], names: list[str], n_boot: int, seed: int) -> dict[str, Any]:
+def _curve(
+    per_dataset: dict[str, dict[str, tuple[float, float]]],
+    datasets: list[str],
+    names: list[str],
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any]:
     datasets = [d for d in datasets if "brute_force" in per_dataset[d] and "sbs" in per_dataset[d]]
     if not datasets:
         return {"n_datasets": 0, "modes": []}
 
     def column(mode: str, k: int) -> np.ndarray:
-        return np.array([per_dataset[d].get(mode, (np.nan, np.nan))[k] for d in datasets], dtype=np.float64)
+        return np.array(
+            [per_dataset[d].get(mode, (np.nan, np.nan))[k] for d in datasets], dtype=np.float64
+        )
 
     brute_regret, brute_cpu = column("brute_force", 0), column("brute_force", 1)
     sbs = float(np.nanmean(column("sbs", 0)))
@@ -416,10 +461,15 @@ def _curve(per_dataset: dict[str, dict[str, tuple[float, float]]], datasets: lis
                 "mean_regret": mean_regret,
                 "gap_closed": (sbs - mean_regret) / sbs if sbs > 1e-12 else float("nan"),
                 "cpu_seconds": float(np.nanmean(cpu)),
-                "cpu_share": float(np.nanmean(cpu[ok]) / np.nanmean(brute_cpu[ok])) if np.nanmean(brute_cpu[ok]) > 0 else float("nan"),
+                "cpu_share": float(np.nanmean(cpu[ok]) / np.nanmean(brute_cpu[ok]))
+                if np.nanmean(brute_cpu[ok]) > 0
+                else float("nan"),
                 "regret_vs_brute_force": float(np.nanmean(diff)),
                 "regret_vs_brute_force_ci": list(bootstrap_interval(diff, n_boot, seed)),
-                "better_worse_than_brute_force": [int((diff < -1e-9).sum()), int((diff > 1e-9).sum())],
+                "better_worse_than_brute_force": [
+                    int((diff < -1e-9).sum()),
+                    int((diff > 1e-9).sum()),
+                ],
             }
         )
     return {
@@ -438,7 +488,9 @@ def headline(curve: dict[str, Any]) -> dict[str, Any]:
     modes = [m for m in curve.get("modes", []) if m["mode"] != "brute_force"]
     bf = curve.get("brute_force_mean_regret", float("nan"))
     matching = sorted((m for m in modes if m["mean_regret"] <= bf), key=lambda m: m["cpu_share"])
-    better = [m["mode"] for m in modes if m["regret_vs_brute_force_ci"][1] < 0 and m["cpu_share"] <= 1.0]
+    better = [
+        m["mode"] for m in modes if m["regret_vs_brute_force_ci"][1] < 0 and m["cpu_share"] <= 1.0
+    ]
     return {
         "cheapest_at_brute_force_regret": matching[0]["mode"] if matching else None,
         "its_cpu_share": matching[0]["cpu_share"] if matching else None,
@@ -475,9 +527,16 @@ def replay(
         validation = fold.get("validation")
         if not validation or not validation["sample_id"]:
             continue
-        index = pd.DataFrame({"sample_id": validation["sample_id"], "dataset": [dataset_of[s] for s in validation["sample_id"]]})
+        index = pd.DataFrame(
+            {
+                "sample_id": validation["sample_id"],
+                "dataset": [dataset_of[s] for s in validation["sample_id"]],
+            }
+        )
         labels = calibration_labels(corpus, measurements, everything - test_sets, full.folds)
-        predictions = calibration_predictions(index, np.array(validation["predicted"]), corpus.classifiers)
+        predictions = calibration_predictions(
+            index, np.array(validation["predicted"]), corpus.classifiers
+        )
         try:
             combiner = factory(list(tiers), corpus.classifiers).fit(labels, predictions)
         except ValueError:

@@ -94,7 +94,9 @@ def decide(
     return Decision(wins, f"{why}{on}; not reliably worse than the SBS")
 
 
-def decide_metrics(report: dict, metrics: list[str], no_champion: str = "no champion to compare with") -> Decision:
+def decide_metrics(
+    report: dict, metrics: list[str], no_champion: str = "no champion to compare with"
+) -> Decision:
     """``decide`` on each of ``metrics`` (``evaluate.metrics``): accuracy on ``report`` itself,
     any other metric on the headline group's report of that metric (``report["groups"]``).
     The new model is promoted only if every metric promotes it; a metric it cannot be judged
@@ -105,14 +107,18 @@ def decide_metrics(report: dict, metrics: list[str], no_champion: str = "no cham
     for metric in metrics:
         part = report if metric == "accuracy" else headline.get(metric)
         if part is None or "beyonder" not in part.get("methods", {}):
-            verdicts.append((metric, Decision(True, "not judged: no labels or no predictions of it")))
+            verdicts.append(
+                (metric, Decision(True, "not judged: no labels or no predictions of it"))
+            )
             continue
         verdicts.append((metric, decide(part, no_champion=no_champion)))
     promote = all(d.promote for _, d in verdicts)
     return Decision(promote, "; ".join(f"{m}: {d.reason}" for m, d in verdicts))
 
 
-def decide_imputer(new: dict, champion: dict | None, no_champion: str = "no champion to compare with") -> Decision:
+def decide_imputer(
+    new: dict, champion: dict | None, no_champion: str = "no champion to compare with"
+) -> Decision:
     """The imputer's rule, on its validation scores (``stages.imputer.validation_scores``: the
     same tables and hidden cells for every imputer scored).
 
@@ -135,4 +141,7 @@ def decide_imputer(new: dict, champion: dict | None, no_champion: str = "no cham
     theirs = _number(champion.get(f"beyonder_{key}"))
     wins = math.isnan(theirs) or (mine != theirs and better(mine, theirs) == mine)
     relation = "better than" if wins else "not better than"
-    return Decision(wins, f"{key} {mine:.4f} {relation} the champion's {theirs:.4f} on the same tables; {beats_simple}")
+    return Decision(
+        wins,
+        f"{key} {mine:.4f} {relation} the champion's {theirs:.4f} on the same tables; {beats_simple}",
+    )

@@ -75,7 +75,9 @@ class Workspace:
     families: tuple[str, ...] = DEFAULT_FAMILIES  # params' split.families: validation splits too
     groups: dict[str, str] = field(default_factory=dict)  # dataset -> its corpus (source folder)
     minority: dict[str, float] = field(default_factory=dict)  # dataset -> its rarest class's share
-    measurements: pd.DataFrame | None = None  # the measurement subsamples' labels (load_measurements)
+    measurements: pd.DataFrame | None = (
+        None  # the measurement subsamples' labels (load_measurements)
+    )
     root: Path | None = None  # the workspace folder (sample files: the prediction's timed cost)
 
 
@@ -130,7 +132,9 @@ def _fit_beyonder(
         if config.prior_init:
             samples = [ws.encoded[s] for s in fit.index["sample_id"]]
             curves = None if fit.curves is None else fit.flat_curves()  # the C curves' heads too
-            start_from_prior(model, fit.accuracy, fit.fit_time, dataset_features(samples, config), curves)
+            start_from_prior(
+                model, fit.accuracy, fit.fit_time, dataset_features(samples, config), curves
+            )
         if heads_only:
             cell_pretraining.freeze(model, list(encoder))
     est = Beyonder(config).fit(
@@ -152,7 +156,13 @@ MARGINS = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, np.inf)
 """Predicted accuracy gains over the SBS's pick that ``choose_margin`` tries."""
 
 
-def _refit(ws: Workspace, train: Corpus, config: BeyonderConfig, judged: Beyonder, log: Callable[[str], None]) -> Beyonder:
+def _refit(
+    ws: Workspace,
+    train: Corpus,
+    config: BeyonderConfig,
+    judged: Beyonder,
+    log: Callable[[str], None],
+) -> Beyonder:
     """``config`` trained again on all of ``train`` (no validation split) for the epochs whose
     weights early stopping kept in ``judged``: what the refit stage does with the corpus."""
     losses = judged.history_.get("val_loss") or judged.history_["loss"]
@@ -184,14 +194,19 @@ def choose_margin(pred: np.ndarray, truth: np.ndarray, sbs_index: int) -> float:
     with warnings.catch_warnings():  # a sample without any label
         warnings.simplefilter("ignore", RuntimeWarning)
         for margin in MARGINS:
-            mean_regret = float(np.nanmean(regret(truth, choose(cautious(pred, sbs_index, margin)))))
+            mean_regret = float(
+                np.nanmean(regret(truth, choose(cautious(pred, sbs_index, margin))))
+            )
             if mean_regret <= best_regret:
                 best_regret, best_margin = mean_regret, margin
     return best_margin
 
 
 def pretrain(
-    ws: Workspace, config: BeyonderConfig, val_fraction: float = 0.15, log: Callable[[str], None] = print
+    ws: Workspace,
+    config: BeyonderConfig,
+    val_fraction: float = 0.15,
+    log: Callable[[str], None] = print,
 ) -> list[np.ndarray]:
     """Weights of a Beyonder trained on every sample of ``ws`` (e.g. a large synthetic corpus),
     to start each fold's training from."""
@@ -227,7 +242,9 @@ class RunSettings:
     budgets: tuple[float, ...] = tuple(EvaluateParams().time_budgets)
     """Time budgets (seconds per fold fit on a sample) the decisions report scores."""
     val_fraction: float = 0.15
-    report_groups: dict[str, list[str]] = field(default_factory=lambda: dict(EvaluateParams().groups))
+    report_groups: dict[str, list[str]] = field(
+        default_factory=lambda: dict(EvaluateParams().groups)
+    )
     """``evaluate.groups``: the metric reports' groups (corpus folders and sources); the first
     is the headline."""
     imbalanced_below: float = EvaluateParams.imbalance
@@ -268,12 +285,20 @@ class Fold:
     train_means: np.ndarray
 
     @classmethod
-    def split(cls, train_ws: Workspace, train_datasets: set[str], test_ws: Workspace, test_datasets: set[str]) -> Fold:
+    def split(
+        cls,
+        train_ws: Workspace,
+        train_datasets: set[str],
+        test_ws: Workspace,
+        test_datasets: set[str],
+    ) -> Fold:
         pool = _concat(train_ws.original, train_ws.augmented)
         keep = _training_rows(pool, train_datasets) & ~np.all(np.isnan(pool.accuracy), axis=1)
         original_train = train_ws.original.subset(_rows(train_ws.original, train_datasets, True))
         test = test_ws.original.subset(_rows(test_ws.original, test_datasets, True))
-        train_means = np.nanmean(per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0)
+        train_means = np.nanmean(
+            per_dataset_mean(original_train, original_train.accuracy).to_numpy(), axis=0
+        )
         return cls(train_ws, test_ws, pool.subset(keep), original_train, test, train_means)
 
     @property
@@ -282,7 +307,9 @@ class Fold:
 
     def metric_train_means(self, metric: str) -> np.ndarray:
         """The training datasets' mean labels of ``metric`` per classifier (its SBS's basis)."""
-        values = per_dataset_mean(self.original_train, self.original_train.metric(metric)).to_numpy()
+        values = per_dataset_mean(
+            self.original_train, self.original_train.metric(metric)
+        ).to_numpy()
         with warnings.catch_warnings():  # a classifier without that metric (log loss of an SVM)
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.nanmean(values, axis=0)
@@ -299,8 +326,12 @@ class Fold:
     @cached_property
     def meta(self) -> tuple[np.ndarray, np.ndarray]:
         """The pymfe meta-features of the training and test samples, on the training columns."""
-        X_train, columns = meta_matrix([self.train_ws.meta[s] for s in self.original_train.index["sample_id"]])
-        X_test, _ = meta_matrix([self.test_ws.meta[s] for s in self.test.index["sample_id"]], columns)
+        X_train, columns = meta_matrix(
+            [self.train_ws.meta[s] for s in self.original_train.index["sample_id"]]
+        )
+        X_test, _ = meta_matrix(
+            [self.test_ws.meta[s] for s in self.test.index["sample_id"]], columns
+        )
         return X_train, X_test
 
     def train_dataset_names(self) -> np.ndarray:
@@ -373,7 +404,9 @@ def _beyonder(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> Meth
     return result
 
 
-def _beyonder_member(fold: Fold, config: BeyonderConfig, settings: RunSettings, m: int) -> tuple[Beyonder, MethodResult]:
+def _beyonder_member(
+    fold: Fold, config: BeyonderConfig, settings: RunSettings, m: int
+) -> tuple[Beyonder, MethodResult]:
     """The ``m``-th seed's Beyonder (``SEED_STRIDE`` apart) and its predictions, plain and
     cautious: it leaves the SBS's pick only for a predicted gain that paid off on its
     validation samples (``choose_margin``). The first member also gives the decision details,
@@ -381,7 +414,13 @@ def _beyonder_member(fold: Fold, config: BeyonderConfig, settings: RunSettings, 
     name = "beyonder" if m == 0 else f"beyonder_seed{m}"
     member_config = replace(config, seed=config.seed + SEED_STRIDE * m)
     est, val = _fit_beyonder(
-        fold.train_ws, fold.train, member_config, settings.seed, settings.val_fraction, settings.log, settings.start
+        fold.train_ws,
+        fold.train,
+        member_config,
+        settings.seed,
+        settings.val_fraction,
+        settings.log,
+        settings.start,
     )
     output = est.predict(fold.test_encoded)
     margin, val_out = np.inf, None
@@ -389,8 +428,15 @@ def _beyonder_member(fold: Fold, config: BeyonderConfig, settings: RunSettings, 
         val_out = est.predict(fold.train_encoded(val))
         margin = choose_margin(val_out["accuracy"], val.accuracy, fold.sbs_index)
     settings.log(f"  {name}_cautious: leaves the SBS's pick for a predicted gain over {margin:.4f}")
-    result = MethodResult({name: output["accuracy"], f"{name}_cautious": cautious(output["accuracy"], fold.sbs_index, margin)})
-    result.scores[name] = metric_predictions(output, member_config.metrics, list(member_config.classifiers))
+    result = MethodResult(
+        {
+            name: output["accuracy"],
+            f"{name}_cautious": cautious(output["accuracy"], fold.sbs_index, margin),
+        }
+    )
+    result.scores[name] = metric_predictions(
+        output, member_config.metrics, list(member_config.classifiers)
+    )
     if m == 0:
         result.decisions = decision_details(fold, output, val, val_out)
         result.decisions.update(budget_details(fold, est, val, val_out, settings))
@@ -418,7 +464,9 @@ def _variants(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> Meth
             epochs = variant.pretrain_epochs or cell_pretraining.PRETRAIN_EPOCHS
             key = (epochs, *(getattr(variant_config, k) for k in cell_pretraining.ENCODER_SETTINGS))
             if key not in encoders:
-                encoders[key], losses = cell_pretraining.pretrain_encoder(fold.train_encoded(), variant_config, epochs)
+                encoders[key], losses = cell_pretraining.pretrain_encoder(
+                    fold.train_encoded(), variant_config, epochs
+                )
                 settings.log(f"  beyonder_{variant.name}: masked-cell loss {losses['loss']:.4f} "
                              f"(predicting zero: {losses['zero_prediction_loss']:.4f})")  # fmt: skip
             encoder = encoders[key]
@@ -439,14 +487,23 @@ def _landmark_ridge(fold: Fold, config: BeyonderConfig, settings: RunSettings) -
     targets = fold.original_train.dataset_means() if config.dataset_targets else fold.original_train
     X_train = dataset_features(fold.train_encoded(), config)
     X_test = dataset_features(fold.test_encoded, config)
-    result = MethodResult({"landmark_ridge": LandmarkRidge().fit(X_train, targets.accuracy).predict(X_test)})
-    result.scores["landmark_ridge"] = {  # the other metrics from the same features, on the heads' scale
-        metric: from_head(metric, LandmarkRidge().fit(X_train, to_head(metric, targets.metric(metric))).predict(X_test))
+    result = MethodResult(
+        {"landmark_ridge": LandmarkRidge().fit(X_train, targets.accuracy).predict(X_test)}
+    )
+    result.scores[
+        "landmark_ridge"
+    ] = {  # the other metrics from the same features, on the heads' scale
+        metric: from_head(
+            metric,
+            LandmarkRidge().fit(X_train, to_head(metric, targets.metric(metric))).predict(X_test),
+        )
         for metric in targets.metrics
     }
     if targets.curves is not None:
         curve = LandmarkRidge().fit(X_train, targets.flat_curves()).predict(X_test)
-        result.curves["landmark_ridge"] = curve.reshape(len(fold.test.index), *targets.curves.shape[1:])
+        result.curves["landmark_ridge"] = curve.reshape(
+            len(fold.test.index), *targets.curves.shape[1:]
+        )
     return result
 
 
@@ -460,13 +517,17 @@ def _pymfe_rf(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> Meth
 def _pymfe_knn(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
     """The nearest training datasets on the pymfe meta-features."""
     X_train, X_test = fold.meta
-    knn = NearestDatasets(k=5).fit(X_train, fold.original_train.accuracy, fold.train_dataset_names())
+    knn = NearestDatasets(k=5).fit(
+        X_train, fold.original_train.accuracy, fold.train_dataset_names()
+    )
     return MethodResult({"pymfe_knn": knn.predict(X_test)})
 
 
 def _random(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
     """Uniform random scores: the floor every method must clear."""
-    return MethodResult({"random": np.random.default_rng(settings.seed).random(fold.test.accuracy.shape)})
+    return MethodResult(
+        {"random": np.random.default_rng(settings.seed).random(fold.test.accuracy.shape)}
+    )
 
 
 METHOD_FITS: dict[str, Callable[[Fold, BeyonderConfig, RunSettings], MethodResult]] = {
@@ -528,7 +589,10 @@ def decision_details(
         boot = val.subset(is_boot)
         pred = per_dataset_mean(boot, val_out["accuracy"][is_boot]).reindex(names).to_numpy()
         spread = decisions.per_dataset_spread(
-            boot.index["dataset"].to_numpy(), val_out["accuracy"][is_boot], val_out["accuracy_spread"][is_boot], names
+            boot.index["dataset"].to_numpy(),
+            val_out["accuracy"][is_boot],
+            val_out["accuracy_spread"][is_boot],
+            names,
         )
         truth = per_dataset_mean(boot, boot.accuracy).reindex(names).to_numpy()
         scale = decisions.calibrate_scale(truth, pred, spread)
@@ -566,7 +630,9 @@ def fold_combiner(
     full = next(t for t in tiers if t.name == FULL)
     boot = (val.index["kind"] == "bootstrap").to_numpy()
     labels = calibration_labels(ws.original, ws.measurements, train_datasets, full.folds)
-    predictions = calibration_predictions(val.index[boot], val_out["accuracy"][boot], ws.original.classifiers)
+    predictions = calibration_predictions(
+        val.index[boot], val_out["accuracy"][boot], ws.original.classifiers
+    )
     try:
         combiner = MeasurementCombiner(tiers, ws.original.classifiers).fit(labels, predictions)
     except ValueError as exc:
@@ -580,7 +646,9 @@ def fold_combiner(
     return combiner
 
 
-def prediction_seconds(model: Any, ws: Workspace, test: Corpus, subsamples: int = SampleParams.subsamples) -> np.ndarray:
+def prediction_seconds(
+    model: Any, ws: Workspace, test: Corpus, subsamples: int = SampleParams.subsamples
+) -> np.ndarray:
     """CPU seconds of the prediction itself per test sample (``budget.prediction_cpu``), by
     the fold's model run in NumPy as ``recommend`` runs it; zeros without the workspace's
     sample files."""
@@ -590,7 +658,9 @@ def prediction_seconds(model: Any, ws: Workspace, test: Corpus, subsamples: int 
     if ws.root is None or getattr(model, "model_", None) is None:
         return np.zeros(len(test.index))
     predictor = NumpyBeyonder(model.config, NumpyNetwork(export_weights(model.model_)))
-    return budget.prediction_cpu(predictor, [Path(ws.root) / f for f in test.index["file"]], subsamples)
+    return budget.prediction_cpu(
+        predictor, [Path(ws.root) / f for f in test.index["file"]], subsamples
+    )
 
 
 def budget_details(
@@ -602,7 +672,9 @@ def budget_details(
     per test sample (``prediction_seconds``) and, for ``budget.replay`` (the combiner refitted
     without retraining), the validation predictions (``validation``: bootstrap samples)."""
     out: dict[str, Any] = {
-        "combiner": fold_combiner(fold.train_ws, fold.train_datasets, val, val_out, settings.tiers, settings.log),
+        "combiner": fold_combiner(
+            fold.train_ws, fold.train_datasets, val, val_out, settings.tiers, settings.log
+        ),
         "prediction_seconds": prediction_seconds(est, fold.test_ws, fold.test),
     }
     if val_out is not None:  # val_out: None without validation datasets
@@ -614,7 +686,9 @@ def budget_details(
     return out
 
 
-def _sbs_table(train_means: np.ndarray, datasets: list[str], classifiers: list[str]) -> pd.DataFrame:
+def _sbs_table(
+    train_means: np.ndarray, datasets: list[str], classifiers: list[str]
+) -> pd.DataFrame:
     """The SBS's prediction (its training means) repeated for each test dataset."""
     return pd.DataFrame([train_means] * len(datasets), index=datasets, columns=classifiers)
 
@@ -648,16 +722,25 @@ def score(
     sbs_index = np.nanargmax(sbs_table, axis=1)
     preds = {name: p.reindex(datasets).to_numpy() for name, p in predictions.items()}
     preds["sbs"] = sbs_table
-    report = evaluate_methods(true, preds, sbs_index, tie_tolerance=tie_tolerance, n_boot=n_boot, seed=seed)
+    report = evaluate_methods(
+        true, preds, sbs_index, tie_tolerance=tie_tolerance, n_boot=n_boot, seed=seed
+    )
     report["svm_kernel"] = svm_task(
-        true, preds, test.classifiers, {"tie_tolerance": tie_tolerance, "n_boot": n_boot, "seed": seed}
+        true,
+        preds,
+        test.classifiers,
+        {"tie_tolerance": tie_tolerance, "n_boot": n_boot, "seed": seed},
     )
     report["missing_labels"] = int(np.isnan(test.accuracy).sum())
-    report["cv_one_sample"] = cv_one_sample(test, dict(zip(datasets, sbs_index.tolist(), strict=True)))
+    report["cv_one_sample"] = cv_one_sample(
+        test, dict(zip(datasets, sbs_index.tolist(), strict=True))
+    )
     report["per_dataset"] = [
         {
             "dataset": d,
-            "best": test.classifiers[int(np.nanargmax(true[i]))] if not np.all(np.isnan(true[i])) else None,
+            "best": test.classifiers[int(np.nanargmax(true[i]))]
+            if not np.all(np.isnan(true[i]))
+            else None,
             **{
                 f"{name}_choice": test.classifiers[int(np.nanargmax(p[i]))]
                 for name, p in preds.items()
@@ -672,7 +755,10 @@ def score(
 
 
 def cross_validate(
-    ws: Workspace, folds: list[set[str]], config: BeyonderConfig, settings: RunSettings | None = None
+    ws: Workspace,
+    folds: list[set[str]],
+    config: BeyonderConfig,
+    settings: RunSettings | None = None,
 ) -> dict[str, Any]:
     """Grouped K-fold: each fold's datasets are predicted by methods trained on the others.
     With Beyonder among the methods, ``decisions`` has its fit-time quality, regret under each
@@ -690,7 +776,9 @@ def cross_validate(
         if not test_sets:
             continue
         train_sets = set().union(*(f for i, f in enumerate(folds) if i != k))
-        log(f"fold {k + 1}/{len(folds)}: {len(test_sets)} test datasets, {len(train_sets)} training datasets")
+        log(
+            f"fold {k + 1}/{len(folds)}: {len(test_sets)} test datasets, {len(train_sets)} training datasets"
+        )
         fold = predict_fold(
             ws, train_sets, ws, test_sets, replace(config, seed=config.seed + k),
             replace(settings, seed=settings.seed + k),
@@ -712,14 +800,23 @@ def cross_validate(
     report = score(ws.original, predictions, sbs_means, *settings.scoring())
     report["folds"] = [sorted(f) for f in folds]
     scored = {"accuracy": (predictions, sbs_means)} | {
-        metric: ({name: pd.concat(frames) for name, frames in methods.items()}, pd.concat(metric_sbs[metric]))
+        metric: (
+            {name: pd.concat(frames) for name, frames in methods.items()},
+            pd.concat(metric_sbs[metric]),
+        )
         for metric, methods in by_metric.items()
         if metric_sbs.get(metric)
     }
     report["metrics"] = metric_reports(ws, scored, settings)
     if fold_details:
         report["decisions"] = _pooled_decisions(
-            ws.original, fold_details, sbs_means, settings.budgets, ws.groups, ws.measurements, settings
+            ws.original,
+            fold_details,
+            sbs_means,
+            settings.budgets,
+            ws.groups,
+            ws.measurements,
+            settings,
         )
         if ws.original.curves is not None:  # the regularisation strength C
             tie, n_boot, seed = settings.scoring()
@@ -741,7 +838,9 @@ def cross_validate(
 
 
 def metric_reports(
-    ws: Workspace, scored: dict[str, tuple[dict[str, pd.DataFrame], pd.DataFrame]], settings: RunSettings
+    ws: Workspace,
+    scored: dict[str, tuple[dict[str, pd.DataFrame], pd.DataFrame]],
+    settings: RunSettings,
 ) -> dict[str, Any]:
     """Per report group (``settings.report_groups``: natural tasks first, then binarised and
     synthetic ones, never mixed) and metric: every method against that metric's truth (the
@@ -760,12 +859,21 @@ def metric_reports(
             continue
         out[group] = {}
         for metric, (predictions, sbs_means) in scored.items():
-            part = _metric_score(ws.original, metric, members, predictions, sbs_means, tie, n_boot, seed)
+            part = _metric_score(
+                ws.original, metric, members, predictions, sbs_means, tie, n_boot, seed
+            )
             if part is None:
                 continue
             if members & imbalanced:
                 part["imbalanced"] = _metric_score(
-                    ws.original, metric, members & imbalanced, predictions, sbs_means, tie, n_boot, seed
+                    ws.original,
+                    metric,
+                    members & imbalanced,
+                    predictions,
+                    sbs_means,
+                    tie,
+                    n_boot,
+                    seed,
                 )
             out[group][metric] = part
     headline = next(iter(settings.report_groups), None)
@@ -773,9 +881,19 @@ def metric_reports(
     if members and "balanced_accuracy" in scored and "beyonder" in scored["balanced_accuracy"][0]:
         by_accuracy = scored["accuracy"][0].get("beyonder")
         if by_accuracy is not None:
-            predictions = {"beyonder": scored["balanced_accuracy"][0]["beyonder"], "beyonder_by_accuracy": by_accuracy}
+            predictions = {
+                "beyonder": scored["balanced_accuracy"][0]["beyonder"],
+                "beyonder_by_accuracy": by_accuracy,
+            }
             out["imbalanced_pick"] = _metric_score(
-                ws.original, "balanced_accuracy", members, predictions, scored["balanced_accuracy"][1], tie, n_boot, seed
+                ws.original,
+                "balanced_accuracy",
+                members,
+                predictions,
+                scored["balanced_accuracy"][1],
+                tie,
+                n_boot,
+                seed,
             )
     return out
 
@@ -799,11 +917,19 @@ def _metric_score(
     truth = per_dataset_mean(subset, values)
     names = list(truth.index)
     sbs_table = sbs_means.reindex(names).to_numpy()
-    sbs_index = np.where(np.isnan(sbs_table).all(axis=1), 0, np.argmax(np.nan_to_num(sbs_table, nan=-np.inf), axis=1))
+    sbs_index = np.where(
+        np.isnan(sbs_table).all(axis=1), 0, np.argmax(np.nan_to_num(sbs_table, nan=-np.inf), axis=1)
+    )
     preds = {name: p.reindex(names).to_numpy() for name, p in predictions.items()}
     preds["sbs"] = sbs_table
-    report = evaluate_methods(truth.to_numpy(), preds, sbs_index, tie_tolerance=tie, n_boot=n_boot, seed=seed)
-    ceiling = brute_force(subset.index["dataset"].to_numpy(), values, dict(zip(names, sbs_index.tolist(), strict=True)))
+    report = evaluate_methods(
+        truth.to_numpy(), preds, sbs_index, tie_tolerance=tie, n_boot=n_boot, seed=seed
+    )
+    ceiling = brute_force(
+        subset.index["dataset"].to_numpy(),
+        values,
+        dict(zip(names, sbs_index.tolist(), strict=True)),
+    )
     report["brute_force"] = {k: v for k, v in ceiling.items() if k != "per_dataset"}
     return report
 
@@ -847,7 +973,10 @@ def _pooled_decisions(
         None if original.predict_time is None else original.predict_time[order],
     )
     details = {k: np.concatenate(v) for k, v in pooled.items()}
-    sbs_index = {d: int(np.nanargmax(row)) for d, row in zip(sbs_means.index, sbs_means.to_numpy(), strict=True)}
+    sbs_index = {
+        d: int(np.nanargmax(row))
+        for d, row in zip(sbs_means.index, sbs_means.to_numpy(), strict=True)
+    }
     report = decisions.decision_report(test, details, sbs_index, sbs_means, budgets)
     names = test.index["dataset"].to_numpy()
     by_group = {groups.get(d, "") for d in names} if groups else set()
@@ -861,7 +990,13 @@ def _pooled_decisions(
         }  # fmt: skip
     if combiners:
         tables = budget.labelled_tables(
-            test, details, combiners, measurements, sbs_index, groups or {}, settings.tiers or default_tiers()
+            test,
+            details,
+            combiners,
+            measurements,
+            sbs_index,
+            groups or {},
+            settings.tiers or default_tiers(),
         )
         report["budget_curve"] = budget.budget_curve(
             tables, shares=settings.curve_shares, n_boot=settings.n_boot, seed=settings.seed
@@ -872,7 +1007,9 @@ def _pooled_decisions(
                 "sample_id": test.index["sample_id"].tolist(),
                 "predicted": np.round(details["accuracy"], 6).tolist(),
                 "fit_time": np.round(details["fit_time"], 8).tolist(),
-                "prediction_seconds": np.round(details.get("prediction_seconds", np.zeros(len(test.index))), 6).tolist(),
+                "prediction_seconds": np.round(
+                    details.get("prediction_seconds", np.zeros(len(test.index))), 6
+                ).tolist(),
             },
             "sbs": sbs_index,
         }
@@ -880,7 +1017,10 @@ def _pooled_decisions(
 
 
 def train_test(
-    train_ws: Workspace, test_ws: Workspace, config: BeyonderConfig, settings: RunSettings | None = None
+    train_ws: Workspace,
+    test_ws: Workspace,
+    config: BeyonderConfig,
+    settings: RunSettings | None = None,
 ) -> dict[str, Any]:
     """Train on every dataset of one corpus, test on every dataset of another."""
     settings = settings or RunSettings()
@@ -890,7 +1030,12 @@ def train_test(
     test = test_ws.original
     predictions = {name: per_dataset_mean(test, p) for name, p in fold.predictions.items()}
     datasets = sorted(test_sets)
-    return score(test, predictions, _sbs_table(fold.train_means, datasets, test.classifiers), *settings.scoring())
+    return score(
+        test,
+        predictions,
+        _sbs_table(fold.train_means, datasets, test.classifiers),
+        *settings.scoring(),
+    )
 
 
 def summary(report: dict[str, Any]) -> dict[str, Any]:
@@ -925,7 +1070,11 @@ def _summary(report: dict[str, Any]) -> dict[str, Any]:
         "per_dataset": report.get("per_dataset", []),
         "folds": report.get("folds", []),
         **({"decisions": _decisions_json(report["decisions"])} if report.get("decisions") else {}),
-        **({"regularisation": _rounded_tree(report["regularisation"])} if report.get("regularisation") else {}),
+        **(
+            {"regularisation": _rounded_tree(report["regularisation"])}
+            if report.get("regularisation")
+            else {}
+        ),
         **({"metrics": _metrics_summary(report["metrics"])} if report.get("metrics") else {}),
     }
 
@@ -942,7 +1091,9 @@ def _metrics_summary(metrics: dict[str, Any]) -> dict[str, Any]:
         return out
 
     return {
-        group: brief(parts) if group == "imbalanced_pick" else {metric: brief(part) for metric, part in parts.items()}
+        group: brief(parts)
+        if group == "imbalanced_pick"
+        else {metric: brief(part) for metric, part in parts.items()}
         for group, parts in metrics.items()
     }
 

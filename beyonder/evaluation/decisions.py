@@ -107,11 +107,15 @@ def check_verify(k: int | None, n_classifiers: int) -> int:
     if not whole or isinstance(k, bool):
         raise DecisionError(f"verify must be a whole number of classifiers, got {k!r}")
     if value < 0 or value > n_classifiers:
-        raise DecisionError(f"verify must be between 0 and {n_classifiers} (the portfolio's size), got {k}")
+        raise DecisionError(
+            f"verify must be between 0 and {n_classifiers} (the portfolio's size), got {k}"
+        )
     return value
 
 
-def apply_budget(table: pd.DataFrame, budget: float) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
+def apply_budget(
+    table: pd.DataFrame, budget: float
+) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """The ranked table without the classifiers predicted to take longer than ``budget``
     seconds to fit on the whole table (re-ranked), their rows, and for each the reason."""
     over = table["predicted_table_fit_time"] > budget
@@ -142,7 +146,11 @@ def too_close_to_call(table: pd.DataFrame) -> list[str]:
     if table.empty or "accuracy_low" not in table:
         return []
     floor = float(table["accuracy_low"].iloc[0])
-    return [str(c) for c, hi in zip(table["classifier"], table["accuracy_high"], strict=True) if hi >= floor]
+    return [
+        str(c)
+        for c, hi in zip(table["classifier"], table["accuracy_high"], strict=True)
+        if hi >= floor
+    ]
 
 
 def dask_address(explicit: str | None = None) -> str | None:
@@ -172,7 +180,9 @@ def verify_top(
         from distributed import Client
 
         with Client(address, timeout="10s") as client:
-            futures = [client.submit(label_sample, sample, [c], cv, pure=False) for c in classifiers]
+            futures = [
+                client.submit(label_sample, sample, [c], cv, pure=False) for c in classifiers
+            ]
             return [f.result()[0] for f in futures]
     return label_sample(sample, list(classifiers), cv)
 
@@ -190,16 +200,22 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def time_baseline(train_time: np.ndarray, train_size: np.ndarray, test_size: np.ndarray) -> np.ndarray:
+def time_baseline(
+    train_time: np.ndarray, train_size: np.ndarray, test_size: np.ndarray
+) -> np.ndarray:
     """Each classifier's median seconds per (row x feature) on the training samples, times the
     test sample's rows x features: what one knows of fit time without a model."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        rate = np.nanmedian(np.asarray(train_time, dtype=np.float64) / np.asarray(train_size)[:, None], axis=0)
+        rate = np.nanmedian(
+            np.asarray(train_time, dtype=np.float64) / np.asarray(train_size)[:, None], axis=0
+        )
     return np.asarray(test_size, dtype=np.float64)[:, None] * rate[None, :]
 
 
-def fit_time_quality(true_time: np.ndarray, preds: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+def fit_time_quality(
+    true_time: np.ndarray, preds: dict[str, np.ndarray]
+) -> dict[str, dict[str, float]]:
     """Per method: mean over datasets of the Spearman correlation between predicted and true
     fit times across classifiers, and the MAE of log10 seconds over all cells (rows =
     datasets, columns = classifiers)."""
@@ -252,7 +268,9 @@ def budget_regret(
         for name, (acc, time) in choosers.items():
             acc, time = np.asarray(acc)[usable], np.asarray(time)[usable]
             allowed = np.where(time <= budget, np.nan_to_num(acc, nan=-np.inf), -np.inf)
-            pick = np.where(np.isfinite(allowed).any(axis=1), allowed.argmax(axis=1), np.nanargmin(time, axis=1))
+            pick = np.where(
+                np.isfinite(allowed).any(axis=1), allowed.argmax(axis=1), np.nanargmin(time, axis=1)
+            )
             picked = true_acc[usable][np.arange(len(pick)), pick]
             over = ~fits[usable][np.arange(len(pick)), pick]
             regret = 100.0 * (best - np.nan_to_num(picked, nan=0.0))
@@ -264,7 +282,9 @@ def budget_regret(
     return rows
 
 
-def calibrate_scale(true: np.ndarray, pred: np.ndarray, spread: np.ndarray, coverage: float = DEFAULT_COVERAGE) -> float:
+def calibrate_scale(
+    true: np.ndarray, pred: np.ndarray, spread: np.ndarray, coverage: float = DEFAULT_COVERAGE
+) -> float:
     """The multiplier of ``spread + SPREAD_FLOOR`` that makes ``coverage`` of the validation
     cells' true accuracies fall inside ``pred -/+ half-width`` (split-conformal: the
     ``ceil((n + 1) coverage) / n`` quantile of the normalised residuals). ``nan`` when there
@@ -349,7 +369,11 @@ def verify_curve(
                     else:
                         top = order[:k]
                         measured = np.nan_to_num(accuracy[i, top], nan=-np.inf)
-                        pick = top[int(np.argmax(measured))] if np.isfinite(measured).any() else order[0]
+                        pick = (
+                            top[int(np.argmax(measured))]
+                            if np.isfinite(measured).any()
+                            else order[0]
+                        )
                         mixed = (measured + np.nan_to_num(pred[i, top], nan=-np.inf)) / 2
                         blend = top[int(np.argmax(mixed))] if np.isfinite(mixed).any() else order[0]
                         spent = float(np.nansum(cost[i, top]))
@@ -374,9 +398,13 @@ def verify_curve(
                 "k": k,
                 "label": "all" if k == n_classifiers else str(k),
                 "mean_regret": mean_regret,
-                "gap_closed": (sbs_mean - mean_regret) / sbs_mean if sbs_mean > 1e-12 else float("nan"),
+                "gap_closed": (sbs_mean - mean_regret) / sbs_mean
+                if sbs_mean > 1e-12
+                else float("nan"),
                 "blend_mean_regret": blend_regret,
-                "blend_gap_closed": (sbs_mean - blend_regret) / sbs_mean if sbs_mean > 1e-12 else float("nan"),
+                "blend_gap_closed": (sbs_mean - blend_regret) / sbs_mean
+                if sbs_mean > 1e-12
+                else float("nan"),
                 "cpu_seconds": mean_cost,
                 "cost_share": mean_cost / whole_cost if whole_cost > 0 else float("nan"),
             }
@@ -390,7 +418,9 @@ def dataset_spread(samples_pred: np.ndarray, samples_view_std: np.ndarray) -> np
     return np.sqrt(samples_pred.var(axis=0) + (samples_view_std**2).mean(axis=0))
 
 
-def per_dataset_spread(datasets: np.ndarray, pred: np.ndarray, view_std: np.ndarray, order: Sequence[str]) -> np.ndarray:
+def per_dataset_spread(
+    datasets: np.ndarray, pred: np.ndarray, view_std: np.ndarray, order: Sequence[str]
+) -> np.ndarray:
     """``dataset_spread`` for every dataset of ``order`` (rows follow ``order``)."""
     datasets = np.asarray(datasets)
     out = np.full((len(order), pred.shape[1]), np.nan)
@@ -443,9 +473,16 @@ def decision_report(
     pred_acc = per_dataset_mean(test, details["accuracy"]).reindex(datasets).to_numpy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        log_time = per_dataset_mean(test, np.log10(details["fit_time"])).reindex(datasets).to_numpy()
+        log_time = (
+            per_dataset_mean(test, np.log10(details["fit_time"])).reindex(datasets).to_numpy()
+        )
         pred_time = 10**log_time
-        baseline = 10 ** per_dataset_mean(test, np.log10(details["baseline_time"])).reindex(datasets).to_numpy()
+        baseline = (
+            10
+            ** per_dataset_mean(test, np.log10(details["baseline_time"]))
+            .reindex(datasets)
+            .to_numpy()
+        )
     spread = per_dataset_spread(names, details["accuracy"], details["view_std"], datasets)
     scale = pd.Series(details["interval_scale"]).groupby(names).first().reindex(datasets).to_numpy()
     sbs_table = sbs_means.reindex(datasets).to_numpy()

@@ -169,7 +169,10 @@ def _sbs_rows(true: np.ndarray, sbs_index: int | np.ndarray) -> np.ndarray:
 
 
 def selection_metrics(
-    true: ArrayLike, pred: ArrayLike, sbs_index: int | np.ndarray, tie_tolerance: float = EvaluateParams.tie_tolerance
+    true: ArrayLike,
+    pred: ArrayLike,
+    sbs_index: int | np.ndarray,
+    tie_tolerance: float = EvaluateParams.tie_tolerance,
 ) -> dict:
     """Selection quality of ``pred`` against ``true``: regret, gap closed, top-k, rank, MAE.
 
@@ -207,7 +210,10 @@ def selection_metrics(
 
 
 def bootstrap_interval(
-    per_row_values: np.ndarray, n_boot: int = EvaluateParams.n_boot, seed: int = 0, alpha: float = 0.05
+    per_row_values: np.ndarray,
+    n_boot: int = EvaluateParams.n_boot,
+    seed: int = 0,
+    alpha: float = 0.05,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean over datasets (``NaN`` values left out).
 
@@ -281,7 +287,9 @@ def evaluate_methods(
             with np.errstate(divide="ignore", invalid="ignore"):
                 gaps = np.where(sbs_boot > 1e-12, (sbs_boot - method_means) / sbs_boot, np.nan)
             metrics["mean_regret_ci"] = [float(v) for v in np.quantile(method_means, q)]
-            metrics["regret_vs_sbs_ci"] = [float(v) for v in np.quantile(method_means - sbs_boot, q)]
+            metrics["regret_vs_sbs_ci"] = [
+                float(v) for v in np.quantile(method_means - sbs_boot, q)
+            ]
             metrics["better_worse_than_sbs"] = [
                 int((rows["regret"] < rows["sbs_regret"] - 1e-9).sum()),
                 int((rows["regret"] > rows["sbs_regret"] + 1e-9).sum()),
@@ -322,7 +330,9 @@ HEADLINE = ("mean_regret", "median_regret", "gap_closed", "top1", "top3", "spear
 """The metrics of each method that ``dvc metrics show`` and the crossval summary print."""
 
 
-def svm_task(true: np.ndarray, preds: dict[str, np.ndarray], classifiers: list[str], kwargs: dict) -> dict:
+def svm_task(
+    true: np.ndarray, preds: dict[str, np.ndarray], classifiers: list[str], kwargs: dict
+) -> dict:
     """Choosing the SVM kernel: the methods against always-``svm_rbf``."""
     cols = [classifiers.index(k) for k in SVM_KERNELS if k in classifiers]
     if len(cols) < 2 or "svm_rbf" not in classifiers:
@@ -341,7 +351,10 @@ def headline(report: dict) -> dict:
     regret minus the SBS's with its paired 95% interval (``regret_minus_sbs``, ``_low``,
     ``_high``): a mean regret alone does not say whether a method is reliably better than
     always picking the SBS, the interval does (below zero throughout: reliably better)."""
-    out: dict[str, Any] = {"n_datasets": report["n_datasets"], "missing_labels": report["missing_labels"]}
+    out: dict[str, Any] = {
+        "n_datasets": report["n_datasets"],
+        "missing_labels": report["missing_labels"],
+    }
     for method, metrics in report["methods"].items():
         out[method] = {k: rounded(metrics.get(k)) for k in HEADLINE if k in metrics}
         out[method].update(_versus_sbs(metrics))
@@ -358,7 +371,9 @@ def _versus_sbs(metrics: dict) -> dict:
         return {}
     low, high = metrics.get("regret_vs_sbs_ci") or (None, None)
     return {
-        "regret_minus_sbs": rounded(float(metrics["mean_regret"]) - float(metrics["sbs_mean_regret"])),
+        "regret_minus_sbs": rounded(
+            float(metrics["mean_regret"]) - float(metrics["sbs_mean_regret"])
+        ),
         "regret_minus_sbs_low": rounded(low),
         "regret_minus_sbs_high": rounded(high),
     }

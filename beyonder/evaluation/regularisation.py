@@ -48,7 +48,12 @@ def default_index(grid: Sequence[float]) -> int | None:
     return int(close.argmax()) if close.any() else None
 
 
-def suggest(curve: np.ndarray, tuned: Sequence[str], grid: Sequence[float], default: np.ndarray | None = None) -> list[dict[str, Any]]:
+def suggest(
+    curve: np.ndarray,
+    tuned: Sequence[str],
+    grid: Sequence[float],
+    default: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
     """Per tuned classifier: the suggested C (the grid point with the highest predicted
     accuracy; ties to the smaller C, i.e. the stronger regularisation), the predicted accuracy
     there and at C = 1 (the curve's own value when 1 is on the grid, else ``default``, the
@@ -79,7 +84,9 @@ def suggest(curve: np.ndarray, tuned: Sequence[str], grid: Sequence[float], defa
 # --------------------------------------------------------------------------- evaluation
 
 
-def per_dataset_curves(datasets: np.ndarray, curves: np.ndarray, order: Sequence[str]) -> np.ndarray:
+def per_dataset_curves(
+    datasets: np.ndarray, curves: np.ndarray, order: Sequence[str]
+) -> np.ndarray:
     """Mean over each dataset's samples of (samples, tuned, grid) values, rows in ``order``."""
     curves = np.asarray(curves, dtype=np.float64)
     flat = pd.DataFrame(curves.reshape(len(curves), -1))
@@ -151,7 +158,12 @@ def curve_report(
         if at_default is not None:
             methods["default"] = _one_hot(np.full(len(t), at_default), n_grid)
         report = evaluate_methods(
-            t, methods, sbs_index[labelled, k], tie_tolerance=tie_tolerance, n_boot=n_boot, seed=seed
+            t,
+            methods,
+            sbs_index[labelled, k],
+            tie_tolerance=tie_tolerance,
+            n_boot=n_boot,
+            seed=seed,
         )
         per_classifier[name] = {
             "n_datasets": report["n_datasets"],
@@ -207,13 +219,20 @@ def _pooled(regrets: dict[str, list[np.ndarray]], n_boot: int, seed: int) -> dic
                 diff = values - per_dataset[other]
                 entry[f"regret_minus_{other}"] = _mean(diff)
                 entry[f"regret_minus_{other}_ci"] = list(bootstrap_interval(diff, n_boot, seed))
-                entry[f"better_worse_than_{other}"] = [int(np.sum(diff < -1e-9)), int(np.sum(diff > 1e-9))]
+                entry[f"better_worse_than_{other}"] = [
+                    int(np.sum(diff < -1e-9)),
+                    int(np.sum(diff > 1e-9)),
+                ]
         out[m] = entry
     return out
 
 
 def extended(
-    accuracy: np.ndarray, curves: np.ndarray, classifiers: Sequence[str], tuned: Sequence[str], grid: Sequence[float]
+    accuracy: np.ndarray,
+    curves: np.ndarray,
+    classifiers: Sequence[str],
+    tuned: Sequence[str],
+    grid: Sequence[float],
 ) -> tuple[np.ndarray, list[str]]:
     """Every (classifier, C) answer as one matrix: each portfolio classifier at its default
     (``accuracy``), then each tuned classifier at each grid point other than C = 1 (its C = 1
@@ -255,7 +274,9 @@ def combined_report(
 
     true_all, names = extended(true_accuracy, true_curves, classifiers, tuned, grid)
     n_plain = len(classifiers)
-    complete = ~np.isnan(np.asarray(true_curves, dtype=np.float64)).reshape(len(true_all), -1).any(axis=1)
+    complete = ~np.isnan(np.asarray(true_curves, dtype=np.float64)).reshape(len(true_all), -1).any(
+        axis=1
+    )
     complete &= ~np.all(np.isnan(true_accuracy), axis=1)
     if not complete.any():
         return {}
@@ -301,7 +322,9 @@ CURVE_PREFIX = "curve_"
 """Keys of a fold's details that hold a method's predicted curves (``curve_beyonder``)."""
 
 
-def fold_details(train: Corpus, test: Corpus, curves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def fold_details(
+    train: Corpus, test: Corpus, curves: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """What ``crossval_report`` needs from one fold, one row per test sample: each method's
     predicted curves (``curve_<method>``: samples x tuned x grid) and the fold's SBS of C
     (``sbs_c``: the grid index per tuned classifier, from the training datasets' curves)."""
@@ -346,13 +369,23 @@ def crossval_report(
     datasets = sorted(set(names))
     truth = per_dataset_curves(names, original.curves[order], datasets)
     curve_preds = {
-        key[len(CURVE_PREFIX):]: per_dataset_curves(names, np.concatenate(values), datasets)
+        key[len(CURVE_PREFIX) :]: per_dataset_curves(names, np.concatenate(values), datasets)
         for key, values in pooled.items()
         if key.startswith(CURVE_PREFIX)
     }
-    sbs_c = pd.DataFrame(np.concatenate(pooled["sbs_c"])).groupby(names).first().reindex(datasets).to_numpy()
-    report = curve_report(truth, curve_preds, sbs_c, original.tuned, original.grid, n_boot, seed, tie_tolerance)
-    true_accuracy = pd.DataFrame(original.accuracy[order], columns=original.classifiers).groupby(names).mean()
+    sbs_c = (
+        pd.DataFrame(np.concatenate(pooled["sbs_c"]))
+        .groupby(names)
+        .first()
+        .reindex(datasets)
+        .to_numpy()
+    )
+    report = curve_report(
+        truth, curve_preds, sbs_c, original.tuned, original.grid, n_boot, seed, tie_tolerance
+    )
+    true_accuracy = (
+        pd.DataFrame(original.accuracy[order], columns=original.classifiers).groupby(names).mean()
+    )
     true_accuracy = true_accuracy.reindex(datasets).to_numpy(np.float64)
     sbs_classifier = np.nanargmax(sbs_means.reindex(datasets).to_numpy(np.float64), axis=1)
     combined_preds: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -371,11 +404,15 @@ def crossval_report(
         for k, name in enumerate(original.tuned)
     }
     report["datasets"] = datasets
-    report["cv_one_sample"] = cv_one_sample(names, original.curves[order], original.grid, original.tuned)
+    report["cv_one_sample"] = cv_one_sample(
+        names, original.curves[order], original.grid, original.tuned
+    )
     return report
 
 
-def cv_one_sample(datasets: np.ndarray, curves: np.ndarray, grid: Sequence[float], tuned: Sequence[str]) -> dict[str, Any]:
+def cv_one_sample(
+    datasets: np.ndarray, curves: np.ndarray, grid: Sequence[float], tuned: Sequence[str]
+) -> dict[str, Any]:
     """The brute-force reference for C (as ``crossval.cv_one_sample`` for the classifier):
     pick each dataset's C by the C-grid CV of one of its samples, price that pick with the mean
     labels of its *other* samples (so pick and truth share no CV noise), and price C = 1 on the
@@ -396,12 +433,16 @@ def cv_one_sample(datasets: np.ndarray, curves: np.ndarray, grid: Sequence[float
                 cv_regret.append(np.nan)
                 default_regret.append(np.nan)
                 continue
-            truth = np.array([np.delete(values, i, axis=0).mean(axis=0) for i in range(len(values))])
+            truth = np.array(
+                [np.delete(values, i, axis=0).mean(axis=0) for i in range(len(values))]
+            )
             best = truth.max(axis=1)
             picks = values.argmax(axis=1)
             cv_regret.append(float(np.mean(100 * (best - truth[np.arange(len(truth)), picks]))))
             default_regret.append(
-                float(np.mean(100 * (best - truth[:, at_default]))) if at_default is not None else np.nan
+                float(np.mean(100 * (best - truth[:, at_default])))
+                if at_default is not None
+                else np.nan
             )
         cv_array, default_array = np.array(cv_regret), np.array(default_regret)
         pooled["cv"].append(cv_regret)
@@ -414,7 +455,9 @@ def cv_one_sample(datasets: np.ndarray, curves: np.ndarray, grid: Sequence[float
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         cv_pooled = np.nanmean(np.array(pooled["cv"]), axis=0) if pooled["cv"] else np.array([])
-        default_pooled = np.nanmean(np.array(pooled["default"]), axis=0) if pooled["default"] else np.array([])
+        default_pooled = (
+            np.nanmean(np.array(pooled["default"]), axis=0) if pooled["default"] else np.array([])
+        )
     out["pooled"] = {"mean_regret": _mean(cv_pooled), "default_mean_regret": _mean(default_pooled)}
     return out
 

@@ -73,7 +73,9 @@ def write_budget_curve(curve: dict | None, directory: str | Path) -> list[Path]:
     return [directory / BUDGET_FILE, figure]
 
 
-def _matrices(table: pd.DataFrame) -> tuple[list[str], list[str], np.ndarray, dict[str, np.ndarray]]:
+def _matrices(
+    table: pd.DataFrame,
+) -> tuple[list[str], list[str], np.ndarray, dict[str, np.ndarray]]:
     """Datasets, classifiers (in the table's order), true accuracies and each method's
     predictions as (datasets x classifiers) matrices."""
     classifiers = list(dict.fromkeys(table["classifier"]))
@@ -120,13 +122,31 @@ def ranking_table(table: pd.DataFrame, method: str = "beyonder") -> pd.DataFrame
     rows = table[table["method"] == method].copy()
     if rows.empty:
         return pd.DataFrame(
-            columns=["dataset", "classifier", "true_accuracy", "predicted_accuracy", "true_rank", "predicted_rank"]
+            columns=[
+                "dataset",
+                "classifier",
+                "true_accuracy",
+                "predicted_accuracy",
+                "true_rank",
+                "predicted_rank",
+            ]
         )
     by = rows.groupby("dataset")
     rows["true_rank"] = by["true_accuracy"].rank(ascending=False, method="min").astype("Int64")
-    rows["predicted_rank"] = by["predicted_accuracy"].rank(ascending=False, method="first").astype("Int64")
-    keep = ["dataset", "classifier", "true_accuracy", "predicted_accuracy", "true_rank", "predicted_rank"]
-    return rows[keep].sort_values(["dataset", "predicted_rank"], kind="stable").reset_index(drop=True)
+    rows["predicted_rank"] = (
+        by["predicted_accuracy"].rank(ascending=False, method="first").astype("Int64")
+    )
+    keep = [
+        "dataset",
+        "classifier",
+        "true_accuracy",
+        "predicted_accuracy",
+        "true_rank",
+        "predicted_rank",
+    ]
+    return (
+        rows[keep].sort_values(["dataset", "predicted_rank"], kind="stable").reset_index(drop=True)
+    )
 
 
 def write_report(table: pd.DataFrame, report: dict, directory: str | Path) -> list[Path]:
@@ -190,11 +210,26 @@ def _plot_scatter(table: pd.DataFrame, path: Path) -> None:
         rows = table[table["method"] == method]
         for k, clf in enumerate(classifiers):
             sub = rows[rows["classifier"] == clf]
-            ax.scatter(sub["true_accuracy"], sub["predicted_accuracy"], s=18, color=cmap(k % cmap.N), label=clf)
+            ax.scatter(
+                sub["true_accuracy"],
+                sub["predicted_accuracy"],
+                s=18,
+                color=cmap(k % cmap.N),
+                label=clf,
+            )
         ax.plot([lo, 1], [lo, 1], color="grey", lw=1, ls="--")
         both = rows[["true_accuracy", "predicted_accuracy"]].dropna()
-        mae = 100 * float((both["true_accuracy"] - both["predicted_accuracy"]).abs().mean()) if len(both) else float("nan")
-        ax.set(xlim=(lo, 1.005), ylim=(lo, 1.005), xlabel="true accuracy (CV)", ylabel="predicted accuracy")
+        mae = (
+            100 * float((both["true_accuracy"] - both["predicted_accuracy"]).abs().mean())
+            if len(both)
+            else float("nan")
+        )
+        ax.set(
+            xlim=(lo, 1.005),
+            ylim=(lo, 1.005),
+            xlabel="true accuracy (CV)",
+            ylabel="predicted accuracy",
+        )
         ax.set_title(f"{method}: MAE {mae:.1f} points, {rows['dataset'].nunique()} datasets")
         ax.set_aspect("equal")
     axes[0][-1].legend(fontsize=7, loc="lower right", ncol=2)
@@ -208,21 +243,45 @@ def _plot_regret(regrets: pd.DataFrame, report: dict, path: Path) -> None:
     if regrets.empty:
         return _empty(path, "no test datasets")
     plt = _pyplot()
-    series = {c.removesuffix("_regret") if c != "regret" else "beyonder": regrets[c] for c in regrets.columns if c.endswith("regret")}
+    series = {
+        c.removesuffix("_regret") if c != "regret" else "beyonder": regrets[c]
+        for c in regrets.columns
+        if c.endswith("regret")
+    }
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, max(3.5, 0.22 * len(regrets) + 1.5)))
     for name, values in series.items():
         v = np.sort(values.dropna().to_numpy())
         if v.size:
-            left.step(v, np.arange(1, v.size + 1) / v.size, where="post", label=f"{name} (mean {v.mean():.2f})")
-    left.set(xlabel="regret (accuracy points)", ylabel="share of test datasets", title="Regret distribution (ECDF)")
+            left.step(
+                v,
+                np.arange(1, v.size + 1) / v.size,
+                where="post",
+                label=f"{name} (mean {v.mean():.2f})",
+            )
+    left.set(
+        xlabel="regret (accuracy points)",
+        ylabel="share of test datasets",
+        title="Regret distribution (ECDF)",
+    )
     left.set_ylim(0, 1.02)
     left.legend(fontsize=8, loc="lower right")
     order = regrets.sort_values("regret", ascending=True, kind="stable")
     y = np.arange(len(order))
     right.barh(y, order["regret"], color="tab:blue", label="beyonder")
     if "sbs_regret" in order:
-        right.scatter(order["sbs_regret"], y, color="tab:red", marker="|", s=80, label=f"SBS ({report.get('sbs_classifier')})")
-    right.set_yticks(y, [f"{d} ({p})" for d, p in zip(order["dataset"], order["picked"], strict=True)], fontsize=7)
+        right.scatter(
+            order["sbs_regret"],
+            y,
+            color="tab:red",
+            marker="|",
+            s=80,
+            label=f"SBS ({report.get('sbs_classifier')})",
+        )
+    right.set_yticks(
+        y,
+        [f"{d} ({p})" for d, p in zip(order["dataset"], order["picked"], strict=True)],
+        fontsize=7,
+    )
     right.set(xlabel="regret (accuracy points)", title="Regret per test dataset (pick in brackets)")
     right.legend(fontsize=8, loc="lower right")
     _save(fig, path)
@@ -243,17 +302,33 @@ def _plot_rankings(table: pd.DataFrame, rankings: pd.DataFrame, path: Path) -> N
     ranks = rankings.pivot(index="dataset", columns="classifier", values="predicted_rank")
     ranks = ranks.reindex(index=datasets, columns=classifiers)
     fig, ax = plt.subplots(figsize=(1.0 + 0.75 * len(classifiers), 1.2 + 0.32 * len(datasets)))
-    image = ax.imshow(np.nan_to_num(gap, nan=np.nanmax(gap) if np.isfinite(gap).any() else 0), cmap="viridis_r", aspect="auto")
+    image = ax.imshow(
+        np.nan_to_num(gap, nan=np.nanmax(gap) if np.isfinite(gap).any() else 0),
+        cmap="viridis_r",
+        aspect="auto",
+    )
     for i in range(len(datasets)):
         for j in range(len(classifiers)):
             rank = ranks.iat[i, j]
             if pd.notna(rank):
-                ax.text(j, i, str(int(rank)), ha="center", va="center", fontsize=7, color="white" if gap[i, j] > np.nanmax(gap) / 2 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(int(rank)),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if gap[i, j] > np.nanmax(gap) / 2 else "black",
+                )
                 if int(rank) == 1:
-                    ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", lw=1.5))
+                    ax.add_patch(
+                        plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red", lw=1.5)
+                    )
     ax.set_xticks(range(len(classifiers)), classifiers, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(datasets)), datasets, fontsize=7)
-    ax.set_title("Per-dataset rankings: predicted rank (number, pick boxed)\nagainst true accuracy gap to the best")
+    ax.set_title(
+        "Per-dataset rankings: predicted rank (number, pick boxed)\nagainst true accuracy gap to the best"
+    )
     fig.colorbar(image, ax=ax, label="points below the best (true)")
     _save(fig, path)
     plt.close(fig)
@@ -270,16 +345,40 @@ def _plot_budget(table: pd.DataFrame, path: Path) -> None:
     for ax, group in zip(axes[0], groups, strict=True):
         part = table[table["group"] == group]
         brute = part[part["mode"] == "brute_force"]
-        for n, (family, rows) in enumerate(part[~part["mode"].isin(["brute_force", "sbs"])].groupby("family", sort=False)):
+        for n, (family, rows) in enumerate(
+            part[~part["mode"].isin(["brute_force", "sbs"])].groupby("family", sort=False)
+        ):
             rows = rows.sort_values("cpu_share")
-            ax.plot(rows["cpu_share"], rows["mean_regret"], marker="o", ms=4, lw=1.2, color=colours[n % len(colours)], label=family)
+            ax.plot(
+                rows["cpu_share"],
+                rows["mean_regret"],
+                marker="o",
+                ms=4,
+                lw=1.2,
+                color=colours[n % len(colours)],
+                label=family,
+            )
         if len(brute):
-            ax.scatter(brute["cpu_share"], brute["mean_regret"], marker="*", s=160, color="black", zorder=5, label="brute force (CV of all)")
+            ax.scatter(
+                brute["cpu_share"],
+                brute["mean_regret"],
+                marker="*",
+                s=160,
+                color="black",
+                zorder=5,
+                label="brute force (CV of all)",
+            )
             ax.axhline(float(brute["mean_regret"].iloc[0]), color="black", lw=0.8, ls="--")
         ax.axvline(1 / 3, color="grey", lw=0.8, ls=":")
         sbs = part[part["mode"] == "sbs"]
         if len(sbs):
-            ax.axhline(float(sbs["mean_regret"].iloc[0]), color="#b03a2e", lw=0.8, ls="-.", label="single best (SBS)")
+            ax.axhline(
+                float(sbs["mean_regret"].iloc[0]),
+                color="#b03a2e",
+                lw=0.8,
+                ls="-.",
+                label="single best (SBS)",
+            )
         ax.set_xlabel("CPU seconds, share of brute force's")
         ax.set_ylabel("mean regret (accuracy points)")
         ax.set_title(f"{group}: {int(part['n_datasets'].max())} datasets", fontsize=10)

@@ -31,7 +31,9 @@ OTHER_GROUP = "other"
 """The group of a dataset whose corpus folder or source no ``evaluate.groups`` entry names."""
 
 
-def dataset_groups(origins: Mapping[str, str], groups: Mapping[str, Sequence[str]]) -> dict[str, str]:
+def dataset_groups(
+    origins: Mapping[str, str], groups: Mapping[str, Sequence[str]]
+) -> dict[str, str]:
     """Dataset -> group, from each dataset's origin (its corpus folder, e.g. ``uci``, or its
     source, e.g. ``sklearn``: ``workspaces.corpus_groups``) and the ``evaluate.groups``
     mapping of group names to origins."""
@@ -61,15 +63,21 @@ def brute_force(
     sbs_regret, ranks = [], []
     with warnings.catch_warnings():  # a classifier labelled in no other replicate
         warnings.simplefilter("ignore", RuntimeWarning)
-        for dataset, rows in sorted(pd.Series(np.arange(len(datasets))).groupby(np.asarray(datasets)).indices.items()):
+        for dataset, rows in sorted(
+            pd.Series(np.arange(len(datasets))).groupby(np.asarray(datasets)).indices.items()
+        ):
             labels = values[rows]
             labels = labels[~np.all(np.isnan(labels), axis=1)]
             if len(labels) < 2 or (sbs_index is not None and dataset not in sbs_index):
                 continue
-            truth = np.array([np.nanmean(np.delete(labels, i, axis=0), axis=0) for i in range(len(labels))])
+            truth = np.array(
+                [np.nanmean(np.delete(labels, i, axis=0), axis=0) for i in range(len(labels))]
+            )
             per_dataset[str(dataset)] = float(np.nanmean(regret(truth, choose(labels))))
             if sbs_index is not None:
-                sbs_regret.append(float(np.nanmean(regret(truth, np.full(len(truth), sbs_index[dataset])))))
+                sbs_regret.append(
+                    float(np.nanmean(regret(truth, np.full(len(truth), sbs_index[dataset]))))
+                )
             ranks.append(float(np.nanmean(spearman_rows(truth, labels))))
     mean = float(np.mean(list(per_dataset.values()))) if per_dataset else float("nan")
     sbs_mean = float(np.mean(sbs_regret)) if sbs_regret else float("nan")
@@ -83,7 +91,9 @@ def brute_force(
     }
 
 
-def metric_predictions(outputs: dict[str, np.ndarray], metrics: list[str], classifiers: list[str]) -> dict[str, np.ndarray]:
+def metric_predictions(
+    outputs: dict[str, np.ndarray], metrics: list[str], classifiers: list[str]
+) -> dict[str, np.ndarray]:
     """A model's predictions of its other metrics, per metric (samples x classifiers), with
     the combinations that cannot exist (log loss without probabilities) missing."""
     if "scores" not in outputs:
@@ -101,4 +111,7 @@ def metric_predictions(outputs: dict[str, np.ndarray], metrics: list[str], class
 def minority_shares(corpus: Corpus, root: str | Path) -> dict[str, float]:
     """Each dataset's rarest-class share, read off its first sample (samples are stratified)."""
     first = corpus.index.drop_duplicates("dataset")
-    return {d: minority_share(pd.read_parquet(Path(root) / f, columns=[TARGET]), TARGET) for d, f in zip(first["dataset"], first["file"], strict=True)}
+    return {
+        d: minority_share(pd.read_parquet(Path(root) / f, columns=[TARGET]), TARGET)
+        for d, f in zip(first["dataset"], first["file"], strict=True)
+    }

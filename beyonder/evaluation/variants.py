@@ -58,11 +58,17 @@ class Variant:
         if unknown:
             raise ValueError(f"variant {self.name}: {unknown[0]!r} is not a train setting")
         if self.finetune not in FINETUNE:
-            raise ValueError(f"variant {self.name}: finetune must be one of {FINETUNE}, got {self.finetune!r}")
+            raise ValueError(
+                f"variant {self.name}: finetune must be one of {FINETUNE}, got {self.finetune!r}"
+            )
         if self.pretrain is not None and self.pretrain not in PRETRAIN:
-            raise ValueError(f"variant {self.name}: pretrain must be 'cells' (masked-cell), got {self.pretrain!r}")
+            raise ValueError(
+                f"variant {self.name}: pretrain must be 'cells' (masked-cell), got {self.pretrain!r}"
+            )
         if self.pretrain_epochs is not None and int(self.pretrain_epochs) < 1:
-            raise ValueError(f"variant {self.name}: pretrain_epochs must be at least 1, got {self.pretrain_epochs}")
+            raise ValueError(
+                f"variant {self.name}: pretrain_epochs must be at least 1, got {self.pretrain_epochs}"
+            )
         for key in LISTS:
             value = getattr(self, key)
             if value is not None:
@@ -82,7 +88,9 @@ class Variant:
         for pair in pairs:
             key, sep, value = pair.partition("=")
             if not sep or key not in known:
-                raise ValueError(f"--variant {name}: {pair!r} is not KEY=VALUE with a train setting")
+                raise ValueError(
+                    f"--variant {name}: {pair!r} is not KEY=VALUE with a train setting"
+                )
             if key in LISTS:
                 settings[key] = tuple(value.split(","))
             else:

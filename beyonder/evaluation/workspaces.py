@@ -54,7 +54,9 @@ def is_prepared(corpus: Corpora) -> bool:
     if len(corpus_folders(corpus)) != 1:
         return False
     path = Path(corpus_folders(corpus)[0])
-    return (path / "data" / "samples" / "index.json").exists() and (path / "data" / "labels" / "labels.parquet").exists()
+    return (path / "data" / "samples" / "index.json").exists() and (
+        path / "data" / "labels" / "labels.parquet"
+    ).exists()
 
 
 def corpus_groups(layout: Layout) -> dict[str, str]:
@@ -69,7 +71,9 @@ def corpus_groups(layout: Layout) -> dict[str, str]:
     }
 
 
-def cached_meta_features(files: list[str], hashes: list[str], root: str | Path, seed: int) -> list[dict]:
+def cached_meta_features(
+    files: list[str], hashes: list[str], root: str | Path, seed: int
+) -> list[dict]:
     """pymfe meta-features per sample file, cached by content hash under the workspace."""
     out = []
     for file, digest in zip(files, hashes, strict=True):

@@ -32,7 +32,9 @@ class ImputeError(ValueError):
 _CACHE: dict[str, CellImputer] = {}
 
 
-def load_imputer(model: str | Path | CellImputer = DEFAULT_MODEL, root: str | Path = ".") -> CellImputer:
+def load_imputer(
+    model: str | Path | CellImputer = DEFAULT_MODEL, root: str | Path = "."
+) -> CellImputer:
     """A ``CellImputer`` from a folder, or a ``models:/`` URI resolved in the registry
     (``mlflow.db`` in ``root`` or ``$MLFLOW_TRACKING_URI``); loaded once per process."""
     if isinstance(model, CellImputer):
@@ -46,7 +48,11 @@ def load_imputer(model: str | Path | CellImputer = DEFAULT_MODEL, root: str | Pa
         from beyonder.registry import registered_artifact
         from beyonder.tracking import tracking_uri
 
-        found = registered_artifact(key, tracking_uri(root), ARTIFACT) if key.startswith("models:/") else None
+        found = (
+            registered_artifact(key, tracking_uri(root), ARTIFACT)
+            if key.startswith("models:/")
+            else None
+        )
         if found is None:
             raise ImputeError(
                 f"model {key}: not found (train one with `beyonder imputer` or `dvc repro imputer`, "
@@ -63,7 +69,9 @@ def check_table(frame: pd.DataFrame, what: str = "table") -> None:
     if frame.shape[1] == 0:
         raise ImputeError(f"{what}: no feature columns")
     if len(frame) < 2:
-        raise ImputeError(f"{what}: {len(frame)} row(s); imputing needs at least 2 rows to learn from")
+        raise ImputeError(
+            f"{what}: {len(frame)} row(s); imputing needs at least 2 rows to learn from"
+        )
     counts = frame.notna().sum()
     empty = [str(c) for c in counts.index[counts < MIN_OBSERVED]]
     if empty:
@@ -91,11 +99,13 @@ def fill(frame: pd.DataFrame, imputer: CellImputer, seed: int | None = None,
             continue
         series = out[column]
         if table.categorical[j]:
-            filled = pd.Series(table_levels(table, ctx, j)[codes[need, j]], index=series.index[need])
+            filled = pd.Series(
+                table_levels(table, ctx, j)[codes[need, j]], index=series.index[need]
+            )
             out[column] = series.astype(object).where(~need, filled.reindex(series.index))
-            if isinstance(frame[column].dtype, pd.CategoricalDtype | pd.StringDtype) or pd.api.types.is_bool_dtype(
-                frame[column].dtype
-            ):
+            if isinstance(
+                frame[column].dtype, pd.CategoricalDtype | pd.StringDtype
+            ) or pd.api.types.is_bool_dtype(frame[column].dtype):
                 try:
                     out[column] = out[column].astype(frame[column].dtype)
                 except (TypeError, ValueError):
@@ -190,9 +200,13 @@ class BeyonderImputer(TransformerMixin, BaseEstimator):
             raise NotFittedError("BeyonderImputer is not fitted: call fit() first")
         frame = self._frame(X)
         if frame.shape[1] != self.n_features_in_:
-            raise ImputeError(f"X has {frame.shape[1]} columns; the imputer was fitted on {self.n_features_in_}")
+            raise ImputeError(
+                f"X has {frame.shape[1]} columns; the imputer was fitted on {self.n_features_in_}"
+            )
         frame.columns = self.context_.columns
-        filled = fill(frame.reset_index(drop=True), self.imputer_, seed=self.seed, context=self.context_)
+        filled = fill(
+            frame.reset_index(drop=True), self.imputer_, seed=self.seed, context=self.context_
+        )
         if isinstance(X, pd.DataFrame):
             filled.index, filled.columns = X.index, X.columns
             return filled
@@ -231,9 +245,15 @@ def read_table(path: str | Path, target: str | None = None) -> tuple[pd.DataFram
     if path.is_dir():
         raise ImputeError(f"{path}: is a folder, not a CSV, ARFF or Parquet file")
     if path.suffix.lower() not in FORMATS:
-        raise ImputeError(f"{path}: not a CSV, ARFF or Parquet file (suffix {path.suffix or 'none'!r})")
+        raise ImputeError(
+            f"{path}: not a CSV, ARFF or Parquet file (suffix {path.suffix or 'none'!r})"
+        )
     loaded = load_file(path, target=target or "class", override=target)
-    if isinstance(loaded, LoadFailure) and target is None and loaded.reason.startswith("no target column"):
+    if (
+        isinstance(loaded, LoadFailure)
+        and target is None
+        and loaded.reason.startswith("no target column")
+    ):
         # no class column: read it again with its first column as a placeholder target
         first = _first_column(path)
         loaded = load_file(path, target=first, override=first) if first is not None else loaded
@@ -251,7 +271,9 @@ def _first_column(path: Path) -> str | None:
         if FORMATS[path.suffix.lower()] == "parquet":
             return str(read_parquet_file(path).columns[0])
         text = path.read_text(errors="replace")[:65536]
-        header = pd.read_csv(io.StringIO(text), sep=sniff_delimiter(text), nrows=0, skipinitialspace=True)
+        header = pd.read_csv(
+            io.StringIO(text), sep=sniff_delimiter(text), nrows=0, skipinitialspace=True
+        )
         return str(header.columns[0]).strip() if len(header.columns) else None
     except Exception:  # the reader's own message is the one to show
         return None
@@ -278,7 +300,9 @@ def arff_text(frame: pd.DataFrame, relation: str) -> str:
     columns = []
     for column in frame.columns:
         series = frame[column]
-        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+            series.dtype
+        ):
             attributes.append((str(column), "NUMERIC"))
             columns.append([None if pd.isna(v) else float(v) for v in series])
         else:

@@ -106,7 +106,9 @@ class Table:
 
 def is_numeric(series: pd.Series) -> bool:
     """Numbers are imputed as numbers; booleans, strings and categories as levels."""
-    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype)
+    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+        series.dtype
+    )
 
 
 def table_from_frame(frame: pd.DataFrame) -> Table:
@@ -120,7 +122,9 @@ def table_from_frame(frame: pd.DataFrame) -> Table:
     for j in range(p):
         series = frame.iloc[:, j]
         if is_numeric(series):
-            column = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+            column = pd.to_numeric(series, errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
             values[:, j] = np.where(np.isfinite(column), column, np.nan)
             levels.append(None)
             continue
@@ -202,10 +206,16 @@ def encode_view(
         # a column's squared errors count relative to the variance of all its true values (in
         # these units), as NRMSE counts them: a few hidden outliers must not drown the rest
         present = np.where(~truth_missing[:, num], numeric_target[:, num], np.nan)
-        present = np.where(observed[:, num], np.clip(np.nan_to_num(z), -_CLIP_TARGET, _CLIP_TARGET), present)
+        present = np.where(
+            observed[:, num], np.clip(np.nan_to_num(z), -_CLIP_TARGET, _CLIP_TARGET), present
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # columns with no true value here
-            spread = np.nan_to_num(np.nanvar(present, axis=0), nan=1.0) if len(present) else np.ones(len(num))
+            spread = (
+                np.nan_to_num(np.nanvar(present, axis=0), nan=1.0)
+                if len(present)
+                else np.ones(len(num))
+            )
         numeric_weight = np.zeros((n, p), dtype=np.float32)
         numeric_weight[:, num] = 1.0 / np.maximum(spread, 0.5)[None, :]
 
@@ -255,7 +265,9 @@ def ridge_loo(a: np.ndarray, y: np.ndarray, query: np.ndarray) -> np.ndarray:
     return mean_y + (query - mean_a) @ best_w
 
 
-def _cheap_estimates(cells: np.ndarray, observed: np.ndarray, levels: np.ndarray, max_levels: int) -> np.ndarray:
+def _cheap_estimates(
+    cells: np.ndarray, observed: np.ndarray, levels: np.ndarray, max_levels: int
+) -> np.ndarray:
     """Fill the ``ridge`` and ``knn`` channels in place; return the nearest rows' level votes.
 
     Two classic imputers, computed inside the view from its observed cells only: what a cell's
@@ -265,7 +277,9 @@ def _cheap_estimates(cells: np.ndarray, observed: np.ndarray, levels: np.ndarray
     n, p = observed.shape
     votes = np.zeros((n, p, max_levels), dtype=np.float32)
     # every cell as a number: standardised value, or level frequency rank; missing -> 0 (mean)
-    x = np.where(observed, cells[:, :, 0] + 2.0 * cells[:, :, 1] * cells[:, :, 3], 0.0).astype(np.float64)
+    x = np.where(observed, cells[:, :, 0] + 2.0 * cells[:, :, 1] * cells[:, :, 3], 0.0).astype(
+        np.float64
+    )
     o = observed.astype(np.float64)
     categorical = cells[0, :, 3] > 0 if n else np.zeros(p, dtype=bool)
     # chained ridge regressions (IterativeImputer's idea, two rounds): each numeric column from
@@ -293,7 +307,11 @@ def _cheap_estimates(cells: np.ndarray, observed: np.ndarray, levels: np.ndarray
             continue
         k = min(K_NEIGHBOURS, len(holders))
         dj = d[:, holders]
-        near = holders[np.argpartition(dj, k - 1, axis=1)[:, :k]] if k < len(holders) else np.broadcast_to(holders, (n, k))
+        near = (
+            holders[np.argpartition(dj, k - 1, axis=1)[:, :k]]
+            if k < len(holders)
+            else np.broadcast_to(holders, (n, k))
+        )
         if categorical[j]:
             lv = levels[near, j]  # n x k
             for level in range(max_levels):
@@ -318,7 +336,13 @@ def network_inputs(views: Sequence[View], rows: int, features: int) -> dict[str,
         votes[i, :r, :f] = v.votes
         row_mask[i, :r] = 1.0
         feature_mask[i, :f] = 1.0
-    return {"cells": cells, "levels": levels, "votes": votes, "row_mask": row_mask, "feature_mask": feature_mask}
+    return {
+        "cells": cells,
+        "levels": levels,
+        "votes": votes,
+        "row_mask": row_mask,
+        "feature_mask": feature_mask,
+    }
 
 
 def network_targets(views: Sequence[View], rows: int, features: int) -> dict[str, np.ndarray]:
@@ -359,7 +383,9 @@ def mnar_mask(table: Table, rows: np.ndarray, cols: np.ndarray, rate: float, rng
     return beyond & (rng.random(x.shape) < np.minimum(1.0, rate / share))
 
 
-def keep_observed(hidden: np.ndarray, missing: np.ndarray, rng: np.random.Generator, minimum: int = MIN_OBSERVED) -> np.ndarray:
+def keep_observed(
+    hidden: np.ndarray, missing: np.ndarray, rng: np.random.Generator, minimum: int = MIN_OBSERVED
+) -> np.ndarray:
     """``hidden`` with cells given back so every column keeps ``minimum`` observed cells."""
     hidden = hidden.copy()
     for j in range(hidden.shape[1]):
@@ -368,7 +394,9 @@ def keep_observed(hidden: np.ndarray, missing: np.ndarray, rng: np.random.Genera
         if short > 0:
             candidates = np.flatnonzero(hidden[:, j] & ~missing[:, j])
             if len(candidates):
-                hidden[rng.choice(candidates, min(short, len(candidates)), replace=False), j] = False
+                hidden[rng.choice(candidates, min(short, len(candidates)), replace=False), j] = (
+                    False
+                )
     return hidden
 
 
@@ -385,7 +413,9 @@ def training_view(table: Table, config: ImputerConfig, rng: np.random.Generator)
     cols = rng.choice(p, n_cols, replace=False)
     rate = float(rng.uniform(config.mask_min, config.mask_max))
     if rng.random() < config.mnar_share:
-        hidden = mnar_mask(table, rows, cols, rate, rng, float(rng.uniform(0.3, 0.7)), bool(rng.random() < 0.5))
+        hidden = mnar_mask(
+            table, rows, cols, rate, rng, float(rng.uniform(0.3, 0.7)), bool(rng.random() < 0.5)
+        )
     else:
         hidden = mcar_mask((n_rows, n_cols), rate, rng)
     hidden = keep_observed(hidden, table.missing[np.ix_(rows, cols)], rng)
@@ -422,11 +452,19 @@ def build_network(config: ImputerConfig):
     numeric = layers.Dense(1, name="numeric_out")(numeric)
     # plus a linear path on the cell's own channels (the ridge and knn estimates among them), so
     # the network starts near a learned blend of the classic imputers and learns corrections
-    numeric = layers.Add(name="numeric_sum")([numeric, layers.Dense(1, use_bias=False, name="numeric_linear")(cells)])
+    numeric = layers.Add(name="numeric_sum")(
+        [numeric, layers.Dense(1, use_bias=False, name="numeric_linear")(cells)]
+    )
     numeric = SqueezeLast(name="numeric")(numeric)
     level = LevelScores(c.dim, c.levels, name="level")(h, levels, votes, row_mask)
     return keras.Model(
-        inputs={"cells": cells, "levels": levels, "votes": votes, "row_mask": row_mask, "feature_mask": feature_mask},
+        inputs={
+            "cells": cells,
+            "levels": levels,
+            "votes": votes,
+            "row_mask": row_mask,
+            "feature_mask": feature_mask,
+        },
         outputs={"numeric": numeric, "level": level},
         name="beyonder_imputer",
     )
@@ -473,7 +511,12 @@ def _layers() -> tuple:
             return cells_from_columns(cols, ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[2])
 
         def get_config(self):
-            return {**super().get_config(), "dim": self.dim, "heads": self.heads, "dropout": self.dropout}
+            return {
+                **super().get_config(),
+                "dim": self.dim,
+                "heads": self.heads,
+                "dropout": self.dropout,
+            }
 
     @keras.saving.register_keras_serializable(package="beyonder")
     class LevelScores(layers.Layer):
@@ -501,7 +544,9 @@ def _layers() -> tuple:
             onehot = onehot * ops.expand_dims(ops.expand_dims(row_mask, -1), -1)
             count = ops.sum(onehot, axis=1)  # batch, features, levels
             keys = self.key(h)
-            proto = ops.einsum("brfl,brfd->bfld", onehot, keys) / ops.expand_dims(ops.maximum(count, 1.0), -1)
+            proto = ops.einsum("brfl,brfd->bfld", onehot, keys) / ops.expand_dims(
+                ops.maximum(count, 1.0), -1
+            )
             scores = ops.einsum("brfd,bfld->brfl", self.query(h), proto) / math.sqrt(self.dim)
             share = count / ops.maximum(ops.sum(count, axis=-1, keepdims=True), 1.0)
             scores = scores + self.prior * ops.expand_dims(ops.log(share + 1e-6), 1)
@@ -529,7 +574,9 @@ def numeric_loss(y_true, y_pred):
     mask = ops.cast(ops.logical_not(ops.isnan(value)), y_pred.dtype)
     t = ops.where(mask > 0, value, 0.0)
     w = ops.where(mask > 0, weight, 0.0)
-    return ops.sum(w * (y_pred - t) ** 2, axis=(1, 2)) / ops.maximum(ops.sum(mask, axis=(1, 2)), 1.0)
+    return ops.sum(w * (y_pred - t) ** 2, axis=(1, 2)) / ops.maximum(
+        ops.sum(mask, axis=(1, 2)), 1.0
+    )
 
 
 def level_loss(y_true, y_pred):
@@ -567,10 +614,14 @@ def _batches_class():
             return len(self.batches)
 
         def __getitem__(self, index: int):
-            rng = np.random.default_rng([self.config.seed, self.epoch, index, int(self.shuffle), 11])
+            rng = np.random.default_rng(
+                [self.config.seed, self.epoch, index, int(self.shuffle), 11]
+            )
             views = [training_view(self.tables[i], self.config, rng) for i in self.batches[index]]
             c = self.config
-            return network_inputs(views, c.rows, c.features), network_targets(views, c.rows, c.features)
+            return network_inputs(views, c.rows, c.features), network_targets(
+                views, c.rows, c.features
+            )
 
         def on_epoch_end(self) -> None:
             if self.shuffle:
@@ -613,7 +664,9 @@ class CellImputer:
         if len(validation):
             val = batches(validation, c, shuffle=False)
             all_callbacks.append(
-                keras.callbacks.EarlyStopping(patience=c.patience, restore_best_weights=True, monitor="val_loss")
+                keras.callbacks.EarlyStopping(
+                    patience=c.patience, restore_best_weights=True, monitor="val_loss"
+                )
             )
         history = model.fit(train, validation_data=val, epochs=c.epochs, callbacks=all_callbacks,
                             verbose=verbose, shuffle=False)  # fmt: skip
@@ -726,14 +779,22 @@ def stack_tables(table: Table, context: Table) -> Table:
                 own.append(v)
         mapping = np.array([index[v] for v in context.levels[j]], dtype=np.int64)
         c = context.codes[:, j]
-        codes[table.shape[0] :, j] = np.where(c >= 0, mapping[np.maximum(c, 0)] if len(mapping) else -1, -1)
+        codes[table.shape[0] :, j] = np.where(
+            c >= 0, mapping[np.maximum(c, 0)] if len(mapping) else -1, -1
+        )
         levels.append(np.asarray(own, dtype=object))
     return Table(
-        np.concatenate([table.values, context.values], axis=0), codes, table.categorical, levels, table.columns
+        np.concatenate([table.values, context.values], axis=0),
+        codes,
+        table.categorical,
+        levels,
+        table.columns,
     )
 
 
-def view_plan(n: int, p: int, n_own: int, config: ImputerConfig, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+def view_plan(
+    n: int, p: int, n_own: int, config: ImputerConfig, rng: np.random.Generator
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """One pass over a table: (rows, columns) of each view, covering every own cell.
 
     Rows: all of them if they fit, else shared context rows (drawn once per pass, from the whole
@@ -753,7 +814,10 @@ def view_plan(n: int, p: int, n_own: int, config: ImputerConfig, rng: np.random.
         rest = np.setdiff1d(np.arange(n_own), context)
         rest = rest[rng.permutation(len(rest))]
         size = view_rows - len(context)
-        chunks = [np.sort(np.concatenate([context, rest[i : i + size]])) for i in range(0, len(rest), size)]
+        chunks = [
+            np.sort(np.concatenate([context, rest[i : i + size]]))
+            for i in range(0, len(rest), size)
+        ]
         if not chunks:
             chunks = [np.sort(context)]
     return [(rows, cols) for rows in chunks for cols in groups]

@@ -21,12 +21,16 @@ class BeyonderImputerModel(PythonModel):
     def load_context(self, context) -> None:
         self.imputer = CellImputer.load(context.artifacts[ARTIFACT])
 
-    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
         target = (params or {}).get("target") or None
         try:
             return impute(pd.DataFrame(model_input), target=target, model=self.imputer)
         except ImputeError as exc:
-            raise MlflowException(f"beyonder-imputer: {exc}", error_code=INVALID_PARAMETER_VALUE) from None
+            raise MlflowException(
+                f"beyonder-imputer: {exc}", error_code=INVALID_PARAMETER_VALUE
+            ) from None
 
 
 mlflow.models.set_model(BeyonderImputerModel())

@@ -16,7 +16,12 @@ from beyonder.config import stable_seed
 from beyonder.imputer.imputation import keep_observed, mcar_mask, mnar_mask, table_from_frame
 from beyonder.params import LocalSource
 
-PATTERNS = {"mcar10": ("mcar", 0.1), "mcar20": ("mcar", 0.2), "mcar30": ("mcar", 0.3), "mnar": ("mnar", 0.2)}
+PATTERNS = {
+    "mcar10": ("mcar", 0.1),
+    "mcar20": ("mcar", 0.2),
+    "mcar30": ("mcar", 0.3),
+    "mnar": ("mnar", 0.2),
+}
 """Name -> (mechanism, share of cells): MCAR hides each cell with that probability; MNAR
 hides about that share, all from one side of each column (``imputation.mnar_mask``)."""
 
@@ -28,7 +33,9 @@ def hide(X: pd.DataFrame, pattern: str, seed: list[int]) -> tuple[pd.DataFrame, 
     table = table_from_frame(X)
     rng = np.random.default_rng(seed)
     rows, cols = np.arange(len(X)), np.arange(X.shape[1])
-    hidden = mcar_mask(X.shape, rate, rng) if kind == "mcar" else mnar_mask(table, rows, cols, rate, rng)
+    hidden = (
+        mcar_mask(X.shape, rate, rng) if kind == "mcar" else mnar_mask(table, rows, cols, rate, rng)
+    )
     hidden &= ~table.missing
     hidden = keep_observed(hidden, table.missing, rng)
     return X.mask(hidden), hidden
@@ -46,7 +53,9 @@ def sklearn_fill(X: pd.DataFrame, method: str, seed: int) -> pd.DataFrame:
     cat = list(np.flatnonzero(table.categorical))
     if method == "simple":
         for j in num:
-            out.iloc[:, j] = SimpleImputer(strategy="mean").fit_transform(table.values[:, [j]])[:, 0]
+            out.iloc[:, j] = SimpleImputer(strategy="mean").fit_transform(table.values[:, [j]])[
+                :, 0
+            ]
         for j in cat:
             c = table.codes[:, j]
             out.iloc[:, j] = table.levels[j][np.where(c >= 0, c, 0)]  # level 0: the most frequent
@@ -76,7 +85,9 @@ def sklearn_fill(X: pd.DataFrame, method: str, seed: int) -> pd.DataFrame:
     for j in cat:
         width = len(table.levels[j])
         c = table.codes[:, j]
-        out.iloc[:, j] = table.levels[j][np.where(c >= 0, c, filled[:, k : k + width].argmax(axis=1))]
+        out.iloc[:, j] = table.levels[j][
+            np.where(c >= 0, c, filled[:, k : k + width].argmax(axis=1))
+        ]
         k += width
     return out
 
@@ -92,7 +103,12 @@ def scores(truth: pd.DataFrame, filled: pd.DataFrame, hidden: np.ndarray) -> dic
         if not h.any():
             continue
         if t.categorical[j]:
-            correct += int((filled[column].astype(str).to_numpy()[h] == truth[column].astype(str).to_numpy()[h]).sum())
+            correct += int(
+                (
+                    filled[column].astype(str).to_numpy()[h]
+                    == truth[column].astype(str).to_numpy()[h]
+                ).sum()
+            )
             total += int(h.sum())
         else:
             std = np.nanstd(t.values[:, j])
@@ -121,7 +137,9 @@ def scoring_tables(files: dict[str, Path], names: Sequence[str], max_tables: int
             continue
         frame = loaded.frame
         if len(frame) > max_rows:
-            keep = np.random.default_rng(stable_seed(seed, name)).choice(len(frame), max_rows, replace=False)
+            keep = np.random.default_rng(stable_seed(seed, name)).choice(
+                len(frame), max_rows, replace=False
+            )
             frame = frame.iloc[np.sort(keep)].reset_index(drop=True)
         y = frame[loaded.target].astype(str)
         X = frame.drop(columns=[loaded.target])

@@ -9,7 +9,17 @@ import mlflow
 
 from beyonder.tracking import pinned
 
-IMPUTER_PACKAGES = ("mlflow", "numpy", "pandas", "pyarrow", "scikit-learn", "keras", "tensorflow-cpu", "liac-arff", "pyyaml")
+IMPUTER_PACKAGES = (
+    "mlflow",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "keras",
+    "tensorflow-cpu",
+    "liac-arff",
+    "pyyaml",
+)
 """What the served imputer imports: its network runs in Keras."""
 
 

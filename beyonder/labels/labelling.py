@@ -145,7 +145,11 @@ def _label_one(
             else:
                 predicted = model.predict(x.iloc[test])
                 done = time.perf_counter()
-                margins, probabilities, _ = class_scores(model, x.iloc[test], classes) if needs_scores else (None, False, None)
+                margins, probabilities, _ = (
+                    class_scores(model, x.iloc[test], classes)
+                    if needs_scores
+                    else (None, False, None)
+                )
         except Exception as exc:  # any estimator failure becomes a record
             return _record(name, scores, fit_times, predict_times, _error_text(exc), metrics)
         fit_times.append(fitted - start)
@@ -153,12 +157,17 @@ def _label_one(
         scores.append(fold_metrics(y[test], predicted, margins, probabilities, classes, metrics))
         elapsed += done - start
         if budget is not None and elapsed > budget:
-            return _record(name, scores, fit_times, predict_times, f"timeout after {budget:g}s", metrics)
+            return _record(
+                name, scores, fit_times, predict_times, f"timeout after {budget:g}s", metrics
+            )
     return _record(name, scores, fit_times, predict_times, None, metrics)
 
 
 def label_sample(
-    sample: pd.DataFrame, classifiers: Sequence[str], cv: CVSettings, metrics: Sequence[str] = METRICS
+    sample: pd.DataFrame,
+    classifiers: Sequence[str],
+    cv: CVSettings,
+    metrics: Sequence[str] = METRICS,
 ) -> list[dict[str, Any]]:
     """One record per classifier: mean/std CV score of each metric, mean fit/predict seconds,
     errors.
@@ -184,7 +193,9 @@ def label_sample(
         warnings.simplefilter("ignore", ConvergenceWarning)
         # a fold's test part may lack a class the model predicts: balanced accuracy says so
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-        return [_label_one(name, x, y, folds, numeric, categorical, cv, metrics) for name in classifiers]
+        return [
+            _label_one(name, x, y, folds, numeric, categorical, cv, metrics) for name in classifiers
+        ]
 
 
 def label_key(sample_hash: str, classifier: str, cv: CVSettings) -> str:

@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr", "neg_log_loss")
+METRICS: tuple[str, ...] = (
+    "accuracy",
+    "balanced_accuracy",
+    "f1_macro",
+    "roc_auc_ovr",
+    "neg_log_loss",
+)
 """Every label's metrics, in this order; ``accuracy`` is the default everywhere."""
 
 DEFAULT_METRIC = "accuracy"
@@ -54,7 +60,9 @@ def check_metric(name: str) -> str:
     return name
 
 
-def class_scores(model: Any, x_test: Any, classes: Sequence[str]) -> tuple[np.ndarray | None, bool, str | None]:
+def class_scores(
+    model: Any, x_test: Any, classes: Sequence[str]
+) -> tuple[np.ndarray | None, bool, str | None]:
     """``(scores, are_probabilities, reason)`` of a fitted classifier on the test rows: one
     column per class of ``classes`` (the sample's classes, in order), from ``predict_proba``
     if it has one, else from ``decision_function``. Classes the fold's training part lacked
@@ -108,11 +116,17 @@ def fold_metrics(
             out[name] = float(np.mean(predicted == y_test))
         elif name in ("balanced_accuracy", "f1_macro"):
             counts = counts if counts is not None else _confusion(y_test, predicted)
-            out[name] = _balanced_accuracy(counts) if name == "balanced_accuracy" else _f1_macro(counts)
+            out[name] = (
+                _balanced_accuracy(counts) if name == "balanced_accuracy" else _f1_macro(counts)
+            )
         elif name == "roc_auc_ovr":
             out[name] = _auc(y_test, scores, classes) if scores is not None else "no class scores"
         elif name == "neg_log_loss":
-            out[name] = -_log_loss(y_test, _normalised(scores), classes) if probabilities else "no probabilities"
+            out[name] = (
+                -_log_loss(y_test, _normalised(scores), classes)
+                if probabilities
+                else "no probabilities"
+            )
         else:
             raise MetricError(check_metric(name))
     return out
@@ -122,7 +136,9 @@ def _confusion(y_test: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """Confusion matrix (true x predicted) over the classes seen in either, sorted."""
     labels, codes = np.unique(np.concatenate([y_test, predicted]), return_inverse=True)
     n = len(y_test)
-    return np.bincount(codes[:n] * len(labels) + codes[n:], minlength=len(labels) ** 2).reshape(len(labels), -1)
+    return np.bincount(codes[:n] * len(labels) + codes[n:], minlength=len(labels) ** 2).reshape(
+        len(labels), -1
+    )
 
 
 def _balanced_accuracy(counts: np.ndarray) -> float:
@@ -150,7 +166,12 @@ def _log_loss(y_test: np.ndarray, probabilities: np.ndarray, classes: Sequence[s
 def _normalised(probabilities: np.ndarray) -> np.ndarray:
     """Rows that sum to one (a class missing from the training fold left a gap)."""
     total = probabilities.sum(axis=1, keepdims=True)
-    return np.divide(probabilities, total, out=np.full_like(probabilities, 1.0 / probabilities.shape[1]), where=total > 0)
+    return np.divide(
+        probabilities,
+        total,
+        out=np.full_like(probabilities, 1.0 / probabilities.shape[1]),
+        where=total > 0,
+    )
 
 
 def _auc(y_test: np.ndarray, scores: np.ndarray, classes: Sequence[str]) -> float | str:
@@ -173,7 +194,9 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def summarise(folds: list[dict[str, float | str]], metrics: Sequence[str] = METRICS) -> dict[str, Any]:
+def summarise(
+    folds: list[dict[str, float | str]], metrics: Sequence[str] = METRICS
+) -> dict[str, Any]:
     """Mean and standard deviation over the folds of each metric (``<metric>`` and
     ``<metric>_std``), from the folds where it could be computed; ``metric_errors`` maps a
     metric no fold could compute to the first fold's reason."""

@@ -39,7 +39,9 @@ def meta_features(sample: pd.DataFrame, seed: int = 0) -> dict[str, float]:
     mfe = MFE(groups=list(MFE_GROUPS), summary=list(MFE_SUMMARY), random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mfe.fit(X, y, cat_cols=cat_cols, transform_num=False, transform_cat=None, suppress_warnings=True)
+        mfe.fit(
+            X, y, cat_cols=cat_cols, transform_num=False, transform_cat=None, suppress_warnings=True
+        )
         names, values = mfe.extract(suppress_warnings=True)
     return {n: _finite(v) for n, v in zip(names, values, strict=True)}
 
@@ -52,7 +54,9 @@ def _finite(value) -> float:
     return value if np.isfinite(value) else float("nan")
 
 
-def meta_matrix(rows: list[dict[str, float]], columns: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+def meta_matrix(
+    rows: list[dict[str, float]], columns: list[str] | None = None
+) -> tuple[np.ndarray, list[str]]:
     """Stack meta-feature dicts into a matrix over a fixed, sorted column set."""
     columns = columns or sorted({k for r in rows for k in r})
     return np.array([[r.get(c, np.nan) for c in columns] for r in rows], dtype=np.float64), columns
@@ -76,7 +80,9 @@ class MetaFeatureForest:
         Xi = self.imputer_.transform(X)
         y = _fill_targets(y)
         self.models_ = [
-            RandomForestRegressor(self.n_estimators, random_state=self.seed, n_jobs=1).fit(Xi, y[:, j])
+            RandomForestRegressor(self.n_estimators, random_state=self.seed, n_jobs=1).fit(
+                Xi, y[:, j]
+            )
             for j in range(y.shape[1])
         ]
         return self
@@ -96,7 +102,9 @@ class NearestDatasets:
         """``groups`` names each row's dataset: rows are averaged per dataset first."""
         frame = pd.DataFrame(X).groupby(groups).mean()
         targets = pd.DataFrame(y).groupby(groups).mean()
-        self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(frame.to_numpy())
+        self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(
+            frame.to_numpy()
+        )
         self.scaler_ = StandardScaler().fit(self.imputer_.transform(frame.to_numpy()))
         self.points_ = self.scaler_.transform(self.imputer_.transform(frame.to_numpy()))
         self.targets_ = targets.reindex(frame.index).to_numpy()
@@ -136,7 +144,9 @@ def ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.nd
         zj, yj = z[rows], y[rows, j]
         z_mean, y_mean = zj.mean(axis=0), yj.mean()
         centred = zj - z_mean
-        w = np.linalg.solve(centred.T @ centred + alpha * np.eye(x.shape[1]), centred.T @ (yj - y_mean))
+        w = np.linalg.solve(
+            centred.T @ centred + alpha * np.eye(x.shape[1]), centred.T @ (yj - y_mean)
+        )
         kernel[:, j] = w / scale
         bias[j] = y_mean - z_mean @ w - (x.mean(axis=0) / scale) @ w
     return kernel, bias
@@ -150,7 +160,9 @@ class LandmarkRidge:
         self.alpha = alpha
 
     def fit(self, X: np.ndarray, accuracy: np.ndarray) -> LandmarkRidge:
-        self.kernel_, self.bias_ = ridge(np.asarray(X, dtype=np.float64), logit(accuracy), self.alpha)
+        self.kernel_, self.bias_ = ridge(
+            np.asarray(X, dtype=np.float64), logit(accuracy), self.alpha
+        )
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:

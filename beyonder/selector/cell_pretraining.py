@@ -53,9 +53,13 @@ def build_cell_model(config: BeyonderConfig) -> keras.Model:
     x = layers.Dense(c.dim, activation="gelu", name="cell_embed")(cells)
     x = layers.Dense(c.dim, name="cell_project")(x)
     for i in range(c.blocks):
-        x = AxialBlock(c.dim, c.heads, c.inducing, c.dropout, name=f"axial_{i}")(x, row_mask, feature_mask)
+        x = AxialBlock(c.dim, c.heads, c.inducing, c.dropout, name=f"axial_{i}")(
+            x, row_mask, feature_mask
+        )
     out = layers.Dense(len(HIDDEN_CHANNELS), name="cell_reconstruct")(x)
-    return keras.Model({"cells": cells, "row_mask": row_mask, "feature_mask": feature_mask}, out, name="cells")
+    return keras.Model(
+        {"cells": cells, "row_mask": row_mask, "feature_mask": feature_mask}, out, name="cells"
+    )
 
 
 def hide_cells(
@@ -65,7 +69,9 @@ def hide_cells(
     reads them and the targets: the hidden cells' ``HIDDEN_CHANNELS``, NaN everywhere else (padding,
     cells missing already, cells left visible) so the loss counts hidden cells only."""
     cells = inputs["cells"]
-    present = (inputs["row_mask"][:, :, None] * inputs["feature_mask"][:, None, :] > 0) & (cells[..., MISSING] == 0)
+    present = (inputs["row_mask"][:, :, None] * inputs["feature_mask"][:, None, :] > 0) & (
+        cells[..., MISSING] == 0
+    )
     hidden = present & (rng.random(present.shape) < share)
     targets = np.where(hidden[..., None], cells[..., HIDDEN_CHANNELS], np.nan).astype(np.float32)
     masked = cells.copy()
@@ -86,7 +92,9 @@ def masked_cell_mse(y_true, y_pred):
 class _CellBatches(keras.utils.PyDataset):
     """Random views with random hidden cells; a fresh draw every epoch, from the seed."""
 
-    def __init__(self, samples: Sequence[EncodedSample], config: BeyonderConfig, share: float, seed: int):
+    def __init__(
+        self, samples: Sequence[EncodedSample], config: BeyonderConfig, share: float, seed: int
+    ):
         super().__init__()
         self.samples, self.config, self.share, self.seed = list(samples), config, share, seed
         self.epoch = 0
@@ -101,7 +109,9 @@ class _CellBatches(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         chosen = self.order[index * self.config.batch_size : (index + 1) * self.config.batch_size]
-        views = [view(self.samples[i], self.config.rows, self.config.max_features, rng) for i in chosen]
+        views = [
+            view(self.samples[i], self.config.rows, self.config.max_features, rng) for i in chosen
+        ]
         return hide_cells(network_inputs(views, self.config), self.share, rng)
 
     def on_epoch_end(self) -> None:
@@ -135,7 +145,10 @@ def pretrain_encoder(
         per_view = [np.nanmean(np.square(check[i][1]), axis=(1, 2, 3)) for i in range(len(check))]
     zero = np.nanmean(np.concatenate(per_view))
     weights = {name: model.get_layer(name).get_weights() for name in encoder_layers(config)}
-    return weights, {"loss": float(history.history["loss"][-1]), "zero_prediction_loss": float(zero)}
+    return weights, {
+        "loss": float(history.history["loss"][-1]),
+        "zero_prediction_loss": float(zero),
+    }
 
 
 def load_encoder(model: keras.Model, weights: dict[str, list[np.ndarray]]) -> None:

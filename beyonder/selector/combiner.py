@@ -68,9 +68,13 @@ def measurement_tier(rows: int, folds: int) -> Tier:
     return Tier(f"m{int(rows)}", int(rows), int(folds))
 
 
-def tiers_for(measure_rows: Sequence[int], measure_folds: int, sample_rows: int, n_folds: int) -> list[Tier]:
+def tiers_for(
+    measure_rows: Sequence[int], measure_folds: int, sample_rows: int, n_folds: int
+) -> list[Tier]:
     """The tiers of the ``measure`` section (cheapest first), then the full sample."""
-    return [measurement_tier(r, measure_folds) for r in sorted(measure_rows)] + [Tier(FULL, int(sample_rows), int(n_folds))]
+    return [measurement_tier(r, measure_folds) for r in sorted(measure_rows)] + [
+        Tier(FULL, int(sample_rows), int(n_folds))
+    ]
 
 
 def params_tiers(params: Params | None = None) -> list[Tier]:
@@ -78,7 +82,9 @@ def params_tiers(params: Params | None = None) -> list[Tier]:
     ``measure.folds`` folds, then the full sample (``sample.rows`` rows, ``label.n_folds``
     folds). The one place that reads measurement settings for the combiner."""
     params = params or Params()
-    return tiers_for(params.measure.rows, params.measure.folds, params.sample.rows, params.label.n_folds)
+    return tiers_for(
+        params.measure.rows, params.measure.folds, params.sample.rows, params.label.n_folds
+    )
 
 
 class MeasurementCombiner:
@@ -111,11 +117,16 @@ class MeasurementCombiner:
         labels = labels[labels["classifier"].isin(self.classifiers)]
         full = labels[labels["tier"] == FULL]
         reps = _replicates(full, self.classifiers)
-        truth = {d: np.nanmean(a, axis=0) if np.isfinite(a).any() else np.full(C, np.nan) for d, a in reps.items()}
+        truth = {
+            d: np.nanmean(a, axis=0) if np.isfinite(a).any() else np.full(C, np.nan)
+            for d, a in reps.items()
+        }
         inv_r = {d: 1.0 / np.maximum(np.isfinite(a).sum(axis=0), 1) for d, a in reps.items()}
         within = _pooled_within(list(reps.values()), C)
         if within is None:
-            raise ValueError("need datasets with at least two labelled replicates to estimate measurement noise")
+            raise ValueError(
+                "need datasets with at least two labelled replicates to estimate measurement noise"
+            )
         datasets = sorted(reps)
         mean_inv = np.nanmean(np.array([inv_r[d] for d in datasets]), axis=0)
         truth_noise = within * np.sqrt(np.outer(mean_inv, mean_inv))
@@ -129,7 +140,9 @@ class MeasurementCombiner:
             if tier.name == FULL:
                 deviations.append(None)
                 continue
-            wide = _wide(labels[labels["tier"] == tier.name], "accuracy", self.classifiers).reindex(datasets)
+            wide = _wide(labels[labels["tier"] == tier.name], "accuracy", self.classifiers).reindex(
+                datasets
+            )
             dev = wide.to_numpy() - np.array([truth[d] for d in datasets])
             has = np.isfinite(dev).sum(axis=0)
             bias[i] = np.where(np.isfinite(dev), dev, 0.0).sum(axis=0) / np.maximum(has, 1)
@@ -144,7 +157,9 @@ class MeasurementCombiner:
                     continue
                 cols = slice(j * C, (j + 1) * C)
                 blocks[rows, cols] = _pairwise_cov(deviations[i], deviations[j]) - truth_noise
-        for i, tier in enumerate(self.tiers):  # the full tier's noise is its own sample's: none shared
+        for i, tier in enumerate(
+            self.tiers
+        ):  # the full tier's noise is its own sample's: none shared
             for j, other in enumerate(self.tiers):
                 if (tier.name == FULL) != (other.name == FULL):
                     blocks[i * C : (i + 1) * C, j * C : (j + 1) * C] = 0.0
@@ -157,7 +172,11 @@ class MeasurementCombiner:
         for (dataset, _), group in pred.groupby(["dataset", "replicate"], sort=True):
             if dataset not in truth:
                 continue
-            p = group.set_index("classifier")["predicted"].reindex(self.classifiers).to_numpy(np.float64)
+            p = (
+                group.set_index("classifier")["predicted"]
+                .reindex(self.classifiers)
+                .to_numpy(np.float64)
+            )
             errors.append(truth[dataset] - p)
             weights.append(dataset)
         n_sets = len(set(weights))
@@ -168,15 +187,24 @@ class MeasurementCombiner:
         errors = np.array(errors)
         counts = pd.Series(weights).value_counts()
         w = np.array([1.0 / counts[d] for d in weights])  # each dataset counts once
-        noise_of_truth = within * np.sqrt(np.outer(*(2 * [np.nanmean([inv_r[d] for d in set(weights)], axis=0)])))
+        noise_of_truth = within * np.sqrt(
+            np.outer(*(2 * [np.nanmean([inv_r[d] for d in set(weights)], axis=0)]))
+        )
         self.prediction_cov_ = _prediction_cov(errors, w, noise_of_truth, n_sets)
 
         # the price of a measurement, per predicted fold-fit second of the full sample
-        fold_fit = {d: np.nanmean(a, axis=0) for d, a in _replicates(full, self.classifiers, "fit_time").items()}
+        fold_fit = {
+            d: np.nanmean(a, axis=0)
+            for d, a in _replicates(full, self.classifiers, "fit_time").items()
+        }
         ratio = np.full((T, C), np.nan)
         for i, tier in enumerate(self.tiers):
             part = labels[labels["tier"] == tier.name]
-            seconds = _wide(part.groupby(["dataset", "classifier"], as_index=False)["seconds"].mean(), "seconds", self.classifiers)
+            seconds = _wide(
+                part.groupby(["dataset", "classifier"], as_index=False)["seconds"].mean(),
+                "seconds",
+                self.classifiers,
+            )
             seconds = seconds.reindex(datasets).to_numpy()
             base = np.array([fold_fit.get(d, np.full(C, np.nan)) for d in datasets])
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -185,7 +213,13 @@ class MeasurementCombiner:
             ratio[i] = np.nanmedian(r, axis=0) if np.isfinite(r).any() else np.nan
         fallback = np.array([float(t.folds) for t in self.tiers])[:, None]
         self.cost_ratio_ = np.where(np.isfinite(ratio), ratio, fallback)
-        self.available_ = [bool(t.name == FULL or np.isfinite(labels.loc[labels["tier"] == t.name, "accuracy"]).any()) for t in self.tiers]
+        self.available_ = [
+            bool(
+                t.name == FULL
+                or np.isfinite(labels.loc[labels["tier"] == t.name, "accuracy"]).any()
+            )
+            for t in self.tiers
+        ]
         self.n_datasets_ = len(datasets)
         self.n_prediction_datasets_ = n_sets
         return self
@@ -194,7 +228,9 @@ class MeasurementCombiner:
 
     def slot(self, tier: str, classifier: str) -> int:
         """Position of a (tier, classifier) measurement in ``noise_cov_``'s order."""
-        return [t.name for t in self.tiers].index(tier) * len(self.classifiers) + self.classifiers.index(classifier)
+        return [t.name for t in self.tiers].index(tier) * len(
+            self.classifiers
+        ) + self.classifiers.index(classifier)
 
     def tier(self, name: str) -> Tier:
         return next(t for t in self.tiers if t.name == name)
@@ -212,7 +248,9 @@ class MeasurementCombiner:
         self._joint = np.vstack([top, bottom])
         return self._joint
 
-    def posterior(self, predicted: np.ndarray, observed: dict[int, float]) -> tuple[np.ndarray, np.ndarray]:
+    def posterior(
+        self, predicted: np.ndarray, observed: dict[int, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Estimated true accuracies and their covariance, given the predicted accuracies
         (classifier order) and ``observed``: measured accuracy per slot (``slot``)."""
         predicted = np.asarray(predicted, dtype=np.float64)
@@ -220,7 +258,10 @@ class MeasurementCombiner:
         return state.mean, state.cov
 
     def expected_gains(
-        self, predicted: np.ndarray, observed: dict[int, float], candidates: Sequence[int | tuple[int, ...]]
+        self,
+        predicted: np.ndarray,
+        observed: dict[int, float],
+        candidates: Sequence[int | tuple[int, ...]],
     ) -> np.ndarray:
         """For each candidate (a slot, or a tuple of slots measured together): the expected
         rise of the best estimated accuracy if it were measured next, before knowing the
@@ -272,7 +313,9 @@ class MeasurementCombiner:
 class _State:
     """The posterior of one table given some measurements, and what each next one is worth."""
 
-    def __init__(self, combiner: MeasurementCombiner, predicted: np.ndarray, observed: dict[int, float]):
+    def __init__(
+        self, combiner: MeasurementCombiner, predicted: np.ndarray, observed: dict[int, float]
+    ):
         C = len(combiner.classifiers)
         self.C, self.predicted = C, predicted
         self.K = combiner.joint()
@@ -281,7 +324,11 @@ class _State:
         idx = [C + s for s in self.obs]
         self.idx = idx
         if idx:
-            residual = np.array([observed[s] for s in self.obs]) - predicted[[s % C for s in self.obs]] - self.offset[idx]
+            residual = (
+                np.array([observed[s] for s in self.obs])
+                - predicted[[s % C for s in self.obs]]
+                - self.offset[idx]
+            )
             K_oo = self.K[np.ix_(idx, idx)]
             self.solve = np.linalg.solve(K_oo, np.column_stack([residual, self.K[idx, :]]))
             alpha, self.proj = self.solve[:, 0], self.solve[:, 1:]  # K_oo^-1 r, K_oo^-1 K_o.
@@ -312,7 +359,10 @@ class _State:
                 continue
             spread = np.linalg.solve(chol, self.cov_all[idx, :C]).T  # C x m
             draws = _batch_draws(len(idx))
-            out[n] = max(0.0, float((self.mean[None, :] + draws @ spread.T).max(axis=1).mean() - self.mean.max()))
+            out[n] = max(
+                0.0,
+                float((self.mean[None, :] + draws @ spread.T).max(axis=1).mean() - self.mean.max()),
+            )
         return out
 
 
@@ -331,7 +381,13 @@ def expected_max_gain(a: np.ndarray, b: np.ndarray) -> float:
     envelope of the lines ``a_i + b_i z`` (sorted by slope, dominated ones dropped), integrated
     against the normal density. Plain floats: for ten lines NumPy's per-call overhead would
     dominate, and the budget's greedy search calls this for every candidate at every step."""
-    lines = sorted(zip(np.asarray(b, dtype=np.float64).tolist(), np.asarray(a, dtype=np.float64).tolist(), strict=True))
+    lines = sorted(
+        zip(
+            np.asarray(b, dtype=np.float64).tolist(),
+            np.asarray(a, dtype=np.float64).tolist(),
+            strict=True,
+        )
+    )
     kept_a: list[float] = []
     kept_b: list[float] = []
     starts: list[float] = []  # where each kept line becomes the highest
@@ -372,19 +428,32 @@ def _pdf(z: float) -> float:
 def _wide(part: pd.DataFrame, value: str, classifiers: list[str]) -> pd.DataFrame:
     if part.empty:
         return pd.DataFrame(columns=classifiers, dtype=np.float64)
-    table = part.pivot_table(index="dataset", columns="classifier", values=value, aggfunc="mean", dropna=False)
+    table = part.pivot_table(
+        index="dataset", columns="classifier", values=value, aggfunc="mean", dropna=False
+    )
     return table.reindex(columns=classifiers).astype(np.float64)
 
 
-def _replicates(full: pd.DataFrame, classifiers: list[str], value: str = "accuracy") -> dict[str, np.ndarray]:
+def _replicates(
+    full: pd.DataFrame, classifiers: list[str], value: str = "accuracy"
+) -> dict[str, np.ndarray]:
     """Per dataset, its replicates x classifiers matrix of ``value``."""
     if full.empty:
         return {}
-    table = full.pivot_table(index=["dataset", "replicate"], columns="classifier", values=value, aggfunc="mean", dropna=False)
+    table = full.pivot_table(
+        index=["dataset", "replicate"],
+        columns="classifier",
+        values=value,
+        aggfunc="mean",
+        dropna=False,
+    )
     table = table.reindex(columns=classifiers)
     values = table.to_numpy(np.float64)
     names = table.index.get_level_values(0).astype(str).to_numpy()
-    return {str(d): values[rows] for d, rows in pd.Series(range(len(names))).groupby(names).indices.items()}
+    return {
+        str(d): values[rows]
+        for d, rows in pd.Series(range(len(names))).groupby(names).indices.items()
+    }
 
 
 def _pooled_within(matrices: list[np.ndarray], C: int) -> np.ndarray | None:
@@ -446,17 +515,23 @@ def _structured(blocks: np.ndarray, T: int, C: int) -> np.ndarray:
         for j in range(T):
             block = corr[i * C : (i + 1) * C, j * C : (j + 1) * C]
             off = block[~same]
-            rho_off = float(np.clip(np.nanmean(off), -0.99, 0.99)) if np.isfinite(off).any() else 0.0
+            rho_off = (
+                float(np.clip(np.nanmean(off), -0.99, 0.99)) if np.isfinite(off).any() else 0.0
+            )
             if i == j:
                 rho_same = 1.0
             else:
                 d = np.diag(block)
-                rho_same = float(np.clip(np.nanmean(d), -0.99, 0.99)) if np.isfinite(d).any() else 0.0
+                rho_same = (
+                    float(np.clip(np.nanmean(d), -0.99, 0.99)) if np.isfinite(d).any() else 0.0
+                )
             out[i * C : (i + 1) * C, j * C : (j + 1) * C] = np.where(same, rho_same, rho_off)
     return _positive_definite(out * np.outer(sd, sd))
 
 
-def _prediction_cov(errors: np.ndarray, weights: np.ndarray, truth_noise: np.ndarray, n_sets: int) -> np.ndarray:
+def _prediction_cov(
+    errors: np.ndarray, weights: np.ndarray, truth_noise: np.ndarray, n_sets: int
+) -> np.ndarray:
     """Covariance of the model's errors (rows: predicted samples, weighted so that each
     dataset counts once; around 0: the model is trained to be unbiased), less the noise of
     the truth they were measured against, in the same few-number form as ``_structured``:
@@ -478,7 +553,10 @@ def _prediction_cov(errors: np.ndarray, weights: np.ndarray, truth_noise: np.nda
     trust = between / (between + sampling) if between + sampling > 0 else 0.0
     var = trust * var + (1 - trust) * var.mean()
     sd = np.sqrt(var)
-    corr = raw / np.outer(np.sqrt(np.maximum(np.diag(raw), VARIANCE_FLOOR)), np.sqrt(np.maximum(np.diag(raw), VARIANCE_FLOOR)))
+    corr = raw / np.outer(
+        np.sqrt(np.maximum(np.diag(raw), VARIANCE_FLOOR)),
+        np.sqrt(np.maximum(np.diag(raw), VARIANCE_FLOOR)),
+    )
     off = corr[~np.eye(len(var), dtype=bool)]
     rho = float(np.clip(np.nanmean(off), -0.5, 0.99)) if np.isfinite(off).any() else 0.0
     out = np.where(np.eye(len(var), dtype=bool), 1.0, rho) * np.outer(sd, sd)
@@ -495,7 +573,12 @@ def _positive_definite(cov: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------- calibration data
 
 
-def calibration_labels(corpus: Any, measurements: pd.DataFrame | None, datasets: set[str] | None = None, n_folds: int = LabelParams.n_folds) -> pd.DataFrame:
+def calibration_labels(
+    corpus: Any,
+    measurements: pd.DataFrame | None,
+    datasets: set[str] | None = None,
+    n_folds: int = LabelParams.n_folds,
+) -> pd.DataFrame:
     """The long labels table ``fit`` reads: the bootstrap replicates of ``corpus`` (a
     ``selector.corpus.Corpus``; tier ``FULL``, one row per sample and classifier, CV seconds
     from its fit and predict times) and the measurement labels (``load_measurements``), for
@@ -520,12 +603,18 @@ def calibration_labels(corpus: Any, measurements: pd.DataFrame | None, datasets:
     )
     parts = [frame]
     if measurements is not None and len(measurements):
-        m = measurements if datasets is None else measurements[measurements["dataset"].isin(datasets)]
+        m = (
+            measurements
+            if datasets is None
+            else measurements[measurements["dataset"].isin(datasets)]
+        )
         parts.append(m.assign(replicate=m["dataset"] + "__" + m["tier"])[list(LABEL_COLUMNS)])
     return pd.concat(parts, ignore_index=True)
 
 
-def calibration_predictions(index: pd.DataFrame, predicted: np.ndarray, classifiers: Sequence[str]) -> pd.DataFrame:
+def calibration_predictions(
+    index: pd.DataFrame, predicted: np.ndarray, classifiers: Sequence[str]
+) -> pd.DataFrame:
     """The long predictions table ``fit`` reads, from a sample index (``dataset``,
     ``sample_id``) and its predicted accuracies (samples x classifiers)."""
     C = len(classifiers)

@@ -81,7 +81,11 @@ class Corpus:
     def cv_seconds(self, n_folds: int = LabelParams.n_folds) -> np.ndarray:
         """Seconds of each label's whole cross-validation (fit and predict, every fold), from
         the labels' per-fold time columns: what measuring that classifier on the sample cost."""
-        per_fold = self.fit_time if self.predict_time is None else self.fit_time + np.nan_to_num(self.predict_time)
+        per_fold = (
+            self.fit_time
+            if self.predict_time is None
+            else self.fit_time + np.nan_to_num(self.predict_time)
+        )
         return n_folds * per_fold
 
     def dataset_means(self) -> Corpus:
@@ -91,15 +95,27 @@ class Corpus:
         apart from the clean ones, since their noise changes the truth, and each derived task
         apart from the others. Fit times stay per sample."""
         task = self.index["task"].fillna("") if "task" in self.index else ""
-        keys = (self.index["dataset"].astype(str) + "\0" + self.index["kind"].astype(str) + "\0" + task).to_numpy()
+        keys = (
+            self.index["dataset"].astype(str) + "\0" + self.index["kind"].astype(str) + "\0" + task
+        ).to_numpy()
         means = pd.DataFrame(self.accuracy).groupby(keys).transform("mean").to_numpy(np.float64)
         curves = self.curves
         if curves is not None:
-            flat = pd.DataFrame(self.flat_curves()).groupby(keys).transform("mean").to_numpy(np.float64)
+            flat = (
+                pd.DataFrame(self.flat_curves())
+                .groupby(keys)
+                .transform("mean")
+                .to_numpy(np.float64)
+            )
             curves = flat.reshape(curves.shape)
         scores = self.scores
         if scores is not None:
-            flat = pd.DataFrame(scores.reshape(len(scores), -1)).groupby(keys).transform("mean").to_numpy(np.float64)
+            flat = (
+                pd.DataFrame(scores.reshape(len(scores), -1))
+                .groupby(keys)
+                .transform("mean")
+                .to_numpy(np.float64)
+            )
             scores = flat.reshape(scores.shape)
         return replace(self, accuracy=means, curves=curves, scores=scores)
 
@@ -112,7 +128,10 @@ def concat(a: Corpus, b: Corpus | None) -> Corpus:
     curves = None
     if a.curves is not None or b.curves is not None:
         shape = (len(a.tuned or b.tuned), len(a.grid or b.grid))
-        parts = [c.curves if c.curves is not None else np.full((len(c.index), *shape), np.nan) for c in (a, b)]
+        parts = [
+            c.curves if c.curves is not None else np.full((len(c.index), *shape), np.nan)
+            for c in (a, b)
+        ]
         curves = np.concatenate(parts)
     metrics = a.metrics or b.metrics
     scores = None
@@ -123,7 +142,9 @@ def concat(a: Corpus, b: Corpus | None) -> Corpus:
         np.vstack([a.accuracy, b.accuracy]),
         np.vstack([a.fit_time, b.fit_time]),
         a.classifiers,
-        None if a.predict_time is None or b.predict_time is None else np.vstack([a.predict_time, b.predict_time]),
+        None
+        if a.predict_time is None or b.predict_time is None
+        else np.vstack([a.predict_time, b.predict_time]),
         curves,
         a.tuned or b.tuned,
         a.grid or b.grid,
@@ -149,14 +170,22 @@ def load_corpus(
         tables.append(pd.read_parquet(layout.augmented / "labels.parquet"))
     index = pd.DataFrame(entries).sort_values("sample_id").reset_index(drop=True)
     labels = pd.concat(tables, ignore_index=True)
-    acc = labels.pivot_table(index="sample_id", columns="classifier", values="accuracy", dropna=False)
-    time = labels.pivot_table(index="sample_id", columns="classifier", values="fit_time", dropna=False)
+    acc = labels.pivot_table(
+        index="sample_id", columns="classifier", values="accuracy", dropna=False
+    )
+    time = labels.pivot_table(
+        index="sample_id", columns="classifier", values="fit_time", dropna=False
+    )
     acc = acc.reindex(index=index["sample_id"], columns=classifiers)
     time = time.reindex(index=index["sample_id"], columns=classifiers)
     predict = None
     if "predict_time" in labels:
-        predict = labels.pivot_table(index="sample_id", columns="classifier", values="predict_time", dropna=False)
-        predict = predict.reindex(index=index["sample_id"], columns=classifiers).to_numpy(np.float64)
+        predict = labels.pivot_table(
+            index="sample_id", columns="classifier", values="predict_time", dropna=False
+        )
+        predict = predict.reindex(index=index["sample_id"], columns=classifiers).to_numpy(
+            np.float64
+        )
     metrics = [m for m in METRICS[1:] if m in labels]
     scores = None
     if metrics:
@@ -170,14 +199,22 @@ def load_corpus(
             axis=1,
         )
     corpus = Corpus(
-        index, acc.to_numpy(np.float64), time.to_numpy(np.float64), list(classifiers), predict, scores=scores, metrics=metrics
+        index,
+        acc.to_numpy(np.float64),
+        time.to_numpy(np.float64),
+        list(classifiers),
+        predict,
+        scores=scores,
+        metrics=metrics,
     )
     if regularisation is not None and regularisation.active():
         corpus = with_curves(corpus, layout, regularisation.active(), list(regularisation.grid))
     return corpus
 
 
-def load_measurements(layout: Layout, classifiers: list[str], folds: int | None = None) -> pd.DataFrame:
+def load_measurements(
+    layout: Layout, classifiers: list[str], folds: int | None = None
+) -> pd.DataFrame:
     """The measurement subsamples' labels (``data/labels/measurements.parquet``), one row per
     dataset, tier and classifier: ``dataset``, ``tier`` (``m100``: the subsample's size),
     ``classifier``, ``accuracy``, ``seconds`` (the whole CV: fit and predict, every fold),
@@ -189,7 +226,9 @@ def load_measurements(layout: Layout, classifiers: list[str], folds: int | None 
     labels = pd.read_parquet(layout.measurements)
     labels = labels[labels["classifier"].isin(classifiers)]
     n = labels["n_folds"].astype(np.float64) if folds is None else float(folds)
-    per_fold = labels["fit_time"].astype(np.float64) + labels["predict_time"].astype(np.float64).fillna(0.0)
+    per_fold = labels["fit_time"].astype(np.float64) + labels["predict_time"].astype(
+        np.float64
+    ).fillna(0.0)
     return pd.DataFrame(
         {
             "dataset": labels["dataset"].astype(str),
@@ -233,7 +272,9 @@ def test_datasets(corpus: Corpus, params: Params) -> set[str]:
     eligible = None
     if split.test_sources:
         eligible = set(original.loc[original["source"].isin(split.test_sources), "dataset"])
-    return grouped_test_split(original["dataset"], split.test_fraction, params.seed, split.families, eligible)
+    return grouped_test_split(
+        original["dataset"], split.test_fraction, params.seed, split.families, eligible
+    )
 
 
 def train_val_masks(corpus: Corpus, params: Params) -> tuple[np.ndarray, np.ndarray]:

@@ -83,9 +83,13 @@ def encode_sample(sample: pd.DataFrame) -> EncodedSample:
     categorical = [j for j in range(n_features) if j not in set(numeric)]
     keys = np.zeros(n_rows, dtype=np.uint64)
     if numeric:
-        keys += _encode_numeric(features.iloc[:, numeric].to_numpy(np.float64), onehot, y_idx, cells, numeric)
+        keys += _encode_numeric(
+            features.iloc[:, numeric].to_numpy(np.float64), onehot, y_idx, cells, numeric
+        )
     if categorical:
-        keys += _encode_categorical(features.iloc[:, categorical], y_idx, class_count, cells, categorical)
+        keys += _encode_categorical(
+            features.iloc[:, categorical], y_idx, class_count, cells, categorical
+        )
 
     missing_share = float(cells[:, :, 2].mean()) if n_features else 0.0
     entropy = -np.sum(class_share * np.log(class_share)) / max(np.log(len(classes)), 1e-9)
@@ -163,7 +167,11 @@ def _column_quantiles(x: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
 
 
 def _encode_categorical(
-    frame: pd.DataFrame, y_idx: np.ndarray, class_count: np.ndarray, cells: np.ndarray, columns: list[int]
+    frame: pd.DataFrame,
+    y_idx: np.ndarray,
+    class_count: np.ndarray,
+    cells: np.ndarray,
+    columns: list[int],
 ) -> np.ndarray:
     """All categorical columns at once (level shares and class lift); returns their part of
     the row keys.
@@ -183,7 +191,8 @@ def _encode_categorical(
         # the row keys are pandas' hash of each cell's string (a missing cell hashes to the
         # largest uint64, as pandas does), computed once per level instead of once per cell
         hashes = np.append(
-            pd.util.hash_array(np.asarray(levels, dtype=object), categorize=False), np.iinfo(np.uint64).max
+            pd.util.hash_array(np.asarray(levels, dtype=object), categorize=False),
+            np.iinfo(np.uint64).max,
         )
         keys += hashes[column_codes]  # code -1 (missing) takes the last entry
         codes[:, k] = np.where(column_codes >= 0, column_codes + offsets[k], -1)
@@ -197,7 +206,9 @@ def _encode_categorical(
     freq_rank = np.zeros(n_levels)
     for k in range(len(columns)):
         segment = slice(offsets[k], offsets[k + 1])
-        freq_rank[segment] = pd.Series(level_share[segment]).rank(method="average", pct=True).to_numpy() - 0.5
+        freq_rank[segment] = (
+            pd.Series(level_share[segment]).rank(method="average", pct=True).to_numpy() - 0.5
+        )
     n_classes = len(class_count)
     by_class = np.bincount(y_idx[rows] * n_levels + level, minlength=n_classes * n_levels)
     lift = by_class.reshape(n_classes, n_levels) / class_count[:, None] - level_share[None, :]
@@ -211,7 +222,9 @@ def _encode_categorical(
     return keys
 
 
-def landmarks(cells: np.ndarray, y_idx: np.ndarray, groups: np.ndarray, max_rows: int = 500) -> np.ndarray:
+def landmarks(
+    cells: np.ndarray, y_idx: np.ndarray, groups: np.ndarray, max_rows: int = 500
+) -> np.ndarray:
     """Accuracies of cheap models on a 2-fold split (equal rows, e.g. bootstrap copies of one
     source row, share a ``groups`` key and stay on one side),
     relative to the majority-class rate; the last value is that rate.
@@ -256,7 +269,9 @@ def _landmark_predict(name: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarra
     if name == "naive_bayes":
         var = np.stack([X[y == c].var(axis=0) for c in classes]) + 1e-3
         prior = np.log(np.array([np.mean(y == c) for c in classes]))
-        ll = -0.5 * (((X_test[:, None, :] - means[None]) ** 2) / var[None] + np.log(var[None])).sum(-1)
+        ll = -0.5 * (((X_test[:, None, :] - means[None]) ** 2) / var[None] + np.log(var[None])).sum(
+            -1
+        )
         return classes[np.argmax(ll + prior[None], axis=1)]
     if name == "stump":  # on the value columns only (the second half holds missing flags)
         half = X.shape[1] // 2
@@ -269,7 +284,11 @@ def _landmark_predict(name: str, X: np.ndarray, y: np.ndarray, X_test: np.ndarra
 
 
 def _stump(
-    X: np.ndarray, y: np.ndarray, X_test: np.ndarray, classes: np.ndarray, max_counts: int = 2_000_000
+    X: np.ndarray,
+    y: np.ndarray,
+    X_test: np.ndarray,
+    classes: np.ndarray,
+    max_counts: int = 2_000_000,
 ) -> np.ndarray:
     """The best single-feature, single-threshold split (by training accuracy; ties go to the
     first feature, then the first threshold). Features are scored in chunks of whole
@@ -287,7 +306,9 @@ def _stump(
         acc = np.where(np.diff(xs, axis=0) > 0, left.max(2) + right.max(2), -np.inf)
         if acc.size == 0 or not np.isfinite(acc).any():
             continue
-        c, j = np.unravel_index(np.argmax(acc.T), acc.T.shape)[::-1]  # feature-major: first j, then c
+        c, j = np.unravel_index(np.argmax(acc.T), acc.T.shape)[
+            ::-1
+        ]  # feature-major: first j, then c
         if acc[c, j] > best[0]:
             best = (
                 acc[c, j],

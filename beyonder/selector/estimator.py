@@ -51,7 +51,14 @@ from beyonder.selector.network import (
     save_weights,
 )
 
-__all__ = ["CONFIG_FILE", "MODEL_FILE", "NETWORK_FILE", "PREDICT_BATCH", "Beyonder", "BeyonderConfig"]
+__all__ = [
+    "CONFIG_FILE",
+    "MODEL_FILE",
+    "NETWORK_FILE",
+    "PREDICT_BATCH",
+    "Beyonder",
+    "BeyonderConfig",
+]
 
 MODEL_FILE = "model.keras"
 EMBEDDING_LAYER = EMBEDDING
@@ -63,7 +70,11 @@ REGRET_TEMPERATURE = 0.01
 is chosen e^-1 times as often as the top one."""
 
 
-def masked_accuracy_loss(rank_weight: float, regret_weight: float = TrainParams.regret_weight, reference: int | None = None):
+def masked_accuracy_loss(
+    rank_weight: float,
+    regret_weight: float = TrainParams.regret_weight,
+    reference: int | None = None,
+):
     """MSE on accuracies, MSE on accuracies relative to a reference, a pairwise logistic
     ranking loss weighted by how far apart the two true accuracies are and, with
     ``regret_weight``, the expected regret of a soft pick (softmax of the predictions at
@@ -122,7 +133,11 @@ def masked_curve_loss(n_tuned: int, n_grid: int):
         ref_p = ops.expand_dims(ops.sum(mask * p, axis=-1) / n, -1)
         rel = ops.sum(mask * ((p - ref_p) - (t - ref_t)) ** 2, axis=-1) / n
         present = ops.cast(count > 0, p.dtype)
-        return 100.0 * ops.sum(present * (mse + rel), axis=-1) / ops.maximum(ops.sum(present, axis=-1), 1.0)
+        return (
+            100.0
+            * ops.sum(present * (mse + rel), axis=-1)
+            / ops.maximum(ops.sum(present, axis=-1), 1.0)
+        )
 
     return loss
 
@@ -137,7 +152,13 @@ def masked_scores_loss(n_metrics: int, n_classifiers: int, rank_weight: float):
         t = ops.reshape(y_true, (-1, n_classifiers))
         p = ops.reshape(y_pred, (-1, n_classifiers))
         values = ops.reshape(per_metric(t, p), (-1, n_metrics))
-        present = ops.cast(ops.any(ops.logical_not(ops.isnan(ops.reshape(y_true, (-1, n_metrics, n_classifiers)))), axis=-1), p.dtype)
+        present = ops.cast(
+            ops.any(
+                ops.logical_not(ops.isnan(ops.reshape(y_true, (-1, n_metrics, n_classifiers)))),
+                axis=-1,
+            ),
+            p.dtype,
+        )
         return ops.sum(present * values, axis=-1) / ops.maximum(ops.sum(present, axis=-1), 1.0)
 
     return loss
@@ -153,7 +174,16 @@ def masked_mse(y_true, y_pred):
 class _Batches(keras.utils.PyDataset):
     """Batches of random views; a fresh draw every epoch, reproducible from the seed."""
 
-    def __init__(self, samples, accuracy, fit_time, config: BeyonderConfig, shuffle: bool, curves=None, scores=None):
+    def __init__(
+        self,
+        samples,
+        accuracy,
+        fit_time,
+        config: BeyonderConfig,
+        shuffle: bool,
+        curves=None,
+        scores=None,
+    ):
         super().__init__()
         self.samples, self.accuracy, self.fit_time = samples, accuracy, fit_time
         self.curves = curves  # (samples, tuned x grid) when the network has the curve head
@@ -267,18 +297,30 @@ class Beyonder(BeyonderPredictor):
         if model is None:
             model = new_network(c)
             if c.prior_init:
-                start_from_prior(model, accuracy, fit_time, dataset_features(samples, c), curves, scores)
+                start_from_prior(
+                    model, accuracy, fit_time, dataset_features(samples, c), curves, scores
+                )
         # the reference of SBS-relative targets, from the training labels alone
         self.sbs_ = c.classifiers[single_best(accuracy)] if c.relative_to == "sbs" else None
         self._compile(model)
-        train = _Batches(list(samples), _f32(accuracy), _log_time(fit_time), c, shuffle=True, curves=curves, scores=scores)
+        train = _Batches(
+            list(samples),
+            _f32(accuracy),
+            _log_time(fit_time),
+            c,
+            shuffle=True,
+            curves=curves,
+            scores=scores,
+        )
         val = None
         all_callbacks = list(callbacks)
         if validation is not None and len(validation[0]):
             vs, va, vt = validation[:3]
             vc = _curve_targets(validation[3] if len(validation) > 3 else None, len(vs), c)
             vm = _score_targets(validation[4] if len(validation) > 4 else None, len(vs), c)
-            val = _Batches(list(vs), _f32(va), _log_time(vt), c, shuffle=False, curves=vc, scores=vm)
+            val = _Batches(
+                list(vs), _f32(va), _log_time(vt), c, shuffle=False, curves=vc, scores=vm
+            )
             all_callbacks.append(
                 keras.callbacks.EarlyStopping(
                     patience=c.patience, restore_best_weights=True, monitor="val_loss"
@@ -302,16 +344,23 @@ class Beyonder(BeyonderPredictor):
         model = self._fitted()
         n = len(inputs["cells"])
         size = 1 << max(0, n - 1).bit_length()
-        padded = {k: np.concatenate([v, np.repeat(v[-1:], size - n, axis=0)]) for k, v in inputs.items()}
+        padded = {
+            k: np.concatenate([v, np.repeat(v[-1:], size - n, axis=0)]) for k, v in inputs.items()
+        }
         if embedding:
-            return {EMBEDDING: np.asarray(self._embedding_model(model).predict_on_batch(padded))[:n]}
+            return {
+                EMBEDDING: np.asarray(self._embedding_model(model).predict_on_batch(padded))[:n]
+            }
         out = model.predict_on_batch(padded)
         return {k: np.asarray(out[k])[:n] for k in self.config.outputs()}
 
     def _embedding_model(self, model: keras.Model) -> keras.Model:
         if self._embedder is None or self._embedder[0] is not model:
             layer = model.get_layer(EMBEDDING_LAYER)
-            self._embedder = (model, keras.Model(model.input, layer.output, name="beyonder_embedding"))
+            self._embedder = (
+                model,
+                keras.Model(model.input, layer.output, name="beyonder_embedding"),
+            )
         return self._embedder[1]
 
     def _check_fitted(self) -> None:
@@ -352,7 +401,9 @@ class ExportError(RuntimeError):
     """The NumPy export of a network does not compute what the Keras network computes."""
 
 
-def check_export(model: keras.Model, network: NumpyNetwork, config: BeyonderConfig, seed: int = 0) -> dict[str, float]:
+def check_export(
+    model: keras.Model, network: NumpyNetwork, config: BeyonderConfig, seed: int = 0
+) -> dict[str, float]:
     """Run the Keras model and its NumPy export on a few random views (padded rows and
     features, missing cells, one view with a single row) and raise ``ExportError`` if any
     output differs by more than ``network.TOLERANCE``; returns the differences.
@@ -361,7 +412,11 @@ def check_export(model: keras.Model, network: NumpyNetwork, config: BeyonderConf
     predictions that silently differ from the trained model's."""
     rng = np.random.default_rng(seed)
     views = []
-    for rows, features in ((config.rows, config.max_features), (max(1, config.rows // 3), 2), (1, 1)):
+    for rows, features in (
+        (config.rows, config.max_features),
+        (max(1, config.rows // 3), 2),
+        (1, 1),
+    ):
         cells = rng.normal(size=(rows, features, N_CHANNELS)).astype(np.float32)
         cells[..., 2] = rng.random((rows, features)) < 0.2  # the missing flag
         views.append(EncodedSample(cells, rng.normal(size=N_GLOBALS).astype(np.float32)))
@@ -373,14 +428,18 @@ def check_export(model: keras.Model, network: NumpyNetwork, config: BeyonderConf
     differences = max_difference(expected, network(inputs))
     worst = max(differences.values())
     if not worst <= TOLERANCE:
-        raise ExportError(f"the NumPy export differs from the Keras model by {worst:.3g} (> {TOLERANCE}): {differences}")
+        raise ExportError(
+            f"the NumPy export differs from the Keras model by {worst:.3g} (> {TOLERANCE}): {differences}"
+        )
     return differences
 
 
 def new_network(config: BeyonderConfig) -> keras.Model:
     """A freshly initialised network of the size ``config`` asks for."""
     c = config
-    return build_model(len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout, c.n_curve, c.n_scores)
+    return build_model(
+        len(c.classifiers), c.dim, c.heads, c.blocks, c.inducing, c.dropout, c.n_curve, c.n_scores
+    )
 
 
 PRIOR_KERNEL_SCALE = 0.1
@@ -429,7 +488,9 @@ def _curve_targets(curves: np.ndarray | None, n: int, config: BeyonderConfig) ->
         return np.full((n, config.n_curve), np.nan, dtype=np.float32)
     flat = np.asarray(curves, dtype=np.float32).reshape(n, -1)
     if flat.shape[1] != config.n_curve:
-        raise ValueError(f"curves have {flat.shape[1]} values per sample, the config's head {config.n_curve}")
+        raise ValueError(
+            f"curves have {flat.shape[1]} values per sample, the config's head {config.n_curve}"
+        )
     return flat
 
 
@@ -442,7 +503,9 @@ def _score_targets(scores: np.ndarray | None, n: int, config: BeyonderConfig) ->
         return np.full((n, config.n_scores), np.nan, dtype=np.float32)
     values = np.asarray(scores, dtype=np.float64).reshape(n, len(config.metrics), -1)
     if values.shape[2] != len(config.classifiers):
-        raise ValueError(f"scores have {values.shape[2]} classifiers, the config {len(config.classifiers)}")
+        raise ValueError(
+            f"scores have {values.shape[2]} classifiers, the config {len(config.classifiers)}"
+        )
     heads = np.stack([to_head(m, values[:, i]) for i, m in enumerate(config.metrics)], axis=1)
     return heads.reshape(n, -1).astype(np.float32)
 
@@ -471,6 +534,6 @@ def _f32(x: np.ndarray) -> np.ndarray:
 def _log_time(seconds: np.ndarray) -> np.ndarray:
     seconds = np.asarray(seconds, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(np.isfinite(seconds) & (seconds > 0), np.log10(np.maximum(seconds, 1e-5)), math.nan).astype(
-            np.float32
-        )
+        return np.where(
+            np.isfinite(seconds) & (seconds > 0), np.log10(np.maximum(seconds, 1e-5)), math.nan
+        ).astype(np.float32)

@@ -43,18 +43,26 @@ def adapt_heads(model: keras.Model, old: list[str], new: list[str]) -> keras.Mod
     for name, activation in heads.items():
         blocks = model.get_layer(f"{name}_deep").units // len(old)  # metrics, for ``scores``
         deep, linear = (
-            keras.layers.Dense(blocks * len(new), use_bias=model.get_layer(f"{name}_{part}").use_bias, name=f"{name}_{part}")
+            keras.layers.Dense(
+                blocks * len(new),
+                use_bias=model.get_layer(f"{name}_{part}").use_bias,
+                name=f"{name}_{part}",
+            )
             for part in ("deep", "linear")
         )
         outputs[name] = head(name, blocks * len(new), activation, hidden, dataset, deep, linear)
         for layer, part in ((deep, "deep"), (linear, "linear")):
-            layer.set_weights(_remap_blocks(model.get_layer(f"{name}_{part}").get_weights(), old, new, blocks))
+            layer.set_weights(
+                _remap_blocks(model.get_layer(f"{name}_{part}").get_weights(), old, new, blocks)
+            )
     if CURVE in names:  # the C curves: kept as they are
         outputs[CURVE] = model.get_layer(CURVE).output
     return keras.Model(inputs=model.input, outputs=outputs, name=model.name)
 
 
-def _remap_blocks(weights: list[np.ndarray], old: list[str], new: list[str], blocks: int) -> list[np.ndarray]:
+def _remap_blocks(
+    weights: list[np.ndarray], old: list[str], new: list[str], blocks: int
+) -> list[np.ndarray]:
     """``_remap`` within each of ``blocks`` consecutive groups of classifier columns (the
     metric heads hold one group per metric)."""
     out = []
@@ -79,7 +87,9 @@ def freeze_encoder(model: keras.Model, unfreeze: int = 0) -> list[str]:
     them; returns the names of the trainable layers."""
     names = [layer.name for layer in model.layers]
     cut = names.index(EMBEDDING_LAYER)
-    below = [layer for layer in model.layers[:cut] if layer.weights and layer.name not in HEAD_LAYERS]
+    below = [
+        layer for layer in model.layers[:cut] if layer.weights and layer.name not in HEAD_LAYERS
+    ]
     extra = {layer.name for layer in below[len(below) - unfreeze :]} if unfreeze > 0 else set()
     trainable = []
     for layer in model.layers:
@@ -119,10 +129,17 @@ def finetune_estimator(
     """A new ``Beyonder`` whose heads (and ``unfreeze`` more layers) were trained on the
     encoded ``samples`` and their labels (rows: samples; columns: ``classifiers``) for
     ``epochs`` epochs; ``base`` is left as is. Returns it with the trainable layers' names."""
-    config = replace(base.config, classifiers=list(classifiers), epochs=int(epochs), learning_rate=float(learning_rate))
+    config = replace(
+        base.config,
+        classifiers=list(classifiers),
+        epochs=int(epochs),
+        learning_rate=float(learning_rate),
+    )
     model = adapt_heads(_copy(base.model_), list(base.config.classifiers), list(classifiers))
     layers = freeze_encoder(model, unfreeze)
-    estimator = Beyonder(config).fit(list(samples), accuracy, fit_time, callbacks=list(callbacks), model=model)
+    estimator = Beyonder(config).fit(
+        list(samples), accuracy, fit_time, callbacks=list(callbacks), model=model
+    )
     for layer in model.layers:  # saved as an ordinary, fully trainable network
         layer.trainable = True
     return estimator, layers

@@ -61,7 +61,11 @@ class BeyonderConfig(TrainParams):
 
     def outputs(self) -> tuple[str, ...]:
         """The network's outputs for this config."""
-        return (*OUTPUTS, *((CURVE,) if self.n_curve else ()), *((SCORES,) if self.n_scores else ()))
+        return (
+            *OUTPUTS,
+            *((CURVE,) if self.n_curve else ()),
+            *((SCORES,) if self.n_scores else ()),
+        )
 
 
 def read_config(directory: str | Path) -> BeyonderConfig:
@@ -114,7 +118,9 @@ class BeyonderPredictor:
     def _check_fitted(self) -> None:
         """Raise if there is no network to run."""
 
-    def _views(self, samples: Sequence[EncodedSample], views: int | None) -> tuple[list[EncodedSample], list[int]]:
+    def _views(
+        self, samples: Sequence[EncodedSample], views: int | None
+    ) -> tuple[list[EncodedSample], list[int]]:
         """The views read for each sample (seeded by the sample's position) and their counts."""
         c = self.config
         n_views = views or c.views
@@ -124,7 +130,11 @@ class BeyonderPredictor:
             n_rows, n_features = sample.cells.shape[:2]
             whole = n_rows <= c.rows and n_features <= c.max_features
             rng = np.random.default_rng([c.seed, 7919, i])
-            vs = [sample] if whole else [view(sample, c.rows, c.max_features, rng) for _ in range(n_views)]
+            vs = (
+                [sample]
+                if whole
+                else [view(sample, c.rows, c.max_features, rng) for _ in range(n_views)]
+            )
             drawn.extend(vs)
             counts.append(len(vs))
         return drawn, counts
@@ -135,9 +145,13 @@ class BeyonderPredictor:
             self._network(network_inputs(views[i : i + PREDICT_BATCH], self.config), embedding)
             for i in range(0, len(views), PREDICT_BATCH)
         ]
-        return {k: np.concatenate([np.asarray(o[k], dtype=np.float64) for o in outs]) for k in outs[0]}
+        return {
+            k: np.concatenate([np.asarray(o[k], dtype=np.float64) for o in outs]) for k in outs[0]
+        }
 
-    def predict(self, samples: Sequence[EncodedSample], views: int | None = None) -> dict[str, np.ndarray]:
+    def predict(
+        self, samples: Sequence[EncodedSample], views: int | None = None
+    ) -> dict[str, np.ndarray]:
         """Mean and spread over ``views`` random views of each sample; with regularisation
         heads also ``curve``: (samples, tuned, grid) predicted accuracies at each C; with
         metric heads ``scores``: (samples, metrics, classifiers) on each metric's own scale
@@ -172,9 +186,21 @@ class BeyonderPredictor:
                 len(parts), len(c.tuned), len(c.grid)
             )
         if c.n_scores:
-            heads = [out[SCORES][a:b].reshape(b - a, len(c.metrics), len(c.classifiers)) for a, b in parts]
-            result[SCORES] = np.stack([from_head(m, np.array([h[:, i].mean(axis=0) for h in heads])) for i, m in enumerate(c.metrics)], axis=1)
-            result["scores_spread"] = np.stack([np.array([h[:, i].std(axis=0) for h in heads]) for i in range(len(c.metrics))], axis=1)
+            heads = [
+                out[SCORES][a:b].reshape(b - a, len(c.metrics), len(c.classifiers))
+                for a, b in parts
+            ]
+            result[SCORES] = np.stack(
+                [
+                    from_head(m, np.array([h[:, i].mean(axis=0) for h in heads]))
+                    for i, m in enumerate(c.metrics)
+                ],
+                axis=1,
+            )
+            result["scores_spread"] = np.stack(
+                [np.array([h[:, i].std(axis=0) for h in heads]) for i in range(len(c.metrics))],
+                axis=1,
+            )
         return result
 
     def embed(self, samples: Sequence[EncodedSample], views: int | None = None) -> np.ndarray:
@@ -187,7 +213,9 @@ class BeyonderPredictor:
             return np.zeros((0, 3 * self.config.dim))
         values = self._run(drawn, embedding=True)[EMBEDDING]
         bounds = np.cumsum([0, *counts])
-        return np.array([values[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+        return np.array(
+            [values[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        )
 
 
 class NumpyBeyonder(BeyonderPredictor):
@@ -198,7 +226,9 @@ class NumpyBeyonder(BeyonderPredictor):
     (``selector.finetune.trainable`` loads the Keras model saved beside it).
     """
 
-    def __init__(self, config: BeyonderConfig, network: NumpyNetwork, directory: Path | None = None):
+    def __init__(
+        self, config: BeyonderConfig, network: NumpyNetwork, directory: Path | None = None
+    ):
         self.config = config
         self.network = network
         self.directory = directory
@@ -210,7 +240,9 @@ class NumpyBeyonder(BeyonderPredictor):
 
     def _network(self, inputs: dict[str, np.ndarray], embedding: bool) -> dict[str, Any]:
         out = self.network(inputs)
-        return {EMBEDDING: out[EMBEDDING]} if embedding else {k: out[k] for k in self.config.outputs()}
+        return (
+            {EMBEDDING: out[EMBEDDING]} if embedding else {k: out[k] for k in self.config.outputs()}
+        )
 
 
 def has_numpy_export(directory: str | Path) -> bool:

@@ -76,7 +76,12 @@ class AttentionBlock(layers.Layer):
         return x + self.ff_out(self.ff_in(self.norm_ff(x)))
 
     def get_config(self):
-        return {**super().get_config(), "dim": self.dim, "heads": self.heads, "dropout": self.dropout}
+        return {
+            **super().get_config(),
+            "dim": self.dim,
+            "heads": self.heads,
+            "dropout": self.dropout,
+        }
 
 
 def attend_across_features(block, x, feature_mask, training=False):
@@ -106,7 +111,9 @@ def column_sequences(x, row_mask):
 
 def cells_from_columns(cols, batch, rows, features):
     """``column_sequences``' layout back to ``(batch, rows, features, dim)``."""
-    return ops.transpose(ops.reshape(cols, (batch, features, rows, ops.shape(cols)[-1])), (0, 2, 1, 3))
+    return ops.transpose(
+        ops.reshape(cols, (batch, features, rows, ops.shape(cols)[-1])), (0, 2, 1, 3)
+    )
 
 
 @keras.saving.register_keras_serializable(package="beyonder")
@@ -162,7 +169,9 @@ class AttentionPool(layers.Layer):
         self.block = AttentionBlock(dim, heads)
 
     def build(self, input_shape):
-        self.seed = self.add_weight(shape=(1, 1, self.dim), initializer="glorot_uniform", name="seed")
+        self.seed = self.add_weight(
+            shape=(1, 1, self.dim), initializer="glorot_uniform", name="seed"
+        )
         self.block.build((None, 1, self.dim), (None, None, self.dim))
 
     def call(self, x, mask):
@@ -187,7 +196,9 @@ def head(name: str, units: int, activation: str, hidden, dataset, deep=None, lin
     so the network can always fall back on a linear model of the landmarkers. ``deep`` and
     ``linear``: Dense layers to use instead of fresh ones (a portfolio change)."""
     deep = deep or layers.Dense(units, name=f"{name}_deep")
-    linear = linear or layers.Dense(units, use_bias=False, kernel_initializer="zeros", name=f"{name}_linear")
+    linear = linear or layers.Dense(
+        units, use_bias=False, kernel_initializer="zeros", name=f"{name}_linear"
+    )
     total = layers.Add(name=f"{name}_sum")([deep(hidden), linear(dataset)])
     return layers.Activation(activation, name=name)(total)
 
@@ -230,15 +241,20 @@ def build_model(
     h = layers.Dense(dim * 2, activation="gelu", name="head_hidden")(h)
     h = layers.Dropout(dropout)(h)
     outputs = {
-        name: head(name, n_classifiers, activation, h, dataset) for name, activation in HEADS.items()
+        name: head(name, n_classifiers, activation, h, dataset)
+        for name, activation in HEADS.items()
     }
     if n_curve:
         outputs[CURVE] = head(CURVE, n_curve, "sigmoid", h, dataset)
     if n_scores:
         outputs[SCORES] = head(SCORES, n_scores, "sigmoid", h, dataset)
     return keras.Model(
-        inputs={"cells": cells, "row_mask": row_mask, "feature_mask": feature_mask, "globals": dataset},
+        inputs={
+            "cells": cells,
+            "row_mask": row_mask,
+            "feature_mask": feature_mask,
+            "globals": dataset,
+        },
         outputs=outputs,
         name="beyonder",
     )
-

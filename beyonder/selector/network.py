@@ -31,7 +31,12 @@ TOLERANCE = 1e-5
 """Largest difference allowed between NumPy and Keras on any output."""
 _META = "__meta__"
 _MASKED_LOGIT = -1e9  # what Keras puts in the logits of masked keys (layers.Softmax)
-_HEAD_ACTIVATIONS = {"accuracy": "sigmoid", "fit_time": "linear", "curve": "sigmoid", "scores": "sigmoid"}  # beyonder.selector.model
+_HEAD_ACTIVATIONS = {
+    "accuracy": "sigmoid",
+    "fit_time": "linear",
+    "curve": "sigmoid",
+    "scores": "sigmoid",
+}  # beyonder.selector.model
 _BLOCK_PARTS = ("feature_attention", "induce", "row_attention")
 
 
@@ -199,13 +204,17 @@ class NumpyNetwork:
     def __init__(self, weights: dict[str, np.ndarray]):
         meta = json.loads(str(weights[_META])) if _META in weights else {}
         if meta.get("format") != FORMAT:
-            raise ValueError(f"unknown network export format {meta.get('format')!r} (expected {FORMAT})")
+            raise ValueError(
+                f"unknown network export format {meta.get('format')!r} (expected {FORMAT})"
+            )
         self.meta = meta
         self.heads = int(meta["heads"])
         self.blocks = int(meta["blocks"])
         self.epsilon = np.float32(meta["layer_norm_epsilon"])
         self.zero_fully_masked = set(meta["zero_fully_masked"])
-        self.weights = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if k != _META}
+        self.weights = {
+            k: np.asarray(v, dtype=np.float32) for k, v in weights.items() if k != _META
+        }
         self.dim = int(self.weights["cell_project.kernel"].shape[1])
 
     @classmethod
@@ -239,9 +248,13 @@ class NumpyNetwork:
         kernel = self.weights[f"{name}.kernel"]  # dim, heads, key_dim
         y = x @ kernel.reshape(kernel.shape[0], -1)
         y += self.weights[f"{name}.bias"].reshape(-1)
-        return np.ascontiguousarray(np.swapaxes(y.reshape(*y.shape[:-1], *kernel.shape[1:]), -2, -3))
+        return np.ascontiguousarray(
+            np.swapaxes(y.reshape(*y.shape[:-1], *kernel.shape[1:]), -2, -3)
+        )
 
-    def _attention(self, name: str, q: np.ndarray, kv: np.ndarray, key_mask: np.ndarray | None) -> np.ndarray:
+    def _attention(
+        self, name: str, q: np.ndarray, kv: np.ndarray, key_mask: np.ndarray | None
+    ) -> np.ndarray:
         """Keras ``MultiHeadAttention(heads, dim // heads)(q, kv, attention_mask=...)``."""
         query = self._project(f"{name}.query", q)
         key = self._project(f"{name}.key", kv)
@@ -260,7 +273,9 @@ class NumpyNetwork:
         flat = heads.reshape(*heads.shape[:-2], -1) @ out.reshape(-1, out.shape[-1])
         return flat + self.weights[f"{name}.output.bias"]
 
-    def _block(self, name: str, queries: np.ndarray, keys: np.ndarray, key_mask: np.ndarray | None) -> np.ndarray:
+    def _block(
+        self, name: str, queries: np.ndarray, keys: np.ndarray, key_mask: np.ndarray | None
+    ) -> np.ndarray:
         """``model.AttentionBlock``: pre-norm attention plus a feed-forward layer."""
         shared = self._standardize(queries) if keys is queries else None
         attended = self._attention(
@@ -273,17 +288,28 @@ class NumpyNetwork:
         hidden = self._dense(f"{name}.ff_in", self._norm(f"{name}.norm_ff", x), "gelu")
         return x + self._dense(f"{name}.ff_out", hidden)
 
-    def _axial(self, name: str, x: np.ndarray, row_mask: np.ndarray, feature_mask: np.ndarray) -> np.ndarray:
+    def _axial(
+        self, name: str, x: np.ndarray, row_mask: np.ndarray, feature_mask: np.ndarray
+    ) -> np.ndarray:
         """``model.AxialBlock``: across features within each row, then across rows through the
         inducing points."""
         batch, rows, features, dim = x.shape
         flat = x.reshape(batch * rows, features, dim)
-        fmask = np.broadcast_to(feature_mask[:, None, :], (batch, rows, features)).reshape(batch * rows, features)
-        x = self._block(f"{name}.feature_attention", flat, flat, fmask).reshape(batch, rows, features, dim)
+        fmask = np.broadcast_to(feature_mask[:, None, :], (batch, rows, features)).reshape(
+            batch * rows, features
+        )
+        x = self._block(f"{name}.feature_attention", flat, flat, fmask).reshape(
+            batch, rows, features, dim
+        )
         cols = x.transpose(0, 2, 1, 3).reshape(batch * features, rows, dim)
-        rmask = np.broadcast_to(row_mask[:, None, :], (batch, features, rows)).reshape(batch * features, rows)
+        rmask = np.broadcast_to(row_mask[:, None, :], (batch, features, rows)).reshape(
+            batch * features, rows
+        )
         points = self.weights[f"{name}.points"]  # (1, inducing, dim): broadcast over the sequences
-        summary = np.broadcast_to(self._block(f"{name}.induce", points, cols, rmask), (batch * features, *points.shape[1:]))
+        summary = np.broadcast_to(
+            self._block(f"{name}.induce", points, cols, rmask),
+            (batch * features, *points.shape[1:]),
+        )
         cols = self._block(f"{name}.row_attention", cols, summary, None)
         return cols.reshape(batch, features, rows, dim).transpose(0, 2, 1, 3)
 
@@ -342,10 +368,17 @@ def _kept(mask: np.ndarray) -> int:
     return max(1, int(used[-1]) + 1) if used.size else min(1, mask.shape[1])
 
 
-def max_difference(expected: dict[str, np.ndarray], actual: dict[str, np.ndarray]) -> dict[str, float]:
+def max_difference(
+    expected: dict[str, np.ndarray], actual: dict[str, np.ndarray]
+) -> dict[str, float]:
     """Largest absolute difference per output present in both."""
     return {
-        k: float(np.max(np.abs(np.asarray(expected[k], np.float64) - np.asarray(actual[k], np.float64)), initial=0.0))
+        k: float(
+            np.max(
+                np.abs(np.asarray(expected[k], np.float64) - np.asarray(actual[k], np.float64)),
+                initial=0.0,
+            )
+        )
         for k in expected
         if k in actual
     }

@@ -68,7 +68,9 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     missing = [c for c in ("classifier", "accuracy") if c not in labels.columns]
     if missing or not ({"dataset", "sample_id"} & set(labels.columns)):
         need = "classifier, accuracy and dataset (or sample_id)"
-        raise FinetuneError(f"{path}: labels need columns {need}; found {', '.join(map(str, labels.columns))}")
+        raise FinetuneError(
+            f"{path}: labels need columns {need}; found {', '.join(map(str, labels.columns))}"
+        )
     labels = labels.copy()
     labels["classifier"] = labels["classifier"].astype(str)
     labels["accuracy"] = pd.to_numeric(labels["accuracy"], errors="coerce")
@@ -78,14 +80,20 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     if acc.empty:
         raise FinetuneError(f"{path}: no accuracy values")
     if ((acc < 0) | (acc > 1)).any():
-        raise FinetuneError(f"{path}: accuracies must be in [0, 1] (found {acc.min():g}..{acc.max():g})")
+        raise FinetuneError(
+            f"{path}: accuracies must be in [0, 1] (found {acc.min():g}..{acc.max():g})"
+        )
     return labels
 
 
-def _matrix(labels: pd.DataFrame, key: str, keys: list[str], classifiers: list[str], column: str) -> np.ndarray:
+def _matrix(
+    labels: pd.DataFrame, key: str, keys: list[str], classifiers: list[str], column: str
+) -> np.ndarray:
     if column not in labels.columns:
         return np.full((len(keys), len(classifiers)), math.nan)
-    table = labels.pivot_table(index=key, columns="classifier", values=column, aggfunc="mean", dropna=False)
+    table = labels.pivot_table(
+        index=key, columns="classifier", values=column, aggfunc="mean", dropna=False
+    )
     return table.reindex(index=keys, columns=classifiers).to_numpy(np.float64)
 
 
@@ -122,7 +130,9 @@ def from_datasets(
     for i, name in enumerate(names):
         frame, column = read_table(files.get(name) or files[safe_name(name)], target)
         try:
-            drawn = recommender.samples(frame, column, name=name, n=per_dataset or recommender.subsamples)
+            drawn = recommender.samples(
+                frame, column, name=name, n=per_dataset or recommender.subsamples
+            )
         except RecommendError as exc:
             raise FinetuneError(f"dataset {name}: {exc}") from None
         samples += drawn
@@ -155,14 +165,18 @@ def from_sample_index(
     )
 
 
-def portfolio(model_classifiers: list[str], labelled: list[str], requested: list[str] | None = None) -> list[str]:
+def portfolio(
+    model_classifiers: list[str], labelled: list[str], requested: list[str] | None = None
+) -> list[str]:
     """The portfolio after fine-tuning: ``requested`` if given; else the model's, plus any
     labelled classifier it lacks (appended in label order)."""
     if requested:
         if len(set(requested)) != len(requested):
             raise FinetuneError("--classifiers names a classifier twice")
         return list(requested)
-    return list(model_classifiers) + [c for c in dict.fromkeys(labelled) if c not in model_classifiers]
+    return list(model_classifiers) + [
+        c for c in dict.fromkeys(labelled) if c not in model_classifiers
+    ]
 
 
 def finetune(

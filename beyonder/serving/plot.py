@@ -68,7 +68,10 @@ def figure(table: pd.DataFrame, title: str = ""):
     combined = "estimated_accuracy" in ranked
     best = ranked["estimated_accuracy"].to_numpy(np.float64) if combined else pred
     fig, ax = plt.subplots(figsize=(8, 5.2))
-    low, high = ranked["accuracy_low"].to_numpy(np.float64), ranked["accuracy_high"].to_numpy(np.float64)
+    low, high = (
+        ranked["accuracy_low"].to_numpy(np.float64),
+        ranked["accuracy_high"].to_numpy(np.float64),
+    )
     has_interval = np.isfinite(low) & np.isfinite(high)
     shift = 1.0 / 1.06 if combined else 1.0  # predicted and estimated side by side
     ax.errorbar(
@@ -80,7 +83,10 @@ def figure(table: pd.DataFrame, title: str = ""):
                label="predicted, with its 80% interval")  # fmt: skip
     if combined:
         measured = ranked["measured_tier"].fillna("").astype(str).to_numpy() != ""
-        e_low, e_high = ranked["estimated_low"].to_numpy(np.float64), ranked["estimated_high"].to_numpy(np.float64)
+        e_low, e_high = (
+            ranked["estimated_low"].to_numpy(np.float64),
+            ranked["estimated_high"].to_numpy(np.float64),
+        )
         ok = np.isfinite(e_low) & np.isfinite(e_high)
         ax.errorbar(time[ok] * 1.06, best[ok], yerr=[best[ok] - e_low[ok], e_high[ok] - best[ok]], fmt="none",
                     ecolor="#e3a35a", elinewidth=1.2, capsize=3, zorder=1)  # fmt: skip
@@ -94,14 +100,34 @@ def figure(table: pd.DataFrame, title: str = ""):
         xs, ys = time[edge], best[edge]
         step_x = np.r_[xs, xs[-1] * 3]
         step_y = np.r_[ys, ys[-1]]
-        ax.step(step_x, step_y, where="post", color="#2e7d32", lw=1.6, zorder=0, label="trade-off frontier")
+        ax.step(
+            step_x,
+            step_y,
+            where="post",
+            color="#2e7d32",
+            lw=1.6,
+            zorder=0,
+            label="trade-off frontier",
+        )
     for name, x, y in zip(ranked["classifier"], time, best, strict=True):
         ax.annotate(str(name), (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
     if len(out):
         ax.scatter(out["predicted_table_fit_time"], out["predicted_accuracy"], s=30, color="#bbbbbb", zorder=1,
                    label="left out by the time budget")  # fmt: skip
-        for name, x, y in zip(out["classifier"], out["predicted_table_fit_time"], out["predicted_accuracy"], strict=True):
-            ax.annotate(str(name), (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8, color="#999999")
+        for name, x, y in zip(
+            out["classifier"],
+            out["predicted_table_fit_time"],
+            out["predicted_accuracy"],
+            strict=True,
+        ):
+            ax.annotate(
+                str(name),
+                (x, y),
+                textcoords="offset points",
+                xytext=(6, 5),
+                fontsize=8,
+                color="#999999",
+            )
     ax.set_xscale("log")
     ax.set_xlabel("predicted fit time on the whole table (s, log scale)")
     ax.set_ylabel("accuracy")
@@ -118,7 +144,9 @@ def title_of(table: pd.DataFrame, path: str = "") -> str:
     parts = [str(path) if path else "", f"{rows} rows" if rows else ""]
     if table.attrs.get("budget"):
         spent = table.attrs.get("budget_spent") or 0.0
-        parts.append(f"budget {table.attrs['budget']:g} CPU s, {spent:.2f} s spent on {len(table.attrs.get('measurements') or [])} measurements")
+        parts.append(
+            f"budget {table.attrs['budget']:g} CPU s, {spent:.2f} s spent on {len(table.attrs.get('measurements') or [])} measurements"
+        )
     elif table.attrs.get("verified"):
         parts.append(f"top {table.attrs['verified']} cross-validated")
     return "; ".join(p for p in parts if p)
@@ -140,7 +168,9 @@ def write_plot(table: pd.DataFrame, path: str | Path, title: str = "") -> Path:
             svg = buffer.getvalue().decode()
             svg = svg[svg.index("<svg") :]
             columns = [c for c in table.columns if c != "left_out" or table[c].astype(bool).any()]
-            ranking = table[columns].to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
+            ranking = table[columns].to_html(
+                index=False, float_format=lambda v: f"{v:.4g}", na_rep=""
+            )
             page = (
                 "<!doctype html>\n<html><head><meta charset='utf-8'>"
                 f"<title>{html.escape(title or 'beyonder recommend')}</title>"

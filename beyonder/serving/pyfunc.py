@@ -27,9 +27,15 @@ from beyonder.serving.recommend import MODEL_ARTIFACT, Recommender, RecommendErr
 class BeyonderModel(PythonModel):
     def load_context(self, context) -> None:
         self.recommender = Recommender.load(context.artifacts[MODEL_ARTIFACT])
-        self.default_target = context.model_config.get("target", LocalSource.target) if context.model_config else LocalSource.target
+        self.default_target = (
+            context.model_config.get("target", LocalSource.target)
+            if context.model_config
+            else LocalSource.target
+        )
 
-    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict | None = None
+    ) -> pd.DataFrame:
         params = params or {}
         target = params.get("target") or self.default_target
         try:

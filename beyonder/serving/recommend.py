@@ -115,10 +115,16 @@ class Recommender:
         # calibrated at training (selector.combiner): how much a prediction and a measurement
         # of each tier are worth, and what a measurement costs; None: no --budget
         portfolio = set(estimator.config.classifiers) if hasattr(estimator, "config") else None
-        if combiner is not None and portfolio is not None and set(combiner.classifiers) != portfolio:
+        if (
+            combiner is not None
+            and portfolio is not None
+            and set(combiner.classifiers) != portfolio
+        ):
             combiner = None  # calibrated for another portfolio (e.g. before fine-tuning changed it)
         self.combiner = combiner
-        self.measure_rows = [int(r) for r in (MeasureParams().rows if measure_rows is None else measure_rows)]
+        self.measure_rows = [
+            int(r) for r in (MeasureParams().rows if measure_rows is None else measure_rows)
+        ]
         self.measure_folds = int(measure_folds)
 
     def settings(self) -> dict[str, Any]:
@@ -153,7 +159,9 @@ class Recommender:
         if has_numpy_export(directory):
             estimator = NumpyBeyonder.load(directory)
         else:  # saved before the NumPy export existed
-            require_extra(f"{directory} (a Keras model without network.npz)", ("tensorflow", "keras"))
+            require_extra(
+                f"{directory} (a Keras model without network.npz)", ("tensorflow", "keras")
+            )
             from beyonder.selector.estimator import Beyonder
 
             estimator = Beyonder.load(directory)
@@ -168,7 +176,9 @@ class Recommender:
             fit_timeout=settings.get("fit_timeout"),
             interval_scale=settings.get("interval_scale"),
             interval_coverage=settings.get("interval_coverage", decisions.DEFAULT_COVERAGE),
-            combiner=MeasurementCombiner.from_dict(settings["combiner"]) if settings.get("combiner") else None,
+            combiner=MeasurementCombiner.from_dict(settings["combiner"])
+            if settings.get("combiner")
+            else None,
             measure_rows=settings.get("measure_rows"),
             measure_folds=settings.get("measure_folds", MeasureParams.folds),
         )
@@ -262,7 +272,9 @@ class Recommender:
         except ValueError as exc:  # decisions.DecisionError, MetricError, a bad budget
             raise RecommendError(str(exc)) from None
         if cpu_budget is not None and k:
-            raise RecommendError("give a budget or verify K, not both (verify K is the budget's simple form)")
+            raise RecommendError(
+                "give a budget or verify K, not both (verify K is the budget's simple form)"
+            )
         if cpu_budget is not None and self.combiner is None:
             raise RecommendError(
                 "this model has no measurement calibration (saved before budgets existed): "
@@ -289,8 +301,13 @@ class Recommender:
         config = self.estimator.config
         suggestions = []
         if "curve" in out:  # the regularisation heads: C per tuned classifier
-            default = [predicted[classifiers.index(c)] if c in classifiers else np.nan for c in config.tuned]
-            suggestions = regularisation.suggest(out["curve"].mean(axis=0), config.tuned, config.grid, np.array(default))
+            default = [
+                predicted[classifiers.index(c)] if c in classifiers else np.nan
+                for c in config.tuned
+            ]
+            suggestions = regularisation.suggest(
+                out["curve"].mean(axis=0), config.tuned, config.grid, np.array(default)
+            )
         table = pd.DataFrame(
             {
                 "classifier": classifiers,
@@ -306,8 +323,14 @@ class Recommender:
         )
         if suggestions:
             by_name = {s["classifier"]: s for s in suggestions}
-            for column, key in zip(REGULARISATION_COLUMNS, ("suggested_C", "predicted_accuracy", "predicted_accuracy_default"), strict=True):
-                table[column] = [_nan(by_name[c][key]) if c in by_name else np.nan for c in classifiers]
+            for column, key in zip(
+                REGULARISATION_COLUMNS,
+                ("suggested_C", "predicted_accuracy", "predicted_accuracy_default"),
+                strict=True,
+            ):
+                table[column] = [
+                    _nan(by_name[c][key]) if c in by_name else np.nan for c in classifiers
+                ]
         order = "predicted_accuracy"
         if metric != DEFAULT_METRIC:
             order = f"predicted_{metric}"
@@ -328,7 +351,9 @@ class Recommender:
         if cpu_budget is not None:
             table, spending = self._spend(table, whole, cleaned, samples[0], cpu_budget)
         elif k and self.combiner is not None and metric == DEFAULT_METRIC:
-            table, spending = self._verify_combined(table, whole, samples[0], min(k, len(table)), dask_address)
+            table, spending = self._verify_combined(
+                table, whole, samples[0], min(k, len(table)), dask_address
+            )
         elif k:
             table = self._verify(table, samples[0], min(k, len(table)), dask_address, metric)
         if budget_s is not None:
@@ -362,7 +387,12 @@ class Recommender:
         return metric
 
     def _verify(
-        self, table: pd.DataFrame, sample: pd.DataFrame, k: int, address: str | None, metric: str = DEFAULT_METRIC
+        self,
+        table: pd.DataFrame,
+        sample: pd.DataFrame,
+        k: int,
+        address: str | None,
+        metric: str = DEFAULT_METRIC,
     ) -> pd.DataFrame:
         """The top ``k`` rows cross-validated on ``sample``, first and ranked by the measured
         ``metric`` (a failed CV sorts last among them), then the others by prediction."""
@@ -370,31 +400,56 @@ class Recommender:
         records = {
             r["classifier"]: r
             for r in decisions.verify_top(
-                sample, top, self.n_folds, self.seed, self.fit_timeout, decisions.dask_address(address)
+                sample,
+                top,
+                self.n_folds,
+                self.seed,
+                self.fit_timeout,
+                decisions.dask_address(address),
             )
         }
         table = table.copy()
-        table["measured_accuracy"] = [records[c]["accuracy"] if c in records else np.nan for c in table["classifier"]]
-        table["measured_std"] = [records[c]["accuracy_std"] if c in records else np.nan for c in table["classifier"]]
+        table["measured_accuracy"] = [
+            records[c]["accuracy"] if c in records else np.nan for c in table["classifier"]
+        ]
+        table["measured_std"] = [
+            records[c]["accuracy_std"] if c in records else np.nan for c in table["classifier"]
+        ]
         table["measured_cv_seconds"] = [
-            (records[c]["fit_time"] + records[c]["predict_time"]) * records[c]["n_folds"] if c in records else np.nan
+            (records[c]["fit_time"] + records[c]["predict_time"]) * records[c]["n_folds"]
+            if c in records
+            else np.nan
             for c in table["classifier"]
         ]
         by = ["measured_accuracy", "predicted_accuracy"]
         if metric != DEFAULT_METRIC:
-            table[f"measured_{metric}"] = [_nan(records[c].get(metric)) if c in records else np.nan for c in table["classifier"]]
+            table[f"measured_{metric}"] = [
+                _nan(records[c].get(metric)) if c in records else np.nan
+                for c in table["classifier"]
+            ]
             by = [f"measured_{metric}", f"predicted_{metric}"]
-        verified = table.iloc[:k].sort_values(by, ascending=False, kind="stable", na_position="last")
+        verified = table.iloc[:k].sort_values(
+            by, ascending=False, kind="stable", na_position="last"
+        )
         table = pd.concat([verified, table.iloc[k:]], ignore_index=True)
         table["rank"] = np.arange(1, len(table) + 1)
         return table
 
     def _vector(self, whole: pd.DataFrame, column: str) -> np.ndarray:
         """A column of the full ranked table in the combiner's classifier order."""
-        return whole.set_index("classifier")[column].reindex(self.combiner.classifiers).to_numpy(np.float64)
+        return (
+            whole.set_index("classifier")[column]
+            .reindex(self.combiner.classifiers)
+            .to_numpy(np.float64)
+        )
 
     def _spend(
-        self, table: pd.DataFrame, whole: pd.DataFrame, cleaned: pd.DataFrame, sample: pd.DataFrame, budget: float
+        self,
+        table: pd.DataFrame,
+        whole: pd.DataFrame,
+        cleaned: pd.DataFrame,
+        sample: pd.DataFrame,
+        budget: float,
     ) -> tuple[pd.DataFrame, dict[str, Any]]:
         """Measure, one at a time, what the budget buys best (``budget.next_measurement``),
         then rank every classifier by its prediction combined with the measurements."""
@@ -416,15 +471,21 @@ class Recommender:
         except ValueError as exc:
             raise RecommendError(str(exc)) from None
         ranked = set(table["classifier"])
-        usable = [t.name == FULL or t.rows < len(cleaned) for t in comb.tiers]  # as the sample stage draws them
-        allowed = np.array(usable)[:, None] & np.array([c in ranked for c in comb.classifiers])[None, :]
+        usable = [
+            t.name == FULL or t.rows < len(cleaned) for t in comb.tiers
+        ]  # as the sample stage draws them
+        allowed = (
+            np.array(usable)[:, None] & np.array([c in ranked for c in comb.classifiers])[None, :]
+        )
         subsamples: dict[str, pd.DataFrame] = {}
         observed: dict[int, float] = {}
         tried: set[int] = set()
         taken: list[Measurement] = []
         spent = 0.0
         while True:
-            step = next_measurement(comb, predicted, observed, costs, budget - spent, tried, allowed)
+            step = next_measurement(
+                comb, predicted, observed, costs, budget - spent, tried, allowed
+            )
             if step is None:
                 break
             slot, gain = step
@@ -433,7 +494,9 @@ class Recommender:
                 data = sample
             else:
                 if tier.name not in subsamples:
-                    subsamples[tier.name] = measurement_samples(cleaned, "input", [tier.rows], self.seed)[0][1]
+                    subsamples[tier.name] = measurement_samples(
+                        cleaned, "input", [tier.rows], self.seed
+                    )[0][1]
                 data = subsamples[tier.name]
             cv = CVSettings(n_folds=tier.folds, seed=self.seed, fit_timeout=self.fit_timeout)
             record = label_sample(data, [name], cv)[0]
@@ -445,7 +508,10 @@ class Recommender:
             if record.get("error") or not np.isfinite(record.get("accuracy", np.nan)):
                 item.error = record.get("error") or "no accuracy"
             else:
-                item.accuracy, item.std = float(record["accuracy"]), float(record.get("accuracy_std", np.nan))
+                item.accuracy, item.std = (
+                    float(record["accuracy"]),
+                    float(record.get("accuracy_std", np.nan)),
+                )
                 observed[slot] = item.accuracy
             taken.append(item)
         out = self._combined(table, predicted, observed, taken)
@@ -453,7 +519,12 @@ class Recommender:
                      "measurements": [m.as_dict() for m in taken]}  # fmt: skip
 
     def _verify_combined(
-        self, table: pd.DataFrame, whole: pd.DataFrame, sample: pd.DataFrame, k: int, address: str | None
+        self,
+        table: pd.DataFrame,
+        whole: pd.DataFrame,
+        sample: pd.DataFrame,
+        k: int,
+        address: str | None,
     ) -> tuple[pd.DataFrame, dict[str, Any]]:
         """``verify`` K with a calibrated model: the top K measured on the full sample, then
         every classifier ranked by its prediction combined with the measurements."""
@@ -476,14 +547,19 @@ class Recommender:
             if record.get("error") or not np.isfinite(record.get("accuracy", np.nan)):
                 item.error = record.get("error") or "no accuracy"
             else:
-                item.accuracy, item.std = float(record["accuracy"]), float(record.get("accuracy_std", np.nan))
+                item.accuracy, item.std = (
+                    float(record["accuracy"]),
+                    float(record.get("accuracy_std", np.nan)),
+                )
                 observed[slot] = item.accuracy
             taken.append(item)
         spent = float(sum(m.cv_seconds for m in taken))
         out = self._combined(table, predicted, observed, taken)
         return out, {"budget_spent": spent, "measurements": [m.as_dict() for m in taken]}
 
-    def _combined(self, table: pd.DataFrame, predicted: np.ndarray, observed: dict[int, float], taken: list) -> pd.DataFrame:
+    def _combined(
+        self, table: pd.DataFrame, predicted: np.ndarray, observed: dict[int, float], taken: list
+    ) -> pd.DataFrame:
         """``table`` with ``ESTIMATE_COLUMNS``, ranked by the combined estimate."""
         from beyonder.evaluation.budget import estimates
 
@@ -497,14 +573,28 @@ class Recommender:
         order = {t.name: i for i, t in enumerate(comb.tiers)}
         latest: dict[str, Any] = {}
         for m in taken:  # the largest tier's measurement speaks for a classifier
-            if m.error is None and (m.classifier not in latest or order[m.tier] >= order[latest[m.classifier].tier]):
+            if m.error is None and (
+                m.classifier not in latest or order[m.tier] >= order[latest[m.classifier].tier]
+            ):
                 latest[m.classifier] = m
-        seconds = pd.Series([m.cv_seconds for m in taken], dtype=np.float64).groupby([m.classifier for m in taken]).sum()
-        table["measured_accuracy"] = [latest[c].accuracy if c in latest else np.nan for c in table["classifier"]]
-        table["measured_std"] = [latest[c].std if c in latest else np.nan for c in table["classifier"]]
-        table["measured_tier"] = [comb.tier(latest[c].tier).label if c in latest else "" for c in table["classifier"]]
+        seconds = (
+            pd.Series([m.cv_seconds for m in taken], dtype=np.float64)
+            .groupby([m.classifier for m in taken])
+            .sum()
+        )
+        table["measured_accuracy"] = [
+            latest[c].accuracy if c in latest else np.nan for c in table["classifier"]
+        ]
+        table["measured_std"] = [
+            latest[c].std if c in latest else np.nan for c in table["classifier"]
+        ]
+        table["measured_tier"] = [
+            comb.tier(latest[c].tier).label if c in latest else "" for c in table["classifier"]
+        ]
         table["measured_cv_seconds"] = [float(seconds.get(c, np.nan)) for c in table["classifier"]]
-        table = table.sort_values(["estimated_accuracy", "predicted_accuracy"], ascending=False, kind="stable")
+        table = table.sort_values(
+            ["estimated_accuracy", "predicted_accuracy"], ascending=False, kind="stable"
+        )
         table = table.reset_index(drop=True)
         table["rank"] = np.arange(1, len(table) + 1)
         return table
@@ -526,7 +616,9 @@ def _check_cpu_budget(budget: Any) -> float | None:
 
 def _cv_seconds(record: dict[str, Any]) -> float:
     """CPU seconds of one label's whole CV: fit and predict, every completed fold."""
-    per_fold = np.nan_to_num(float(record.get("fit_time") or 0.0)) + np.nan_to_num(float(record.get("predict_time") or 0.0))
+    per_fold = np.nan_to_num(float(record.get("fit_time") or 0.0)) + np.nan_to_num(
+        float(record.get("predict_time") or 0.0)
+    )
     return float(per_fold * int(record.get("n_folds") or 0))
 
 
@@ -563,7 +655,9 @@ def tracking_uri(root: str | Path = ".") -> str:
     return tracking.tracking_uri(root)
 
 
-def load_recommender(model: str | Path | Recommender = DEFAULT_MODEL, cache: bool = True) -> Recommender:
+def load_recommender(
+    model: str | Path | Recommender = DEFAULT_MODEL, cache: bool = True
+) -> Recommender:
     """A ``Recommender`` from an MLflow model URI (``models:/beyonder@champion``,
     ``runs:/<id>/model``...), a logged MLflow model folder, or a folder written by
     ``Recommender.save`` (``data/model/beyonder``).
@@ -614,7 +708,11 @@ def clear_cache() -> None:
 
 def _from_artifact(folder: Path | None) -> Recommender | None:
     """The recommender saved in a logged model's artifact folder, if it is one."""
-    return Recommender.load(folder) if folder is not None and (folder / PIPELINE_FILE).is_file() else None
+    return (
+        Recommender.load(folder)
+        if folder is not None and (folder / PIPELINE_FILE).is_file()
+        else None
+    )
 
 
 def _from_pyfunc(uri: str) -> Recommender:
@@ -625,7 +723,9 @@ def _from_pyfunc(uri: str) -> Recommender:
     try:
         pyfunc = mlflow.pyfunc.load_model(uri)
     except mlflow.exceptions.MlflowException as exc:
-        raise RecommendError(f"cannot load model {uri}: {first_line(exc.message) or error_line(exc)}") from None
+        raise RecommendError(
+            f"cannot load model {uri}: {first_line(exc.message) or error_line(exc)}"
+        ) from None
     except OSError as exc:
         raise RecommendError(f"cannot load model {uri}: {exc}") from None
     recommender = getattr(pyfunc.unwrap_python_model(), "recommender", None)
@@ -702,7 +802,12 @@ def recommend(
         frame, column = read_table(data, target)
     recommender = load_recommender(model)
     table = recommender.predict(
-        frame, column, time_budget=time_budget, verify=verify, dask_address=dask_address, budget=budget,
+        frame,
+        column,
+        time_budget=time_budget,
+        verify=verify,
+        dask_address=dask_address,
+        budget=budget,
         metric=metric,
     )
     table.attrs.update(
@@ -735,7 +840,12 @@ def as_json(table: pd.DataFrame) -> dict[str, Any]:
         "measurements": table.attrs.get("measurements", []),
         "metric": table.attrs.get("metric", DEFAULT_METRIC),
         "regularisation": [
-            {k: {c: _json_value(a) for c, a in v.items()} if isinstance(v, dict) else _json_value(v) for k, v in s.items()}
+            {
+                k: {c: _json_value(a) for c, a in v.items()}
+                if isinstance(v, dict)
+                else _json_value(v)
+                for k, v in s.items()
+            }
             for s in table.attrs.get("regularisation", [])
         ],
         "ranking": [

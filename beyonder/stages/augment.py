@@ -29,7 +29,9 @@ from beyonder.stages.label import sample_index
 from beyonder.storage import frame_hash, write_json, write_parquet
 
 
-def _entry(sample_id: str, dataset: str, source: str, kind: str, sample: pd.DataFrame, layout: Layout) -> dict:
+def _entry(
+    sample_id: str, dataset: str, source: str, kind: str, sample: pd.DataFrame, layout: Layout
+) -> dict:
     path = layout.dataset_file(layout.augmented / "samples", sample_id)
     write_parquet(sample, path)
     return {
@@ -72,11 +74,15 @@ def noisy_copies(samples: list[dict], layout: Layout, noise: NoiseParams, seed: 
         )
         if noisy[TARGET].nunique() < 2:
             continue
-        entries.append(_entry(f"{s['sample_id']}__noise", s["dataset"], s["source"], "noise", noisy, layout))
+        entries.append(
+            _entry(f"{s['sample_id']}__noise", s["dataset"], s["source"], "noise", noisy, layout)
+        )
     return entries
 
 
-def derived_tasks(samples: list[dict], layout: Layout, derived: DerivedParams, seed: int) -> list[dict]:
+def derived_tasks(
+    samples: list[dict], layout: Layout, derived: DerivedParams, seed: int
+) -> list[dict]:
     """``per_dataset`` derived tasks per real dataset, each applied to all its samples."""
     n_tasks = derived.per_dataset
     entries: list[dict] = []
@@ -90,13 +96,26 @@ def derived_tasks(samples: list[dict], layout: Layout, derived: DerivedParams, s
                 derived = derive_task(sample, seed, s["dataset"], t, transforms)
             except ValueError:  # e.g. one class left: no task
                 continue
-            entry = _entry(f"{s['sample_id']}__derived{t}", s["dataset"], s["source"], "derived", derived, layout)
-            entries.append({**entry, "task": f"{s['dataset']}__derived{t}", "transforms": transforms})
+            entry = _entry(
+                f"{s['sample_id']}__derived{t}",
+                s["dataset"],
+                s["source"],
+                "derived",
+                derived,
+                layout,
+            )
+            entries.append(
+                {**entry, "task": f"{s['dataset']}__derived{t}", "transforms": transforms}
+            )
     return entries
 
 
 def synthetic_extra(
-    layout: Layout, synthetic: AugmentSynthetic, sampling: SampleParams, cleaning: CleaningConfig, seed: int
+    layout: Layout,
+    synthetic: AugmentSynthetic,
+    sampling: SampleParams,
+    cleaning: CleaningConfig,
+    seed: int,
 ) -> list[dict]:
     """``synthetic.per_dataset`` bootstrap samples (drawn as ``sampling`` says) of each of
     ``synthetic.n_datasets`` extra synthetic datasets."""
@@ -104,7 +123,9 @@ def synthetic_extra(
         return []
     spec = SyntheticSpec.from_ranges(synthetic.spec)
     entries = []
-    for raw in load_synthetic(synthetic.n_datasets, stable_seed(seed, "augment")[1], spec, prefix="augment"):
+    for raw in load_synthetic(
+        synthetic.n_datasets, stable_seed(seed, "augment")[1], spec, prefix="augment"
+    ):
         try:
             cleaned, _ = clean_dataset(raw.frame.rename(columns={raw.target: TARGET}), cleaning)
         except CleaningError:

@@ -39,7 +39,13 @@ def clean_one(entry: dict, layout: Layout, config: CleaningConfig) -> dict:
         }
     write_parquet(cleaned, layout.dataset_file(layout.clean, name))
     # the caps that applied (columns over max_features, levels over max_categories), one line each
-    return {"name": name, "status": "ok", "source": entry["source"], **report, "caps": cap_messages(report, config)}
+    return {
+        "name": name,
+        "status": "ok",
+        "source": entry["source"],
+        **report,
+        "caps": cap_messages(report, config),
+    }
 
 
 def write_clean_index(results: list[dict], layout: Layout) -> None:

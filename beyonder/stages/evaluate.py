@@ -53,7 +53,9 @@ def predict_corpus(estimator: BeyonderPredictor, corpus: Corpus, root: str | Pat
     return predict_outputs(estimator, corpus, root)["accuracy"]
 
 
-def predict_outputs(estimator: BeyonderPredictor, corpus: Corpus, root: str | Path) -> dict[str, np.ndarray]:
+def predict_outputs(
+    estimator: BeyonderPredictor, corpus: Corpus, root: str | Path
+) -> dict[str, np.ndarray]:
     """Everything the model predicts per sample: accuracy, its spread over views, fit time."""
     encoded = [encode_sample(pd.read_parquet(Path(root) / f)) for f in corpus.index["file"]]
     return estimator.predict(encoded)
@@ -89,30 +91,45 @@ def decision_metrics(
     test_sets = test_datasets(corpus, params)
     is_test = corpus.index["dataset"].isin(test_sets).to_numpy()
     train, held_out = corpus.subset(~is_test), corpus.subset(is_test)
-    train_means = np.nanmean(per_dataset(train, train.accuracy, sorted(set(train.index["dataset"]))), axis=0)
+    train_means = np.nanmean(
+        per_dataset(train, train.accuracy, sorted(set(train.index["dataset"]))), axis=0
+    )
     datasets = sorted(test_sets)
-    sbs_means = pd.DataFrame([train_means] * len(datasets), index=datasets, columns=corpus.classifiers)
+    sbs_means = pd.DataFrame(
+        [train_means] * len(datasets), index=datasets, columns=corpus.classifiers
+    )
     sbs = int(np.nanargmax(train_means))
     details = {
         "accuracy": outputs["accuracy"],
         "view_std": outputs["accuracy_spread"],
         "fit_time": outputs["fit_time"],
-        "baseline_time": time_baseline(train.fit_time, sample_sizes(train, root), sample_sizes(held_out, root)),
-        "interval_scale": np.full(len(held_out.index), np.nan if interval_scale is None else interval_scale),
+        "baseline_time": time_baseline(
+            train.fit_time, sample_sizes(train, root), sample_sizes(held_out, root)
+        ),
+        "interval_scale": np.full(
+            len(held_out.index), np.nan if interval_scale is None else interval_scale
+        ),
     }
     budgets = tuple(params.evaluate.time_budgets)
-    report = decision_report(held_out, details, dict.fromkeys(datasets, sbs), sbs_means, budgets, params.label.n_folds)
+    report = decision_report(
+        held_out, details, dict.fromkeys(datasets, sbs), sbs_means, budgets, params.label.n_folds
+    )
     if combiner is not None:
         layout = Layout(root)
         if predictor is not None:
             files = [root / f for f in held_out.index["file"]]
-            details["prediction_seconds"] = budget.prediction_cpu(predictor, files, params.sample.subsamples)
+            details["prediction_seconds"] = budget.prediction_cpu(
+                predictor, files, params.sample.subsamples
+            )
         tables = budget.labelled_tables(
             held_out, details, dict.fromkeys(datasets, combiner), load_measurements(layout, corpus.classifiers),
             dict.fromkeys(datasets, sbs), corpus_groups(layout), combiner.tiers,
         )  # fmt: skip
         report["budget_curve"] = budget.budget_curve(
-            tables, shares=tuple(params.evaluate.budget_shares), n_boot=params.evaluate.n_boot, seed=params.seed
+            tables,
+            shares=tuple(params.evaluate.budget_shares),
+            n_boot=params.evaluate.n_boot,
+            seed=params.seed,
         )
     return report
 
@@ -140,13 +157,20 @@ class Predictions:
 
 def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = print) -> Predictions:
     """The new model's predictions on the test datasets, and the current champion's."""
-    corpus = load_corpus(layout, params.label.classifiers, include_augmented=False, regularisation=params.regularisation)
+    corpus = load_corpus(
+        layout,
+        params.label.classifiers,
+        include_augmented=False,
+        regularisation=params.regularisation,
+    )
     test = corpus.subset(corpus.index["dataset"].isin(test_datasets(corpus, params)).to_numpy())
     recommender = Recommender.load(layout.model / "beyonder")
     outputs = predict_outputs(recommender.estimator, test, layout.root)
     by_method = {"beyonder": outputs["accuracy"]}
     classifiers = list(corpus.classifiers)
-    scores = {"beyonder": metric_predictions(outputs, recommender.estimator.config.metrics, classifiers)}
+    scores = {
+        "beyonder": metric_predictions(outputs, recommender.estimator.config.metrics, classifiers)
+    }
 
     tracking.configure(layout.root)
     run = read_json(layout.model / "run.json")
@@ -154,7 +178,9 @@ def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = pr
     # in a registry older than refitting, the champion itself
     champion = tracking.alias_version(tracking.JUDGED) or tracking.champion_version()
     no_champion = (
-        "no champion yet" if champion is None else f"the new model is champion version {champion.version}"
+        "no champion yet"
+        if champion is None
+        else f"the new model is champion version {champion.version}"
     )
     if champion is not None and champion.source != run["model_uri"]:
         try:
@@ -162,7 +188,9 @@ def predict_test(params: Params, layout: Layout, log: Callable[[str], None] = pr
             old_estimator = old.unwrap_python_model().recommender.estimator
             old_outputs = predict_outputs(old_estimator, test, layout.root)
             by_method["champion"] = old_outputs["accuracy"]
-            scores["champion"] = metric_predictions(old_outputs, old_estimator.config.metrics, classifiers)
+            scores["champion"] = metric_predictions(
+                old_outputs, old_estimator.config.metrics, classifiers
+            )
         except Exception as exc:  # e.g. trained on an older encoding: it cannot serve either
             no_champion = f"champion version {champion.version} cannot predict on this evaluation"
             log(
@@ -213,11 +241,25 @@ def register(
         tracking.set_alias(version, tracking.CHAMPION)
     else:
         tracking.set_alias(version, tracking.CHALLENGER)
-    write_json({"version": str(version.version), "promote": decision.promote, "reason": decision.reason}, layout.evaluation / "decision.json")
+    write_json(
+        {"version": str(version.version), "promote": decision.promote, "reason": decision.reason},
+        layout.evaluation / "decision.json",
+    )
     with mlflow.start_run(run_id=run["run_id"]):
         for method, values in metrics.items():
-            if isinstance(values, dict) and method not in ("svm_kernel", "decisions", "regularisation", "groups"):
-                mlflow.log_metrics({f"eval_{method}_{k}": v for k, v in values.items() if isinstance(v, int | float)})
+            if isinstance(values, dict) and method not in (
+                "svm_kernel",
+                "decisions",
+                "regularisation",
+                "groups",
+            ):
+                mlflow.log_metrics(
+                    {
+                        f"eval_{method}_{k}": v
+                        for k, v in values.items()
+                        if isinstance(v, int | float)
+                    }
+                )
         mlflow.log_artifacts(str(layout.evaluation), artifact_path="evaluation")
     return version, decision
 
@@ -254,7 +296,9 @@ def evaluate(
     train, held_out = corpus.subset(~is_test), corpus.subset(is_test)
     datasets = headline_datasets(test, groups, params)
     true = per_dataset(held_out, held_out.accuracy, datasets)
-    train_means = np.nanmean(per_dataset(train, train.accuracy, sorted(set(train.index["dataset"]))), axis=0)
+    train_means = np.nanmean(
+        per_dataset(train, train.accuracy, sorted(set(train.index["dataset"]))), axis=0
+    )
     sbs = single_best(train_means[None, :])
     preds = {name: per_dataset(held_out, p, datasets) for name, p in predictions.items()}
     kwargs = params.evaluate.scoring(params.seed)
@@ -263,10 +307,16 @@ def evaluate(
     report["test_datasets"] = datasets
     report["missing_labels"] = int(np.isnan(held_out.accuracy).sum())
     report["svm_kernel"] = svm_task(true, preds, corpus.classifiers, kwargs)
-    report["headline_group"] = next(iter(params.evaluate.groups), None) if len(datasets) < len(test) else "all"
-    report["brute_force"] = _without_rows(brute_force(*_replicates(held_out, "accuracy", datasets), dict.fromkeys(datasets, sbs)))
+    report["headline_group"] = (
+        next(iter(params.evaluate.groups), None) if len(datasets) < len(test) else "all"
+    )
+    report["brute_force"] = _without_rows(
+        brute_force(*_replicates(held_out, "accuracy", datasets), dict.fromkeys(datasets, sbs))
+    )
     imbalanced = {d for d, share in (minority or {}).items() if share < params.evaluate.imbalance}
-    report["groups"] = group_reports(train, held_out, predictions, scores or {}, groups, imbalanced, params)
+    report["groups"] = group_reports(
+        train, held_out, predictions, scores or {}, groups, imbalanced, params
+    )
 
     rows = []
     for name, pred in preds.items():
@@ -309,7 +359,10 @@ def group_reports(
     group's imbalanced tasks (rarest class below ``evaluate.imbalance``) when it has any."""
     kwargs = params.evaluate.scoring(params.seed)
     test = sorted(set(held_out.index["dataset"]))
-    order = [*params.evaluate.groups, *sorted({groups.get(d, OTHER_GROUP) for d in test} - set(params.evaluate.groups))]
+    order = [
+        *params.evaluate.groups,
+        *sorted({groups.get(d, OTHER_GROUP) for d in test} - set(params.evaluate.groups)),
+    ]
     metrics = [m for m in METRICS if m == "accuracy" or m in held_out.metrics]
     out: dict[str, dict[str, Any]] = {}
     for group in order:
@@ -321,25 +374,41 @@ def group_reports(
             if metric == "accuracy":
                 methods = dict(predictions)
             else:
-                methods = {name: by_metric[metric] for name, by_metric in scores.items() if metric in by_metric}
+                methods = {
+                    name: by_metric[metric]
+                    for name, by_metric in scores.items()
+                    if metric in by_metric
+                }
             report = _metric_report(train, held_out, metric, members, methods, kwargs)
             if report is None:
                 continue
             subset = sorted(set(members) & imbalanced)
             if subset:
-                report["imbalanced"] = _metric_report(train, held_out, metric, subset, methods, kwargs, brief=True)
+                report["imbalanced"] = _metric_report(
+                    train, held_out, metric, subset, methods, kwargs, brief=True
+                )
             out[group][metric] = report
     return out
 
 
 def _metric_report(
-    train: Corpus, held_out: Corpus, metric: str, datasets: list[str], methods: dict[str, np.ndarray], kwargs: dict, brief: bool = False
+    train: Corpus,
+    held_out: Corpus,
+    metric: str,
+    datasets: list[str],
+    methods: dict[str, np.ndarray],
+    kwargs: dict,
+    brief: bool = False,
 ) -> dict[str, Any] | None:
     """``evaluate_methods`` on ``datasets`` for one metric, its SBS from the training datasets,
     and brute force on the same datasets; None when the metric has no training labels."""
-    with warnings.catch_warnings():  # a classifier without labels of this metric (log loss of an SVM)
+    with (
+        warnings.catch_warnings()
+    ):  # a classifier without labels of this metric (log loss of an SVM)
         warnings.simplefilter("ignore", RuntimeWarning)
-        train_means = np.nanmean(per_dataset(train, train.metric(metric), sorted(set(train.index["dataset"]))), axis=0)
+        train_means = np.nanmean(
+            per_dataset(train, train.metric(metric), sorted(set(train.index["dataset"]))), axis=0
+        )
     if np.isnan(train_means).all():
         return None
     sbs = single_best(train_means[None, :])
@@ -347,9 +416,15 @@ def _metric_report(
     preds = {name: per_dataset(held_out, p, datasets) for name, p in methods.items()}
     report = evaluate_methods(true, preds, sbs, sbs_means=train_means, **kwargs)
     report["sbs_classifier"] = held_out.classifiers[sbs]
-    report["brute_force"] = _without_rows(brute_force(*_replicates(held_out, metric, datasets), dict.fromkeys(datasets, sbs)))
+    report["brute_force"] = _without_rows(
+        brute_force(*_replicates(held_out, metric, datasets), dict.fromkeys(datasets, sbs))
+    )
     if brief:
-        return {"n_datasets": report["n_datasets"], "methods": {k: {m: v[m] for m in HEADLINE} for k, v in report["methods"].items()}, "brute_force": report["brute_force"]}
+        return {
+            "n_datasets": report["n_datasets"],
+            "methods": {k: {m: v[m] for m in HEADLINE} for k, v in report["methods"].items()},
+            "brute_force": report["brute_force"],
+        }
     return report
 
 
@@ -397,13 +472,17 @@ def decision_headline(report: dict[str, Any]) -> dict[str, Any]:
         out[f"verify_{point['label']}_cpu_seconds"] = rounded(point["cpu_seconds"])
     curve = report.get("budget_curve") or {}
     for mode in curve.get("modes", []):  # predict, then measure: the policies a user would pick
-        if mode["mode"] in ("predicted", "all@full", "brute_force") or mode["mode"].startswith("budget"):
+        if mode["mode"] in ("predicted", "all@full", "brute_force") or mode["mode"].startswith(
+            "budget"
+        ):
             out[f"curve_{mode['mode']}_regret"] = rounded(mode["mean_regret"])
             out[f"curve_{mode['mode']}_cpu_share"] = rounded(mode["cpu_share"])
     return out
 
 
-def regularisation_metrics(corpus: Corpus, outputs: dict[str, np.ndarray], params: Params) -> dict[str, Any]:
+def regularisation_metrics(
+    corpus: Corpus, outputs: dict[str, np.ndarray], params: Params
+) -> dict[str, Any]:
     """How well the model's ``curve`` heads pick C on the test datasets, next to C = 1 and the
     SBS of C of the training datasets, and its classifier + C answer against the SBS at its
     default (``regularisation.crossval_report`` with one fold); empty for a model without
@@ -415,13 +494,30 @@ def regularisation_metrics(corpus: Corpus, outputs: dict[str, np.ndarray], param
     is_test = corpus.index["dataset"].isin(test_sets).to_numpy()
     train, held_out = corpus.subset(~is_test), corpus.subset(is_test)
     datasets = sorted(test_sets)
-    train_means = np.nanmean(per_dataset(train, train.accuracy, sorted(set(train.index["dataset"]))), axis=0)
-    sbs_means = pd.DataFrame([train_means] * len(datasets), index=datasets, columns=corpus.classifiers)
-    predicted = pd.DataFrame(per_dataset(held_out, outputs["accuracy"], datasets), index=datasets, columns=corpus.classifiers)
-    fold = (set(datasets), regularisation.fold_details(train, held_out, {"beyonder": outputs["curve"]}))
+    train_means = np.nanmean(
+        per_dataset(train, train.accuracy, sorted(set(train.index["dataset"]))), axis=0
+    )
+    sbs_means = pd.DataFrame(
+        [train_means] * len(datasets), index=datasets, columns=corpus.classifiers
+    )
+    predicted = pd.DataFrame(
+        per_dataset(held_out, outputs["accuracy"], datasets),
+        index=datasets,
+        columns=corpus.classifiers,
+    )
+    fold = (
+        set(datasets),
+        regularisation.fold_details(train, held_out, {"beyonder": outputs["curve"]}),
+    )
     scoring = params.evaluate
     return regularisation.crossval_report(
-        corpus, [fold], sbs_means, {"beyonder": predicted}, scoring.n_boot, params.seed, scoring.tie_tolerance
+        corpus,
+        [fold],
+        sbs_means,
+        {"beyonder": predicted},
+        scoring.n_boot,
+        params.seed,
+        scoring.tie_tolerance,
     )
 
 

@@ -40,7 +40,9 @@ def corpus_split(params: Params) -> tuple[dict, list[str], list[str], list[str]]
     folders = params.impute.folders or params.ingest.local.folders
     files = corpus_files(folders or [])
     if not files:
-        raise ValueError(f"params.yaml: the imputer's folders {folders} hold no CSV, ARFF or Parquet file to train on")
+        raise ValueError(
+            f"params.yaml: the imputer's folders {folders} hold no CSV, ARFF or Parquet file to train on"
+        )
     train, val, test = split_names(sorted(files), params)
     return files, train, val, test
 
@@ -49,20 +51,28 @@ def load_tables(files: dict, names: list[str], config: ImputerConfig, target: st
     """Training tables of ``names`` (the target dropped, see ``imputation.training_table``)."""
     tables = []
     for name in names:
-        table = training_table(load_features(files[name], target), config.max_table_rows, stable_seed(config.seed, name))
+        table = training_table(
+            load_features(files[name], target),
+            config.max_table_rows,
+            stable_seed(config.seed, name),
+        )
         if table is not None:
             tables.append(table)
     return tables
 
 
-def validation_scores(imputer: CellImputer, files: dict, names: list[str], params: Params) -> dict[str, Any]:
+def validation_scores(
+    imputer: CellImputer, files: dict, names: list[str], params: Params
+) -> dict[str, Any]:
     """Mean NRMSE (numeric cells) and accuracy (categorical cells) of the imputer, mean
     imputation and KNN on validation tables with ``score_pattern`` cells hidden."""
     from beyonder.imputer.api import fill
 
     section, seed = params.impute, params.seed
     pattern = section.score_pattern
-    tables = scoring_tables(files, names, section.score_tables, section.score_rows, seed, params.ingest.local.target)
+    tables = scoring_tables(
+        files, names, section.score_tables, section.score_rows, seed, params.ingest.local.target
+    )
     results: dict[str, list[dict]] = {"beyonder": [], "simple": [], "knn": []}
     for name, X, _ in tables:
         masked, hidden = hide(X, pattern, stable_seed(seed, name, pattern))
@@ -78,7 +88,12 @@ def validation_scores(imputer: CellImputer, files: dict, names: list[str], param
 
 
 def register_imputer(
-    model_uri: str, metrics: dict[str, Any], files: dict, val_names: list[str], params: Params, root: str = "."
+    model_uri: str,
+    metrics: dict[str, Any],
+    files: dict,
+    val_names: list[str],
+    params: Params,
+    root: str = ".",
 ) -> tuple[Any, Decision]:
     """Register the new imputer and give it the alias ``champion.decide_imputer`` chooses:
     ``champion`` if it beats mean imputation and the current champion, scored on the same

@@ -158,7 +158,9 @@ def write_manifest(entries: list[dict], failures: list[dict], layout: Layout) ->
     unique, seen = [], set()
     for entry in entries:
         if entry["name"] in seen:
-            failures.append({**entry, "reason": "duplicate dataset name (an earlier source has it)"})
+            failures.append(
+                {**entry, "reason": "duplicate dataset name (an earlier source has it)"}
+            )
             continue
         seen.add(entry["name"])
         unique.append(entry)

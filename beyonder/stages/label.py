@@ -283,13 +283,20 @@ def curves_table(labels: pd.DataFrame) -> pd.DataFrame:
     return out[CURVE_COLUMNS].reset_index(drop=True)
 
 
-def write_label_tables(table: pd.DataFrame, portfolio: list[str], grid: list[str], layout: Layout) -> dict:
+def write_label_tables(
+    table: pd.DataFrame, portfolio: list[str], grid: list[str], layout: Layout
+) -> dict:
     """Split one labels table (portfolio and C-grid names) into ``labels.parquet`` and, when
     there is a grid, ``regularisation.parquet`` (its summary under ``regularisation``); with
     no grid, an earlier run's curves are removed, so none can be read stale."""
-    summary = write_labels(table[table["classifier"].isin(portfolio)].reset_index(drop=True), layout.labels / "labels.parquet")
+    summary = write_labels(
+        table[table["classifier"].isin(portfolio)].reset_index(drop=True),
+        layout.labels / "labels.parquet",
+    )
     if grid:
-        summary["regularisation"] = write_labels(curves_table(table[table["classifier"].isin(grid)]), layout.curves)
+        summary["regularisation"] = write_labels(
+            curves_table(table[table["classifier"].isin(grid)]), layout.curves
+        )
     else:
         for path in (layout.curves, layout.curves.with_suffix(".summary.json")):
             path.unlink(missing_ok=True)

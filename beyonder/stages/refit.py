@@ -75,12 +75,16 @@ def refit_and_register(
             encoded, corpus.accuracy, corpus.fit_time, callbacks=[EpochLogger(), EpochProgress(log, epochs)],
             curves=corpus.curves, scores=corpus.metric_scores(config.metrics),
         )  # fmt: skip
-        model_dir = recommender_for(estimator, params, judged.interval_scale, judged.combiner).save(layout.refit / "beyonder")
+        model_dir = recommender_for(estimator, params, judged.interval_scale, judged.combiner).save(
+            layout.refit / "beyonder"
+        )
         example = pd.read_parquet(layout.root / corpus.index["file"].iloc[0])
         model_uri = log_pyfunc(model_dir, example)
     version = tracking.register(model_uri)
     tracking.set_alias(version, tracking.CHAMPION)
-    log(f"refit on {corpus.index['dataset'].nunique()} datasets for {epochs} epochs: version {version.version} is champion")
+    log(
+        f"refit on {corpus.index['dataset'].nunique()} datasets for {epochs} epochs: version {version.version} is champion"
+    )
     return {
         "refit": True,
         "version": str(version.version),

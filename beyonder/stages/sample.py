@@ -11,7 +11,11 @@ from beyonder.storage import frame_hash, read_json, write_json, write_parquet
 
 
 def sample_one(
-    report: dict, layout: Layout, settings: SampleParams, seed: int, measure: MeasureParams | None = None
+    report: dict,
+    layout: Layout,
+    settings: SampleParams,
+    seed: int,
+    measure: MeasureParams | None = None,
 ) -> list[dict]:
     """Write the samples of one dataset (bootstrap samples, and one measurement subsample per
     ``measure.rows`` size, ``kind: measure``); too few rows -> no samples (and a reason)."""
@@ -20,15 +24,26 @@ def sample_one(
     if len(frame) < settings.min_rows:
         return [{"dataset": name, "skipped": f"{len(frame)} rows < min_rows {settings.min_rows}"}]
     drawn = bootstrap_samples(
-        frame, name, rows=settings.rows, per_dataset=settings.per_dataset, replace=settings.replace, seed=seed
+        frame,
+        name,
+        rows=settings.rows,
+        per_dataset=settings.per_dataset,
+        replace=settings.replace,
+        seed=seed,
     )
-    entries = [_write(sample_id, sample, "bootstrap", name, report, layout) for sample_id, sample in drawn]
-    for sample_id, sample in measurement_samples(frame, name, list(measure.rows) if measure else [], seed):
+    entries = [
+        _write(sample_id, sample, "bootstrap", name, report, layout) for sample_id, sample in drawn
+    ]
+    for sample_id, sample in measurement_samples(
+        frame, name, list(measure.rows) if measure else [], seed
+    ):
         entries.append(_write(sample_id, sample, "measure", name, report, layout))
     return entries
 
 
-def _write(sample_id: str, sample: pd.DataFrame, kind: str, dataset: str, report: dict, layout: Layout) -> dict:
+def _write(
+    sample_id: str, sample: pd.DataFrame, kind: str, dataset: str, report: dict, layout: Layout
+) -> dict:
     path = layout.dataset_file(layout.samples, sample_id)
     write_parquet(sample, path)
     return {

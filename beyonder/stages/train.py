@@ -118,14 +118,20 @@ def fit_combiner(
     classifiers = list(params.label.classifiers)
     corpus = load_corpus(layout, classifiers, include_augmented=False)
     known = set(corpus.index["dataset"]) - test_datasets(corpus, params)
-    labels = calibration_labels(corpus, load_measurements(layout, classifiers), known, params.label.n_folds)
+    labels = calibration_labels(
+        corpus, load_measurements(layout, classifiers), known, params.label.n_folds
+    )
     if not len(val_encoded):
-        log("no validation datasets: the model is saved without a measurement combiner (no --budget)")
+        log(
+            "no validation datasets: the model is saved without a measurement combiner (no --budget)"
+        )
         return None
     predicted = estimator.predict(list(val_encoded))["accuracy"]
     tiers = params_tiers(params)
     try:
-        return MeasurementCombiner(tiers, classifiers).fit(labels, calibration_predictions(val_index, predicted, classifiers))
+        return MeasurementCombiner(tiers, classifiers).fit(
+            labels, calibration_predictions(val_index, predicted, classifiers)
+        )
     except ValueError as exc:
         log(f"no measurement combiner (no --budget): {exc}")
         return None
@@ -147,7 +153,11 @@ def train_and_log(
     tracking.configure(layout.root)
     with mlflow.start_run(run_name="train") as run:
         mlflow.log_params(
-            {f"train.{k}": v for k, v in vars(config).items() if k not in ("classifiers", "tuned", "grid", "metrics")}
+            {
+                f"train.{k}": v
+                for k, v in vars(config).items()
+                if k not in ("classifiers", "tuned", "grid", "metrics")
+            }
         )
         mlflow.log_param("train.metrics", ",".join(config.metrics))
         if config.tuned:
@@ -166,7 +176,13 @@ def train_and_log(
             encoded[0],
             train.accuracy,
             train.fit_time,
-            validation=(encoded[1], val.accuracy, val.fit_time, val.curves, val.metric_scores(config.metrics)),
+            validation=(
+                encoded[1],
+                val.accuracy,
+                val.fit_time,
+                val.curves,
+                val.metric_scores(config.metrics),
+            ),
             callbacks=[EpochLogger(), EpochProgress(log, config.epochs)],
             curves=train.curves,
             scores=train.metric_scores(config.metrics),
@@ -178,10 +194,16 @@ def train_and_log(
         )  # fmt: skip
         mlflow.log_param("interval_scale", scale)
         val_boot = [e for e, b in zip(encoded[1], boot, strict=True) if b]
-        combiner = fit_combiner(params, layout, estimator, val_boot, val.index[boot].reset_index(drop=True), log)
+        combiner = fit_combiner(
+            params, layout, estimator, val_boot, val.index[boot].reset_index(drop=True), log
+        )
         if combiner is not None:
-            mlflow.log_param("combiner_prediction_sd", float(np.sqrt(np.diag(combiner.prediction_cov_)).mean()))
-        model_dir = recommender_for(estimator, params, scale, combiner).save(layout.model / "beyonder")
+            mlflow.log_param(
+                "combiner_prediction_sd", float(np.sqrt(np.diag(combiner.prediction_cov_)).mean())
+            )
+        model_dir = recommender_for(estimator, params, scale, combiner).save(
+            layout.model / "beyonder"
+        )
         example = pd.read_parquet(Path(layout.root) / train.index["file"].iloc[0])
         model_uri = log_pyfunc(model_dir, example)
         history = estimator.history_
@@ -190,7 +212,9 @@ def train_and_log(
             "train_loss": history["loss"][-1],
             "val_loss": min(history["val_loss"]) if history.get("val_loss") else None,
             # the epoch whose weights early stopping kept: what a refit on every family trains for
-            "best_epoch": int(np.argmin(history["val_loss"])) + 1 if history.get("val_loss") else len(history.get("loss", [])),
+            "best_epoch": int(np.argmin(history["val_loss"])) + 1
+            if history.get("val_loss")
+            else len(history.get("loss", [])),
             "train_samples": len(train.index),
             "val_samples": len(val.index),
         }
