@@ -1,7 +1,7 @@
 """What scoring several metrics adds to labelling: accuracy alone against every metric, side by side.
 
     .venv/bin/python bench/metric_cost.py                          # 16 datasets of the bundled corpus
-    .venv/bin/python bench/metric_cost.py --datasets 4 --json /tmp/mc.json
+    .venv/bin/python bench/metric_cost.py --datasets 4 --json bench/metric_cost/result.json
 
 A label is one classifier's ``label.n_folds``-fold CV on one bootstrap sample. Scoring
 accuracy needs the predicted classes only; balanced accuracy and macro-F1 reuse them, while
