@@ -505,14 +505,7 @@ class Recommender:
             tried.add(slot)
             item = Measurement(name, tier.name, len(data), tier.folds, float(costs.ravel()[slot]), gain,
                                cv_seconds=seconds)  # fmt: skip
-            if record.get("error") or not np.isfinite(record.get("accuracy", np.nan)):
-                item.error = record.get("error") or "no accuracy"
-            else:
-                item.accuracy, item.std = (
-                    float(record["accuracy"]),
-                    float(record.get("accuracy_std", np.nan)),
-                )
-                observed[slot] = item.accuracy
+            _read_measurement(item, record, observed, slot)
             taken.append(item)
         out = self._combined(table, predicted, observed, taken)
         return out, {"budget_spent": spent, "brute_force_seconds": brute_force,
@@ -544,14 +537,7 @@ class Recommender:
             slot = comb.slot(FULL, record["classifier"])
             item = Measurement(record["classifier"], FULL, len(sample), full.folds, float(costs.ravel()[slot]),
                                float("nan"), cv_seconds=_cv_seconds(record))  # fmt: skip
-            if record.get("error") or not np.isfinite(record.get("accuracy", np.nan)):
-                item.error = record.get("error") or "no accuracy"
-            else:
-                item.accuracy, item.std = (
-                    float(record["accuracy"]),
-                    float(record.get("accuracy_std", np.nan)),
-                )
-                observed[slot] = item.accuracy
+            _read_measurement(item, record, observed, slot)
             taken.append(item)
         spent = float(sum(m.cv_seconds for m in taken))
         out = self._combined(table, predicted, observed, taken)
@@ -876,3 +862,18 @@ class _CallableModule(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _CallableModule
+
+
+def _read_measurement(
+    item: Any, record: dict[str, Any], observed: dict[int, float], slot: int
+) -> None:
+    """Fill a measurement from its label record: the accuracy and its fold spread (also noted
+    in ``observed`` for the combiner), or why there is none."""
+    if record.get("error") or not np.isfinite(record.get("accuracy", np.nan)):
+        item.error = record.get("error") or "no accuracy"
+    else:
+        item.accuracy, item.std = (
+            float(record["accuracy"]),
+            float(record.get("accuracy_std", np.nan)),
+        )
+        observed[slot] = item.accuracy
