@@ -7,7 +7,8 @@ timed per stage, with the peak memory of the whole process tree; then the no-op 
 It clones the repository (committed files only, as a user gets them), runs the README's first
 command as written there, and reads each stage's start from ``dvc repro``'s "Running stage"
 lines. ``--no-shipped-labels`` empties ``label.shipped`` in the clone first: the from-scratch
-time, every label computed. Nothing is shared with this checkout (no label cache, no
+time, every label computed. The output of both runs is kept in the workdir (``repro.log``,
+``rerun.log``). Nothing is shared with this checkout (no label cache, no
 ``mlflow.db``); pip may use its own download cache.
 """
 
@@ -43,9 +44,9 @@ def split_command(command: str) -> tuple[str, str]:
     return install.strip(), pipeline.strip()
 
 
-def run_timed(command: str, cwd: Path, env: dict[str, str]) -> dict:
+def run_timed(command: str, cwd: Path, env: dict[str, str], log: Path | None = None) -> dict:
     """Run ``command`` in a shell, with the stage start times of its output and the peak RSS
-    summed over the process tree."""
+    summed over the process tree; its output goes to ``log`` (when given) as it comes."""
     stages: list[tuple[str, float]] = []
     start = time.perf_counter()
     with PeakRSS() as memory:
@@ -59,10 +60,16 @@ def run_timed(command: str, cwd: Path, env: dict[str, str]) -> dict:
             text=True,
         )
         assert proc.stdout is not None
+        sink = log.open("w") if log else None
         for line in proc.stdout:
+            if sink:
+                sink.write(line)
+                sink.flush()
             if match := STAGE.search(line):
                 stages.append((match.group(1), time.perf_counter() - start))
         proc.wait()
+        if sink:
+            sink.close()
     total = time.perf_counter() - start
     bounds = [t for _, t in stages] + [total]
     return {
@@ -108,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_before": os.getloadavg()[0],
         "install": run_timed(install, args.workdir, env),
     }
-    result["pipeline"] = run_timed(pipeline, args.workdir, env)
-    result["rerun"] = run_timed(pipeline, args.workdir, env)
+    result["pipeline"] = run_timed(pipeline, args.workdir, env, args.workdir / "repro.log")
+    result["rerun"] = run_timed(pipeline, args.workdir, env, args.workdir / "rerun.log")
     result["load_after"] = os.getloadavg()[0]
     datasets = (
         json.loads((args.workdir / "data" / "clean" / "reports.json").read_text())
