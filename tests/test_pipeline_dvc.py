@@ -133,12 +133,12 @@ def test_first_retrain_ran_every_stage_and_crowned_the_refit(pipeline: Pipeline)
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=pipeline.tracking_uri, registry_uri=pipeline.tracking_uri)
-    assert client.get_model_version_by_alias("beyonder", "judged").version == "1"
+    assert str(client.get_model_version_by_alias("beyonder", "judged").version) == "1"
     refit = json.loads((pipeline.repo / "metrics" / "refit.json").read_text())
-    assert refit["refit"] is True and refit["version"] == "2"
+    assert refit["refit"] is True and str(refit["version"]) == "2"
     assert client.get_model_version_by_alias("beyonder", "champion").run_id == refit["run_id"]
     decision = json.loads((pipeline.repo / "evaluation" / "decision.json").read_text())
-    assert decision == {**decision, "version": "1", "promote": True}
+    assert decision["promote"] is True and str(decision["version"]) == "1"
     # the flow's summary is the evaluate stage's metrics, and the promotion is the champion
     # rule's on the report evaluate wrote (no champion before: only the SBS can stop it)
     evaluation = pipeline.repo / "evaluation"
@@ -289,7 +289,7 @@ def test_evaluation_report_as_dvc_plots_and_mlflow_artifacts(pipeline: Pipeline)
     for name in ("per_dataset.csv", "regret.csv", "rankings.csv"):
         assert (evaluation / name).is_file(), name
     figures = sorted(p.name for p in (evaluation / "figures").glob("*.png"))
-    assert figures == ["predicted_vs_true.png", "rankings.png", "regret.png"]
+    assert figures == ["budget_curve.png", "predicted_vs_true.png", "rankings.png", "regret.png"]
     plots = pipeline.run("plots", "show", "--json")
     assert plots.returncode == 0, _report(plots)
     shown = json.loads(plots.stdout)
