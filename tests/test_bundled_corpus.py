@@ -97,7 +97,12 @@ def test_statlib_families_stay_whole_under_the_split_patterns() -> None:
         if a["family"] == b["family"]:
             assert family_of(a["name"], FAMILIES) == family_of(b["name"], FAMILIES), (a, b)
     # tables drawn from the same study as a UCI set are held out with it
-    same_study = {"autoprice": "autos", "autohorse": "autos", "breasttumor": "breast.cancer", "cholesterol": "heart.c"}
+    same_study = {
+        "autoprice": "autos",
+        "autohorse": "autos",
+        "breasttumor": "breast.cancer",
+        "cholesterol": "heart.c",
+    }
     for statlib, uci_name in same_study.items():
         assert family_of(statlib, FAMILIES) == family_of(uci_name, FAMILIES), statlib
     uci = {e["name"] for e in _manifest("uci")}
