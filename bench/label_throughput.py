@@ -48,7 +48,6 @@ import json
 import math
 import os
 import platform
-import re
 import shlex
 import shutil
 import sys
@@ -58,6 +57,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_section import write_section  # noqa: E402  (a sibling bench module)
 
 if TYPE_CHECKING:
     from beyonder.params import Params
@@ -527,18 +529,8 @@ def markdown(r: dict) -> str:
 
 def write_results(path: Path, body: str) -> None:
     """Replace the section between the markers (or append it; create the file if absent)."""
-    section = f"<!-- {MARK} -->\n{body}\n<!-- /{MARK} -->"
-    text = path.read_text() if path.exists() else "# Benchmark and evaluation results\n"
-    pattern = re.compile(rf"<!-- {MARK} -->.*?<!-- /{MARK} -->", re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text, count=1)
-    else:
-        text = (
-            text.rstrip("\n")
-            + f"\n\n## Labelling throughput (`bench/label_throughput.py`)\n\n{section}\n"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text if text.endswith("\n") else text + "\n")
+
+    write_section(path, MARK, body, "## Labelling throughput (`bench/label_throughput.py`)")
 
 
 if __name__ == "__main__":  # the guard a local Dask cluster needs

@@ -32,6 +32,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_section import write_section  # noqa: E402  (a sibling bench module)
+
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = (
     "tensorflow",
@@ -44,7 +47,7 @@ HEAVY = (
     "dvc",
     "mlflow",
 )
-BEGIN, END = "<!-- light_install -->", "<!-- /light_install -->"
+MARK = "light_install"
 TITLE = "## Light install (`bench/light_install.py`)"
 
 
@@ -217,18 +220,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 def update_results(path: Path, section: str) -> None:
     """Replace the text between the markers (or append the section), atomically."""
-    block = f"{BEGIN}\n{section}\n{END}"
-    text = path.read_text() if path.is_file() else ""
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = (
-            text.rstrip() + "\n\n" if text.strip() else "# Benchmark results\n\n"
-        ) + f"{TITLE}\n\n{block}\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+
+    write_section(path, MARK, section, TITLE)
 
 
 def main(argv: list[str] | None = None) -> int:

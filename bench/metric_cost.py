@@ -30,6 +30,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_section import write_section  # noqa: E402  (a sibling bench module)
+
 REPO = Path(__file__).resolve().parents[1]
 MARK = "metric_cost"
 MIN_ROWS = 100
@@ -116,20 +121,13 @@ def run(args: argparse.Namespace) -> dict:
     rows = []
     for i, (sample_id, sample, facts) in enumerate(pick_samples(args, params)):
         order = list(ways) if i % 2 == 0 else list(ways)[::-1]
-        seconds = {}
+        seconds, accuracy = {}, {}
         for way in order:
             seconds[way], records = cpu_seconds(
                 lambda w=way, s=sample: label_sample(s, classifiers, cv, ways[w])
             )
-            if way == "accuracy":
-                accuracy_only = {r["classifier"]: r["accuracy"] for r in records}
-            else:
-                full = {r["classifier"]: r["accuracy"] for r in records}
-        same = all(
-            (accuracy_only[c] == full[c])
-            or (accuracy_only[c] != accuracy_only[c] and full[c] != full[c])
-            for c in classifiers
-        )
+            accuracy[way] = [r["accuracy"] for r in records]  # the portfolio's order both ways
+        same = np.array_equal(accuracy["accuracy"], accuracy["all"], equal_nan=True)
         rows.append(
             {
                 "sample": sample_id,
@@ -164,7 +162,6 @@ def run(args: argparse.Namespace) -> dict:
 
 def markdown(result: dict) -> str:
     lines = [
-        f"<!-- {MARK} -->",
         f"`{result['command']}` ({result['machine']}): {len(result['samples'])} samples of "
         f"{result['rows_per_sample']} rows, {len(result['classifiers'])} classifiers, {result['n_folds']}-fold CV, "
         "CPU seconds of the labelling process, both ways on the same samples.",
@@ -177,20 +174,14 @@ def markdown(result: dict) -> str:
         f"Per sample: median growth {100 * result['median_sample_growth']:+.1f}%, largest "
         f"{100 * result['max_sample_growth']:+.1f}%. Accuracy identical both ways: "
         f"{'yes' if result['accuracy_unchanged'] else 'NO'}.",
-        f"<!-- /{MARK} -->",
     ]
     return "\n".join(lines)
 
 
-def write_results(path: Path, block: str) -> None:
-    text = path.read_text() if path.is_file() else ""
-    start, end = f"<!-- {MARK} -->", f"<!-- /{MARK} -->"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n## Labelling cost of the metrics\n\n" + block + "\n"
-    path.write_text(text)
+def write_results(path: Path, body: str) -> None:
+    """Replace the section between the markers (or append it)."""
+
+    write_section(path, MARK, body, "## Labelling cost of the metrics (`bench/metric_cost.py`)")
 
 
 def main(argv: list[str] | None = None) -> int:

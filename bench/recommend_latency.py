@@ -41,6 +41,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_section import write_section  # noqa: E402  (a sibling bench module)
+
 if TYPE_CHECKING:
     from beyonder.params import Params
 
@@ -54,7 +57,8 @@ LARGE_ROWS = 5000
 TARGET_COLD_S = 2.0  # median whole-process `beyonder recommend`
 TARGET_WARM_MS = 50.0  # median recommend with the model loaded
 TARGET_COLD_SPEEDUP = 3.0  # brute force / cold, on the median table
-BEGIN, END = "<!-- recommend_latency -->", "<!-- /recommend_latency -->"
+MARK = "recommend_latency"
+BEGIN, END = f"<!-- {MARK} -->", f"<!-- /{MARK} -->"
 
 for _key, _value in {
     "KERAS_BACKEND": "tensorflow",
@@ -515,20 +519,8 @@ def markdown(result: dict[str, Any]) -> str:
 
 def update_results(path: Path, section: str) -> None:
     """Replace the text between the markers (create the file, or append the section)."""
-    block = f"{BEGIN}\n{section}\n{END}"
-    text = path.read_text() if path.is_file() else ""
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + block + tail
-    else:
-        title = "## Recommendation latency (`bench/recommend_latency.py`)"
-        text = (
-            text.rstrip() + "\n\n" if text.strip() else "# Benchmark results\n\n"
-        ) + f"{title}\n\n{block}\n"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+
+    write_section(path, MARK, section, "## Recommendation latency (`bench/recommend_latency.py`)")
 
 
 def main(argv: list[str] | None = None) -> int:

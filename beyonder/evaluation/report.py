@@ -116,36 +116,31 @@ def regret_table(table: pd.DataFrame, sbs_classifier: str | None = None) -> pd.D
     return out
 
 
+RANKING_COLUMNS = [
+    "dataset",
+    "classifier",
+    "true_accuracy",
+    "predicted_accuracy",
+    "true_rank",
+    "predicted_rank",
+]
+
+
 def ranking_table(table: pd.DataFrame, method: str = "beyonder") -> pd.DataFrame:
     """Per test dataset and classifier: true and predicted accuracy and rank (1 = best; ties
     share the better rank; an unlabelled classifier has no true rank)."""
     rows = table[table["method"] == method].copy()
     if rows.empty:
-        return pd.DataFrame(
-            columns=[
-                "dataset",
-                "classifier",
-                "true_accuracy",
-                "predicted_accuracy",
-                "true_rank",
-                "predicted_rank",
-            ]
-        )
+        return pd.DataFrame(columns=RANKING_COLUMNS)
     by = rows.groupby("dataset")
     rows["true_rank"] = by["true_accuracy"].rank(ascending=False, method="min").astype("Int64")
     rows["predicted_rank"] = (
         by["predicted_accuracy"].rank(ascending=False, method="first").astype("Int64")
     )
-    keep = [
-        "dataset",
-        "classifier",
-        "true_accuracy",
-        "predicted_accuracy",
-        "true_rank",
-        "predicted_rank",
-    ]
     return (
-        rows[keep].sort_values(["dataset", "predicted_rank"], kind="stable").reset_index(drop=True)
+        rows[RANKING_COLUMNS]
+        .sort_values(["dataset", "predicted_rank"], kind="stable")
+        .reset_index(drop=True)
     )
 
 

@@ -125,6 +125,7 @@ def _label_one(
 ) -> dict[str, Any]:
     budget = None if cv.fit_timeout is None else cv.fit_timeout * len(folds)
     classes = sorted(set(y))
+    class_names = np.asarray(classes)
     needs_scores = bool(set(metrics) & SCORE_METRICS)
     scores: list[dict[str, float | str]] = []
     fit_times: list[float] = []
@@ -136,20 +137,18 @@ def _label_one(
             start = time.perf_counter()
             model.fit(x.iloc[train], y[train])
             fitted = time.perf_counter()
+            x_test = x.iloc[test]
+            margins, probabilities = None, False
             if needs_scores and has_probabilities(model):
                 # one pass: the class is the most probable one, as these classifiers' predict
                 # says, so predict's own call to predict_proba is not paid twice
-                margins, probabilities, _ = class_scores(model, x.iloc[test], classes)
-                predicted = np.asarray(classes)[np.argmax(margins, axis=1)]
-                done = time.perf_counter()
+                margins, probabilities, _ = class_scores(model, x_test, classes)
+                predicted = class_names[np.argmax(margins, axis=1)]
             else:
-                predicted = model.predict(x.iloc[test])
-                done = time.perf_counter()
-                margins, probabilities, _ = (
-                    class_scores(model, x.iloc[test], classes)
-                    if needs_scores
-                    else (None, False, None)
-                )
+                predicted = model.predict(x_test)
+            done = time.perf_counter()
+            if needs_scores and margins is None:  # margins only: predict's vote is not their argmax
+                margins, probabilities, _ = class_scores(model, x_test, classes)
         except Exception as exc:  # any estimator failure becomes a record
             return _record(name, scores, fit_times, predict_times, _error_text(exc), metrics)
         fit_times.append(fitted - start)

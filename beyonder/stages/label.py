@@ -120,13 +120,14 @@ def ship_labels(keys: list[str], cache: LabelCache, out: Path) -> dict:
     """Write the records of ``keys`` (a run's labels, from ``cache``) as a shipped labels file:
     one row per key, the record as the cache holds it (JSON), sorted by key so that the same
     labels give the same file."""
+    unique = sorted(set(keys))
     rows = []
-    for key in sorted(set(keys)):
+    for key in unique:
         record = cache.get(key)
         if record is not None:
             rows.append({"key": key, "record": json.dumps(record, sort_keys=True, allow_nan=True)})
     write_parquet(pd.DataFrame(rows, columns=SHIPPED_COLUMNS), out, compression="zstd")
-    return {"labels": len(rows), "missing": len(set(keys)) - len(rows), "file": str(out)}
+    return {"labels": len(rows), "missing": len(unique) - len(rows), "file": str(out)}
 
 
 def run_label_keys(params: Params, layout: Layout) -> list[str]:
