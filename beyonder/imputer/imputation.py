@@ -590,45 +590,35 @@ def level_loss(y_true, y_pred):
     return -ops.sum(mask * picked, axis=(1, 2)) / ops.maximum(ops.sum(mask, axis=(1, 2)), 1.0)
 
 
-def _batches_class():
-    import keras
+class _Batches:
+    """Random views of the tables with random masks (``fitting.BatchSource``); a fresh draw
+    every epoch (training), the same draw every time (validation), reproducible from the seed."""
 
-    class Batches(keras.utils.PyDataset):
-        """Random views of the tables with random masks; a fresh draw every epoch (training),
-        the same draw every time (validation), reproducible from the seed."""
+    def __init__(self, tables: Sequence[Table], config: ImputerConfig, shuffle: bool):
+        self.tables, self.config, self.shuffle = list(tables), config, shuffle
+        self.epoch = 0
+        self.items = np.repeat(np.arange(len(self.tables)), config.views_per_table)
+        self._plan()
 
-        def __init__(self, tables: Sequence[Table], config: ImputerConfig, shuffle: bool):
-            super().__init__()
-            self.tables, self.config, self.shuffle = list(tables), config, shuffle
-            self.epoch = 0
-            self.items = np.repeat(np.arange(len(self.tables)), config.views_per_table)
+    def _plan(self) -> None:
+        rng = np.random.default_rng([self.config.seed, self.epoch, int(self.shuffle), 7])
+        order = rng.permutation(len(self.items)) if self.shuffle else np.arange(len(self.items))
+        b = self.config.batch_size
+        self.batches = [self.items[order[i : i + b]] for i in range(0, len(order), b)]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        rng = np.random.default_rng([self.config.seed, self.epoch, index, int(self.shuffle), 11])
+        views = [training_view(self.tables[i], self.config, rng) for i in self.batches[index]]
+        c = self.config
+        return network_inputs(views, c.rows, c.features), network_targets(views, c.rows, c.features)
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.epoch += 1
             self._plan()
-
-        def _plan(self) -> None:
-            rng = np.random.default_rng([self.config.seed, self.epoch, int(self.shuffle), 7])
-            order = rng.permutation(len(self.items)) if self.shuffle else np.arange(len(self.items))
-            b = self.config.batch_size
-            self.batches = [self.items[order[i : i + b]] for i in range(0, len(order), b)]
-
-        def __len__(self) -> int:
-            return len(self.batches)
-
-        def __getitem__(self, index: int):
-            rng = np.random.default_rng(
-                [self.config.seed, self.epoch, index, int(self.shuffle), 11]
-            )
-            views = [training_view(self.tables[i], self.config, rng) for i in self.batches[index]]
-            c = self.config
-            return network_inputs(views, c.rows, c.features), network_targets(
-                views, c.rows, c.features
-            )
-
-        def on_epoch_end(self) -> None:
-            if self.shuffle:
-                self.epoch += 1
-                self._plan()
-
-    return Batches
 
 
 # ---------------------------------------------------------------------------------------------
@@ -647,6 +637,8 @@ class CellImputer:
             verbose: int = 0) -> CellImputer:  # fmt: skip
         import keras
 
+        from beyonder.selector.fitting import fit_batches
+
         c = self.config
         _layers()
         keras.backend.clear_session(free_memory=False)  # a fit must not depend on earlier ones
@@ -657,21 +649,20 @@ class CellImputer:
             loss={"numeric": numeric_loss, "level": level_loss},
             jit_compile=False,
         )
-        batches = _batches_class()
-        train = batches(tables, c, shuffle=True)
+        train = _Batches(tables, c, shuffle=True)
         all_callbacks = list(callbacks)
         val = None
         if len(validation):
-            val = batches(validation, c, shuffle=False)
+            val = _Batches(validation, c, shuffle=False)
             all_callbacks.append(
                 keras.callbacks.EarlyStopping(
                     patience=c.patience, restore_best_weights=True, monitor="val_loss"
                 )
             )
-        history = model.fit(train, validation_data=val, epochs=c.epochs, callbacks=all_callbacks,
-                            verbose=verbose, shuffle=False)  # fmt: skip
+        self.history_ = fit_batches(
+            model, train, c.epochs, validation=val, callbacks=all_callbacks, verbose=verbose
+        )
         self.model_ = model
-        self.history_ = {k: [float(v) for v in vs] for k, vs in history.history.items()}
         return self
 
     def predict(self, table: Table, seed: int | None = None, views: int | None = None,

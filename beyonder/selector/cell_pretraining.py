@@ -21,6 +21,7 @@ import numpy as np
 from keras import layers, ops
 
 from beyonder.selector.encoding import N_CHANNELS, EncodedSample, view
+from beyonder.selector.fitting import fit_batches
 from beyonder.selector.inference import BeyonderConfig, network_inputs
 from beyonder.selector.model import AxialBlock
 
@@ -89,13 +90,13 @@ def masked_cell_mse(y_true, y_pred):
     return ops.sum(err, axis=(1, 2, 3)) / ops.maximum(ops.sum(mask, axis=(1, 2, 3)), 1.0)
 
 
-class _CellBatches(keras.utils.PyDataset):
-    """Random views with random hidden cells; a fresh draw every epoch, from the seed."""
+class _CellBatches:
+    """Random views with random hidden cells (``fitting.BatchSource``); a fresh draw every
+    epoch, from the seed."""
 
     def __init__(
         self, samples: Sequence[EncodedSample], config: BeyonderConfig, share: float, seed: int
     ):
-        super().__init__()
         self.samples, self.config, self.share, self.seed = list(samples), config, share, seed
         self.epoch = 0
         self._plan()
@@ -139,14 +140,14 @@ def pretrain_encoder(
         jit_compile=False,
     )  # fmt: skip
     batches = _CellBatches(samples, config, share, config.seed)
-    history = model.fit(batches, epochs=epochs, shuffle=False, verbose=0)
+    history = fit_batches(model, batches, epochs)
     check = _CellBatches(samples, config, share, config.seed + 1)
     with np.errstate(invalid="ignore"):  # a view with no hidden cell has no error to average
         per_view = [np.nanmean(np.square(check[i][1]), axis=(1, 2, 3)) for i in range(len(check))]
     zero = np.nanmean(np.concatenate(per_view))
     weights = {name: model.get_layer(name).get_weights() for name in encoder_layers(config)}
     return weights, {
-        "loss": float(history.history["loss"][-1]),
+        "loss": float(history["loss"][-1]),
         "zero_prediction_loss": float(zero),
     }
 

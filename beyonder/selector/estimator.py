@@ -28,6 +28,7 @@ from beyonder.labels.summary import single_best
 from beyonder.params import TrainParams
 from beyonder.selector.baselines import PRIOR_RIDGE, logit, ridge
 from beyonder.selector.encoding import N_CHANNELS, N_GLOBALS, N_LANDMARKS, EncodedSample, view
+from beyonder.selector.fitting import fit_batches
 from beyonder.selector.inference import (
     CONFIG_FILE,
     CURVE,
@@ -171,8 +172,9 @@ def masked_mse(y_true, y_pred):
     return ops.sum(mask * (y_pred - t) ** 2, axis=-1) / ops.maximum(ops.sum(mask, axis=-1), 1.0)
 
 
-class _Batches(keras.utils.PyDataset):
-    """Batches of random views; a fresh draw every epoch, reproducible from the seed."""
+class _Batches:
+    """Batches of random views (``fitting.BatchSource``); a fresh draw every epoch,
+    reproducible from the seed."""
 
     def __init__(
         self,
@@ -184,7 +186,6 @@ class _Batches(keras.utils.PyDataset):
         curves=None,
         scores=None,
     ):
-        super().__init__()
         self.samples, self.accuracy, self.fit_time = samples, accuracy, fit_time
         self.curves = curves  # (samples, tuned x grid) when the network has the curve head
         self.scores = scores  # (samples, metrics x classifiers) when it has the metric heads
@@ -326,15 +327,11 @@ class Beyonder(BeyonderPredictor):
                     patience=c.patience, restore_best_weights=True, monitor="val_loss"
                 )
             )
-        # shuffle=False: ``_Batches`` already draws each epoch's order from the seed; Keras
-        # would shuffle again with Python's global `random`, so any other code drawing from it
-        # during a fit (a callback, another thread) changed the batch order, hence the model.
-        history = model.fit(
-            train, validation_data=val, epochs=c.epochs, callbacks=all_callbacks, verbose=verbose,
-            shuffle=False,
-        )  # fmt: skip
+        history = fit_batches(
+            model, train, c.epochs, validation=val, callbacks=all_callbacks, verbose=verbose
+        )
         self.model_ = model
-        self.history_ = {k: [float(x) for x in v] for k, v in history.history.items()}
+        self.history_ = history
         return self
 
     def _network(self, inputs: dict[str, np.ndarray], embedding: bool) -> dict[str, Any]:

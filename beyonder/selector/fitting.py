@@ -1,0 +1,90 @@
+"""Keras training over batch sources, one ``train_on_batch`` call per batch.
+
+The networks here draw fresh random views every epoch from ``keras.utils.PyDataset``-like
+sources (``__len__``, ``__getitem__`` giving ``(inputs, targets)``, ``on_epoch_end``). Handing
+such a source to ``model.fit`` makes Keras read it through tf.data's generator op, and on CPU
+that path costs as much again as the training steps themselves: an epoch of the selector took
+twice as long through ``fit`` as through the same steps called one batch at a time
+(``python bench/fit_loop.py``). Most of it is memory: on first use the op sets glibc's
+``M_TRIM_THRESHOLD`` (TensorFlow logs "Memory patch applied"), which also fixes glibc's mmap
+threshold at its default, so every activation tensor of a batch is mapped and unmapped afresh
+for the rest of the process (restoring the threshold with ``mallopt`` took most of the cost
+away). This loop keeps what ``fit`` gave the callers: Keras callbacks
+(early stopping with restored weights, the epoch loggers), each epoch's losses as the
+sample-weighted mean over its batches, ``val_`` losses, and the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import keras
+import numpy as np
+
+from beyonder.progress import epoch_line
+
+
+class BatchSource(Protocol):
+    """What ``fit_batches`` reads: batches by index, and a new draw after each epoch."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]: ...
+
+    def on_epoch_end(self) -> None: ...
+
+
+def fit_batches(
+    model: keras.Model,
+    train: BatchSource,
+    epochs: int,
+    validation: BatchSource | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int = 0,
+) -> dict[str, list[float]]:
+    """Train ``model`` (compiled) for up to ``epochs`` epochs; returns the history (one value
+    per epoch and loss, validation losses prefixed ``val_``). A callback that sets
+    ``model.stop_training`` (``EarlyStopping``) ends the loop after that epoch. The validation
+    batches are drawn once: a validation source gives the same draw every time."""
+    callback_list = keras.callbacks.CallbackList(
+        list(callbacks), model=model, epochs=epochs, steps=len(train), verbose=verbose
+    )
+    val_batches = [validation[i] for i in range(len(validation))] if validation else []
+    history: dict[str, list[float]] = {}
+    model.stop_training = False
+    callback_list.on_train_begin()
+    for epoch in range(epochs):
+        callback_list.on_epoch_begin(epoch)
+        logs = _mean_logs(model.train_on_batch, (train[i] for i in range(len(train))))
+        if val_batches:
+            val_logs = _mean_logs(model.test_on_batch, val_batches)
+            logs.update({f"val_{name}": value for name, value in val_logs.items()})
+        callback_list.on_epoch_end(epoch, logs)
+        for name, value in logs.items():
+            history.setdefault(name, []).append(value)
+        if verbose:
+            print(epoch_line(epoch, epochs, logs))
+        train.on_epoch_end()
+        if model.stop_training:
+            break
+    callback_list.on_train_end()
+    return history
+
+
+def _mean_logs(step, batches) -> dict[str, float]:
+    """Each loss of ``step`` (``train_on_batch`` or ``test_on_batch``) averaged over the
+    batches, weighted by their sizes, as ``fit`` reports an epoch."""
+    totals: dict[str, float] = {}
+    count = 0
+    for x, y in batches:
+        n = _batch_size(y)
+        for name, value in step(x, y, return_dict=True).items():
+            totals[name] = totals.get(name, 0.0) + n * float(value)
+        count += n
+    return {name: total / max(count, 1) for name, total in totals.items()}
+
+
+def _batch_size(targets: Any) -> int:
+    first = next(iter(targets.values())) if isinstance(targets, dict) else targets
+    return int(np.shape(first)[0])
