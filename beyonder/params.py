@@ -302,7 +302,9 @@ class TrainParams:
     time_weight: float = 0.1
     curve_weight: float = 1.0
     """Weight of the regularisation heads' loss (the C curves; only with ``regularisation`` on)."""
-    patience: int = 8
+    patience: int = 4
+    """Epochs without a better validation loss before training stops (the best epoch's
+    weights are kept)."""
     views: int = 2
     """Random views per sample averaged at prediction."""
     prior_init: bool = True
@@ -370,7 +372,7 @@ class ImputerParams:
     heads: int = 4
     blocks: int = 2
     dropout: float = 0.0
-    epochs: int = 16
+    epochs: int = 8
     views_per_table: int = 3
     """Training views (random rows, columns and mask) drawn per table per epoch."""
     batch_size: int = 16

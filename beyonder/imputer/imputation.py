@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from beyonder.params import ImputerParams, LocalSource, Params
+from beyonder.selector.fitting import fit_batches, full_batches
 
 CHANNELS = (
     "z",  # standardised value (numeric, observed), clipped; 0 otherwise
@@ -602,8 +603,9 @@ class _Batches:
 
     def _plan(self) -> None:
         rng = np.random.default_rng([self.config.seed, self.epoch, int(self.shuffle), 7])
-        order = rng.permutation(len(self.items)) if self.shuffle else np.arange(len(self.items))
         b = self.config.batch_size
+        n = len(self.items)
+        order = full_batches(rng, n, b) if self.shuffle else np.arange(n)
         self.batches = [self.items[order[i : i + b]] for i in range(0, len(order), b)]
 
     def __len__(self) -> int:
@@ -636,8 +638,6 @@ class CellImputer:
     def fit(self, tables: Sequence[Table], validation: Sequence[Table] = (), callbacks: Sequence[Any] = (),
             verbose: int = 0) -> CellImputer:  # fmt: skip
         import keras
-
-        from beyonder.selector.fitting import fit_batches
 
         c = self.config
         _layers()

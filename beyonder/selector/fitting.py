@@ -17,12 +17,14 @@ sample-weighted mean over its batches, ``val_`` losses, and the history.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import keras
 import numpy as np
 
-from beyonder.progress import epoch_line
+if (
+    TYPE_CHECKING
+):  # Keras is imported where a network trains: this module serves the light install too
+    import keras
 
 
 class BatchSource(Protocol):
@@ -47,6 +49,10 @@ def fit_batches(
     per epoch and loss, validation losses prefixed ``val_``). A callback that sets
     ``model.stop_training`` (``EarlyStopping``) ends the loop after that epoch. The validation
     batches are drawn once: a validation source gives the same draw every time."""
+    import keras
+
+    from beyonder.progress import epoch_line
+
     callback_list = keras.callbacks.CallbackList(
         list(callbacks), model=model, epochs=epochs, steps=len(train), verbose=verbose
     )
@@ -70,6 +76,17 @@ def fit_batches(
             break
     callback_list.on_train_end()
     return history
+
+
+def full_batches(rng: np.random.Generator, n: int, batch_size: int) -> np.ndarray:
+    """A random order of ``n`` items for one training epoch, topped up with a few items drawn
+    again so that every batch is full. Keras builds a training step for each batch shape it
+    meets; a short last batch cost a second build (about half a minute on 2 cores) in every fit."""
+    order = rng.permutation(n)
+    short = -n % batch_size
+    if n <= batch_size or not short:
+        return order
+    return np.concatenate([order, rng.choice(n, short, replace=False)])
 
 
 def _mean_logs(step, batches) -> dict[str, float]:
