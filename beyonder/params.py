@@ -372,7 +372,7 @@ class ImputerParams:
     heads: int = 4
     blocks: int = 2
     dropout: float = 0.0
-    epochs: int = 8
+    epochs: int = 6
     views_per_table: int = 3
     """Training views (random rows, columns and mask) drawn per table per epoch."""
     batch_size: int = 16
