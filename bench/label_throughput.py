@@ -440,7 +440,12 @@ def main(argv: list[str] | None = None) -> int:
         "memory_method": mem.method,
     }
     print(report_text(result))
-    write_results(args.results, markdown(result))
+    write_section(
+        args.results,
+        MARK,
+        markdown(result),
+        "## Labelling throughput (`bench/label_throughput.py`)",
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
@@ -525,12 +530,6 @@ def markdown(r: dict) -> str:
             f"{'yes' if r['labels_identical'] else 'NO'}.",
         ]
     )
-
-
-def write_results(path: Path, body: str) -> None:
-    """Replace the section between the markers (or append it; create the file if absent)."""
-
-    write_section(path, MARK, body, "## Labelling throughput (`bench/label_throughput.py`)")
 
 
 if __name__ == "__main__":  # the guard a local Dask cluster needs

@@ -218,12 +218,6 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_results(path: Path, section: str) -> None:
-    """Replace the text between the markers (or append the section), atomically."""
-
-    write_section(path, MARK, section, TITLE)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.table.is_file():
@@ -242,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     if not args.no_results:
-        update_results(args.results, markdown(result))
+        write_section(args.results, MARK, markdown(result), TITLE)
     return 0 if not result["heavy_installed"] and not result["tensorflow_importable"] else 1
 
 

@@ -178,12 +178,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def write_results(path: Path, body: str) -> None:
-    """Replace the section between the markers (or append it)."""
-
-    write_section(path, MARK, body, "## Labelling cost of the metrics (`bench/metric_cost.py`)")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     result = run(args)
@@ -191,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     print(block)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    write_results(args.results, block)
+    write_section(
+        args.results, MARK, block, "## Labelling cost of the metrics (`bench/metric_cost.py`)"
+    )
     return 0
 
 

@@ -519,7 +519,6 @@ def markdown(result: dict[str, Any]) -> str:
 
 def update_results(path: Path, section: str) -> None:
     """Replace the text between the markers (create the file, or append the section)."""
-
     write_section(path, MARK, section, "## Recommendation latency (`bench/recommend_latency.py`)")
 
 

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from beyonder.params import ImputerParams, LocalSource, Params
-from beyonder.selector.fitting import fit_batches, full_batches
+from beyonder.selector.fitting import epoch_batches, fit_batches
 
 CHANNELS = (
     "z",  # standardised value (numeric, observed), clipped; 0 otherwise
@@ -603,10 +603,8 @@ class _Batches:
 
     def _plan(self) -> None:
         rng = np.random.default_rng([self.config.seed, self.epoch, int(self.shuffle), 7])
-        b = self.config.batch_size
-        n = len(self.items)
-        order = full_batches(rng, n, b) if self.shuffle else np.arange(n)
-        self.batches = [self.items[order[i : i + b]] for i in range(0, len(order), b)]
+        batches = epoch_batches(rng, len(self.items), self.config.batch_size, self.shuffle)
+        self.batches = [self.items[b] for b in batches]
 
     def __len__(self) -> int:
         return len(self.batches)

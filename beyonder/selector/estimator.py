@@ -28,7 +28,7 @@ from beyonder.labels.summary import single_best
 from beyonder.params import TrainParams
 from beyonder.selector.baselines import PRIOR_RIDGE, logit, ridge
 from beyonder.selector.encoding import N_CHANNELS, N_GLOBALS, N_LANDMARKS, EncodedSample, view
-from beyonder.selector.fitting import fit_batches, full_batches
+from beyonder.selector.fitting import epoch_batches, fit_batches
 from beyonder.selector.inference import (
     CONFIG_FILE,
     CURVE,
@@ -195,12 +195,7 @@ class _Batches:
 
     def _plan(self) -> None:
         rng = np.random.default_rng([self.config.seed, self.epoch, int(self.shuffle)])
-        n = len(self.samples)
-        order = full_batches(rng, n, self.config.batch_size) if self.shuffle else np.arange(n)
-        self.batches = [
-            order[i : i + self.config.batch_size]
-            for i in range(0, len(order), self.config.batch_size)
-        ]
+        self.batches = epoch_batches(rng, len(self.samples), self.config.batch_size, self.shuffle)
 
     def __len__(self) -> int:
         return len(self.batches)

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-if (
-    TYPE_CHECKING
-):  # Keras is imported where a network trains: this module serves the light install too
+# Keras is imported where a network trains: the imputer's module imports this one in the
+# light install too.
+if TYPE_CHECKING:
     import keras
 
 
@@ -51,10 +51,11 @@ def fit_batches(
     batches are drawn once: a validation source gives the same draw every time."""
     import keras
 
-    from beyonder.progress import epoch_line
+    from beyonder.progress import EpochProgress
 
+    printed = [EpochProgress(print, epochs)] if verbose else []
     callback_list = keras.callbacks.CallbackList(
-        list(callbacks), model=model, epochs=epochs, steps=len(train), verbose=verbose
+        [*callbacks, *printed], model=model, epochs=epochs, steps=len(train), verbose=verbose
     )
     val_batches = [validation[i] for i in range(len(validation))] if validation else []
     history: dict[str, list[float]] = {}
@@ -69,8 +70,6 @@ def fit_batches(
         callback_list.on_epoch_end(epoch, logs)
         for name, value in logs.items():
             history.setdefault(name, []).append(value)
-        if verbose:
-            print(epoch_line(epoch, epochs, logs))
         train.on_epoch_end()
         if model.stop_training:
             break
@@ -87,6 +86,15 @@ def full_batches(rng: np.random.Generator, n: int, batch_size: int) -> np.ndarra
     if n <= batch_size or not short:
         return order
     return np.concatenate([order, rng.choice(n, short, replace=False)])
+
+
+def epoch_batches(
+    rng: np.random.Generator, n: int, batch_size: int, training: bool
+) -> list[np.ndarray]:
+    """The batches of one epoch as index arrays: for training a random order in full batches
+    (``full_batches``), otherwise every item once, in order."""
+    order = full_batches(rng, n, batch_size) if training else np.arange(n)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def _mean_logs(step, batches) -> dict[str, float]:
