@@ -3,13 +3,12 @@
 The networks here draw fresh random views every epoch from ``keras.utils.PyDataset``-like
 sources (``__len__``, ``__getitem__`` giving ``(inputs, targets)``, ``on_epoch_end``). Handing
 such a source to ``model.fit`` makes Keras read it through tf.data's generator op, and on CPU
-that path costs as much again as the training steps themselves: an epoch of the selector took
-twice as long through ``fit`` as through the same steps called one batch at a time
-(``python bench/fit_loop.py``). Most of it is memory: on first use the op sets glibc's
-``M_TRIM_THRESHOLD`` (TensorFlow logs "Memory patch applied"), which also fixes glibc's mmap
-threshold at its default, so every activation tensor of a batch is mapped and unmapped afresh
-for the rest of the process (restoring the threshold with ``mallopt`` took most of the cost
-away). This loop keeps what ``fit`` gave the callers: Keras callbacks
+that path costs far more than the training steps need: an epoch of the selector takes markedly
+longer through ``fit`` than through the same steps called one batch at a time (``python
+bench/fit_loop.py``; ``bench/RESULTS.md``, "Training loop"). The likely cause is memory: on
+first use the op sets glibc's ``M_TRIM_THRESHOLD`` (TensorFlow logs "Memory patch applied"),
+which also fixes glibc's mmap threshold at its default, so every activation tensor of a batch
+is mapped and unmapped afresh for the rest of the process. This loop keeps what ``fit`` gave the callers: Keras callbacks
 (early stopping with restored weights, the epoch loggers), each epoch's losses as the
 sample-weighted mean over its batches, ``val_`` losses, and the history.
 """
@@ -80,7 +79,7 @@ def fit_batches(
 def full_batches(rng: np.random.Generator, n: int, batch_size: int) -> np.ndarray:
     """A random order of ``n`` items for one training epoch, topped up with a few items drawn
     again so that every batch is full. Keras builds a training step for each batch shape it
-    meets; a short last batch cost a second build (about half a minute on 2 cores) in every fit."""
+    meets; a short last batch cost a second build in every fit."""
     order = rng.permutation(n)
     short = -n % batch_size
     if n <= batch_size or not short:
