@@ -7,10 +7,11 @@ a mostly single-threaded suite is between half of them and all of them, plus the
 waiting (servers starting, polling). Both are recorded, with the 1-minute load average.
 
 As a pytest plugin (``-p bench.suite_times``; the repository root is on pytest's path), it
-writes one JSON line per test, and one for the whole session, to ``--suite-times PATH``:
+writes one JSON line per test, one per pytest-xdist worker and one for the whole session, to
+``--suite-times PATH`` (the README's test commands, with the plugin added):
 
-    python -m pytest -q -m 'not slow' -p bench.suite_times --suite-times quick.jsonl
-    python -m pytest -q -p bench.suite_times --suite-times whole.jsonl
+    python -m pytest -q -n 2 --dist loadfile -m 'not slow' -p bench.suite_times --suite-times quick.jsonl
+    python -m pytest -q -n 2 --dist loadfile -p bench.suite_times --suite-times whole.jsonl
 
 As a script, it sums such a file: totals (quick loop and slow tests apart), per module, and
 the tests that cost most.
@@ -51,6 +52,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 _START: dict[str, float] = {}
 
 
+def _worker(config: pytest.Config) -> str | None:
+    """The pytest-xdist worker's id (``gw0``, ...); ``None`` in the controlling process or
+    without xdist."""
+    workerinput = getattr(config, "workerinput", None)
+    return None if workerinput is None else workerinput["workerid"]
+
+
 def _write(config: pytest.Config, row: dict) -> None:
     path = config.getoption("--suite-times")
     if path:
@@ -69,24 +77,33 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     _write(item.config, {
         "test": item.nodeid, "wall": time.perf_counter() - wall, "cpu": _cpu() - cpu,
         "slow": item.get_closest_marker("slow") is not None, "load": os.getloadavg()[0],
+        "worker": _worker(item.config),
     })  # fmt: skip
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The session's row; under xdist each worker writes its own (``<worker>``) and the
+    controlling process the whole run's wall time (``<session>``)."""
+    worker = _worker(session.config)
     _write(session.config, {
-        "test": "<session>", "wall": time.perf_counter() - _START["wall"], "cpu": _cpu() - _START["cpu"],
+        "test": "<session>" if worker is None else "<worker>", "worker": worker,
+        "wall": time.perf_counter() - _START["wall"], "cpu": _cpu() - _START["cpu"],
         "load": os.getloadavg()[0],
     })  # fmt: skip
 
 
 def summarise(rows: list[dict], top: int = 25) -> str:
     """Totals, per module (most CPU first) and the ``top`` tests by CPU seconds."""
-    tests = [r for r in rows if r["test"] != "<session>"]
+    tests = [r for r in rows if r["test"] not in ("<session>", "<worker>")]
+    workers = [r for r in rows if r["test"] == "<worker>"]
     lines = []
     for r in rows:
         if r["test"] == "<session>":
+            # the workers are children of the controlling process: their CPU is in its own
             lines.append(f"session: {r['wall']:.0f} s wall, {r['cpu']:.0f} s CPU (collection and teardown included), "
                          f"load {r['load']:.1f} at the end")  # fmt: skip
+    for r in sorted(workers, key=lambda r: r["worker"]):
+        lines.append(f"worker {r['worker']}: {r['wall']:.0f} s wall, {r['cpu']:.0f} s CPU")
     for label, part in (
         ("quick", [r for r in tests if not r["slow"]]),
         ("slow", [r for r in tests if r["slow"]]),

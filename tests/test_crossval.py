@@ -144,7 +144,6 @@ def pretrained() -> tuple[Workspace, Workspace, list[np.ndarray], FoldResult]:
     return synthetic, real, start, fold
 
 
-@pytest.mark.slow  # eight networks: pretraining, fine-tuning variants, train_test
 def test_pretrained_weights_start_the_fine_tuning(pretrained) -> None:
     """``pretrain`` on one corpus gives weights that ``train_test`` fine-tunes from (zero-shot
     and fine-tuned ablations)."""
@@ -175,7 +174,6 @@ def test_pretrained_weights_start_the_fine_tuning(pretrained) -> None:
     assert difference > 1e-4, "the pretrained weights were ignored"
 
 
-@pytest.mark.slow  # shares the eight networks of the test above
 def test_heads_only_fine_tuning_keeps_the_pretrained_encoder(pretrained) -> None:
     """``finetune=heads``: every layer below the heads keeps its pretrained weights and the heads
     move; ``finetune=none`` ignores the pretrained weights (a fresh start); unknown: refused."""
