@@ -15,9 +15,11 @@ the DVC stages that read it (``dvc.yaml``).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -438,9 +440,12 @@ class Params:
 # --------------------------------------------------------------------------- parsing
 
 
-def load_params(path: str | Path = "params.yaml") -> Params:
+def load_params(path: str | Path = "params.yaml", overrides: Sequence[str] = ()) -> Params:
     """``params.yaml`` parsed and checked: missing keys take the defaults above; unknown keys
-    and wrong types raise ``ParamsError`` with one line naming the file, section and key."""
+    and wrong types raise ``ParamsError`` with one line naming the file, section and key.
+    ``overrides`` (``SECTION.KEY=VALUE``, the value read as YAML, as ``dvc exp run -S``
+    takes them) replace the file's values before the check, for a run that differs from the
+    file in a setting or two without a copy of it."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: no such params file (run from the repository root)")
@@ -449,7 +454,34 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ParamsError(f"{path}: not valid YAML: {first}") from exc
-    return parse_params(raw, source=str(path))
+    source = str(path)
+    if overrides:
+        raw = apply_overrides(raw, overrides, source)
+        source = f"{path} with {' '.join(overrides)}"
+    return parse_params(raw, source=source)
+
+
+def apply_overrides(raw: Any, overrides: Sequence[str], source: str = "params.yaml") -> dict:
+    """A copy of the params mapping ``raw`` with each ``SECTION.KEY=VALUE`` set (nested keys
+    by more dots; the value parsed as YAML); a malformed one is a ``ParamsError``. Whether the
+    key exists and the value fits is ``parse_params``'s check, as for the file itself."""
+    merged = copy.deepcopy(raw) if isinstance(raw, dict) else {}
+    for item in overrides:
+        dotted, sep, value = item.partition("=")
+        keys = dotted.strip().split(".")
+        if not sep or len(keys) < 2 or not all(keys):
+            raise ParamsError(f"{source}: override {item!r} is not SECTION.KEY=VALUE")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise ParamsError(f"{source}: override {item!r}: value is not valid YAML") from exc
+        node = merged
+        for key in keys[:-1]:
+            if not isinstance(node.get(key), dict):
+                node[key] = {}
+            node = node[key]
+        node[keys[-1]] = parsed
+    return merged
 
 
 def parse_params(raw: Any, source: str = "params.yaml") -> Params:

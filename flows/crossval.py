@@ -113,9 +113,10 @@ def crossval_flow(
     pretrain_corpus: str | None = None,
     seeds: int = 1,
     variants: list[Variant] | None = None,
+    overrides: tuple[str, ...] = (),
 ) -> dict:
     logger = get_run_logger()
-    params = load_params(params_path)
+    params = load_params(params_path, overrides)
     seed, classifiers, families = (
         params.seed,
         params.label.classifiers,
@@ -156,6 +157,8 @@ def crossval_flow(
         }
     if pretrain_corpus:
         setting["pretrain_corpus"] = str(pretrain_corpus)
+    if overrides:
+        setting["overrides"] = " ".join(overrides)
     if variants:
         setting["variants"] = json.dumps({v.name: v.settings() for v in variants}, sort_keys=True)
     result = {**setting, **summary(report)}

@@ -344,3 +344,23 @@ def test_a_class_that_extends_a_params_section_keeps_its_defaults() -> None:
     assert {f.name for f in dataclasses.fields(ImputerConfig)} - {
         f.name for f in dataclasses.fields(ImputerParams)
     } == {"seed"}
+
+
+def test_overrides_replace_the_files_values_and_are_checked_like_them(tmp_path) -> None:
+    """``--set train.epochs=12``: the file's other values stay; a bad key or value is the same
+    one-line error as in the file, naming the override."""
+    from beyonder.params import ParamsError, apply_overrides, load_params
+
+    path = tmp_path / "params.yaml"
+    path.write_text("seed: 3\ntrain:\n  epochs: 40\n  patience: 4\n")
+    params = load_params(path, ["train.epochs=12", "measure.folds=5"])
+    assert (params.train.epochs, params.train.patience, params.seed) == (12, 4, 3)
+    assert params.measure.folds == 5
+    assert load_params(path).train.epochs == 40  # the file itself is untouched
+    assert apply_overrides(None, ["train.epochs=2"]) == {"train": {"epochs": 2}}
+    with pytest.raises(ParamsError, match="is not SECTION.KEY=VALUE"):
+        load_params(path, ["epochs"])
+    with pytest.raises(ParamsError, match="with train.epocs=12.*epocs"):
+        load_params(path, ["train.epocs=12"])
+    with pytest.raises(ParamsError, match="train.epochs=many"):
+        load_params(path, ["train.epochs=many"])

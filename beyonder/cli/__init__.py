@@ -44,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--test-corpus", help="... and test on this folder's")
             p.add_argument("--folds", type=int, default=5, help="folds for --corpus (default 5)")
             p.add_argument(
+                "--set",
+                dest="overrides",
+                action="append",
+                metavar="SECTION.KEY=VALUE",
+                help="with --corpus or --train-corpus: this run's setting instead of the params "
+                "file's (e.g. --set train.epochs=12); repeatable",
+            )
+            p.add_argument(
                 "--pretrain-corpus",
                 help="pretrain Beyonder on this folder or labelled workspace (e.g. synthetic "
                 "datasets), then fine-tune it on each fold's training datasets",
@@ -170,7 +178,8 @@ def run_crossval(args: argparse.Namespace) -> dict:
     if not args.corpus and not (args.train_corpus and args.test_corpus):
         raise ValueError("give --corpus DIR, or both --train-corpus and --test-corpus")
     variants = parse_variants(args.variant or [])  # refused here, before hours of training
-    load_params(args.params)
+    overrides = tuple(args.overrides or ())
+    load_params(args.params, overrides)
     quiet_environment()
     load_flows(args.root)
     crossval_flow = importlib.import_module("flows.crossval").crossval_flow
@@ -188,6 +197,7 @@ def run_crossval(args: argparse.Namespace) -> dict:
             pretrain_corpus=args.pretrain_corpus,
             seeds=args.seeds,
             variants=variants,
+            overrides=overrides,
         )
     return {"n_datasets": result["n_datasets"], "methods": result["methods"]}
 
@@ -225,6 +235,11 @@ def _main(argv: list[str] | None) -> int:
             result = ship_run_labels(args.params, args.root, args.out)
         elif args.command == "evaluate" and (args.corpus or args.train_corpus or args.test_corpus):
             result = run_crossval(args)
+        elif getattr(args, "overrides", None):
+            raise ValueError(
+                "--set is for --corpus or --train-corpus runs; the stage reads "
+                "its settings from the params file only (dvc tracks it)"
+            )
         else:
             result = run_stage(args.command, args.params, args.root)
     except (ParamsError, PipelineError, MissingExtra, FileNotFoundError, ValueError) as exc:
