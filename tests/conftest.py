@@ -3,11 +3,10 @@ imported), eager Keras for the unit fits, one Prefect API for the session's flow
 the UCI folder beside the repository.
 
 The quick loop is ``pytest -m 'not slow'``: a test that starts a server (Prefect, ``mlflow
-models serve``) or runs a pipeline is marked ``slow``. Networks trained inside the test
-process fit eagerly (``pytest_runtest_setup``): they are tiny, and tracing a training step
-costs more than the few steps they take. Graph mode, as ``dvc repro`` trains, is exercised by
-the pipeline tests (in their own processes) and by ``test_repeatability``'s ``graph`` case.
-No test asserts on elapsed time: timings belong in ``bench/``.
+models serve``) or runs a pipeline is marked ``slow``, and only slow tests train Keras
+networks in graph mode, as ``dvc repro`` does (tracing costs about 40 s per fit on two busy
+cores; the unit fits run eagerly, ``pytest_runtest_setup``). No test asserts on elapsed
+time: timings belong in ``bench/``.
 """
 
 from __future__ import annotations
@@ -33,12 +32,13 @@ SHARED_UCI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "uci"
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Keras fits and predictions run eagerly (no graph tracing: the networks are tiny and fit
-    for an epoch or two). Only once TensorFlow is imported (the test modules that fit import
-    it at collection): a test that needs no Keras never pays for importing it."""
+    """Keras fits and predictions run eagerly in the quick tests (no graph tracing: the
+    networks there are tiny and fit for an epoch or two), in graph mode in the slow ones. Only
+    once TensorFlow is imported (the test modules that fit import it at collection): a test
+    that needs no Keras never pays for importing it."""
     tf = sys.modules.get("tensorflow")
     if tf is not None and hasattr(tf, "config"):
-        tf.config.run_functions_eagerly(True)
+        tf.config.run_functions_eagerly(item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
