@@ -620,3 +620,26 @@ def test_the_plot_needs_matplotlib_and_says_so(monkeypatch, tmp_path) -> None:
         match=r"--plot a.png needs the pipeline extra \(matplotlib not installed\)",
     ):
         check_plot_path(tmp_path / "a.png")
+
+
+def test_the_curves_brute_force_is_the_group_tables(fitted: MeasurementCombiner) -> None:
+    """One rule for brute force everywhere: the curve's point equals ``truth.brute_force``'s
+    (the group tables' noise ceiling) per dataset, a pick whose label is missing on the other
+    replicates included (it pays the worst labelled classifier's regret, as in ``regret``)."""
+    from beyonder.evaluation.truth import brute_force
+
+    accuracy = np.array([[0.70, 0.60, 0.95, 0.5], [0.90, 0.60, np.nan, 0.5],
+                         [0.85, 0.65, np.nan, 0.5], [0.90, 0.60, np.nan, 0.5]])  # fmt: skip
+    accuracy_b = np.array([[0.60, 0.90, 0.70, 0.5]] * 2 + [[0.90, 0.60, 0.70, 0.5]] * 2)
+    tables = [
+        LabelledTable(name, np.tile([0.8, 0.7, 0.75, 0.6], (4, 1)), np.tile(FOLD_FIT, (4, 1)),
+                      values, np.ones((4, 4)), {}, fitted, sbs=0)
+        for name, values in (("a", accuracy), ("b", accuracy_b))
+    ]  # fmt: skip
+    curve = budget_curve(tables, shares=(1.0,), n_boot=10)
+    reference = brute_force(np.repeat(["a", "b"], 4), np.vstack([accuracy, accuracy_b]))
+    for name in ("a", "b"):
+        assert curve["per_dataset"][name]["brute_force"][0] == pytest.approx(
+            reference["per_dataset"][name], abs=1e-4
+        )
+    assert curve["brute_force_mean_regret"] == pytest.approx(reference["mean_regret"], abs=1e-4)

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from beyonder.evaluation.metrics import bootstrap_interval
+from beyonder.evaluation.metrics import bootstrap_interval, pick_regret
 from beyonder.params import EvaluateParams, SampleParams
 from beyonder.selector.combiner import FULL, MeasurementCombiner, Tier
 from beyonder.selector.corpus import Corpus
@@ -391,10 +391,8 @@ def budget_curve(
                 truth = np.nanmean(table.accuracy[[o for o in rows if o != r]], axis=0)
                 if not np.isfinite(truth).any():
                     continue
-                best = np.nanmax(truth)
                 for mode, (pick, cost) in _replay(table, r, ks, shares).items():
-                    regret = 100.0 * (best - (truth[pick] if np.isfinite(truth[pick]) else 0.0))
-                    sums.setdefault(mode, []).append((regret, cost))
+                    sums.setdefault(mode, []).append((pick_regret(truth, pick), cost))
             if not sums:
                 continue
             per_dataset[table.dataset] = {m: tuple(np.mean(v, axis=0)) for m, v in sums.items()}

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from beyonder.errors import require_extra
+from beyonder.evaluation.metrics import pick_regret
 from beyonder.params import EvaluateParams, LabelParams
 from beyonder.selector.corpus import Corpus, per_dataset_mean
 
@@ -360,7 +361,6 @@ def verify_curve(
             sbs = []
             for i in rows:
                 truth = np.nanmean(accuracy[[r for r in rows if r != i]], axis=0)
-                best = np.nanmax(truth)
                 order = np.argsort(-np.nan_to_num(pred[i], nan=-np.inf), kind="stable")
                 for k in steps:
                     if k == 0:
@@ -377,10 +377,10 @@ def verify_curve(
                         mixed = (measured + np.nan_to_num(pred[i, top], nan=-np.inf)) / 2
                         blend = top[int(np.argmax(mixed))] if np.isfinite(mixed).any() else order[0]
                         spent = float(np.nansum(cost[i, top]))
-                    per_k[k].append(100.0 * (best - np.nan_to_num(truth[pick], nan=0.0)))
-                    per_k_blend[k].append(100.0 * (best - np.nan_to_num(truth[blend], nan=0.0)))
+                    per_k[k].append(pick_regret(truth, pick))
+                    per_k_blend[k].append(pick_regret(truth, blend))
                     per_k_cost[k].append(spent)
-                sbs.append(100.0 * (best - np.nan_to_num(truth[sbs_index[dataset]], nan=0.0)))
+                sbs.append(pick_regret(truth, sbs_index[dataset]))
             for k in steps:
                 regrets[k].append(float(np.mean(per_k[k])))
                 blended[k].append(float(np.mean(per_k_blend[k])))

@@ -98,6 +98,13 @@ def regret(true: ArrayLike, choice: np.ndarray) -> np.ndarray:
     return 100.0 * (_row_best(t) - _chosen_true(t, choice))
 
 
+def pick_regret(truth: np.ndarray, pick: int) -> float:
+    """``regret`` of one pick against one row of true scores (the same rule for a missing
+    label: the worst labelled classifier's regret), for the replays that price one replicate's
+    pick on the others' mean."""
+    return float(regret(np.asarray(truth, dtype=float)[None, :], np.array([int(pick)]))[0])
+
+
 def spearman_rows(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Spearman correlation per row over the cells labelled and predicted; ``NaN`` where undefined."""
     out = np.full(true.shape[0], np.nan)
