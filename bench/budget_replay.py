@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from beyonder.config import Layout
     from beyonder.evaluation.budget import replay
+    from beyonder.evaluation.truth import dataset_groups
     from beyonder.evaluation.workspaces import corpus_groups
     from beyonder.params import load_params
     from beyonder.selector.combiner import params_tiers
@@ -56,8 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     classifiers = report.get("classifiers") or list(params.label.classifiers)
     corpus = load_corpus(layout, classifiers, include_augmented=False)
     tiers = params_tiers(params)
+    groups = dataset_groups(
+        corpus_groups(layout), params.evaluate.groups
+    )  # natural, binarized, ...
     curve = replay(
-        data, corpus, load_measurements(layout, classifiers), tiers, corpus_groups(layout),
+        data, corpus, load_measurements(layout, classifiers), tiers, groups,
         shares=tuple(params.evaluate.budget_shares), n_boot=params.evaluate.n_boot, seed=params.seed,
     )  # fmt: skip
     out = {**report, "decisions": {**report["decisions"], "budget_curve": curve}}

@@ -398,18 +398,21 @@ def metric_tables(result: dict[str, Any], against: list[str]) -> str:
             if name == "oracle":
                 continue
             versus = "".join(
+                " | 0" if o == name else
                 f" | {_signed_ci(_diff(m, methods.get(o)), m.get('regret_vs_ci', {}).get(o))}"
                 for o in against
-                if o in methods and o != name
-            )
+                if o in methods
+            )  # fmt: skip
             lines.append(
-                f"| {label}{name} | {_num(m.get('mean_regret'))} {_interval(m.get('mean_regret_ci'))} | "
+                f"| {label}{name} | {_num(m.get('mean_regret'))} {_interval_plain(m.get('mean_regret_ci'))} | "
                 f"{_signed_ci(_diff(m, methods.get('sbs')), m.get('regret_vs_sbs_ci'))}{versus} | "
                 f"{_pct(m.get('gap_closed'))} | {_num(m.get('spearman'))} |"
             )
         bf = part.get("brute_force") or {}
         lines.append(
-            f"| {label}brute force (one replicate's CV) | {_num(bf.get('mean_regret'))} | | {_pct(bf.get('gap_closed'))} | {_num(bf.get('spearman'))} |"
+            f"| {label}brute force (one replicate's CV) | {_num(bf.get('mean_regret'))} | |"
+            + " |" * sum(o in part["methods"] for o in against)
+            + f" {_pct(bf.get('gap_closed'))} | {_num(bf.get('spearman'))} |"
         )
 
     header = (

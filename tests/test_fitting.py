@@ -75,3 +75,26 @@ def test_full_batches_cover_every_item_and_fill_every_batch(n, batch):
         assert len(order) % batch == 0 and len(order) - n < batch
     else:
         assert len(order) == n
+
+
+def test_a_seeded_build_ignores_what_other_threads_draw_from_random() -> None:
+    """Keras seeds every unseeded initializer and dropout layer from Python's global
+    ``random``, which Prefect's threads draw from too: after ``seed_keras`` the same seed
+    builds the same weights however many numbers others drew in between."""
+    import random
+
+    from beyonder.selector.estimator import BeyonderConfig, new_network
+    from beyonder.selector.fitting import seed_keras
+
+    config = BeyonderConfig(classifiers=["logreg", "knn"], dim=8, heads=2, blocks=1, inducing=4)
+
+    def build(other_draws: int) -> list[np.ndarray]:
+        seed_keras(7)
+        for _ in range(other_draws):  # another thread's draws, between the seeding and the build
+            random.random()
+        return new_network(config).get_weights()
+
+    first, second = build(0), build(5)
+    assert len(first) == len(second) and all(
+        np.array_equal(a, b) for a, b in zip(first, second, strict=True)
+    )

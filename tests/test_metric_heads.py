@@ -122,3 +122,19 @@ def test_finetuning_a_new_portfolio_remaps_the_metric_heads(fitted: Beyonder) ->
     np.testing.assert_allclose(
         kept[:, :, 3], before.mean(axis=-1), rtol=1e-6
     )  # a new one: the average
+
+
+def test_no_method_can_pick_a_classifier_the_metric_does_not_exist_for() -> None:
+    """Log loss of an SVM without probabilities is missing in every method's predictions (the
+    baselines' too), so a pick by predicted log loss never lands on it."""
+    from beyonder.evaluation.metrics import choose
+    from beyonder.evaluation.truth import without_unavailable
+
+    classifiers = ["logreg", "svm_rbf", "random_forest"]
+    predicted = np.array([[-0.5, -0.1, -0.4], [-0.3, -0.2, -0.6]])
+    masked = without_unavailable(predicted, "neg_log_loss", classifiers)
+    assert np.isnan(masked[:, 1]).all() and np.isnan(predicted).sum() == 0  # a copy
+    assert choose(masked).tolist() == [2, 0]
+    np.testing.assert_array_equal(
+        without_unavailable(predicted, "accuracy", classifiers), predicted
+    )

@@ -29,7 +29,13 @@ from beyonder.evaluation.metrics import (
     rounded,
     svm_task,
 )
-from beyonder.evaluation.truth import OTHER_GROUP, brute_force, dataset_groups, metric_predictions
+from beyonder.evaluation.truth import (
+    OTHER_GROUP,
+    brute_force,
+    dataset_groups,
+    metric_predictions,
+    without_unavailable,
+)
 from beyonder.evaluation.variants import Variant
 from beyonder.params import EvaluateParams, SampleParams
 from beyonder.selector import cell_pretraining
@@ -493,9 +499,15 @@ def _landmark_ridge(fold: Fold, config: BeyonderConfig, settings: RunSettings) -
     result.scores[
         "landmark_ridge"
     ] = {  # the other metrics from the same features, on the heads' scale
-        metric: from_head(
+        metric: without_unavailable(
+            from_head(
+                metric,
+                LandmarkRidge()
+                .fit(X_train, to_head(metric, targets.metric(metric)))
+                .predict(X_test),
+            ),
             metric,
-            LandmarkRidge().fit(X_train, to_head(metric, targets.metric(metric))).predict(X_test),
+            targets.classifiers,
         )
         for metric in targets.metrics
     }
@@ -947,7 +959,7 @@ def _pooled_decisions(
     fold's model, SBS and interval scale); with several corpora (``groups``), the verify
     curve per corpus too (``verify_by_group``); with the folds' combiners, the budget curve
     (``budget_curve``: regret against CPU seconds of predicting, measuring and brute force,
-    per corpus in its ``by_group``)."""
+    per report group, ``evaluate.groups``, in its ``by_group``, as the evaluate stage's)."""
     settings = settings or RunSettings()
     parts, pooled = [], defaultdict(list)
     combiners: dict[str, MeasurementCombiner] = {}
@@ -995,7 +1007,7 @@ def _pooled_decisions(
             combiners,
             measurements,
             sbs_index,
-            groups or {},
+            dataset_groups(groups or {}, settings.report_groups),
             settings.tiers or default_tiers(),
         )
         report["budget_curve"] = budget.budget_curve(

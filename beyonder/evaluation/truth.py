@@ -98,14 +98,21 @@ def metric_predictions(
     the combinations that cannot exist (log loss without probabilities) missing."""
     if "scores" not in outputs:
         return {}
-    out = {}
-    for i, metric in enumerate(metrics):
-        values = outputs["scores"][:, i].copy()
-        for j, classifier in enumerate(classifiers):
-            if unavailable(metric, classifier):
-                values[:, j] = np.nan
-        out[metric] = values
-    return out
+    return {
+        metric: without_unavailable(outputs["scores"][:, i], metric, classifiers)
+        for i, metric in enumerate(metrics)
+    }
+
+
+def without_unavailable(values: np.ndarray, metric: str, classifiers: list[str]) -> np.ndarray:
+    """A copy of ``values`` (samples x classifiers, predictions of ``metric``) with the
+    classifiers that cannot have that metric (log loss without probabilities) missing, so that
+    no method picks a classifier the metric does not exist for."""
+    values = np.array(values, dtype=float, copy=True)
+    for j, classifier in enumerate(classifiers):
+        if unavailable(metric, classifier):
+            values[:, j] = np.nan
+    return values
 
 
 def minority_shares(corpus: Corpus, root: str | Path) -> dict[str, float]:

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from beyonder.params import ImputerParams, LocalSource, Params
-from beyonder.selector.fitting import epoch_batches, fit_batches
+from beyonder.selector.fitting import epoch_batches, fit_batches, seed_keras
 
 CHANNELS = (
     "z",  # standardised value (numeric, observed), clipped; 0 otherwise
@@ -639,8 +639,7 @@ class CellImputer:
 
         c = self.config
         _layers()
-        keras.backend.clear_session(free_memory=False)  # a fit must not depend on earlier ones
-        keras.utils.set_random_seed(c.seed)
+        seed_keras(c.seed)  # a fit must not depend on earlier ones, nor on other threads
         model = build_network(c)
         model.compile(
             optimizer=keras.optimizers.AdamW(c.learning_rate, weight_decay=1e-4),

@@ -21,7 +21,7 @@ import numpy as np
 from keras import layers, ops
 
 from beyonder.selector.encoding import N_CHANNELS, EncodedSample, view
-from beyonder.selector.fitting import fit_batches
+from beyonder.selector.fitting import fit_batches, seed_keras
 from beyonder.selector.inference import BeyonderConfig, network_inputs
 from beyonder.selector.model import AxialBlock
 
@@ -132,8 +132,7 @@ def pretrain_encoder(
     loss below it means the encoder learned something about the hidden cells)."""
     if epochs < 1:
         raise ValueError(f"pretrain epochs must be at least 1, got {epochs}")
-    keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(config.seed)
+    seed_keras(config.seed)
     model = build_cell_model(config)
     model.compile(
         optimizer=keras.optimizers.AdamW(config.learning_rate, weight_decay=1e-4), loss=masked_cell_mse,

@@ -28,7 +28,7 @@ from beyonder.labels.summary import single_best
 from beyonder.params import TrainParams
 from beyonder.selector.baselines import PRIOR_RIDGE, logit, ridge
 from beyonder.selector.encoding import N_CHANNELS, N_GLOBALS, N_LANDMARKS, EncodedSample, view
-from beyonder.selector.fitting import epoch_batches, fit_batches
+from beyonder.selector.fitting import epoch_batches, fit_batches, seed_keras
 from beyonder.selector.inference import (
     CONFIG_FILE,
     CURVE,
@@ -283,13 +283,7 @@ class Beyonder(BeyonderPredictor):
         c = self.config
         curves = _curve_targets(curves, len(samples), c)
         scores = _score_targets(scores, len(samples), c)
-        # Keras' global state (layer-name counters, TensorFlow's default graph) would otherwise
-        # make a fit depend on what the process built before it: the same seed gave different
-        # weights in a second fit, and cross-validation folds depended on earlier folds.
-        # It also resets Keras' global settings (e.g. a dtype policy), which Beyonder leaves
-        # at their defaults; models already built keep working.
-        keras.backend.clear_session(free_memory=False)
-        keras.utils.set_random_seed(c.seed)
+        seed_keras(c.seed)  # models already built keep working
         if model is None:
             model = new_network(c)
             if c.prior_init:

@@ -15,6 +15,7 @@ sample-weighted mean over its batches, ``val_`` losses, and the history.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -24,6 +25,32 @@ import numpy as np
 # light install too.
 if TYPE_CHECKING:
     import keras
+
+
+def seed_keras(seed: int) -> None:
+    """Start a fit from a clean, seeded Keras: the same seed builds and trains the same
+    network whatever the process did before and whatever its other threads do.
+
+    ``keras.backend.clear_session`` first: layer-name counters and TensorFlow's default graph
+    would otherwise make a fit depend on what the process built before it (the same seed gave
+    different weights in a second fit, and cross-validation folds depended on earlier folds);
+    it also resets Keras' global settings, which Beyonder leaves at their defaults. Then
+    ``keras.utils.set_random_seed``. Last, Keras' default seeds: every initializer and dropout
+    layer built without a seed draws one from Python's global ``random``
+    (``keras.src.random.seed_generator.make_default_seed``), and other threads of the process
+    draw from it too (in a Prefect flow, its event-loop, log and event threads), so a seeded
+    build could still come out different. Those draws now come from a ``random.Random(seed)``
+    of Keras' own, replaced at each call."""
+    import keras
+    from keras.src.random import seed_generator
+
+    keras.backend.clear_session(free_memory=False)
+    keras.utils.set_random_seed(seed)
+    if not hasattr(seed_generator, "python_random"):  # a Keras that moved it: fail, not drift
+        raise RuntimeError(
+            "keras.src.random.seed_generator.python_random is gone: update seed_keras"
+        )
+    seed_generator.python_random = random.Random(seed)
 
 
 class BatchSource(Protocol):
