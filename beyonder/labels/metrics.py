@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 METRICS: tuple[str, ...] = (
     "accuracy",
@@ -188,6 +187,10 @@ def _auc(y_test: np.ndarray, scores: np.ndarray, classes: Sequence[str]) -> floa
 def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC as the Mann-Whitney statistic: the chance that a positive outscores a negative,
     ties counting one half (the area under the ROC curve with tied scores joined linearly)."""
+    # imported here: ``recommend`` imports this module (the metric names), and SciPy's stats
+    # cost over a second of a cold ``beyonder recommend``
+    from scipy.stats import rankdata
+
     ranks = rankdata(score)
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
