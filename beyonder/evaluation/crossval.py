@@ -499,15 +499,9 @@ def _landmark_ridge(fold: Fold, config: BeyonderConfig, settings: RunSettings) -
     result.scores[
         "landmark_ridge"
     ] = {  # the other metrics from the same features, on the heads' scale
-        metric: without_unavailable(
-            from_head(
-                metric,
-                LandmarkRidge()
-                .fit(X_train, to_head(metric, targets.metric(metric)))
-                .predict(X_test),
-            ),
+        metric: from_head(
             metric,
-            targets.classifiers,
+            LandmarkRidge().fit(X_train, to_head(metric, targets.metric(metric))).predict(X_test),
         )
         for metric in targets.metrics
     }
@@ -932,7 +926,12 @@ def _metric_score(
     sbs_index = np.where(
         np.isnan(sbs_table).all(axis=1), 0, np.argmax(np.nan_to_num(sbs_table, nan=-np.inf), axis=1)
     )
-    preds = {name: p.reindex(names).to_numpy() for name, p in predictions.items()}
+    # no method may pick a classifier the metric does not exist for (log loss without
+    # probabilities), whatever it predicted there
+    preds = {
+        name: without_unavailable(p.reindex(names).to_numpy(), metric, original.classifiers)
+        for name, p in predictions.items()
+    }
     preds["sbs"] = sbs_table
     report = evaluate_methods(
         truth.to_numpy(), preds, sbs_index, tie_tolerance=tie, n_boot=n_boot, seed=seed

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from beyonder.errors import require_extra
+from beyonder.evaluation.metrics import pick_regret
 from beyonder.params import EvaluateParams, LabelParams
 from beyonder.selector.corpus import Corpus, per_dataset_mean
 
@@ -340,10 +341,6 @@ def verify_curve(
     mean of measured and predicted accuracy (a CV of 500 rows is noisy too). Also the whole
     portfolio (every classifier measured: ``cv_one_sample``). Returns, per K, mean regret,
     gap closed and mean CPU seconds per table, averaged per dataset first."""
-    # here, not at the top: ``recommend`` imports this module, and metrics imports SciPy's
-    # stats (over a second of a cold ``beyonder recommend``)
-    from beyonder.evaluation.metrics import pick_regret
-
     datasets = np.asarray(datasets)
     n_classifiers = accuracy.shape[1]
     steps = [int(k) for k in ks if 0 <= int(k) < n_classifiers] + [n_classifiers]

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from beyonder.params import EvaluateParams
 from beyonder.schema import SVM_KERNELS
@@ -107,6 +106,10 @@ def pick_regret(truth: np.ndarray, pick: int) -> float:
 
 def spearman_rows(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Spearman correlation per row over the cells labelled and predicted; ``NaN`` where undefined."""
+    # imported here: ``recommend`` imports this module (through ``decisions``), and SciPy's
+    # stats cost over a second of a cold ``beyonder recommend``
+    from scipy.stats import spearmanr
+
     out = np.full(true.shape[0], np.nan)
     for i in range(true.shape[0]):
         ok = ~np.isnan(true[i]) & ~np.isnan(pred[i])
