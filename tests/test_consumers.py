@@ -58,7 +58,7 @@ def test_import_beyonder_loads_neither_tensorflow_nor_mlflow() -> None:
         "assert callable(beyonder.recommend) and beyonder.recommend.Recommender\n"
         "assert 'tensorflow' not in sys.modules  # the recommend module is light too\n"
         "import beyonder.serving.recommend\n"
-        "assert 'scipy.stats' not in sys.modules  # over a second of a cold recommend\n"
+        "assert 'scipy.stats' not in sys.modules  # slow to import: a cold recommend\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120

@@ -107,7 +107,7 @@ def pick_regret(truth: np.ndarray, pick: int) -> float:
 def spearman_rows(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Spearman correlation per row over the cells labelled and predicted; ``NaN`` where undefined."""
     # imported here: ``recommend`` imports this module (through ``decisions``), and SciPy's
-    # stats cost over a second of a cold ``beyonder recommend``
+    # stats are slow to import (bench/RESULTS.md, "Recommendation latency")
     from scipy.stats import spearmanr
 
     out = np.full(true.shape[0], np.nan)

@@ -188,7 +188,7 @@ def _binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC as the Mann-Whitney statistic: the chance that a positive outscores a negative,
     ties counting one half (the area under the ROC curve with tied scores joined linearly)."""
     # imported here: ``recommend`` imports this module (the metric names), and SciPy's stats
-    # cost over a second of a cold ``beyonder recommend``
+    # are slow to import (bench/RESULTS.md, "Recommendation latency")
     from scipy.stats import rankdata
 
     ranks = rankdata(score)
