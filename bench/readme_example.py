@@ -14,14 +14,14 @@ The registry is ``$MLFLOW_TRACKING_URI`` or ``./mlflow.db`` (what ``dvc repro`` 
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_section import write_section  # noqa: E402  (a sibling bench module)
+from recommend_latency import registry_champion  # noqa: E402  (sibling bench modules)
+from results_section import write_section  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MARK = "budget-example"
@@ -40,32 +40,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _beyonder() -> list[str]:
-    script = Path(sys.executable).parent / "beyonder"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "beyonder.cli"]
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    env = dict(os.environ)
-    if "MLFLOW_TRACKING_URI" not in env and (REPO / "mlflow.db").is_file():
-        env["MLFLOW_TRACKING_URI"] = f"sqlite:///{REPO / 'mlflow.db'}"
-    picture = Path(args.picture)
+    if args.model == DEFAULT_MODEL and registry_champion() is None:
+        print("no registry with models:/beyonder@champion: run `dvc repro` first", file=sys.stderr)
+        return 1
     model = [] if args.model == DEFAULT_MODEL else ["--model", args.model]
     shown = ["beyonder", "recommend", args.table, "--budget", f"{args.budget:g}", *model]
-    shown += ["--plot", picture.name]
-    command = [*_beyonder(), *shown[1:-1], str(REPO / picture)]
-    (REPO / picture).parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    shown += ["--plot", args.picture]
+    (REPO / args.picture).parent.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "beyonder.cli", *shown[1:]], cwd=REPO, capture_output=True, text=True
+    )
     if result.returncode != 0:
         print(result.stdout + result.stderr, file=sys.stderr)
         return result.returncode
-    output = result.stdout.replace(str(REPO / picture), picture.name).rstrip()
     body = (
-        f"`python bench/readme_example.py` ran this (model: `{args.model}`, the champion `dvc repro` "
-        "registers unless another is named):\n\n"
-        f"```console\n$ {shlex.join(shown)}\n{output}\n```\n\n"
-        f"![{picture.name}]({picture.as_posix()})"
+        f"`python bench/readme_example.py` ran this (model: `{args.model}`):\n\n"
+        f"```console\n$ {shlex.join(shown)}\n{result.stdout.rstrip()}\n```\n\n"
+        f"![{Path(args.picture).name}]({args.picture})"
     )
     write_section(args.readme, MARK, body, "## Example")
     print(body)

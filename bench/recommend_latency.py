@@ -105,7 +105,7 @@ def _parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- the model
 
 
-def _registry_champion() -> str | None:
+def registry_champion() -> str | None:
     """``models:/beyonder@champion`` if a registry (env or ./mlflow.db) has that alias."""
     uri = os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
@@ -308,7 +308,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tmp = tempfile.TemporaryDirectory(prefix="recommend-latency-")
     model, kind = args.model, "given"
     if model is None:
-        model, kind = _registry_champion(), "registry champion"
+        model, kind = registry_champion(), "registry champion"
     if model is None:
         print("no registered champion: training a stand-in model (timings only)", file=sys.stderr)
         model, kind = (
