@@ -215,9 +215,9 @@ def test_heads_only_fine_tuning_keeps_the_pretrained_encoder(pretrained) -> None
 
 @pytest.fixture(scope="module")
 def seeded() -> tuple[Workspace, FoldResult, list[str]]:
-    """One fold trained with ``seeds=2`` and three variants (``--variant narrow rows=16``,
-    ``first_only train_groups=first``, ``again seed_offset=1000``) on a workspace of two
-    corpora, and the progress lines it logged."""
+    """One fold trained with ``seeds=2`` and four variants (``--variant narrow rows=16``,
+    ``first_only train_groups=first``, ``again seed_offset=1000``, ``refit refit=true``) on a
+    workspace of two corpora, and the progress lines it logged."""
     from dataclasses import replace
 
     from beyonder.evaluation.crossval import SEED_STRIDE
@@ -227,7 +227,7 @@ def seeded() -> tuple[Workspace, FoldResult, list[str]]:
         groups={f"d{i}": "first" if i < 4 else "second" for i in range(8)},
     )
     variants = parse_variants([["narrow", "rows=16"], ["first_only", "train_groups=first"],
-                               ["again", f"seed_offset={SEED_STRIDE}"]])  # fmt: skip
+                               ["again", f"seed_offset={SEED_STRIDE}"], ["refit", "refit=true"]])  # fmt: skip
     lines: list[str] = []
     fold = predict_fold(
         ws, {f"d{i}" for i in range(6)}, ws, {"d6", "d7"}, CONFIG,
@@ -280,6 +280,31 @@ def test_a_variant_with_the_second_members_seed_offset_is_that_member(seeded) ->
     preds = seeded[1].predictions
     np.testing.assert_allclose(preds["beyonder_again"], preds["beyonder_seed1"], atol=1e-6)
     assert not np.allclose(preds["beyonder_again"], preds["beyonder"], atol=1e-6)
+
+
+def test_a_refit_variant_retrains_the_members_fit_on_every_training_dataset(seeded) -> None:
+    """``--variant refit refit=true``: the member's early-stopped fit is not repeated; the
+    refit trains again on all 6 training datasets (validation ones too) for its chosen epochs,
+    so its predictions differ from the member's."""
+    _, fold, lines = seeded
+    assert any("beyonder_refit" in line and "from beyonder's fit" in line for line in lines)
+    refits = [line.split() for line in lines if line.strip().startswith("refit:")]
+    assert len(refits) == 1 and refits[0][1] == "6"
+    preds = fold.predictions
+    assert preds["beyonder_refit"].shape == preds["beyonder"].shape
+    assert not np.allclose(preds["beyonder_refit"], preds["beyonder"], atol=1e-6)
+
+
+def test_only_a_refit_that_changes_nothing_else_shares_a_members_fit() -> None:
+    from beyonder.evaluation.crossval import SEED_STRIDE, _same_member
+
+    assert _same_member(Variant("r", refit=True), seeds=1) == 0
+    assert _same_member(Variant("r", refit=True, seed_offset=SEED_STRIDE), seeds=2) == 1
+    assert _same_member(Variant("r", refit=True, seed_offset=SEED_STRIDE), seeds=1) is None
+    assert _same_member(Variant("r", refit=True, seed_offset=7), seeds=2) is None
+    assert _same_member(Variant("r", {"rows": 16}, refit=True), seeds=1) is None
+    assert _same_member(Variant("r", refit=True, train_groups=("uci",)), seeds=1) is None
+    assert _same_member(Variant("r"), seeds=1) is None  # not a refit: trained as it asks
 
 
 def test_cautious_selection_falls_back_on_the_sbs_below_the_margin() -> None:

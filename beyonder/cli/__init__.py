@@ -75,7 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                 "all layers, the heads only, or start fresh), seed_offset=1000 (the fold's seed plus "
                 "this: 1000 is --seeds' second member, so a variant can be paired seed by seed), "
                 "pretrain=cells [pretrain_epochs=N] (start from an encoder pre-trained to fill "
-                "hidden cells of the fold's training samples); repeatable",
+                "hidden cells of the fold's training samples), refit=true (the refit stage's "
+                "protocol: trained again on every training dataset for the epochs validation "
+                "chose; with nothing else changed, from the plain member's fit); repeatable",
             )
             p.add_argument("--json", dest="json_path", help="write the report as JSON here")
             p.add_argument(

@@ -390,16 +390,16 @@ class FoldResult:
 def _beyonder(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
     """Beyonder (one member per seed, each also behind ``cautious`` selection), its seed
     ensemble, the variants, the one-view ablation and its embedding's nearest datasets."""
-    result, members = MethodResult(), []
+    result, members, fitted = MethodResult(), [], []
     for m in range(settings.seeds):  # same data, same validation split: only the seed differs
         est, member = _beyonder_member(fold, config, settings, m)
         members.append(member.predictions["beyonder" if m == 0 else f"beyonder_seed{m}"])
         result.add(member)
-        if m == 0:
-            first = est
+        fitted.append(est)
+    first = fitted[0]
     if settings.seeds > 1:
         result.predictions["beyonder_ensemble"] = np.mean(members, axis=0)
-    result.add(_variants(fold, config, settings))
+    result.add(_variants(fold, config, settings, fitted))
     if config.views > 1:  # the test-time ensembling ablation, at no training cost
         result.predictions["beyonder_1view"] = first.predict(fold.test_encoded, views=1)["accuracy"]
     # the learned embedding as meta-features for the nearest-datasets rule
@@ -451,12 +451,22 @@ def _beyonder_member(
     return est, result
 
 
-def _variants(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
+def _variants(
+    fold: Fold, config: BeyonderConfig, settings: RunSettings, members: list[Beyonder]
+) -> MethodResult:
     """Each of ``settings.variants`` trained on the fold (``beyonder_<name>``); variants that
-    differ only after masked-cell pre-training share one pre-trained encoder."""
+    differ only after masked-cell pre-training share one pre-trained encoder, and a refit
+    variant with no other change starts from the ``members`` fit of its seed (the same training
+    run, not repeated)."""
     result = MethodResult()
     encoders: dict[tuple, dict[str, list[np.ndarray]]] = {}
     for variant in settings.variants:
+        name, member = f"beyonder_{variant.name}", _same_member(variant, settings.seeds)
+        if member is not None:
+            settings.log(f"  {name}: {variant.settings()}, from beyonder's fit")
+            est = _refit(fold.train_ws, fold.train, variant.config(config), members[member], settings.log)  # fmt: skip
+            result.predictions[name] = est.predict(fold.test_encoded)["accuracy"]
+            continue
         subset = fold.train
         if variant.train_groups is not None:
             wanted = {d for d, g in fold.train_ws.groups.items() if g in set(variant.train_groups)}
@@ -485,6 +495,16 @@ def _variants(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> Meth
             est = _refit(fold.train_ws, subset, variant_config, est, settings.log)
         result.predictions[f"beyonder_{variant.name}"] = est.predict(fold.test_encoded)["accuracy"]
     return result
+
+
+def _same_member(variant: Variant, seeds: int) -> int | None:
+    """The ``--seeds`` member whose fit ``variant`` would repeat before its refit (a refit
+    variant that changes nothing else, its seed that member's), else None."""
+    plain = replace(variant, name="", refit=False, seed_offset=0)
+    member, rest = divmod(variant.seed_offset, SEED_STRIDE)
+    if not variant.refit or plain != Variant("") or rest or not 0 <= member < seeds:
+        return None
+    return member
 
 
 def _landmark_ridge(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
