@@ -463,7 +463,8 @@ def _variants(
     for variant in settings.variants:
         name, member = f"beyonder_{variant.name}", _same_member(variant, settings.seeds)
         if member is not None:
-            settings.log(f"  {name}: {variant.settings()}, from beyonder's fit")
+            fit_of = "beyonder" if member == 0 else f"beyonder_seed{member}"
+            settings.log(f"  {name}: {variant.settings()}, from {fit_of}'s fit")
             est = _refit(fold.train_ws, fold.train, variant.config(config), members[member], settings.log)  # fmt: skip
             result.predictions[name] = est.predict(fold.test_encoded)["accuracy"]
             continue
