@@ -390,15 +390,15 @@ class FoldResult:
 def _beyonder(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> MethodResult:
     """Beyonder (one member per seed, each also behind ``cautious`` selection), its seed
     ensemble, the variants, the one-view ablation and its embedding's nearest datasets."""
-    result, members, fitted = MethodResult(), [], []
+    result, fitted = MethodResult(), []
     for m in range(settings.seeds):  # same data, same validation split: only the seed differs
         est, member = _beyonder_member(fold, config, settings, m)
-        members.append(member.predictions["beyonder" if m == 0 else f"beyonder_seed{m}"])
         result.add(member)
         fitted.append(est)
     first = fitted[0]
     if settings.seeds > 1:
-        result.predictions["beyonder_ensemble"] = np.mean(members, axis=0)
+        seeds = [result.predictions[_member_name(m)] for m in range(settings.seeds)]
+        result.predictions["beyonder_ensemble"] = np.mean(seeds, axis=0)
     result.add(_variants(fold, config, settings, fitted))
     if config.views > 1:  # the test-time ensembling ablation, at no training cost
         result.predictions["beyonder_1view"] = first.predict(fold.test_encoded, views=1)["accuracy"]
@@ -410,6 +410,11 @@ def _beyonder(fold: Fold, config: BeyonderConfig, settings: RunSettings) -> Meth
     return result
 
 
+def _member_name(m: int) -> str:
+    """The ``m``-th ``--seeds`` member's method name: ``beyonder``, ``beyonder_seed1``..."""
+    return "beyonder" if m == 0 else f"beyonder_seed{m}"
+
+
 def _beyonder_member(
     fold: Fold, config: BeyonderConfig, settings: RunSettings, m: int
 ) -> tuple[Beyonder, MethodResult]:
@@ -417,7 +422,7 @@ def _beyonder_member(
     cautious: it leaves the SBS's pick only for a predicted gain that paid off on its
     validation samples (``choose_margin``). The first member also gives the decision details,
     the fold's measurement combiner (``budget_details``) and the predicted C curves."""
-    name = "beyonder" if m == 0 else f"beyonder_seed{m}"
+    name = _member_name(m)
     member_config = replace(config, seed=config.seed + SEED_STRIDE * m)
     est, val = _fit_beyonder(
         fold.train_ws,
@@ -461,41 +466,54 @@ def _variants(
     result = MethodResult()
     encoders: dict[tuple, dict[str, list[np.ndarray]]] = {}
     for variant in settings.variants:
-        name, member = f"beyonder_{variant.name}", _same_member(variant, settings.seeds)
-        if member is not None:
-            fit_of = "beyonder" if member == 0 else f"beyonder_seed{member}"
-            settings.log(f"  {name}: {variant.settings()}, from {fit_of}'s fit")
-            est = _refit(fold.train_ws, fold.train, variant.config(config), members[member], settings.log)  # fmt: skip
-            result.predictions[name] = est.predict(fold.test_encoded)["accuracy"]
-            continue
-        subset = fold.train
-        if variant.train_groups is not None:
-            wanted = {d for d, g in fold.train_ws.groups.items() if g in set(variant.train_groups)}
-            subset = subset.subset(_training_rows(subset, wanted))
-        if variant.train_kinds is not None:
-            subset = subset.subset(subset.index["kind"].isin(variant.train_kinds).to_numpy())
-        settings.log(f"  beyonder_{variant.name}: {variant.settings()}")
         variant_config = variant.config(config)
-        encoder = None
-        if variant.pretrain == "cells":  # the masked-cell objective on this fold's training tables
-            epochs = variant.pretrain_epochs or cell_pretraining.PRETRAIN_EPOCHS
-            key = (epochs, *(getattr(variant_config, k) for k in cell_pretraining.ENCODER_SETTINGS))
-            if key not in encoders:
-                encoders[key], losses = cell_pretraining.pretrain_encoder(
-                    fold.train_encoded(), variant_config, epochs
-                )
-                settings.log(f"  beyonder_{variant.name}: masked-cell loss {losses['loss']:.4f} "
-                             f"(predicting zero: {losses['zero_prediction_loss']:.4f})")  # fmt: skip
-            encoder = encoders[key]
-        start = None if variant.finetune == "none" or encoder is not None else settings.start
-        est, _ = _fit_beyonder(
-            fold.train_ws, subset, variant_config, settings.seed, settings.val_fraction, settings.log, start,
-            heads_only=variant.finetune == "heads", encoder=encoder,
-        )  # fmt: skip
+        member = _same_member(variant, settings.seeds)
+        if member is None:
+            est, subset = _fit_variant(fold, variant, variant_config, settings, encoders)
+        else:
+            settings.log(f"  beyonder_{variant.name}: {variant.settings()}, "
+                         f"from {_member_name(member)}'s fit")  # fmt: skip
+            est, subset = members[member], fold.train
         if variant.refit:  # the refit stage's protocol: every training dataset, the chosen epochs
             est = _refit(fold.train_ws, subset, variant_config, est, settings.log)
         result.predictions[f"beyonder_{variant.name}"] = est.predict(fold.test_encoded)["accuracy"]
     return result
+
+
+def _fit_variant(
+    fold: Fold,
+    variant: Variant,
+    variant_config: BeyonderConfig,
+    settings: RunSettings,
+    encoders: dict[tuple, dict[str, list[np.ndarray]]],
+) -> tuple[Beyonder, Corpus]:
+    """``variant`` trained with early stopping on its part of the fold's training samples
+    (returned with the model); ``encoders``: masked-cell encoders pre-trained so far, by
+    their settings, filled here."""
+    subset = fold.train
+    if variant.train_groups is not None:
+        wanted = {d for d, g in fold.train_ws.groups.items() if g in set(variant.train_groups)}
+        subset = subset.subset(_training_rows(subset, wanted))
+    if variant.train_kinds is not None:
+        subset = subset.subset(subset.index["kind"].isin(variant.train_kinds).to_numpy())
+    settings.log(f"  beyonder_{variant.name}: {variant.settings()}")
+    encoder = None
+    if variant.pretrain == "cells":  # the masked-cell objective on this fold's training tables
+        epochs = variant.pretrain_epochs or cell_pretraining.PRETRAIN_EPOCHS
+        key = (epochs, *(getattr(variant_config, k) for k in cell_pretraining.ENCODER_SETTINGS))
+        if key not in encoders:
+            encoders[key], losses = cell_pretraining.pretrain_encoder(
+                fold.train_encoded(), variant_config, epochs
+            )
+            settings.log(f"  beyonder_{variant.name}: masked-cell loss {losses['loss']:.4f} "
+                         f"(predicting zero: {losses['zero_prediction_loss']:.4f})")  # fmt: skip
+        encoder = encoders[key]
+    start = None if variant.finetune == "none" or encoder is not None else settings.start
+    est, _ = _fit_beyonder(
+        fold.train_ws, subset, variant_config, settings.seed, settings.val_fraction, settings.log, start,
+        heads_only=variant.finetune == "heads", encoder=encoder,
+    )  # fmt: skip
+    return est, subset
 
 
 def _same_member(variant: Variant, seeds: int) -> int | None:
