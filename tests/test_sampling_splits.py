@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from beyonder.data.sampling import bootstrap_samples
+from beyonder.data.sampling import bootstrap_samples, measurement_samples
 from beyonder.data.splits import DEFAULT_FAMILIES, family_of, grouped_folds, grouped_test_split
+from beyonder.labels.folds import group_stratified_folds
 from beyonder.params import load_params
 from beyonder.schema import ROW_ID, TARGET
 
@@ -77,6 +78,18 @@ def test_tiny_class_gets_at_least_one_row() -> None:
     for _, sample in bootstrap_samples(frame, "ds", rows=50, per_dataset=3, seed=0):
         assert (sample[TARGET] == "rare").sum() >= 1
         assert len(sample) == 50
+
+
+def test_measurement_subsample_keeps_every_class_in_every_training_fold() -> None:
+    # a very imbalanced table (1.2% rare): a 100-row subsample in proportion would hold one
+    # rare row, and the CV fold that tests it would train on one class
+    frame = _frame(n=1500, shares=(0.988, 0.012))
+    for name, sample in measurement_samples(frame, "ds", rows=[100, 200], seed=0):
+        assert len(sample) == int(name.rsplit("__m", 1)[1]) and sample[ROW_ID].is_unique
+        assert (sample[TARGET].value_counts() >= 2).all()
+        y = sample[TARGET].to_numpy()
+        for train, _ in group_stratified_folds(y, sample[ROW_ID].to_numpy(), n_splits=3, seed=0):
+            assert set(y[train]) == set(y)
 
 
 def test_without_replacement_rows_are_distinct() -> None:

@@ -9,6 +9,10 @@ from beyonder.config import stable_seed
 from beyonder.params import SampleParams
 from beyonder.schema import ROW_ID, TARGET
 
+MEASUREMENT_MIN_PER_CLASS = 2
+"""Rows of each class a measurement subsample keeps (where the class has them): with two, every
+training fold of a stratified CV holds every class."""
+
 
 def bootstrap_samples(
     frame: pd.DataFrame,
@@ -45,13 +49,17 @@ def bootstrap_samples(
 
 def measurement_sample(frame: pd.DataFrame, rows: int, seed: int | list[int] = 0) -> pd.DataFrame:
     """A stratified subsample of ``min(rows, len(frame))`` distinct rows (no replacement): what
-    a cheap measurement cross-validates the portfolio on. Carries ``ROW_ID`` like a bootstrap
-    sample; ``seed`` may be a ``stable_seed`` sequence."""
+    a cheap measurement cross-validates the portfolio on. Every class gets at least
+    ``MEASUREMENT_MIN_PER_CLASS`` rows where it has them, so that no CV training fold is left
+    with one class (which logistic regression and the SVMs refuse). Carries ``ROW_ID`` like a
+    bootstrap sample; ``seed`` may be a ``stable_seed`` sequence."""
     size = min(int(rows), len(frame))
     y = frame[TARGET].to_numpy()
     classes, y_idx = np.unique(y, return_inverse=True)
     members = [np.flatnonzero(y_idx == c) for c in range(len(classes))]
-    quotas = _quotas(np.array([len(m) for m in members]), size, replace=False)
+    quotas = _quotas(
+        np.array([len(m) for m in members]), size, replace=False, minimum=MEASUREMENT_MIN_PER_CLASS
+    )
     rng = np.random.default_rng(seed)
     picked = np.concatenate([rng.choice(m, size=q, replace=False) for m, q in zip(members, quotas, strict=True)])
     picked = np.sort(picked)
@@ -71,10 +79,11 @@ def measurement_samples(frame: pd.DataFrame, dataset: str, rows: list[int], seed
     ]
 
 
-def _quotas(class_sizes: np.ndarray, size: int, replace: bool) -> np.ndarray:
-    """Rows per class: proportional to class size, at least one each, summing to ``size``."""
+def _quotas(class_sizes: np.ndarray, size: int, replace: bool, minimum: int = 1) -> np.ndarray:
+    """Rows per class: proportional to class size, at least ``minimum`` each (without
+    replacement: at most the class's size), summing to ``size``."""
     share = class_sizes / class_sizes.sum()
-    quotas = np.maximum(np.floor(share * size).astype(int), 1)
+    quotas = np.maximum(np.floor(share * size).astype(int), minimum)
     if not replace:
         quotas = np.minimum(quotas, class_sizes)
     order = np.argsort(-(share * size - np.floor(share * size)), kind="stable")
