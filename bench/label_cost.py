@@ -9,7 +9,7 @@ of classifier fitting a fresh clone without it must spend: the sum over labels o
 ``(fit_time + predict_time) * n_folds``. Divided by the label stage's workers it is a lower
 bound on the stage's wall time from scratch (it leaves out the per-label overhead of the
 engine and the metric scoring), on a machine as fast and as busy as the ones that made the
-labels. ``--calibrate DIR`` reads a label cache this machine filled (say the workdir of a
+labels. ``--calibrate DIR`` reads a label cache (``LabelCache``) this machine filled (say the workdir of a
 ``python bench/fresh_clone.py --no-shipped-labels`` run, stopped when it has enough) and
 scales the total by how long the labels both hold took here against their shipped seconds.
 
@@ -29,43 +29,37 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_section import write_section  # noqa: E402  (a sibling bench module)
 
+from beyonder.labels.labelling import cv_seconds  # noqa: E402
+from beyonder.stages.label import LabelCache, read_shipped  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 MARK = "label_cost"
 
 
-def cv_seconds(record: dict) -> float:
-    """A label's fit and predict seconds over all its folds (records keep the folds' means)."""
-    per_fold = float(record.get("fit_time") or 0.0) + float(record.get("predict_time") or 0.0)
-    return per_fold * int(record.get("n_folds") or 0)
-
-
 def label_seconds(path: Path) -> pd.DataFrame:
     """One row per shipped label: key, classifier, folds, CV seconds."""
-    table = pd.read_parquet(path, columns=["key", "record"])
-    records = [json.loads(r) for r in table["record"]]
-    table = pd.DataFrame(
+    records = {key: json.loads(text) for key, text in read_shipped(path).items()}
+    return pd.DataFrame(
         {
-            "key": table["key"].to_numpy(),
-            "classifier": [r["classifier"] for r in records],
-            "n_folds": [int(r.get("n_folds") or 0) for r in records],
-            "fit": [float(r.get("fit_time") or 0.0) for r in records],
-            "predict": [float(r.get("predict_time") or 0.0) for r in records],
+            "key": list(records),
+            "classifier": [r["classifier"] for r in records.values()],
+            "n_folds": [int(r.get("n_folds") or 0) for r in records.values()],
+            "cv_seconds": [cv_seconds(r) for r in records.values()],
         }
     )
-    table["cv_seconds"] = [cv_seconds(r) for r in records]
-    return table
 
 
 def speed_ratio(table: pd.DataFrame, cache: Path) -> dict:
-    """Seconds here over shipped seconds, summed over the labels ``cache`` (a label cache
-    directory: ``<2 hex>/<key>.json``) shares with the shipped file."""
-    shipped = dict(zip(table["key"], table["cv_seconds"], strict=True))
+    """Seconds here over shipped seconds, summed over the labels the label cache ``cache``
+    holds of the shipped file's."""
+    here_cache = LabelCache(cache)
     here = there = 0.0
     shared = 0
-    for path in cache.glob("*/*.json"):
-        if path.stem in shipped:
-            here += cv_seconds(json.loads(path.read_text()))
-            there += shipped[path.stem]
+    for key, shipped_seconds in zip(table["key"], table["cv_seconds"], strict=True):
+        record = here_cache.get(key)
+        if record is not None:
+            here += cv_seconds(record)
+            there += shipped_seconds
             shared += 1
     if not shared or there <= 0:
         raise SystemExit(f"{cache}: no label shared with the shipped file")
@@ -100,31 +94,26 @@ def summarise(table: pd.DataFrame, workers: int, calibration: dict | None = None
 
 
 def markdown(result: dict, labels_path: str) -> str:
-    total = result["cv_seconds"]
-    lines = [
-        f"`python bench/label_cost.py --labels {labels_path} --workers {result['workers']}`: "
-        f"{result['labels']:,} shipped labels record **{total:,.0f} s** of classifier fitting "
-        f"and prediction (their folds' mean seconds times their folds): on {result['workers']} "
-        f"workers, **{result['least_wall_seconds'] / 60:,.0f} min** of labelling from scratch at "
-        "the speed they were recorded at, before any engine overhead.",
-        "",
-        "| classifier | CV seconds | share |",
-        "|---|---|---|",
-    ]
-    calibration = result["calibration"]
+    total, workers, calibration = result["cv_seconds"], result["workers"], result["calibration"]
+    command = f"python bench/label_cost.py --labels {labels_path} --workers {workers}"
     if calibration is not None:
-        lines[0] = lines[0].replace(
-            f"--workers {result['workers']}`",
-            f"--workers {result['workers']} --calibrate {calibration['cache']}`",
-        )
-        lines[1:1] = [
+        command += f" --calibrate {calibration['cache']}"
+    lines = [
+        f"`{command}`: {result['labels']:,} shipped labels record **{total:,.0f} s** of "
+        "classifier fitting and prediction (their folds' mean seconds times their folds): on "
+        f"{workers} workers, **{result['least_wall_seconds'] / 60:,.0f} min** of labelling from "
+        "scratch at the speed they were recorded at, before any engine overhead.",
+    ]
+    if calibration is not None:
+        lines += [
             "",
             f"Timed again here: the {calibration['shared_labels']:,} labels of the calibration "
             f"cache took {calibration['seconds_here']:,.0f} s against {calibration['seconds_shipped']:,.0f} s "
             f"in the shipped records ({calibration['ratio']:.2f}x). At that speed labelling from "
             f"scratch needs at least **{result['calibrated_wall_seconds'] / 60:,.0f} min** on "
-            f"{result['workers']} workers.",
+            f"{workers} workers.",
         ]
+    lines += ["", "| classifier | CV seconds | share |", "|---|---|---|"]
     for name, seconds in result["by_classifier"].items():
         lines.append(f"| {name} | {seconds:,.0f} | {seconds / total:.0%} |")
     folds = ", ".join(

@@ -113,6 +113,12 @@ def _record(
     }
 
 
+def cv_seconds(record: dict[str, Any]) -> float:
+    """Seconds a label's whole cross-validation took, fit and predict over every fold: a record
+    keeps its folds' mean times and their count (NaN when no fold finished)."""
+    return (record["fit_time"] + record["predict_time"]) * record["n_folds"]
+
+
 def _label_one(
     name: str,
     x: pd.DataFrame,

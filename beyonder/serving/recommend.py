@@ -396,6 +396,8 @@ class Recommender:
     ) -> pd.DataFrame:
         """The top ``k`` rows cross-validated on ``sample``, first and ranked by the measured
         ``metric`` (a failed CV sorts last among them), then the others by prediction."""
+        from beyonder.labels.labelling import cv_seconds  # the CV's labelling, loaded when used
+
         top = table["classifier"].iloc[:k].tolist()
         records = {
             r["classifier"]: r
@@ -416,10 +418,7 @@ class Recommender:
             records[c]["accuracy_std"] if c in records else np.nan for c in table["classifier"]
         ]
         table["measured_cv_seconds"] = [
-            (records[c]["fit_time"] + records[c]["predict_time"]) * records[c]["n_folds"]
-            if c in records
-            else np.nan
-            for c in table["classifier"]
+            cv_seconds(records[c]) if c in records else np.nan for c in table["classifier"]
         ]
         by = ["measured_accuracy", "predicted_accuracy"]
         if metric != DEFAULT_METRIC:
