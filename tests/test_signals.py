@@ -4,8 +4,9 @@
 with its own temporary Prefect server and local Dask cluster, as DVC runs it: signalled once
 labelling is under way, it must end by that signal within a few seconds, leave no process of
 its group behind (server, Dask workers) and no partial output (no labels table, no temporary
-file). SIGTERM goes to the command alone (``kill PID``, a scheduler stopping it); SIGINT to
-its whole process group, as a terminal's Ctrl-C does.
+file). SIGTERM goes to the command alone (``kill PID``, a scheduler stopping it) or to its
+whole process group (``kill -- -PGID``, a supervisor stopping a process tree, so the Dask
+workers get it too); SIGINT to its whole process group, as a terminal's Ctrl-C does.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ machine; the test prints how long it took."""
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("sig", "to_group"), [(signal.SIGTERM, False), (signal.SIGINT, True)], ids=["sigterm", "ctrl-c"]
+    ("sig", "to_group"),
+    [(signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, True)],
+    ids=["sigterm", "sigterm-group", "ctrl-c"],
 )
 def test_a_signal_stops_beyonder_label_cleanly(
     tmp_path: Path, sig: signal.Signals, to_group: bool
