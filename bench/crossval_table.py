@@ -30,6 +30,13 @@ curve (overall and per corpus).
 several budgets, brute force), overall and per corpus, with the paired interval of each
 mode's regret minus brute force's.
 
+``--seed-mean LABEL=A-B,C-D`` (repeatable, with ``--workspace``) prints instead, per report
+group of the workspace's ``evaluate.groups`` (dataset -> group from its ingest manifest), the
+mean over seeds of paired differences: per dataset, the mean of regret(A) - regret(B) and
+regret(C) - regret(D) (``beyonder_refit - beyonder`` for one seed, ``beyonder_refit_seed1 -
+beyonder_seed1`` for the next); its mean over the group's datasets and 95% bootstrap interval
+(the same datasets resampled for both seeds), and each seed's own mean beside it.
+
 ``--regularisation`` prints instead the tables of the report's ``regularisation`` part (a
 workspace labelled with ``regularisation.enabled``): per tuned classifier, how well each
 method's suggested C does against C = 1 and the SBS of C; pooled over the tuned classifiers;
@@ -46,7 +53,11 @@ from typing import Any
 
 import numpy as np
 
-from beyonder.evaluation.metrics import evaluate_methods
+from beyonder.config import Layout
+from beyonder.evaluation.metrics import bootstrap_interval, evaluate_methods, regret
+from beyonder.evaluation.truth import dataset_groups
+from beyonder.evaluation.workspaces import corpus_groups
+from beyonder.params import load_params
 from beyonder.schema import PORTFOLIO
 
 
@@ -443,6 +454,63 @@ def metric_tables(result: dict[str, Any], against: list[str]) -> str:
     return "\n".join(lines).strip()
 
 
+def method_regrets(result: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per-dataset regret (accuracy points, the report's truth) of every method with picks."""
+    classifiers = result.get("classifiers") or list(PORTFOLIO)
+    rows = result["per_dataset"]
+    true = np.array([[np.nan if v is None else v for v in row["true"]] for row in rows])
+    methods = sorted({k[: -len("_choice")] for row in rows for k in row if k.endswith("_choice")})
+    out = {}
+    for method in methods:
+        picks = [row.get(f"{method}_choice") for row in rows]
+        if None in picks:
+            continue  # a method scored on part of the datasets only: not pairable here
+        out[method] = regret(true, np.array([classifiers.index(p) for p in picks]))
+    return out
+
+
+def seed_mean_table(
+    result: dict[str, Any],
+    specs: list[str],
+    workspace: Path,
+    n_boot: int,
+    seed: int,
+) -> str:
+    """The ``--seed-mean`` table (see the module docstring)."""
+    params = load_params(workspace / "params.yaml")
+    groups = dataset_groups(corpus_groups(Layout(workspace)), params.evaluate.groups)
+    datasets = np.array([row["dataset"] for row in result["per_dataset"]])
+    members = {g: np.array([groups.get(d) == g for d in datasets]) for g in params.evaluate.groups}
+    members = {g: m for g, m in members.items() if m.any()}
+    members["all"] = np.ones(len(datasets), dtype=bool)
+    regrets = method_regrets(result)
+    header = (
+        "| difference | " + " | ".join(f"{g} ({int(m.sum())})" for g, m in members.items()) + " |"
+    )
+    lines = [header, "|---" * (1 + len(members)) + "|"]
+    for spec in specs:
+        label, _, pairs_text = spec.partition("=")
+        pairs = [tuple(p.split("-", 1)) for p in pairs_text.split(",")]
+        missing = sorted({m for pair in pairs for m in pair if m not in regrets} | {
+            p[0] for p in pairs if len(p) != 2
+        })  # fmt: skip
+        if not label or not pairs_text or missing:
+            raise ValueError(f"--seed-mean {spec!r}: LABEL=A-B,C-D with methods of the report "
+                             f"(unknown or malformed: {', '.join(missing) or spec})")  # fmt: skip
+        diffs = np.array([regrets[a] - regrets[b] for a, b in pairs])
+        cells = []
+        for mask in members.values():
+            mean_diff = diffs[:, mask].mean(axis=0)
+            lo, hi = bootstrap_interval(mean_diff, n_boot=n_boot, seed=seed)
+            per_seed = " / ".join(f"{np.nanmean(d[mask]):+.2f}" for d in diffs)
+            mark = "**" if hi < 0 or lo > 0 else ""
+            cells.append(
+                f"{np.nanmean(mean_diff):+.2f} {mark}[{lo:+.2f}, {hi:+.2f}]{mark} ({per_seed})"
+            )
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _diff(m: dict, other: dict | None) -> float | None:
     if other is None or m.get("mean_regret") is None or other.get("mean_regret") is None:
         return None
@@ -471,6 +539,11 @@ def main(argv: list[str] | None = None) -> int:
                         "against C = 1 and the SBS of C; classifier + C) instead")  # fmt: skip
     parser.add_argument("--metrics", action="store_true", help="the per-group, per-metric tables (natural tasks "
                         "first, brute force beside each, imbalanced tasks apart) instead")  # fmt: skip
+    parser.add_argument("--seed-mean", action="append", default=[], metavar="LABEL=A-B,C-D",
+                        help="the mean over seeds of paired differences, per report group, instead "
+                        "(repeatable)")  # fmt: skip
+    parser.add_argument("--workspace", type=Path, default=Path("."), help="the labelled workspace "
+                        "the runs read (its params.yaml and ingest manifest: --seed-mean's groups)")  # fmt: skip
     args = parser.parse_args(argv)
     results = [json.loads(path.read_text()) for path in args.json]
     if len(results) > 1 and (args.group or args.decisions or args.regularisation or args.curve):
@@ -481,6 +554,12 @@ def main(argv: list[str] | None = None) -> int:
         result = results[0] if len(results) == 1 else merged(results, [str(p) for p in args.json])
     except ValueError as err:
         parser.error(str(err))
+    if args.seed_mean:
+        try:
+            print(seed_mean_table(result, args.seed_mean, args.workspace, args.n_boot, args.seed))
+        except ValueError as err:
+            parser.error(str(err))
+        return 0
     if args.regularisation:
         if not result.get("regularisation"):
             parser.error(

@@ -64,3 +64,35 @@ def test_runs_of_other_truths_are_refused(tmp_path: Path) -> None:
         paths[-1].write_text(json.dumps(run))
     with pytest.raises(SystemExit):
         crossval_table.main([str(p) for p in paths])
+
+
+def test_seed_mean_pools_each_seeds_paired_difference_per_group(tmp_path: Path) -> None:
+    (tmp_path / "params.yaml").write_text(
+        "evaluate:\n  groups:\n    natural: [uci]\n    binarized: [statlib_binarized]\n"
+    )
+    (tmp_path / "data" / "raw").mkdir(parents=True)
+    origins = ["uci", "uci", "uci", "statlib_binarized"]
+    manifest = [
+        {"name": f"d{i}", "source": "local", "origin": f"corpus/{o}/d{i}.parquet"}
+        for i, o in enumerate(origins)
+    ]
+    (tmp_path / "data" / "raw" / "manifest.json").write_text(json.dumps(manifest))
+    run = _run(
+        {
+            "sbs": ["a"] * 4,
+            "beyonder": ["a", "b", "c", "b"],  # regrets 0, 0, 0, 0
+            "beyonder_seed1": ["a", "c", "c", "a"],  # 0, 10, 0, 5
+            "beyonder_refit": ["b", "b", "c", "b"],  # 10, 0, 0, 0
+            "beyonder_refit_seed1": ["a", "b", "c", "a"],  # 0, 0, 0, 5
+        }
+    )
+    spec = "refit=beyonder_refit-beyonder,beyonder_refit_seed1-beyonder_seed1"
+    text = crossval_table.seed_mean_table(run, [spec], tmp_path, n_boot=200, seed=0)
+    header, _, row = text.splitlines()
+    assert header == "| difference | natural (3) | binarized (1) | all (4) |"
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # natural: seed 0 +10/3, seed 1 -10/3, pooled per dataset (+5, -5, 0): mean 0
+    assert cells[0] == "refit" and cells[1].startswith("+0.00 [") and "(+3.33 / -3.33)" in cells[1]
+    assert cells[2].startswith("+0.00 [+0.00, +0.00] (+0.00 / +0.00)")
+    with pytest.raises(ValueError, match="unknown or malformed: beyonder_wide"):
+        crossval_table.seed_mean_table(run, ["x=beyonder_wide-beyonder"], tmp_path, 10, 0)
