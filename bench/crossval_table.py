@@ -61,12 +61,20 @@ from beyonder.params import load_params
 from beyonder.schema import PORTFOLIO
 
 
-def recomputed_pairs(result: dict[str, Any], n_boot: int, seed: int) -> dict[str, dict]:
-    """``regret_vs_ci`` per method from the per-dataset picks (one-hot predictions)."""
+def picks_and_truth(result: dict[str, Any]) -> tuple[list[str], np.ndarray, list[str]]:
+    """The report's classifiers, its truth matrix (datasets x classifiers) and the methods
+    with per-dataset picks (``<method>_choice``)."""
     classifiers = result.get("classifiers") or list(PORTFOLIO)
     rows = result["per_dataset"]
     true = np.array([[np.nan if v is None else v for v in row["true"]] for row in rows])
     methods = sorted({k[: -len("_choice")] for row in rows for k in row if k.endswith("_choice")})
+    return classifiers, true, methods
+
+
+def recomputed_pairs(result: dict[str, Any], n_boot: int, seed: int) -> dict[str, dict]:
+    """``regret_vs_ci`` per method from the per-dataset picks (one-hot predictions)."""
+    classifiers, true, methods = picks_and_truth(result)
+    rows = result["per_dataset"]
     preds = {}
     for method in methods:
         pred = np.full(true.shape, np.nan)
@@ -456,10 +464,8 @@ def metric_tables(result: dict[str, Any], against: list[str]) -> str:
 
 def method_regrets(result: dict[str, Any]) -> dict[str, np.ndarray]:
     """Per-dataset regret (accuracy points, the report's truth) of every method with picks."""
-    classifiers = result.get("classifiers") or list(PORTFOLIO)
+    classifiers, true, methods = picks_and_truth(result)
     rows = result["per_dataset"]
-    true = np.array([[np.nan if v is None else v for v in row["true"]] for row in rows])
-    methods = sorted({k[: -len("_choice")] for row in rows for k in row if k.endswith("_choice")})
     out = {}
     for method in methods:
         picks = [row.get(f"{method}_choice") for row in rows]
