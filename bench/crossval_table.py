@@ -496,23 +496,18 @@ def seed_mean_table(
     lines = [header, "|---" * (1 + len(members)) + "|"]
     for spec in specs:
         label, _, pairs_text = spec.partition("=")
-        pairs = [tuple(p.split("-", 1)) for p in pairs_text.split(",")]
-        missing = sorted({m for pair in pairs for m in pair if m not in regrets} | {
-            p[0] for p in pairs if len(p) != 2
-        })  # fmt: skip
-        if not label or not pairs_text or missing:
+        pairs = [p.split("-", 1) for p in pairs_text.split(",")]
+        unknown = [m for pair in pairs for m in pair if m not in regrets]
+        if not label or any(len(pair) != 2 for pair in pairs) or unknown:
             raise ValueError(f"--seed-mean {spec!r}: LABEL=A-B,C-D with methods of the report "
-                             f"(unknown or malformed: {', '.join(missing) or spec})")  # fmt: skip
+                             f"(unknown or malformed: {', '.join(unknown) or spec})")  # fmt: skip
         diffs = np.array([regrets[a] - regrets[b] for a, b in pairs])
         cells = []
         for mask in members.values():
             mean_diff = diffs[:, mask].mean(axis=0)
-            lo, hi = bootstrap_interval(mean_diff, n_boot=n_boot, seed=seed)
+            ci = bootstrap_interval(mean_diff, n_boot=n_boot, seed=seed)
             per_seed = " / ".join(f"{np.nanmean(d[mask]):+.2f}" for d in diffs)
-            mark = "**" if hi < 0 or lo > 0 else ""
-            cells.append(
-                f"{np.nanmean(mean_diff):+.2f} {mark}[{lo:+.2f}, {hi:+.2f}]{mark} ({per_seed})"
-            )
+            cells.append(f"{np.nanmean(mean_diff):+.2f} {_interval(list(ci))} ({per_seed})")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

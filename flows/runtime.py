@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from beyonder.quiet import quiet_environment
 
 if TYPE_CHECKING:
+    from prefect.server.api.server import SubprocessASGIServer
+
     from beyonder.params import ComputeParams
 
 
@@ -53,7 +55,7 @@ def prefect_api() -> Iterator[str | None]:
             _stop_server(server)
 
 
-def _stop_server(server: Any) -> None:
+def _stop_server(server: SubprocessASGIServer) -> None:
     """Stop the temporary server started with ``_signals_blocked``.
 
     It ignores SIGTERM, so Prefect's own ``stop`` (SIGTERM, then SIGKILL after 5 s) would wait
