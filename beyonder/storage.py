@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -12,11 +14,21 @@ from typing import Any
 
 import pandas as pd
 
+TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<host>[^.]+)-(?P<pid>\d+)\.[^.]+\.tmp$")
+"""An atomic write's temporary file: ``.<name>.<host>-<pid>.<random>.tmp``, named after its
+writer so that one whose writer died (``kill -9``, or a Dask worker killed with its process
+group) can be told from one being written (``remove_orphan_temporaries``)."""
+
+
+def _host() -> str:
+    return socket.gethostname().split(".")[0].replace("-", "_") or "host"
+
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    writer = f"{_host()}-{os.getpid()}"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{writer}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
@@ -24,6 +36,37 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def remove_orphan_temporaries(root: str | Path) -> list[Path]:
+    """Delete the temporary files under ``root`` whose writer, a process of this host, is
+    gone; return them. A writer killed outright never reaches the clean-up of ``_atomic``
+    (readers never open such files, but they pile up); files being written by a live process,
+    or by another host's (a remote Dask worker sharing the folder), are left alone."""
+    host, removed = _host(), []
+    for path in Path(root).rglob(".*.tmp"):
+        match = TEMPORARY.match(path.name)
+        if match and match["host"] == host and not _alive(int(match["pid"])):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, compression: str = "snappy") -> None:

@@ -31,6 +31,7 @@ from beyonder.stages.label import (
     write_label_tables,
     write_labels,
 )
+from beyonder.storage import remove_orphan_temporaries
 from flows.runtime import TRANSIENT_RETRIES, dask_runner
 
 
@@ -59,6 +60,9 @@ def compute_labels(
     Those labels are not cached, so a rerun (say with more memory) tries them again.
     """
     logger = get_run_logger()
+    # a worker killed mid-write (kill -9, or SIGTERM to the whole process group, which kills
+    # Dask workers at once) leaves its write's temporary file: removed before and after a run
+    remove_orphan_temporaries(cache.root)
     if not jobs:
         logger.info("all labels cached: nothing to compute")
         return {}
@@ -93,7 +97,10 @@ def compute_labels(
                         reason,
                     )
 
-    run_batches()
+    try:
+        run_batches()
+    finally:
+        remove_orphan_temporaries(cache.root)
     if lost:
         logger.warning("%d labels not computed (see the labels' error column)", len(lost))
     return lost

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from beyonder.selector import fitting
 from beyonder.selector.fitting import fit_batches, full_batches
 
 
@@ -52,6 +53,17 @@ def test_losses_are_the_epoch_means_and_training_learns():
     assert history["val_loss"][-1] == pytest.approx(
         float(np.mean((predicted - val.y) ** 2)), rel=1e-4
     )
+
+
+@pytest.mark.parametrize(("epochs", "eager"), [(2, True), (5, False)])
+def test_a_fit_of_few_steps_runs_eagerly(monkeypatch, epochs: int, eager: bool) -> None:
+    """Tracing costs more than a short fit: up to ``EAGER_STEPS`` steps (training and
+    validation batches, every epoch) run eagerly, longer fits traced; both learn alike."""
+    monkeypatch.setattr(fitting, "EAGER_STEPS", 12)
+    model = _model(0.05)  # 4 training + 2 validation batches per epoch
+    history = fit_batches(model, Source(64, 16, seed=1), epochs, validation=Source(32, 16, seed=2))
+    assert model.run_eagerly is eager
+    assert history["val_loss"][-1] < history["val_loss"][0]
 
 
 def test_early_stopping_stops_and_restores_the_best_weights():

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -32,7 +36,13 @@ from beyonder.stages.label import (
     sample_index,
     write_labels,
 )
-from beyonder.storage import frame_hash, write_json, write_parquet
+from beyonder.storage import _host as this_host
+from beyonder.storage import (
+    frame_hash,
+    remove_orphan_temporaries,
+    write_json,
+    write_parquet,
+)
 
 CLASSIFIERS = ["logreg", "gaussian_nb", "decision_tree"]
 CV = CVSettings(n_folds=3, seed=0, fit_timeout=None)
@@ -122,6 +132,44 @@ def test_run_job_fills_the_cache_and_nothing_is_left(root, samples) -> None:
     assert len(files) == len(samples) * len(CLASSIFIERS)
     assert not list(cache.root.rglob("*.tmp"))  # atomic writes leave no temp files
     assert pending_jobs(samples, CLASSIFIERS, CV, cache) == []
+
+
+KILLED_MID_WRITE = """
+import sys, time
+from pathlib import Path
+from beyonder.storage import write_json
+
+class Slow:  # serialised only when the write has started: a writer stuck mid-write
+    def item(self):
+        print("writing", flush=True)
+        time.sleep(600)
+
+write_json({"accuracy": Slow()}, Path(sys.argv[1]))
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_a_temporary_file_that_is_swept(tmp_path) -> None:
+    """``kill -9`` mid-write leaves the write's temporary file; the sweep removes it and only
+    it: not a live writer's, not another host's, not a name it does not know."""
+    target = tmp_path / "cache" / "ab" / "abcd.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_MID_WRITE, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    (orphan,) = target.parent.glob(".*.tmp")
+    assert not target.exists() and str(proc.pid) in orphan.name
+    live = target.parent / f".live.json.{this_host()}-{os.getpid()}.k2x9ab.tmp"
+    remote = target.parent / f".remote.json.otherhost-{proc.pid}.k2x9ab.tmp"
+    unknown = target.parent / ".hand.json.k2x9ab.tmp"
+    for path in (live, remote, unknown):
+        path.write_text("")
+    assert remove_orphan_temporaries(tmp_path / "cache") == [orphan]
+    assert sorted(target.parent.glob(".*.tmp")) == sorted([live, remote, unknown])
+    assert remove_orphan_temporaries(tmp_path / "missing") == []
 
 
 def test_a_new_classifier_is_the_only_pending_work(root, samples) -> None:

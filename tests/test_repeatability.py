@@ -126,13 +126,17 @@ def test_two_independent_label_runs_give_identical_labels(tmp_path) -> None:
 
 @pytest.mark.filterwarnings("ignore:Even though the:UserWarning")  # tf.data stays traced
 @pytest.mark.parametrize("mode", ["eager", pytest.param("graph", marks=pytest.mark.slow)])
-def test_two_fits_with_the_same_seed_predict_the_same(mode: str) -> None:
+def test_two_fits_with_the_same_seed_predict_the_same(mode: str, monkeypatch) -> None:
     """Same seed, same data: same weights, losses and predictions. ``eager`` runs the training
-    step without tracing it (seconds instead of minutes on two busy cores); ``graph`` is the
-    way ``dvc repro`` trains (slow: about 40 s of tracing per fit, minutes under load)."""
+    step without tracing it (seconds instead of minutes on two busy cores), as every fit of a
+    few steps runs; ``graph`` is the way ``dvc repro`` trains on the corpus (slow: about 40 s
+    of tracing per fit, minutes under load)."""
     import tensorflow as tf
 
+    from beyonder.selector import fitting
+
     tf.config.run_functions_eagerly(mode == "eager")
+    monkeypatch.setattr(fitting, "EAGER_STEPS", 1000 if mode == "eager" else 0)
     try:
         _fit_twice_and_compare()
     finally:

@@ -63,6 +63,19 @@ class BatchSource(Protocol):
     def on_epoch_end(self) -> None: ...
 
 
+EAGER_STEPS = 16
+"""Fits of at most this many steps (training and validation batches, times the epochs) run
+eagerly. Tracing the selector's training and validation steps into graphs costs about 30 CPU
+seconds, while an eager step costs about a second more than a traced one, so a fit this short
+(a fine-tuning on a user's few tables, a refit on a small workspace) is done before tracing
+would be; the corpus-sized fits, thousands of steps, run traced."""
+
+
+def run_eagerly(steps: int, eager_steps: int | None = None) -> bool:
+    """Whether a fit of ``steps`` steps runs eagerly (``EAGER_STEPS``, read at call time)."""
+    return steps <= (EAGER_STEPS if eager_steps is None else eager_steps)
+
+
 def fit_batches(
     model: keras.Model,
     train: BatchSource,
@@ -74,10 +87,16 @@ def fit_batches(
     """Train ``model`` (compiled) for up to ``epochs`` epochs; returns the history (one value
     per epoch and loss, validation losses prefixed ``val_``). A callback that sets
     ``model.stop_training`` (``EarlyStopping``) ends the loop after that epoch. The validation
-    batches are drawn once: a validation source gives the same draw every time."""
+    batches are drawn once: a validation source gives the same draw every time. A short fit
+    runs eagerly (``run_eagerly``)."""
     import keras
 
     from beyonder.progress import EpochProgress
+
+    if model.train_function is None and run_eagerly(
+        epochs * (len(train) + (len(validation) if validation else 0))
+    ):
+        model.run_eagerly = True
 
     printed = [EpochProgress(print, epochs)] if verbose else []
     callback_list = keras.callbacks.CallbackList(
