@@ -4,8 +4,9 @@ the UCI folder beside the repository.
 
 The quick loop is ``pytest -m 'not slow'``: a test that starts a server (Prefect, ``mlflow
 models serve``) or runs a pipeline is marked ``slow``, and only slow tests train Keras
-networks in graph mode, as ``dvc repro`` does (tracing costs about 40 s per fit on two busy
-cores; the unit fits run eagerly, ``pytest_runtest_setup``). No test asserts on elapsed
+networks in graph mode, as ``dvc repro`` does on the corpus (tracing costs about 30-40 s per fit
+on two busy cores; the unit fits run eagerly, ``pytest_runtest_setup``, and so does any fit of
+at most ``fitting.EAGER_STEPS`` steps). No test asserts on elapsed
 time: timings belong in ``bench/``.
 """
 

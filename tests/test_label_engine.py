@@ -365,7 +365,7 @@ def test_kill_9_then_rerun_keeps_finished_work(tmp_path, engine):
 
 @pytest.mark.slow
 def test_new_classifier_or_sample_computes_only_that(tmp_path, engine):
-    root = make_workspace(tmp_path / "ws")
+    root = make_workspace(tmp_path / "ws", workers=1)  # what is computed, not by how many
     n_samples = len(samples_of(root))
     label(root)
     first = cache_files(root)
@@ -432,6 +432,7 @@ def test_fit_over_budget_is_a_missing_label_not_a_crash(tmp_path, engine):
         classifiers=classifiers,
         label={"fit_timeout": 1e-9},
         rows=150,
+        workers=1,
     )
     summary = label(root)
     table = labels_table(root)

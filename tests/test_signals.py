@@ -30,6 +30,13 @@ HUNG_AFTER_S = 120.0
 machine; the test prints how long it took."""
 
 
+@pytest.fixture(scope="module")
+def prefect_home(tmp_path_factory) -> Path:
+    """One Prefect home for the module's commands: each starts its own temporary server, but
+    its database is created and migrated once (about 20 CPU seconds), not once per case."""
+    return tmp_path_factory.mktemp("prefect")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "to_group"),
@@ -37,7 +44,7 @@ machine; the test prints how long it took."""
     ids=["sigterm", "sigterm-group", "ctrl-c"],
 )
 def test_a_signal_stops_beyonder_label_cleanly(
-    tmp_path: Path, sig: signal.Signals, to_group: bool
+    tmp_path: Path, prefect_home: Path, sig: signal.Signals, to_group: bool
 ) -> None:
     root = make_workspace(
         tmp_path / "ws", datasets=("iris", "wine", "breast_cancer"), per_dataset=2, rows=150,
@@ -46,7 +53,7 @@ def test_a_signal_stops_beyonder_label_cleanly(
     env = {
         k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "BEYONDER_DASK_ADDRESS")
     }
-    env["PREFECT_HOME"] = str(tmp_path / "prefect")  # its own temporary server and database
+    env["PREFECT_HOME"] = str(prefect_home)  # its own temporary server, not the session's
     env["DASK_TEMPORARY_DIRECTORY"] = str(tmp_path / "dask")
     command = [
         Path(sys.executable).parent / "beyonder",
