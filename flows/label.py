@@ -60,9 +60,6 @@ def compute_labels(
     Those labels are not cached, so a rerun (say with more memory) tries them again.
     """
     logger = get_run_logger()
-    # a worker killed mid-write (kill -9, or SIGTERM to the whole process group, which kills
-    # Dask workers at once) leaves its write's temporary file: removed before and after a run
-    remove_orphan_temporaries(cache.root)
     if not jobs:
         logger.info("all labels cached: nothing to compute")
         return {}
@@ -100,6 +97,8 @@ def compute_labels(
     try:
         run_batches()
     finally:
+        # a worker killed mid-write (kill -9, or SIGTERM to the whole process group, which
+        # kills Dask workers at once) leaves its write's temporary file; so may an earlier run
         remove_orphan_temporaries(cache.root)
     if lost:
         logger.warning("%d labels not computed (see the labels' error column)", len(lost))

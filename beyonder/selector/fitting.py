@@ -71,11 +71,6 @@ seconds, while an eager step costs about a second more than a traced one, so a f
 would be; the corpus-sized fits, thousands of steps, run traced."""
 
 
-def run_eagerly(steps: int, eager_steps: int | None = None) -> bool:
-    """Whether a fit of ``steps`` steps runs eagerly (``EAGER_STEPS``, read at call time)."""
-    return steps <= (EAGER_STEPS if eager_steps is None else eager_steps)
-
-
 def fit_batches(
     model: keras.Model,
     train: BatchSource,
@@ -87,15 +82,14 @@ def fit_batches(
     """Train ``model`` (compiled) for up to ``epochs`` epochs; returns the history (one value
     per epoch and loss, validation losses prefixed ``val_``). A callback that sets
     ``model.stop_training`` (``EarlyStopping``) ends the loop after that epoch. The validation
-    batches are drawn once: a validation source gives the same draw every time. A short fit
-    runs eagerly (``run_eagerly``)."""
+    batches are drawn once: a validation source gives the same draw every time. A fit of at
+    most ``EAGER_STEPS`` steps runs eagerly."""
     import keras
 
     from beyonder.progress import EpochProgress
 
-    if model.train_function is None and run_eagerly(
-        epochs * (len(train) + (len(validation) if validation else 0))
-    ):
+    steps = epochs * (len(train) + (len(validation) if validation else 0))
+    if model.train_function is None and steps <= EAGER_STEPS:
         model.run_eagerly = True
 
     printed = [EpochProgress(print, epochs)] if verbose else []
