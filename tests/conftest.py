@@ -25,6 +25,12 @@ for _key, _value in {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DVC_NO_ANALYTICS": "1",
+    # one pytest-xdist worker per core: single-threaded OpenMP and BLAS in each (as in the
+    # label stage's Dask workers), or hist_gb's OpenMP threads spin-wait for a core the other
+    # worker holds and a one-second fit takes ten
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
 }.items():
     os.environ.setdefault(_key, _value)
 
