@@ -6,6 +6,8 @@ import contextlib
 import errno
 import importlib
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +33,7 @@ def prefect_api() -> Iterator[str | None]:
         temporary_settings,
     )
 
-    server = None
+    server = watchdog = None
     try:
         if not os.environ.get("PREFECT_API_URL"):
             from prefect.server.api.server import SubprocessASGIServer
@@ -39,6 +41,7 @@ def prefect_api() -> Iterator[str | None]:
             server = SubprocessASGIServer()
             with _signals_blocked():  # the server inherits the mask: see _signals_blocked
                 server.start()
+                watchdog = _watch_over(server)
             os.environ["PREFECT_API_URL"] = server.api_url
         url = os.environ["PREFECT_API_URL"]
         # The URL in the settings (not only in the environment) travels with every task
@@ -53,6 +56,40 @@ def prefect_api() -> Iterator[str | None]:
                 _drain_prefect_workers()
             os.environ.pop("PREFECT_API_URL", None)
             _stop_server(server)
+        if watchdog is not None:
+            watchdog.kill()
+            watchdog.wait()
+
+
+_WATCHDOG = """
+import os, select, signal, sys
+try:
+    command, server = (os.pidfd_open(int(pid)) for pid in sys.argv[1:])
+except ProcessLookupError:
+    sys.exit()
+select.select([command], [], [])
+try:
+    signal.pidfd_send_signal(server, signal.SIGKILL)
+except ProcessLookupError:
+    pass
+"""
+
+
+def _watch_over(server: SubprocessASGIServer) -> subprocess.Popen | None:
+    """A tiny process that kills the temporary server when this command dies.
+
+    A command stopped by a signal it can handle stops its server itself; one killed outright
+    (``kill -9``, the kernel's out-of-memory killer) cannot, and its server would serve on
+    forever. The watchdog waits on a pidfd of this process (no polling; a process handle, so a
+    reused PID is never signalled) and then kills the server, if it is still there. Linux only
+    (pidfds); elsewhere there is no watchdog."""
+    process = server.server_process
+    if process is None or not hasattr(os, "pidfd_open"):
+        return None
+    return subprocess.Popen(
+        [sys.executable, "-S", "-c", _WATCHDOG, str(os.getpid()), str(process.pid)],
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _stop_server(server: SubprocessASGIServer) -> None:

@@ -104,6 +104,56 @@ def test_a_signal_stops_beyonder_label_cleanly(
     print(f"\n{sig.name}: stopped after {stopped:.1f} s")
 
 
+SERVES = """
+import time
+from beyonder.quiet import quiet_environment
+quiet_environment()
+from flows.runtime import prefect_api
+with prefect_api() as url:
+    print("URL " + url, flush=True)
+    time.sleep(600)
+"""
+
+
+def _answers(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+@pytest.mark.slow  # starts a Prefect server
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="the watchdog needs Linux pidfds")
+def test_a_command_killed_outright_takes_its_prefect_server_with_it(
+    tmp_path: Path, prefect_home: Path
+) -> None:
+    """``kill -9`` of the command alone (no handler runs: the out-of-memory killer does the
+    same) still stops the temporary Prefect server it started, within seconds."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env["PREFECT_HOME"] = str(prefect_home)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVES], cwd=Path(__file__).resolve().parents[1], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = next((line for line in proc.stdout if line.startswith("URL ")), "")[4:].strip()
+        assert url and _answers(url), f"no Prefect server (exit {proc.poll()})"
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _answers(url) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _answers(url), "the server outlived the command killed with SIGKILL"
+        assert wait_group_gone(proc.pid, 30), "the watchdog or the server is still running"
+    finally:
+        stop_group(proc)
+
+
 def test_run_interruptibly_passes_the_exit_status_and_other_errors_through() -> None:
     assert run_interruptibly(lambda: 3) == 3
     before = signal.getsignal(signal.SIGTERM)
