@@ -40,7 +40,9 @@ beyonder_seed1`` for the next); its mean over the group's datasets and 95% boots
 ``--regularisation`` prints instead the tables of the report's ``regularisation`` part (a
 workspace labelled with ``regularisation.enabled``): per tuned classifier, how well each
 method's suggested C does against C = 1 and the SBS of C; pooled over the tuned classifiers;
-and the combined answer (classifier + C) against the SBS classifier at its default.
+and the combined answer (classifier + C) against the SBS classifier at its default. With
+``--group natural`` (a report group: ``evaluate.groups``), the same picks scored on that
+group's datasets only.
 """
 
 from __future__ import annotations
@@ -317,10 +319,10 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def regularisation_tables(result: dict[str, Any]) -> str:
-    """The ``regularisation`` part as markdown: regrets in accuracy points against the
-    per-dataset best grid point, paired 95% intervals (bold: wholly on one side of zero)."""
-    reg = result["regularisation"]
+def regularisation_tables(reg: dict[str, Any]) -> str:
+    """A report's ``regularisation`` part (or one report group's, ``groups``) as markdown:
+    regrets in accuracy points against the per-dataset best grid point, paired 95% intervals
+    (bold: wholly on one side of zero)."""
     grid = ", ".join(f"{c:g}" for c in reg["grid"])
     out = [f"C grid: {grid}; regret against the per-dataset best grid point (points)."]
     for name, part in reg["classifiers"].items():
@@ -527,7 +529,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--against", action="append", default=[], help="also pair every method with this one"
     )
-    parser.add_argument("--group", help="one corpus of the report (by_group), e.g. uci")
+    parser.add_argument("--group", help="one corpus of the report (by_group), e.g. uci; with "
+                        "--regularisation, a report group, e.g. natural")  # fmt: skip
     parser.add_argument(
         "--n-boot", type=int, default=1000, help="resamples (the run's evaluate.n_boot)"
     )
@@ -566,7 +569,15 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(
                 f"{args.json[0]} has no regularisation part (a workspace without C labels, or written before)"
             )
-        print(regularisation_tables(result))
+        reg = result["regularisation"]
+        if args.group:
+            if args.group not in reg.get("groups", {}):
+                parser.error(
+                    f"{args.json[0]}'s regularisation part has no group {args.group!r} "
+                    f"(groups: {', '.join(reg.get('groups', {})) or 'none'})"
+                )
+            reg = reg["groups"][args.group]
+        print(regularisation_tables(reg))
         return 0
     if args.curve:
         if not (result.get("decisions") or {}).get("budget_curve"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from distributed import KilledWorker
@@ -49,6 +50,22 @@ def label_batch(jobs: list[Job], cv: CVSettings, cache_root: str, root: str) -> 
     return done
 
 
+class DriverOnly:
+    """What the flow that submits tasks needs and its tasks never do; it pickles empty.
+
+    Prefect sends the running flow, closure included, with every task it submits to Dask (the
+    serialised flow-run context), and the flows are pickled by value. A closure holding the
+    label cache (with the shipped labels' table, 16 MB pickled) or every batch made each
+    submission carry them: labelling 843 batches was killed for memory at 18 GB while
+    submitting. Behind this holder the flow pickles to kilobytes, whatever the run's size."""
+
+    def __init__(self, value: Any = None) -> None:
+        self.value = value
+
+    def __reduce__(self) -> tuple:
+        return (type(self), ())
+
+
 def compute_labels(
     jobs: list[Job], cv: CVSettings, cache: LabelCache, root: str, compute: ComputeParams
 ) -> dict[str, str]:
@@ -69,13 +86,13 @@ def compute_labels(
 
     # absolute paths: workers of an existing cluster may run in another directory
     cache_root, root = str(cache.root.resolve()), str(Path(root).resolve())
-
-    lost: dict[str, str] = {}
+    pending = DriverOnly(batches)
+    failed = DriverOnly([])  # (batch, reason) of the batches that did not finish
 
     @flow(name="label-batches", task_runner=dask_runner(compute))
     def run_batches() -> None:
-        futures = [label_batch.submit(b, cv, cache_root, root) for b in batches]
-        batch_of = {f.task_run_id: b for f, b in zip(futures, batches, strict=True)}
+        futures = [label_batch.submit(b, cv, cache_root, root) for b in pending.value]
+        batch_of = {f.task_run_id: b for f, b in zip(futures, pending.value, strict=True)}
         with tqdm(total=total, unit="fit", file=sys.stderr, desc="labelling") as bar:
             for future in as_completed(futures):
                 try:
@@ -83,15 +100,10 @@ def compute_labels(
                 except Exception as exc:  # noqa: BLE001 - one bad batch never stops the others
                     # workers that kept dying (KilledWorker), or an error that retries did not
                     # cure (e.g. an unreadable sample file): record the reason, go on
-                    reason = _batch_failure(exc)
-                    for job in batch_of[future.task_run_id]:
-                        for c in job.classifiers:
-                            if cache.get(key := label_key(job.hash, c, cv)) is None:
-                                lost[key] = reason
+                    batch, reason = batch_of[future.task_run_id], _batch_failure(exc)
+                    failed.value.append((batch, reason))
                     logger.warning(
-                        "a batch of %d labels failed: %s",
-                        sum(j.fits for j in batch_of[future.task_run_id]),
-                        reason,
+                        "a batch of %d labels failed: %s", sum(j.fits for j in batch), reason
                     )
 
     try:
@@ -100,6 +112,13 @@ def compute_labels(
         # a worker killed mid-write (kill -9, or SIGTERM to the whole process group, which
         # kills Dask workers at once) leaves its write's temporary file; so may an earlier run
         remove_orphan_temporaries(cache.root)
+    lost = {
+        key: reason
+        for batch, reason in failed.value
+        for job in batch
+        for c in job.classifiers
+        if cache.get(key := label_key(job.hash, c, cv)) is None
+    }
     if lost:
         logger.warning("%d labels not computed (see the labels' error column)", len(lost))
     return lost

@@ -415,6 +415,41 @@ def test_new_classifier_or_sample_computes_only_that(tmp_path, engine):
     )
 
 
+@pytest.mark.slow
+def test_a_submitted_batch_carries_its_own_jobs_not_the_runs_data(tmp_path, engine, monkeypatch):
+    """Prefect sends the running flow, closure included, with every task it submits to Dask.
+    The flow that submits the batches must hold neither the label cache (with the shipped
+    labels' table) nor the other batches, or each of N submissions carries the run's data
+    (843 batches over the corpus's shipped labels: killed for memory at 18 GB)."""
+    import cloudpickle
+    import prefect_dask.client
+
+    root = make_workspace(
+        tmp_path / "ws", per_dataset=2, classifiers=["gaussian_nb"], batch_fits=1, workers=1
+    )
+    shipped = read_params(root)["label"]["shipped"]
+    records = [json.dumps({"accuracy": i / 4000, "filler": "x" * 400}) for i in range(4000)]
+    write_parquet(  # 4,000 labels of other samples: read by the cache, not this run's
+        pd.DataFrame({"key": [f"{i:016x}" for i in range(4000)], "record": records}),
+        root / shipped,
+    )
+    contexts: list[bytes] = []
+    serialize = prefect_dask.client.serialize_context
+
+    def recorded(*args, **kwargs):
+        context = serialize(*args, **kwargs)
+        contexts.append(cloudpickle.dumps(context))
+        return context
+
+    monkeypatch.setattr(prefect_dask.client, "serialize_context", recorded)
+    label(root)
+    assert labels_table(root)["accuracy"].notna().all()
+    assert len(contexts) == len(samples_of(root))  # one batch per sample
+    assert max(map(len, contexts)) < 200_000, [len(c) for c in contexts]  # the table: 1.7 MB
+    files = [entry["file"].encode() for entry in samples_of(root)]
+    assert not [f for f in files for c in contexts if f in c]  # no batch's jobs in the flow
+
+
 # --------------------------------------------------------------------------- (d) budgets
 
 

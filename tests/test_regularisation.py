@@ -393,7 +393,8 @@ def test_evaluate_corpus_reports_C_and_classifier_plus_C_tables() -> None:
     shape = np.where(linear[:, None], [0.9, 0.8, 0.7], [0.6, 0.7, 0.85])  # best C: 0.01 or 100
     curves = np.stack([shape, shape - 0.05], axis=1) + rng.normal(0, 0.005, (n, 2, 3))
     original = replace(ws.original, curves=curves, tuned=["svm_rbf", "logreg"], grid=list(GRID))
-    ws = replace(ws, original=original)
+    origin = {f"d{i}": "uci" if i < 8 else "statlib_binarized" for i in range(12)}
+    ws = replace(ws, original=original, groups=origin)
     folds = grouped_folds(sorted(set(ws.original.index["dataset"])), 2, seed=0, families=())
     config = replace(CONFIG, tuned=["svm_rbf", "logreg"], grid=list(GRID))
     report = cross_validate(
@@ -412,6 +413,22 @@ def test_evaluate_corpus_reports_C_and_classifier_plus_C_tables() -> None:
     assert {"beyonder", "beyonder_c", "landmark_ridge_c", "sbs", "oracle"} <= set(
         table["combined"]["methods"]
     )
+    # the same picks, scored per report group (natural tasks apart from binarised ones)
+    groups = table["groups"]
+    assert list(groups) == ["natural", "binarized"]
+    assert groups["natural"]["datasets"] == [f"d{i}" for i in range(8)]
+    assert groups["binarized"]["datasets"] == ["d10", "d11", "d8", "d9"]
+    whole = {d: i for i, d in enumerate(table["datasets"])}
+    for name in ("natural", "binarized"):
+        part = groups[name]
+        for c in ("svm_rbf", "logreg"):
+            assert part["classifiers"][c]["n_datasets"] == len(part["datasets"])
+            assert part["sbs_c"][c] == [table["sbs_c"][c][whole[d]] for d in part["datasets"]]
+    n_natural, n_all = len(groups["natural"]["datasets"]), len(table["datasets"])
+    for method in ("beyonder", "default"):  # group means add up to the whole's
+        parts = [groups[g]["pooled"][method]["mean_regret"] for g in ("natural", "binarized")]
+        mixed = (parts[0] * n_natural + parts[1] * (n_all - n_natural)) / n_all
+        assert mixed == pytest.approx(table["pooled"][method]["mean_regret"], abs=0.01)
     plain = _workspace(n_datasets=6, per_dataset=1)
     folds = grouped_folds(sorted(set(plain.original.index["dataset"])), 2, seed=0, families=())
     assert "regularisation" not in cross_validate(
@@ -457,6 +474,13 @@ def test_bench_table_prints_the_regularisation_tables(tmp_path, capsys) -> None:
     assert "svm_rbf (3 datasets" in text and "| default |" in text and "Classifier + C" in text
     # reversed curves: a still picks its best (C = 1), b and c their worst (30 and 40 points)
     assert "| beyonder | 23.33 " in text
+    # a report group's tables: the same picks on that group's datasets
+    file.write_text(json.dumps({"regularisation": {**report, "groups": {"natural": report}}}))
+    assert module.main([str(file), "--regularisation", "--group", "natural"]) == 0
+    assert "| beyonder | 23.33 " in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        module.main([str(file), "--regularisation", "--group", "binarized"])
+    assert "has no group 'binarized' (groups: natural)" in capsys.readouterr().err
     file.write_text(json.dumps({"methods": {}}))
     with pytest.raises(SystemExit):
         module.main([str(file), "--regularisation"])

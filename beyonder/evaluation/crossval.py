@@ -868,6 +868,22 @@ def cross_validate(
             report["regularisation"] = regularisation.crossval_report(
                 ws.original, fold_details, sbs_means, predictions, n_boot, seed, tie
             )
+            in_group = defaultdict(set)
+            for dataset, group in dataset_groups(ws.groups, settings.report_groups).items():
+                in_group[group].add(dataset)
+            if report["regularisation"] and len(in_group) > 1:  # the same picks, per group
+                report["regularisation"]["groups"] = {
+                    group: part
+                    for group in [*settings.report_groups, OTHER_GROUP]
+                    if group in in_group
+                    and (
+                        part := regularisation.crossval_report(
+                            ws.original,
+                            regularisation.folds_within(ws.original, fold_details, in_group[group]),
+                            sbs_means, predictions, n_boot, seed, tie,
+                        )
+                    )
+                }  # fmt: skip
     by_group: dict[str, set[str]] = defaultdict(set)
     for dataset in ws.original.index["dataset"]:
         by_group[ws.groups.get(dataset, "")].add(dataset)

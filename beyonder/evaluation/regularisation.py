@@ -337,6 +337,34 @@ def fold_details(
     return out
 
 
+def folds_within(
+    original: Corpus, folds: list[tuple[set[str], dict[str, Any]]], members: set[str]
+) -> list[tuple[set[str], dict[str, Any]]]:
+    """``crossval_report``'s folds cut down to some datasets (a report group: natural tasks
+    apart from binarised ones): each fold's test datasets among ``members``, and its C details
+    (one row per test sample, in corpus order) for their samples only. Folds left without a
+    member are dropped."""
+    datasets = original.index["dataset"]
+    out = []
+    for test_sets, details in folds:
+        if "sbs_c" not in details:
+            continue
+        keep = datasets[datasets.isin(test_sets)].isin(members).to_numpy()
+        if not keep.any():
+            continue
+        out.append(
+            (
+                test_sets & members,
+                {
+                    key: np.asarray(value)[keep]
+                    for key, value in details.items()
+                    if key.startswith(CURVE_PREFIX) or key == "sbs_c"
+                },
+            )
+        )
+    return out
+
+
 def crossval_report(
     original: Corpus,
     folds: list[tuple[set[str], dict[str, Any]]],
