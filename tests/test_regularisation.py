@@ -429,6 +429,11 @@ def test_evaluate_corpus_reports_C_and_classifier_plus_C_tables() -> None:
         parts = [groups[g]["pooled"][method]["mean_regret"] for g in ("natural", "binarized")]
         mixed = (parts[0] * n_natural + parts[1] * (n_all - n_natural)) / n_all
         assert mixed == pytest.approx(table["pooled"][method]["mean_regret"], abs=0.01)
+    # landmark_ridge alone suggests C too (no network, so no decision tables)
+    ridge_only = cross_validate(ws, folds, config, RunSettings(("landmark_ridge",), n_boot=20))
+    assert "decisions" not in ridge_only
+    assert set(ridge_only["regularisation"]["pooled"]) == {"landmark_ridge", "sbs", "default"}
+    assert list(ridge_only["regularisation"]["groups"]) == ["natural", "binarized"]
     plain = _workspace(n_datasets=6, per_dataset=1)
     folds = grouped_folds(sorted(set(plain.original.index["dataset"])), 2, seed=0, families=())
     assert "regularisation" not in cross_validate(

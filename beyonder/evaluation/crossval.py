@@ -853,7 +853,7 @@ def cross_validate(
         if metric_sbs.get(metric)
     }
     report["metrics"] = metric_reports(ws, scored, settings)
-    if fold_details:
+    if any("accuracy" in details for _, details in fold_details):  # Beyonder's decisions
         report["decisions"] = _pooled_decisions(
             ws.original,
             fold_details,
@@ -863,6 +863,7 @@ def cross_validate(
             ws.measurements,
             settings,
         )
+    if fold_details:  # curves of C from Beyonder, landmark_ridge or both
         if ws.original.curves is not None:  # the regularisation strength C
             tie, n_boot, seed = settings.scoring()
             report["regularisation"] = regularisation.crossval_report(
