@@ -571,12 +571,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         reg = result["regularisation"]
         if args.group:
-            if args.group not in reg.get("groups", {}):
+            groups = reg.get("groups", {})
+            if args.group not in groups:
                 parser.error(
                     f"{args.json[0]}'s regularisation part has no group {args.group!r} "
-                    f"(groups: {', '.join(reg.get('groups', {})) or 'none'})"
+                    f"(groups: {', '.join(groups) or 'none'})"
                 )
-            reg = reg["groups"][args.group]
+            reg = groups[args.group]
         print(regularisation_tables(reg))
         return 0
     if args.curve:

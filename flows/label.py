@@ -55,9 +55,10 @@ class DriverOnly:
 
     Prefect sends the running flow, closure included, with every task it submits to Dask (the
     serialised flow-run context), and the flows are pickled by value. A closure holding the
-    label cache (with the shipped labels' table, 16 MB pickled) or every batch made each
+    label cache (with the shipped labels' whole table) or every batch made each
     submission carry them: labelling 843 batches was killed for memory at 18 GB while
-    submitting. Behind this holder the flow pickles to kilobytes, whatever the run's size."""
+    submitting. With the cache out of its closure and the batches behind this holder, the flow
+    pickles to kilobytes, whatever the run's size."""
 
     def __init__(self, value: Any = None) -> None:
         self.value = value
@@ -87,7 +88,7 @@ def compute_labels(
     # absolute paths: workers of an existing cluster may run in another directory
     cache_root, root = str(cache.root.resolve()), str(Path(root).resolve())
     pending = DriverOnly(batches)
-    failed = DriverOnly([])  # (batch, reason) of the batches that did not finish
+    failed: list[tuple[list[Job], str]] = []  # empty while the batches are submitted
 
     @flow(name="label-batches", task_runner=dask_runner(compute))
     def run_batches() -> None:
@@ -101,7 +102,7 @@ def compute_labels(
                     # workers that kept dying (KilledWorker), or an error that retries did not
                     # cure (e.g. an unreadable sample file): record the reason, go on
                     batch, reason = batch_of[future.task_run_id], _batch_failure(exc)
-                    failed.value.append((batch, reason))
+                    failed.append((batch, reason))
                     logger.warning(
                         "a batch of %d labels failed: %s", sum(j.fits for j in batch), reason
                     )
@@ -114,7 +115,7 @@ def compute_labels(
         remove_orphan_temporaries(cache.root)
     lost = {
         key: reason
-        for batch, reason in failed.value
+        for batch, reason in failed
         for job in batch
         for c in job.classifiers
         if cache.get(key := label_key(job.hash, c, cv)) is None

@@ -19,6 +19,18 @@ TINY_CLASSIFIERS = ["logreg", "decision_tree", "knn", "svm_linear", "svm_rbf"]
 REPEATABLE_LABEL_COLUMNS = [c for c in LABEL_COLUMNS if c not in ("fit_time", "predict_time")]
 """Labels table columns that must not depend on how or when the work ran (timings do)."""
 
+PREFECT_SERVER = """
+import sys
+from beyonder.quiet import quiet_environment
+quiet_environment()
+from flows.runtime import prefect_api
+with prefect_api() as url:
+    print("URL " + url, flush=True)
+    sys.stdin.read()  # serves until its stdin is closed (or it is killed)
+"""
+"""``python -c PREFECT_SERVER`` (from the repository root): a process that starts the
+temporary Prefect server the way every ``beyonder`` command does and prints ``URL <api url>``."""
+
 
 def imported_modules(path: Path) -> set[str]:
     """Absolute names a Python file imports, at the top or inside functions: modules, and

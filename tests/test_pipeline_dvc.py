@@ -28,6 +28,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from helpers import PREFECT_SERVER
 from repo_copy import TINY_CLASSIFIERS, copy_repo
 
 from beyonder.evaluation.champion import decide
@@ -127,17 +128,6 @@ def pipeline(tmp_path_factory) -> Pipeline:
     return Pipeline(repo, env, first, killed, upstream_lock, labels_digest)
 
 
-SERVER = """
-import sys
-from beyonder.quiet import quiet_environment
-quiet_environment()
-from flows.runtime import prefect_api
-with prefect_api() as url:
-    print("URL " + url, flush=True)
-    sys.stdin.read()  # serves until the test closes this process's stdin
-"""
-
-
 @contextlib.contextmanager
 def _prefect_server(repo: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
     """``env`` with ``PREFECT_API_URL`` set to one temporary Prefect server (database in the
@@ -145,7 +135,7 @@ def _prefect_server(repo: Path, env: dict[str, str]) -> Iterator[dict[str, str]]
     flow's server outlives a crashed ``dvc repro``: stages report to it instead of each
     starting its own (seconds each)."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER], cwd=repo, env=env, text=True,
+        [sys.executable, "-c", PREFECT_SERVER], cwd=repo, env=env, text=True,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import PREFECT_SERVER
 from test_label_engine import make_workspace, stop_group, wait_group_gone
 
 from beyonder.config import Layout
@@ -104,17 +105,6 @@ def test_a_signal_stops_beyonder_label_cleanly(
     print(f"\n{sig.name}: stopped after {stopped:.1f} s")
 
 
-SERVES = """
-import time
-from beyonder.quiet import quiet_environment
-quiet_environment()
-from flows.runtime import prefect_api
-with prefect_api() as url:
-    print("URL " + url, flush=True)
-    time.sleep(600)
-"""
-
-
 def _answers(url: str) -> bool:
     import urllib.error
     import urllib.request
@@ -136,8 +126,9 @@ def test_a_command_killed_outright_takes_its_prefect_server_with_it(
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(prefect_home)
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVES], cwd=Path(__file__).resolve().parents[1], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        [sys.executable, "-c", PREFECT_SERVER], cwd=Path(__file__).resolve().parents[1],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, start_new_session=True,
     )  # fmt: skip
     try:
         assert proc.stdout is not None

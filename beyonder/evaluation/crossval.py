@@ -853,7 +853,7 @@ def cross_validate(
         if metric_sbs.get(metric)
     }
     report["metrics"] = metric_reports(ws, scored, settings)
-    if any("accuracy" in details for _, details in fold_details):  # Beyonder's decisions
+    if fold_details and "beyonder" in settings.methods:  # its decision details
         report["decisions"] = _pooled_decisions(
             ws.original,
             fold_details,
@@ -863,28 +863,20 @@ def cross_validate(
             ws.measurements,
             settings,
         )
-    if fold_details:  # curves of C from Beyonder, landmark_ridge or both
-        if ws.original.curves is not None:  # the regularisation strength C
-            tie, n_boot, seed = settings.scoring()
-            report["regularisation"] = regularisation.crossval_report(
-                ws.original, fold_details, sbs_means, predictions, n_boot, seed, tie
-            )
-            in_group = defaultdict(set)
-            for dataset, group in dataset_groups(ws.groups, settings.report_groups).items():
-                in_group[group].add(dataset)
-            if report["regularisation"] and len(in_group) > 1:  # the same picks, per group
-                report["regularisation"]["groups"] = {
-                    group: part
-                    for group in [*settings.report_groups, OTHER_GROUP]
-                    if group in in_group
-                    and (
-                        part := regularisation.crossval_report(
-                            ws.original,
-                            regularisation.folds_within(ws.original, fold_details, in_group[group]),
-                            sbs_means, predictions, n_boot, seed, tie,
-                        )
-                    )
-                }  # fmt: skip
+    if fold_details and ws.original.curves is not None:  # C, from Beyonder or landmark_ridge
+        tie, n_boot, seed = settings.scoring()
+        report["regularisation"] = regularisation.crossval_report(
+            ws.original, fold_details, sbs_means, predictions, n_boot, seed, tie
+        )
+        groups = report_group_members(ws, settings)
+        if report["regularisation"] and len(groups) > 1:  # the same picks, per group
+            report["regularisation"]["groups"] = {}
+            for group, members in groups.items():
+                folds = regularisation.folds_within(ws.original, fold_details, members)
+                if part := regularisation.crossval_report(
+                    ws.original, folds, sbs_means, predictions, n_boot, seed, tie
+                ):
+                    report["regularisation"]["groups"][group] = part
     by_group: dict[str, set[str]] = defaultdict(set)
     for dataset in ws.original.index["dataset"]:
         by_group[ws.groups.get(dataset, "")].add(dataset)
@@ -897,6 +889,17 @@ def cross_validate(
             for group, members in sorted(by_group.items())
         }  # fmt: skip
     return report
+
+
+def report_group_members(ws: Workspace, settings: RunSettings) -> dict[str, set[str]]:
+    """Report group -> its datasets in the workspace, in ``settings.report_groups``' order
+    (the headline first), then the datasets of no group; groups without a dataset left out."""
+    groups = dataset_groups(ws.groups, settings.report_groups)
+    out: dict[str, set[str]] = {}
+    for dataset in ws.original.index["dataset"]:
+        out.setdefault(groups.get(dataset, OTHER_GROUP), set()).add(dataset)
+    order = [*settings.report_groups, OTHER_GROUP]
+    return {group: out[group] for group in order if group in out}
 
 
 def metric_reports(
@@ -914,11 +917,7 @@ def metric_reports(
     imbalanced = {d for d, share in ws.minority.items() if share < settings.imbalanced_below}
     tie, n_boot, seed = settings.scoring()
     out: dict[str, Any] = {}
-    order = [*settings.report_groups, OTHER_GROUP]
-    for group in order:
-        members = {d for d in ws.original.index["dataset"] if groups.get(d, OTHER_GROUP) == group}
-        if not members:
-            continue
+    for group, members in report_group_members(ws, settings).items():
         out[group] = {}
         for metric, (predictions, sbs_means) in scored.items():
             part = _metric_score(

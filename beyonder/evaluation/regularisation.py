@@ -347,21 +347,14 @@ def folds_within(
     datasets = original.index["dataset"]
     out = []
     for test_sets, details in folds:
-        if "sbs_c" not in details:
-            continue
         keep = datasets[datasets.isin(test_sets)].isin(members).to_numpy()
-        if not keep.any():
-            continue
-        out.append(
-            (
-                test_sets & members,
-                {
-                    key: np.asarray(value)[keep]
-                    for key, value in details.items()
-                    if key.startswith(CURVE_PREFIX) or key == "sbs_c"
-                },
-            )
-        )
+        c_details = {
+            key: np.asarray(value)[keep]
+            for key, value in details.items()
+            if key.startswith(CURVE_PREFIX) or key == "sbs_c"
+        }
+        if "sbs_c" in c_details and keep.any():
+            out.append((test_sets & members, c_details))
     return out
 
 
