@@ -10,8 +10,8 @@ As a pytest plugin (``-p bench.suite_times``; the repository root is on pytest's
 writes one JSON line per test, one per pytest-xdist worker and one for the whole session, to
 ``--suite-times PATH`` (the README's test commands, with the plugin added):
 
-    python -m pytest -q -n 2 --dist loadfile -m 'not slow' -p bench.suite_times --suite-times quick.jsonl
-    python -m pytest -q -n 2 --dist loadfile -p bench.suite_times --suite-times whole.jsonl
+    python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -m 'not slow' -p bench.suite_times --suite-times quick.jsonl
+    python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -p bench.suite_times --suite-times whole.jsonl
 
 As a script, it sums such a file: totals (quick loop and slow tests apart), per module, and
 the tests that cost most.

@@ -34,6 +34,21 @@ for _key, _value in {
 }.items():
     os.environ.setdefault(_key, _value)
 
+LONGEST_FIRST = (
+    "test_pipeline_dvc.py",
+    "test_label_engine.py",
+    "test_signals.py",
+    "test_repeatability.py",
+    "test_crossval.py",
+    "test_bundled_corpus.py",
+    "test_inference.py",
+    "test_budget.py",
+)
+"""The modules that take longest (``bench/suite_times.py`` ranks them), run first. With
+``--dist loadfile --no-loadscope-reorder`` pytest-xdist hands modules out in this order as
+workers free up, so the two workers end within a short module of each other instead of one
+starting the pipeline run late (its default order is by number of tests)."""
+
 SHARED_UCI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "uci"
 """Same location as ``tests/test_sources.py``'s ``UCI``: ``../shared/datasets/uci``."""
 
@@ -46,6 +61,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     tf = sys.modules.get("tensorflow")
     if tf is not None and hasattr(tf, "config"):
         tf.config.run_functions_eagerly(item.get_closest_marker("slow") is None)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``LONGEST_FIRST`` modules first; the others, and every module's own tests, in collection
+    order (a stable sort)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 @pytest.fixture(scope="session")

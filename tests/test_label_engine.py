@@ -195,7 +195,7 @@ def test_existing_dask_cluster_gives_the_local_result(tmp_path, engine, monkeypa
     """``dask scheduler`` + ``dask worker --nworkers 2`` on loopback, started by hand in another
     directory and without ``PREFECT_API_URL``: the stage runs on them (reporting to the flow's
     Prefect API) and its table equals a local cluster's."""
-    local = make_workspace(tmp_path / "local")
+    local = make_workspace(tmp_path / "local", workers=1)  # the reference: one local worker
     remote = make_workspace(tmp_path / "remote")
     assert samples_of(local) == samples_of(remote)
     label(local)

@@ -63,7 +63,7 @@ print("RESULT " + json.dumps([type(out).__name__, json.loads(out.to_json(orient=
 @dataclass
 class Pipeline:
     repo: Path
-    env: dict[str, str]
+    env: dict[str, str]  # the copy's environment, PREFECT_API_URL the module's server
     first: dict  # the summary of the retrain flow that finished the run
     killed: dict[str, str]  # stage -> the output of the dvc repro killed during it
     upstream_lock: dict  # dvc.lock's ingest ... augment entries after the first kill
@@ -108,7 +108,9 @@ def _train_epochs(pipeline: Pipeline, epochs: int) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory) -> Pipeline:
+def pipeline(tmp_path_factory) -> Iterator[Pipeline]:
+    """The run, and its Prefect server kept for the module's later commands (the second
+    retrain, ``evaluate --corpus``), so that each does not start its own (about 10 CPU s)."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     repo, env = copy_repo(tmp_path_factory.mktemp("pipeline").resolve())
@@ -123,9 +125,9 @@ def pipeline(tmp_path_factory) -> Pipeline:
             repo, shared, "evaluate", lambda: _prefect_flow_running(repo, "evaluate")
         )
         first = _retrain(repo, shared)
-    elapsed = time.monotonic() - start
-    print(f"\ntwo killed dvc repro and the retrain that finished the run: {elapsed:.0f} s")
-    return Pipeline(repo, env, first, killed, upstream_lock, labels_digest)
+        elapsed = time.monotonic() - start
+        print(f"\ntwo killed dvc repro and the retrain that finished the run: {elapsed:.0f} s")
+        yield Pipeline(repo, shared, first, killed, upstream_lock, labels_digest)
 
 
 @contextlib.contextmanager
