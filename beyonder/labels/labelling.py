@@ -8,6 +8,7 @@ bad estimator cannot stop a labelling run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -203,6 +204,15 @@ def label_sample(
         ]
 
 
+@functools.cache
+def _classifier_config(classifier: str) -> dict[str, Any]:
+    """``classifier_config``, built once per name and process: building the reference
+    pipeline takes about half a millisecond, and a run on the whole corpus keys a few hundred
+    thousand labels (every sample times every name, when it looks for pending labels and
+    again when it assembles the table). Read only: ``label_key`` serialises it."""
+    return classifier_config(classifier)
+
+
 def label_key(sample_hash: str, classifier: str, cv: CVSettings) -> str:
     """Content address of one label: 24 hex chars of sha256 over everything that determines it.
 
@@ -212,7 +222,7 @@ def label_key(sample_hash: str, classifier: str, cv: CVSettings) -> str:
     """
     payload = {
         "sample": sample_hash,
-        "classifier": classifier_config(classifier),
+        "classifier": _classifier_config(classifier),
         "n_folds": cv.n_folds,
         "seed": cv.seed,
         "fit_timeout": cv.fit_timeout,
