@@ -526,7 +526,9 @@ def test_unreadable_sample_is_missing_labels_not_a_crash(tmp_path, engine):
     """A sample file cut short after sampling (a deterministic error: no retry cures it) loses
     only its own batch: its labels are recorded missing with the error, the other samples are
     labelled, and nothing of the bad sample is cached, so a repaired file is labelled later."""
-    root = make_workspace(tmp_path / "ws", per_dataset=1, batch_fits=len(CLASSIFIERS))
+    root = make_workspace(
+        tmp_path / "ws", per_dataset=1, batch_fits=len(CLASSIFIERS), workers=1
+    )  # one batch per sample: the bad one's batch fails, the other's does not
     bad = samples_of(root)[0]
     path = root / bad["file"]
     whole = path.read_bytes()
