@@ -204,3 +204,19 @@ def test_label_key_changes_with_sklearn_version(monkeypatch: pytest.MonkeyPatch)
     key = label_key("abc", "knn", CVSettings())
     monkeypatch.setattr(labelling.sklearn, "__version__", "0.0.0")
     assert label_key("abc", "knn", CVSettings()) != key
+
+
+def test_label_keys_are_pinned() -> None:
+    """The keys of the default CV settings (``params.yaml``: 5 folds, seed 42, 60 s a fit) for
+    a fixed sample hash. Every cached and shipped label (``corpus/labels.parquet``) is found by
+    such a key: a change here, by the code or by a new scikit-learn, recomputes the whole
+    corpus's labels on the next run (over an hour on 2 cores: `bench/RESULTS.md`, "From
+    scratch"), so it must be deliberate and
+    come with reshipped labels."""
+    cv = CVSettings(n_folds=5, seed=42, fit_timeout=60.0)
+    assert {name: label_key("0123456789abcdef", name, cv) for name in
+            ("logreg", "random_forest", "svm_rbf@C=10")} == {
+        "logreg": "082d439661405a8336a2a203",
+        "random_forest": "9538c319334ed908b77cfe0d",
+        "svm_rbf@C=10": "b0510258d62f6fa05bb5b7f1",
+    }  # fmt: skip
