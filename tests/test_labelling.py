@@ -210,9 +210,8 @@ def test_label_keys_are_pinned() -> None:
     """The keys of the default CV settings (``params.yaml``: 5 folds, seed 42, 60 s a fit) for
     a fixed sample hash. Every cached and shipped label (``corpus/labels.parquet``) is found by
     such a key: a change here, by the code or by a new scikit-learn, recomputes the whole
-    corpus's labels on the next run (over an hour on 2 cores: `bench/RESULTS.md`, "From
-    scratch"), so it must be deliberate and
-    come with reshipped labels."""
+    corpus's labels on the next run (over an hour on 2 cores: "From scratch" in
+    ``bench/RESULTS.md``), so it must be deliberate and come with reshipped labels."""
     cv = CVSettings(n_folds=5, seed=42, fit_timeout=60.0)
     assert {name: label_key("0123456789abcdef", name, cv) for name in
             ("logreg", "random_forest", "svm_rbf@C=10")} == {
