@@ -406,16 +406,18 @@ def test_cli_budget_json_plot_and_bad_options(calibrated, tmp_path, capsys) -> N
         assert main(base + option) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
-    budget_s = _brute(calibrated, table(300, seed=3))
+    # just under brute force's price: the command predicts it again from the saved model and
+    # the CSV, and may land a hair below this process's figure (a budget above it is refused)
+    budget_s = 0.99 * _brute(calibrated, table(300, seed=3))
     png = tmp_path / "answer.png"
-    assert main([*base, "--budget", f"{budget_s:.6f}", "--plot", str(png), "--json"]) == 0
+    assert main([*base, "--budget", repr(budget_s), "--plot", str(png), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["budget"] == pytest.approx(budget_s, rel=1e-5) and out["measurements"]
+    assert out["budget"] == budget_s and out["measurements"]
     assert out["plot"] == str(png) and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "estimated_accuracy" in out["ranking"][0]
-    assert main([*base, "--budget", f"{budget_s:.6f}"]) == 0
+    assert main([*base, "--budget", repr(budget_s)]) == 0
     text = capsys.readouterr().out
-    assert "measured" in text and f"budget {float(f'{budget_s:.6f}'):g} CPU s" in text
+    assert "measured" in text and f"budget {budget_s:g} CPU s" in text
 
 
 # --------------------------------------------------------------------------- --plot
