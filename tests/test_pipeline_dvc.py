@@ -110,7 +110,7 @@ def _train_epochs(pipeline: Pipeline, epochs: int) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory) -> Iterator[Pipeline]:
     """The run, and its Prefect server kept for the module's later commands (the second
-    retrain, ``evaluate --corpus``), so that each does not start its own (about 10 CPU s)."""
+    retrain, ``evaluate --corpus``), so that each does not start its own (seconds of CPU each)."""
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
     repo, env = copy_repo(tmp_path_factory.mktemp("pipeline").resolve())
