@@ -27,10 +27,10 @@ from beyonder.params import load_params
 from beyonder.stages.label import (
     assemble_labels,
     cv_settings,
-    grid_names,
     label_cache,
     pending_jobs,
     sample_index,
+    sample_label_names,
 )
 
 
@@ -68,8 +68,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=Path("."), help="a labelled workspace")
     parser.add_argument("--json", type=Path, help="write the results here too")
     args = parser.parse_args()
-    params = load_params(args.root / "params.yaml")
-    names = list(dict.fromkeys([*params.label.classifiers, *grid_names(params.regularisation)]))
+    names = sample_label_names(load_params(args.root / "params.yaml"))
     results = {
         "descriptions built once": timed_passes(args.root, names, fresh_configs=False),
         "descriptions built per key": timed_passes(args.root, names, fresh_configs=True),

@@ -29,6 +29,7 @@ from beyonder.stages.label import (
     pending_jobs,
     run_job,
     sample_index,
+    sample_label_names,
     write_label_tables,
     write_labels,
 )
@@ -163,7 +164,7 @@ def label_flow(params_path: str = "params.yaml", root: str = ".") -> dict:
     layout = Layout(root)
     params = load_params(params_path)
     portfolio, grid = list(params.label.classifiers), grid_names(params.regularisation)
-    table = label_entries(sample_index(layout), params, root, list(dict.fromkeys(portfolio + grid)))
+    table = label_entries(sample_index(layout), params, root, sample_label_names(params))
     summary = write_label_tables(table, portfolio, grid, layout)
     measure = label_entries(
         measure_index(layout), params, root, portfolio, measure_settings(params)

@@ -913,11 +913,11 @@ def metric_reports(
     replicate's CV priced on the others), and the same on the group's imbalanced tasks; then,
     on the imbalanced natural tasks, Beyonder's pick by predicted balanced accuracy against
     its pick by predicted accuracy, both priced in balanced accuracy (paired interval)."""
-    groups = dataset_groups(ws.groups, settings.report_groups)
+    groups = report_group_members(ws, settings)
     imbalanced = {d for d, share in ws.minority.items() if share < settings.imbalanced_below}
     tie, n_boot, seed = settings.scoring()
     out: dict[str, Any] = {}
-    for group, members in report_group_members(ws, settings).items():
+    for group, members in groups.items():
         out[group] = {}
         for metric, (predictions, sbs_means) in scored.items():
             part = _metric_score(
@@ -938,7 +938,7 @@ def metric_reports(
                 )
             out[group][metric] = part
     headline = next(iter(settings.report_groups), None)
-    members = {d for d in ws.original.index["dataset"] if groups.get(d) == headline} & imbalanced
+    members = groups.get(headline, set()) & imbalanced
     if members and "balanced_accuracy" in scored and "beyonder" in scored["balanced_accuracy"][0]:
         by_accuracy = scored["accuracy"][0].get("beyonder")
         if by_accuracy is not None:

@@ -134,8 +134,8 @@ def run_label_keys(params: Params, layout: Layout) -> list[str]:
     """Every label key a finished run reads: its samples' portfolio (and C-grid) labels, its
     augmented samples' and its measurement subsamples'."""
     cv, names = cv_settings(params.label, params.seed), list(params.label.classifiers)
-    grid = grid_names(params.regularisation)
-    keys = [label_key(s["hash"], c, cv) for s in sample_index(layout) for c in names + grid]
+    labelled = sample_label_names(params)
+    keys = [label_key(s["hash"], c, cv) for s in sample_index(layout) for c in labelled]
     augmented = layout.augmented / "index.json"
     if augmented.is_file():
         keys += [label_key(s["hash"], c, cv) for s in read_json(augmented) for c in names]
@@ -265,6 +265,12 @@ def write_labels(table: pd.DataFrame, path: Path) -> dict:
 CURVE_COLUMNS = ["sample_id", "dataset", "kind", "classifier", "C", *LABEL_COLUMNS[4:]]
 """The regularisation labels (``data/labels/regularisation.parquet``): one row per sample x
 classifier x C, the portfolio label's columns plus ``C``."""
+
+
+def sample_label_names(params: Params) -> list[str]:
+    """The names labelled on each sample: the portfolio, then the C grid when
+    ``regularisation`` is on (a name given twice once)."""
+    return list(dict.fromkeys([*params.label.classifiers, *grid_names(params.regularisation)]))
 
 
 def grid_names(regularisation: RegularisationParams) -> list[str]:
