@@ -308,7 +308,39 @@ def curve_tables(result: dict[str, Any]) -> str:
                 f"{m['cpu_seconds']:.3f} | {_pct(m['cpu_share'])} | {diff} | {better} / {worse} |"
             )
         out.append("")
+        out += endings_table(part.get("budget_endings") or {})
     return "\n".join(out)
+
+
+STOP_HEADINGS = {
+    "nothing_worth_it": "nothing affordable worth it",
+    "budget_spent": "nothing left fits",
+    "all_measured": "all measured",
+}
+
+
+def endings_table(endings: dict[str, Any]) -> list[str]:
+    """How each ``--budget`` mode of a replay ended (``budget.budget_endings``): per reason the
+    share of replays, their share of brute force's CPU, and what they spent of it."""
+    if not endings.get("modes"):
+        return []
+    price = endings["brute_force_price"]
+    out = [f"How the budgets ended ({endings['replays']} replays; brute force's predicted CPU over its "
+           f"labelled CPU: {price['predicted_over_actual_total']:.2f} summed, "
+           f"{price['predicted_over_actual_median']:.2f} the median table). Per reason: share of "
+           "replays / their share of brute force's CPU / what they spent of it:", ""]  # fmt: skip
+    reasons = list(STOP_HEADINGS)
+    out += ["| mode | " + " | ".join(STOP_HEADINGS[r] for r in reasons) + " |",
+            "|---|" + "---|" * len(reasons)]  # fmt: skip
+    for mode, parts in endings["modes"].items():
+        cells = [
+            f"{_pct(parts[r]['replays'])} / {_pct(parts[r]['brute_force_cpu'])} / "
+            f"{_pct(parts[r]['spent']) if parts[r]['replays'] else '-'}"
+            for r in reasons
+        ]
+        out.append(f"| {mode_label(mode)} | " + " | ".join(cells) + " |")
+    out.append("")
+    return out
 
 
 def _num(value: float | None) -> str:

@@ -21,12 +21,14 @@ from helpers import TINY_CLASSIFIERS, table, tiny_recommender
 from beyonder.evaluation import budget
 from beyonder.evaluation.budget import (
     MIN_GAIN,
+    STOPS,
     BudgetError,
     LabelledTable,
     budget_curve,
     check_against_brute_force,
     check_budget_value,
     next_measurement,
+    spend_budget,
 )
 from beyonder.selector.combiner import (
     FULL,
@@ -239,6 +241,52 @@ def test_nothing_is_measured_when_the_winner_is_clear(fitted: MeasurementCombine
     )
 
 
+def test_spending_charges_what_each_measurement_cost_and_says_why_it_stopped(
+    fitted: MeasurementCombiner,
+) -> None:
+    predicted = np.array([0.80, 0.79, 0.70, 0.60])
+    costs = fitted.predicted_costs(FOLD_FIT)
+    allowed = np.ones(costs.shape, dtype=bool)
+    taken: list[int] = []
+
+    def measure(slot: int, gain: float) -> tuple[float, float]:
+        assert gain >= MIN_GAIN and slot not in taken
+        taken.append(slot)
+        # each measurement costs twice its predicted price; the second one fails
+        return (float("nan") if len(taken) == 2 else 0.8), 2 * float(costs.ravel()[slot])
+
+    budget = float(costs.sum())
+    spending = spend_budget(fitted, predicted, costs, allowed, budget, measure)
+    assert len(taken) >= 2 and spending.spent == pytest.approx(2 * costs.ravel()[taken].sum())
+    assert set(spending.observed) == set(taken) - {taken[1]}
+    # it stopped with affordable measurements left: none was worth its seconds
+    assert spending.stopped == "nothing_worth_it" and spending.spent < budget / 2
+    assert next_measurement(fitted, predicted, spending.observed, costs, budget - spending.spent,
+                            set(taken), allowed) is None  # fmt: skip
+    # a measurement that costs the whole budget leaves nothing that fits
+    taken.clear()
+    dear = spend_budget(fitted, predicted, costs, allowed, budget, lambda s, g: (0.8, budget))
+    assert (dear.spent, len(dear.observed), dear.stopped) == (budget, 1, "budget_spent")
+    # a budget below the cheapest measurement buys nothing, and says so
+    nothing = spend_budget(fitted, predicted, costs, allowed, float(costs.min()) / 2, measure)
+    assert (nothing.spent, nothing.observed, nothing.stopped) == (0.0, {}, "budget_spent")
+    # one measurement allowed and a dead heat: it is taken, and then all are measured
+    one = np.zeros_like(allowed)
+    one.ravel()[int(np.argmin(costs))] = True
+    tie = spend_budget(fitted, np.full(4, 0.8), costs, one, budget, lambda s, g: (0.8, 1.0))
+    assert (tie.spent, list(tie.observed), tie.stopped) == (
+        1.0,
+        [int(np.argmin(costs))],
+        "all_measured",
+    )
+    # a clear winner: nothing is worth measuring though everything fits
+    clear = spend_budget(
+        fitted, np.array([0.99, 0.30, 0.20, 0.10]), costs, allowed, budget, measure
+    )
+    assert (clear.spent, clear.stopped) == (0.0, "nothing_worth_it")
+    assert set(STOPS) == {"nothing_worth_it", "budget_spent", "all_measured"}
+
+
 @pytest.mark.parametrize("value", [-1, 0, float("nan"), float("inf"), "soon", True])
 def test_bad_budgets_are_one_line(value) -> None:
     with pytest.raises(BudgetError, match="budget must be a") as info:
@@ -281,6 +329,7 @@ def test_recommend_spends_the_budget_and_says_what_it_bought(calibrated) -> None
         assert item["predicted_seconds"] <= brute - spent + 1e-9
         spent += item["cv_seconds"]
     assert attrs["budget_spent"] == pytest.approx(spent)
+    assert attrs["budget_stopped"] in STOPS
     assert answer["estimated_accuracy"].is_monotonic_decreasing
     assert answer["rank"].tolist() == list(range(1, len(TINY_CLASSIFIERS) + 1))
     assert (answer["estimated_low"] <= answer["estimated_accuracy"]).all()
@@ -413,11 +462,13 @@ def test_cli_budget_json_plot_and_bad_options(calibrated, tmp_path, capsys) -> N
     assert main([*base, "--budget", repr(budget_s), "--plot", str(png), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["budget"] == budget_s and out["measurements"]
+    assert out["budget_stopped"] in STOPS
     assert out["plot"] == str(png) and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "estimated_accuracy" in out["ranking"][0]
     assert main([*base, "--budget", repr(budget_s)]) == 0
     text = capsys.readouterr().out
     assert "measured" in text and f"budget {budget_s:g} CPU s" in text
+    assert f"stopped: {STOPS[out['budget_stopped']]}" in text
 
 
 # --------------------------------------------------------------------------- --plot
@@ -501,6 +552,19 @@ def test_the_budget_curve_prices_brute_force_on_the_other_replicates(
     # everything measured on the full sample and combined with the prediction: no worse than CV alone
     assert modes["all@full"]["mean_regret"] <= modes["brute_force"]["mean_regret"] + 0.2
     assert budget.headline(curve)["cheapest_at_brute_force_regret"] is not None
+    # how each budget ended: every replay once per mode, and the CPU it spent adds up
+    endings = curve["budget_endings"]
+    assert endings["replays"] == sum(len(t.accuracy) for t in _tables(fitted, 30, seed=4))
+    assert endings["brute_force_price"]["predicted_over_actual_total"] > 0
+    assert set(curve["by_group"]["even"]["budget_endings"]["modes"]) == {"budget0.1", "budget1"}
+    for mode in ("budget0.1", "budget1"):
+        parts = endings["modes"][mode]
+        assert set(parts) == set(STOPS)
+        assert sum(p["replays"] for p in parts.values()) == pytest.approx(1.0)
+        assert sum(p["brute_force_cpu"] for p in parts.values()) == pytest.approx(1.0)
+        spent = sum(p["brute_force_cpu"] * p["spent"] for p in parts.values() if p["replays"])
+        measuring = modes[mode]["cpu_seconds"] - 0.01  # less the prediction's own CPU
+        assert spent == pytest.approx(measuring / modes["brute_force"]["cpu_seconds"])
 
 
 def test_the_truth_leaves_out_the_users_replicate(fitted: MeasurementCombiner) -> None:

@@ -273,6 +273,10 @@ def _recommend(args: argparse.Namespace) -> int:
             f"{table.attrs.get('sample_rows')}-row sample, is predicted to take "
             f"{table.attrs.get('brute_force_seconds', float('nan')):.2f} s); ranked by prediction combined with them"
         )
+        from beyonder.evaluation.budget import STOPS
+
+        if table.attrs.get("budget_stopped") in STOPS:
+            print(f"stopped: {STOPS[table.attrs['budget_stopped']]}")
         for item in measurements:
             where = f"{item['rows']} rows ({item['folds']}-fold CV)"
             if item["error"]:

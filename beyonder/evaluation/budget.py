@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +160,68 @@ def next_measurement(
     return first, float(gains[int(np.argmax(per_second))])
 
 
+STOPS = {
+    "nothing_worth_it": "no measurement that fits in the rest of the budget is worth its seconds",
+    "budget_spent": "no measurement left fits in the rest of the budget",
+    "all_measured": "every measurement was taken",
+}
+"""Why ``spend_budget`` stopped, and how ``recommend`` says it. The budget is a ceiling:
+measuring stops once nothing affordable is expected to raise the best estimate by
+``MIN_GAIN``."""
+
+
+@dataclass
+class Spending:
+    """What a budget bought: the measured accuracy per slot, the CPU seconds spent and why
+    the spending stopped (one of ``STOPS``)."""
+
+    observed: dict[int, float]
+    spent: float
+    stopped: str
+
+
+def spend_budget(
+    combiner: MeasurementCombiner,
+    predicted: np.ndarray,
+    costs: np.ndarray,
+    allowed: np.ndarray,
+    budget: float,
+    measure: Callable[[int, float], tuple[float, float]],
+) -> Spending:
+    """Spend ``budget`` CPU seconds one measurement at a time (``next_measurement``), each
+    charged at what it really cost: ``measure(slot, expected_gain)`` takes the measurement
+    and returns its accuracy (NaN when it failed) and CPU seconds. ``recommend --budget`` and
+    the replay of ``evaluate`` run this same loop, on a table and on labels."""
+    observed: dict[int, float] = {}
+    tried: set[int] = set()
+    spent = 0.0
+    while True:
+        step = next_measurement(
+            combiner, predicted, observed, costs, budget - spent, tried, allowed
+        )
+        if step is None:
+            break
+        slot, gain = step
+        value, seconds = measure(slot, gain)
+        tried.add(slot)
+        spent += float(seconds)
+        if math.isfinite(value):
+            observed[slot] = float(value)
+    flat_cost = np.asarray(costs, dtype=np.float64).ravel()
+    left = [
+        flat_cost[s]
+        for s in np.flatnonzero(np.asarray(allowed, dtype=bool).ravel())
+        if s not in tried and np.isfinite(flat_cost[s])
+    ]
+    if not left:
+        stopped = "all_measured"
+    elif min(left) > budget - spent:
+        stopped = "budget_spent"
+    else:
+        stopped = "nothing_worth_it"
+    return Spending(observed, spent, stopped)
+
+
 def estimates(
     combiner: MeasurementCombiner, predicted: np.ndarray, observed: dict[int, float]
 ) -> dict[str, np.ndarray]:
@@ -289,8 +351,10 @@ def mode_names(
 
 def _replay(
     table: LabelledTable, r: int, ks: Sequence[int], shares: Sequence[float]
-) -> dict[str, tuple[int, float]]:
-    """Each policy's pick and CPU seconds when the user's table is replicate ``r``."""
+) -> tuple[dict[str, tuple[int, float]], dict[str, Any]]:
+    """Each policy's pick and CPU seconds when the user's table is replicate ``r``, and how
+    each budget ended: per budget mode its ``Spending.stopped`` and measuring seconds, with
+    brute force's labelled and predicted CPU seconds."""
     comb = table.combiner
     C = len(comb.classifiers)
     tier_names = [t.name for t in comb.tiers]
@@ -340,24 +404,21 @@ def _replay(
     costs = comb.predicted_costs(table.fit_time[r])
     allowed = present[:, None] & np.ones((1, C), dtype=bool)
     ceiling = float(costs[full].sum())
+    endings: dict[str, Any] = {
+        "brute_force": float(prices[full].sum()),
+        "brute_force_predicted": ceiling,
+        "budgets": {},
+    }
+
+    def label(slot: int, _gain: float) -> tuple[float, float]:
+        return float(values.ravel()[slot]), float(prices.ravel()[slot])
+
     for share in shares:
-        observed: dict[int, float] = {}
-        tried: set[int] = set()
-        spent = 0.0
-        while True:
-            step = next_measurement(
-                comb, p, observed, costs, share * ceiling - spent, tried, allowed
-            )
-            if step is None:
-                break
-            slot, _ = step
-            tried.add(slot)
-            spent += float(prices.ravel()[slot])
-            if np.isfinite(values.ravel()[slot]):
-                observed[slot] = float(values.ravel()[slot])
-        mean, _ = comb.posterior(p, observed)
-        out[f"budget{share:g}"] = (int(np.argmax(mean)), predict_cost + spent)
-    return out
+        spending = spend_budget(comb, p, costs, allowed, share * ceiling, label)
+        mean, _ = comb.posterior(p, spending.observed)
+        out[f"budget{share:g}"] = (int(np.argmax(mean)), predict_cost + spending.spent)
+        endings["budgets"][f"budget{share:g}"] = (spending.stopped, spending.spent)
+    return out, endings
 
 
 def budget_curve(
@@ -375,11 +436,13 @@ def budget_curve(
     and brute force is exactly "CV of all classifiers on one replicate, priced on the others".
     Regret (points) and CPU seconds are averaged over the replicates, then over datasets;
     ``cpu_share`` is a policy's mean CPU over brute force's; ``regret_vs_brute_force_ci`` a
-    paired bootstrap interval (datasets resampled) of its mean regret minus brute force's.
-    With several corpus groups, ``by_group`` has the same per group."""
+    paired bootstrap interval (datasets resampled) of its mean regret minus brute force's;
+    ``budget_endings`` why and where each budget stopped (``budget_endings``). With several
+    corpus groups, ``by_group`` has the same per group."""
     per_dataset: dict[str, dict[str, tuple[float, float]]] = {}
     groups: dict[str, str] = {}
     modes: list[str] = []
+    endings: list[dict[str, Any]] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for table in tables:
@@ -391,8 +454,10 @@ def budget_curve(
                 truth = np.nanmean(table.accuracy[[o for o in rows if o != r]], axis=0)
                 if not np.isfinite(truth).any():
                     continue
-                for mode, (pick, cost) in _replay(table, r, ks, shares).items():
+                picks, ending = _replay(table, r, ks, shares)
+                for mode, (pick, cost) in picks.items():
                     sums.setdefault(mode, []).append((pick_regret(truth, pick), cost))
+                endings.append({**ending, "group": table.group})
             if not sums:
                 continue
             per_dataset[table.dataset] = {m: tuple(np.mean(v, axis=0)) for m, v in sums.items()}
@@ -410,12 +475,20 @@ def budget_curve(
         else []
     )
     report = _curve(per_dataset, sorted(per_dataset), names, n_boot, seed)
+    report["budget_endings"] = budget_endings(endings)
     by_group = sorted(set(groups.values()))
     if len(by_group) > 1:
         report["by_group"] = {
-            g or "(unknown)": _curve(
-                per_dataset, sorted(d for d, gg in groups.items() if gg == g), names, n_boot, seed
-            )
+            g or "(unknown)": {
+                **_curve(
+                    per_dataset,
+                    sorted(d for d, gg in groups.items() if gg == g),
+                    names,
+                    n_boot,
+                    seed,
+                ),
+                "budget_endings": budget_endings([e for e in endings if e["group"] == g]),
+            }
             for g in by_group
         }
     report["per_dataset"] = {
@@ -423,6 +496,53 @@ def budget_curve(
         for d, values in sorted(per_dataset.items())
     }
     return report
+
+
+def budget_endings(endings: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Why the budgets of a replay stopped short of their ceiling, from ``_replay``'s endings
+    (one per replicate replayed as the user's table).
+
+    ``brute_force_price``: brute force's predicted CPU over its labelled CPU, summed over the
+    replays (``total``: what a mode's ``cpu_share`` compares with) and per replay
+    (``median``). Per budget mode and ``STOPS`` reason: the share of replays that stopped
+    so (``replays``), their share of brute force's labelled CPU (``brute_force_cpu``) and
+    what they spent of it (``spent``). A budget that stops as ``nothing_worth_it`` on the
+    tables where brute force is dearest spends far less of the summed CPU than of a typical
+    table's."""
+    if not endings:
+        return {}
+    brute = np.array([e["brute_force"] for e in endings], dtype=np.float64)
+    predicted = np.array([e["brute_force_predicted"] for e in endings], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = predicted / brute
+    out: dict[str, Any] = {
+        "replays": len(endings),
+        "brute_force_price": {
+            "predicted_over_actual_total": float(predicted.sum() / brute.sum())
+            if brute.sum() > 0
+            else float("nan"),
+            "predicted_over_actual_median": float(np.nanmedian(ratio[np.isfinite(ratio)]))
+            if np.isfinite(ratio).any()
+            else float("nan"),
+        },
+        "modes": {},
+    }
+    for mode in endings[0]["budgets"]:
+        stopped = np.array([e["budgets"][mode][0] for e in endings])
+        spent = np.array([e["budgets"][mode][1] for e in endings], dtype=np.float64)
+        out["modes"][mode] = {
+            reason: {
+                "replays": float(np.mean(stopped == reason)),
+                "brute_force_cpu": float(brute[stopped == reason].sum() / brute.sum())
+                if brute.sum() > 0
+                else float("nan"),
+                "spent": float(spent[stopped == reason].sum() / brute[stopped == reason].sum())
+                if brute[stopped == reason].sum() > 0
+                else float("nan"),
+            }
+            for reason in STOPS
+        }
+    return out
 
 
 def _curve(

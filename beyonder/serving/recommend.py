@@ -453,11 +453,7 @@ class Recommender:
         """Measure, one at a time, what the budget buys best (``budget.next_measurement``),
         then rank every classifier by its prediction combined with the measurements."""
         from beyonder.data.sampling import measurement_samples
-        from beyonder.evaluation.budget import (
-            Measurement,
-            check_against_brute_force,
-            next_measurement,
-        )
+        from beyonder.evaluation.budget import Measurement, check_against_brute_force, spend_budget
         from beyonder.labels.labelling import CVSettings, label_sample
 
         comb = self.combiner
@@ -477,17 +473,9 @@ class Recommender:
             np.array(usable)[:, None] & np.array([c in ranked for c in comb.classifiers])[None, :]
         )
         subsamples: dict[str, pd.DataFrame] = {}
-        observed: dict[int, float] = {}
-        tried: set[int] = set()
         taken: list[Measurement] = []
-        spent = 0.0
-        while True:
-            step = next_measurement(
-                comb, predicted, observed, costs, budget - spent, tried, allowed
-            )
-            if step is None:
-                break
-            slot, gain = step
+
+        def measure(slot: int, gain: float) -> tuple[float, float]:
             tier, name = comb.tiers[slot // C], comb.classifiers[slot % C]
             if tier.name == FULL:
                 data = sample
@@ -500,14 +488,16 @@ class Recommender:
             cv = CVSettings(n_folds=tier.folds, seed=self.seed, fit_timeout=self.fit_timeout)
             record = label_sample(data, [name], cv)[0]
             seconds = _cv_seconds(record)
-            spent += seconds
-            tried.add(slot)
             item = Measurement(name, tier.name, len(data), tier.folds, float(costs.ravel()[slot]), gain,
                                cv_seconds=seconds)  # fmt: skip
-            _read_measurement(item, record, observed, slot)
+            _read_measurement(item, record, {}, slot)
             taken.append(item)
-        out = self._combined(table, predicted, observed, taken)
-        return out, {"budget_spent": spent, "brute_force_seconds": brute_force,
+            return item.accuracy, seconds
+
+        spending = spend_budget(comb, predicted, costs, allowed, budget, measure)
+        out = self._combined(table, predicted, spending.observed, taken)
+        return out, {"budget_spent": spending.spent, "budget_stopped": spending.stopped,
+                     "brute_force_seconds": brute_force,
                      "measurements": [m.as_dict() for m in taken]}  # fmt: skip
 
     def _verify_combined(
@@ -767,7 +757,8 @@ def recommend(
     measurement at a time, and ranks every classifier by its prediction combined with the
     measurements (``estimated_accuracy``, ``estimated_low``/``_high``, ``measured_*``);
     ``attrs["measurements"]`` lists them (tier, result, CPU seconds, error), with
-    ``budget_spent`` and ``brute_force_seconds`` (the predicted price of cross-validating
+    ``budget_spent``, ``budget_stopped`` (why it stopped: ``budget.STOPS``) and
+    ``brute_force_seconds`` (the predicted price of cross-validating
     every classifier on the full sample: the largest budget allowed). ``metric`` ranks by the
     model's prediction of another metric (``predicted_<metric>``, ``metric_note``; accuracy
     only with ``budget``). ``.attrs`` also holds
@@ -821,6 +812,7 @@ def as_json(table: pd.DataFrame) -> dict[str, Any]:
         "verified": table.attrs.get("verified", 0),
         "budget": table.attrs.get("budget"),
         "budget_spent": table.attrs.get("budget_spent"),
+        "budget_stopped": table.attrs.get("budget_stopped"),
         "brute_force_seconds": table.attrs.get("brute_force_seconds"),
         "measurements": table.attrs.get("measurements", []),
         "metric": table.attrs.get("metric", DEFAULT_METRIC),
