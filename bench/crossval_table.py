@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from beyonder.config import Layout
+from beyonder.evaluation.budget import STOPS
 from beyonder.evaluation.metrics import bootstrap_interval, evaluate_methods, regret
 from beyonder.evaluation.truth import dataset_groups
 from beyonder.evaluation.workspaces import corpus_groups
@@ -312,7 +313,7 @@ def curve_tables(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-STOP_HEADINGS = {
+STOP_HEADINGS = {  # short column headings for budget.STOPS
     "nothing_worth_it": "nothing affordable worth it",
     "budget_spent": "nothing left fits",
     "all_measured": "all measured",
@@ -329,7 +330,7 @@ def endings_table(endings: dict[str, Any]) -> list[str]:
            f"labelled CPU: {price['predicted_over_actual_total']:.2f} summed, "
            f"{price['predicted_over_actual_median']:.2f} the median table). Per reason: share of "
            "replays / their share of brute force's CPU / what they spent of it:", ""]  # fmt: skip
-    reasons = list(STOP_HEADINGS)
+    reasons = list(STOPS)
     out += ["| mode | " + " | ".join(STOP_HEADINGS[r] for r in reasons) + " |",
             "|---|" + "---|" * len(reasons)]  # fmt: skip
     for mode, parts in endings["modes"].items():

@@ -130,11 +130,9 @@ def next_measurement(
     costs = np.asarray(costs, dtype=np.float64)
     T, C = costs.shape
     flat_cost = costs.ravel()
-    mask = np.asarray(allowed, dtype=bool).ravel()
     open_ = [
-        s for s in range(flat_cost.size)
-        if mask[s] and s not in tried and s not in observed and np.isfinite(flat_cost[s]) and flat_cost[s] <= remaining
-    ]  # fmt: skip
+        s for s in _untaken(costs, allowed, tried | set(observed)) if flat_cost[s] <= remaining
+    ]
     if not open_:
         return None
     means = combiner.posterior_means(predicted, observed)
@@ -158,6 +156,15 @@ def next_measurement(
     alone = dict(zip(open_, gains[: len(open_)], strict=True))
     first = max(best, key=lambda s: (alone[s], means[s % C]))
     return first, float(gains[int(np.argmax(per_second))])
+
+
+def _untaken(costs: np.ndarray, allowed: np.ndarray, taken: set[int]) -> list[int]:
+    """The allowed slots with a price that are not in ``taken``, affordable or not."""
+    flat_cost = np.asarray(costs, dtype=np.float64).ravel()
+    mask = np.asarray(allowed, dtype=bool).ravel()
+    return [
+        s for s in np.flatnonzero(mask).tolist() if s not in taken and np.isfinite(flat_cost[s])
+    ]
 
 
 STOPS = {
@@ -207,15 +214,10 @@ def spend_budget(
         spent += float(seconds)
         if math.isfinite(value):
             observed[slot] = float(value)
-    flat_cost = np.asarray(costs, dtype=np.float64).ravel()
-    left = [
-        flat_cost[s]
-        for s in np.flatnonzero(np.asarray(allowed, dtype=bool).ravel())
-        if s not in tried and np.isfinite(flat_cost[s])
-    ]
-    if not left:
+    left = np.asarray(costs, dtype=np.float64).ravel()[_untaken(costs, allowed, tried)]
+    if not left.size:
         stopped = "all_measured"
-    elif min(left) > budget - spent:
+    elif left.min() > budget - spent:
         stopped = "budget_spent"
     else:
         stopped = "nothing_worth_it"
@@ -518,10 +520,8 @@ def budget_endings(endings: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "replays": len(endings),
         "brute_force_price": {
-            "predicted_over_actual_total": float(predicted.sum() / brute.sum())
-            if brute.sum() > 0
-            else float("nan"),
-            "predicted_over_actual_median": float(np.nanmedian(ratio[np.isfinite(ratio)]))
+            "predicted_over_actual_total": _share(predicted.sum(), brute.sum()),
+            "predicted_over_actual_median": float(np.median(ratio[np.isfinite(ratio)]))
             if np.isfinite(ratio).any()
             else float("nan"),
         },
@@ -530,19 +530,19 @@ def budget_endings(endings: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for mode in endings[0]["budgets"]:
         stopped = np.array([e["budgets"][mode][0] for e in endings])
         spent = np.array([e["budgets"][mode][1] for e in endings], dtype=np.float64)
-        out["modes"][mode] = {
-            reason: {
-                "replays": float(np.mean(stopped == reason)),
-                "brute_force_cpu": float(brute[stopped == reason].sum() / brute.sum())
-                if brute.sum() > 0
-                else float("nan"),
-                "spent": float(spent[stopped == reason].sum() / brute[stopped == reason].sum())
-                if brute[stopped == reason].sum() > 0
-                else float("nan"),
+        out["modes"][mode] = {}
+        for reason in STOPS:
+            these = stopped == reason
+            out["modes"][mode][reason] = {
+                "replays": float(np.mean(these)),
+                "brute_force_cpu": _share(brute[these].sum(), brute.sum()),
+                "spent": _share(spent[these].sum(), brute[these].sum()),
             }
-            for reason in STOPS
-        }
     return out
+
+
+def _share(part: float, whole: float) -> float:
+    return float(part / whole) if whole > 0 else float("nan")
 
 
 def _curve(

@@ -490,7 +490,7 @@ class Recommender:
             seconds = _cv_seconds(record)
             item = Measurement(name, tier.name, len(data), tier.folds, float(costs.ravel()[slot]), gain,
                                cv_seconds=seconds)  # fmt: skip
-            _read_measurement(item, record, {}, slot)
+            _read_measurement(item, record)
             taken.append(item)
             return item.accuracy, seconds
 
@@ -526,7 +526,9 @@ class Recommender:
             slot = comb.slot(FULL, record["classifier"])
             item = Measurement(record["classifier"], FULL, len(sample), full.folds, float(costs.ravel()[slot]),
                                float("nan"), cv_seconds=_cv_seconds(record))  # fmt: skip
-            _read_measurement(item, record, observed, slot)
+            _read_measurement(item, record)
+            if item.error is None:
+                observed[slot] = item.accuracy
             taken.append(item)
         spent = float(sum(m.cv_seconds for m in taken))
         out = self._combined(table, predicted, observed, taken)
@@ -855,11 +857,9 @@ class _CallableModule(types.ModuleType):
 sys.modules[__name__].__class__ = _CallableModule
 
 
-def _read_measurement(
-    item: Any, record: dict[str, Any], observed: dict[int, float], slot: int
-) -> None:
-    """Fill a measurement from its label record: the accuracy and its fold spread (also noted
-    in ``observed`` for the combiner), or why there is none."""
+def _read_measurement(item: Any, record: dict[str, Any]) -> None:
+    """Fill a measurement from its label record: the accuracy and its fold spread, or why
+    there is none (``item.error``)."""
     if record.get("error") or not np.isfinite(record.get("accuracy", np.nan)):
         item.error = record.get("error") or "no accuracy"
     else:
@@ -867,4 +867,3 @@ def _read_measurement(
             float(record["accuracy"]),
             float(record.get("accuracy_std", np.nan)),
         )
-        observed[slot] = item.accuracy
