@@ -632,6 +632,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(decision_tables(result))
         return 0
+    if args.group and args.group not in result.get("by_group", {}):
+        parser.error(
+            f"{args.json[0]} has no corpus {args.group!r} (corpora: "
+            f"{', '.join(result.get('by_group', {})) or 'none'}; the report groups natural, "
+            "binarized, synthetic are in --metrics)"
+        )
     print(table(result, args.against, args.group, args.n_boot, args.seed))
     return 0
 

@@ -96,3 +96,16 @@ def test_seed_mean_pools_each_seeds_paired_difference_per_group(tmp_path: Path) 
     assert cells[2].startswith("+0.00 [+0.00, +0.00] (+0.00 / +0.00)")
     with pytest.raises(ValueError, match="unknown or malformed: beyonder_wide"):
         crossval_table.seed_mean_table(run, ["x=beyonder_wide-beyonder"], tmp_path, 10, 0)
+
+
+def test_an_unknown_corpus_is_refused_with_the_ones_there_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _run({"sbs": ["a"] * 4})
+    run["by_group"] = {"uci": {"methods": run["methods"]}}
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(run))
+    with pytest.raises(SystemExit):
+        crossval_table.main([str(path), "--group", "natural"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "run.json has no corpus 'natural' (corpora: uci;" in err
