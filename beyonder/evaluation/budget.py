@@ -131,7 +131,7 @@ def next_measurement(
     T, C = costs.shape
     flat_cost = costs.ravel()
     open_ = [
-        s for s in _untaken(costs, allowed, tried | set(observed)) if flat_cost[s] <= remaining
+        s for s in _untaken(flat_cost, allowed, tried | set(observed)) if flat_cost[s] <= remaining
     ]
     if not open_:
         return None
@@ -150,17 +150,17 @@ def next_measurement(
     per_second = np.where(gains >= MIN_GAIN, gains / np.maximum(price, 1e-9), -np.inf)
     if not np.isfinite(per_second).any():
         return None
-    best = candidates[int(np.argmax(per_second))]
+    pick = int(np.argmax(per_second))
+    best, gain = candidates[pick], float(gains[pick])
     if not isinstance(best, tuple):
-        return best, float(gains[int(np.argmax(per_second))])
+        return best, gain
     alone = dict(zip(open_, gains[: len(open_)], strict=True))
-    first = max(best, key=lambda s: (alone[s], means[s % C]))
-    return first, float(gains[int(np.argmax(per_second))])
+    return max(best, key=lambda s: (alone[s], means[s % C])), gain
 
 
-def _untaken(costs: np.ndarray, allowed: np.ndarray, taken: set[int]) -> list[int]:
-    """The allowed slots with a price that are not in ``taken``, affordable or not."""
-    flat_cost = np.asarray(costs, dtype=np.float64).ravel()
+def _untaken(flat_cost: np.ndarray, allowed: np.ndarray, taken: set[int]) -> list[int]:
+    """The allowed slots with a price (``flat_cost``: the costs in slot order) that are not in
+    ``taken``, affordable or not."""
     mask = np.asarray(allowed, dtype=bool).ravel()
     return [
         s for s in np.flatnonzero(mask).tolist() if s not in taken and np.isfinite(flat_cost[s])
@@ -214,7 +214,8 @@ def spend_budget(
         spent += float(seconds)
         if math.isfinite(value):
             observed[slot] = float(value)
-    left = np.asarray(costs, dtype=np.float64).ravel()[_untaken(costs, allowed, tried)]
+    flat_cost = np.asarray(costs, dtype=np.float64).ravel()
+    left = flat_cost[_untaken(flat_cost, allowed, tried)]
     if not left.size:
         stopped = "all_measured"
     elif left.min() > budget - spent:
